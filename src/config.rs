@@ -1,0 +1,130 @@
+//! Settings from the command line, the environment and `.env`, validated once
+//! with errors that say how to fix them.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+/// A chat named by id (`-1001234567890`) or by `@username`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatRef {
+    Id(i64),
+    Username(String),
+}
+
+impl FromStr for ChatRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(id) = s.parse::<i64>() {
+            return Ok(ChatRef::Id(id));
+        }
+        let name = s.strip_prefix('@').unwrap_or(s);
+        let valid = (4..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(ChatRef::Username(name.to_string()))
+        } else {
+            Err(format!("{s:?} is neither a chat id (like -1001234567890) nor a @username"))
+        }
+    }
+}
+
+impl ChatRef {
+    /// Does a chat with this id and username match?
+    pub fn matches(&self, id: i64, username: Option<&str>) -> bool {
+        match self {
+            ChatRef::Id(want) => *want == id,
+            ChatRef::Username(want) => username.is_some_and(|u| u.eq_ignore_ascii_case(want)),
+        }
+    }
+}
+
+impl std::fmt::Display for ChatRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatRef::Id(id) => write!(f, "{id}"),
+            ChatRef::Username(u) => write!(f, "@{u}"),
+        }
+    }
+}
+
+/// `POSTKEEPER_ADMINS`: comma-separated user ids.
+pub fn parse_admins(s: &str) -> Result<Vec<i64>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<i64>().map_err(|_| format!("{p:?} is not a Telegram user id (a number)")))
+        .collect()
+}
+
+/// `30s`, `10m`, `24h`, `2d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 24h or 2d"))?;
+    let secs = match unit.trim() {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?} is not a duration like 30s, 10m, 24h or 2d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+pub fn parse_timezone(s: &str) -> Result<Tz, String> {
+    s.trim().parse::<Tz>().map_err(|_| format!("{s:?} is not an IANA time zone (like Europe/Moscow or UTC)"))
+}
+
+/// Everything the bot and the replay worker need to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db: PathBuf,
+    pub admins: Vec<i64>,
+    pub replay_chat: Option<ChatRef>,
+    pub source_chat: Option<ChatRef>,
+    pub timezone: Tz,
+    pub replay_header: Option<String>,
+    pub replay_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            db: PathBuf::from("postkeeper.db"),
+            admins: Vec::new(),
+            replay_chat: None,
+            source_chat: None,
+            timezone: Tz::UTC,
+            replay_header: None,
+            replay_grace: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_refs() {
+        assert_eq!("-1001234567890".parse(), Ok(ChatRef::Id(-1001234567890)));
+        assert_eq!("@deep_dive".parse(), Ok(ChatRef::Username("deep_dive".into())));
+        assert!("hello world".parse::<ChatRef>().is_err());
+        assert!(ChatRef::Username("Deep_Dive".into()).matches(1, Some("deep_dive")));
+    }
+
+    #[test]
+    fn durations_admins_zones() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_admins("1, 2,3"), Ok(vec![1, 2, 3]));
+        assert!(parse_admins("1,x").is_err());
+        assert_eq!(parse_timezone("Europe/Moscow"), Ok(chrono_tz::Europe::Moscow));
+        assert!(parse_timezone("Mars/Olympus").is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! Sources of posts, one module per format; the format is told from the
+//! content, never from the file name.
+
+pub mod tdesktop;
+pub mod tme_dump;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::store::{Archive, ImportSink, ImportSummary, StoreError};
+
+/// The seed archive, embedded so a fresh store can be filled from anywhere.
+pub const SEED: &str = include_str!("../../seeds/000_88851c1974256884.txt");
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Format { path: String, message: String },
+    #[error("{path}: no Telegram Desktop export (result.json) or t.me preview dump found among {looked} files")]
+    NothingFound { path: String, looked: usize },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a file holds, judged from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    DesktopExport,
+    TmeDump,
+}
+
+/// Reads enough of a file to tell its format; `None` when it is neither.
+pub fn detect(path: &Path) -> Result<Option<Format>, IngestError> {
+    let io = |source| IngestError::Io { path: path.display().to_string(), source };
+    let mut head = vec![0u8; 16 * 1024];
+    let mut file = File::open(path).map_err(io)?;
+    let mut n = 0;
+    while n < head.len() {
+        let read = file.read(&mut head[n..]).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        n += read;
+    }
+    head.truncate(n);
+    let text = String::from_utf8_lossy(&head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.starts_with('{') {
+        return Ok(Some(Format::DesktopExport));
+    }
+    if tme_dump::looks_like(text) {
+        return Ok(Some(Format::TmeDump));
+    }
+    Ok(None)
+}
+
+/// Files to import under `paths`: named files as they are; in folders, every
+/// file whose content is an export or a dump (photos and the like are passed over).
+fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, IngestError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let display = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => IngestError::NotFound { path: display.clone() },
+            _ => IngestError::Io { path: display.clone(), source },
+        })?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files)?;
+            files.sort();
+            let looked = files.len();
+            let before = out.len();
+            for file in files {
+                if let Some(format) = detect(&file)? {
+                    out.push((file, format));
+                }
+            }
+            if out.len() == before {
+                return Err(IngestError::NothingFound { path: display, looked });
+            }
+        } else {
+            match detect(path)? {
+                Some(format) => out.push((path.clone(), format)),
+                None => {
+                    return Err(IngestError::Format {
+                        path: display,
+                        message: "not a Telegram Desktop export (result.json) or a t.me preview dump".into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let io = |source| IngestError::Io { path: dir.display().to_string(), source };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Imports files and folders in one transaction: all of them land, or none.
+pub fn import_paths(
+    archive: &mut Archive,
+    paths: &[PathBuf],
+    show_progress: bool,
+) -> Result<ImportSummary, IngestError> {
+    let files = collect(paths)?;
+    archive.import(|sink| {
+        for (path, format) in &files {
+            import_file(sink, path, *format, show_progress)?;
+        }
+        Ok(())
+    })
+}
+
+fn import_file(sink: &mut ImportSink<'_>, path: &Path, format: Format, show_progress: bool) -> Result<(), IngestError> {
+    let display = path.display().to_string();
+    let io = |source| IngestError::Io { path: display.clone(), source };
+    match format {
+        Format::TmeDump => {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            let (channel, posts) = tme_dump::parse(&text)
+                .map_err(|e| IngestError::Format { path: display.clone(), message: e.to_string() })?;
+            sink.channel(&channel)?;
+            for post in posts {
+                sink.post(post)?;
+            }
+            Ok(())
+        }
+        Format::DesktopExport => {
+            let file = File::open(path).map_err(io)?;
+            let len = file.metadata().map_err(io)?.len();
+            let bar = if show_progress { ProgressBar::new(len) } else { ProgressBar::hidden() };
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(display.clone());
+            let reader = BufReader::with_capacity(256 * 1024, bar.wrap_read(file));
+            let result = tdesktop::import(reader, sink);
+            bar.finish_and_clear();
+            match result {
+                Ok(_) => Ok(()),
+                Err(tdesktop::ExportError::Store(e)) => Err(IngestError::Store(e)),
+                Err(e) => Err(IngestError::Format { path: display, message: e.to_string() }),
+            }
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! Telegram Desktop's `result.json`, single-chat or full-account, streamed:
+//! one message is in memory at a time, whatever the size of the file.
+
+use std::fmt;
+use std::io::Read;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::model::{Entity, EntityKind, NewChannel, NewPost};
+use crate::store::{ImportSink, StoreError};
+
+/// Why an export could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("not a Telegram Desktop export: it has no \"messages\" and no \"chats\"")]
+    NotExport,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Streams an export into `sink`. Returns the number of channels found.
+pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>) -> Result<usize, ExportError> {
+    let mut de = serde_json::Deserializer::from_reader(FixEscapes::new(reader));
+    let mut state = State { sink, store_error: None, channels: 0, found: false };
+    let result = ExportSeed { state: &mut state, top: true }.deserialize(&mut de).and_then(|()| de.end());
+    if let Some(e) = state.store_error.take() {
+        return Err(ExportError::Store(e));
+    }
+    result?;
+    if !state.found {
+        return Err(ExportError::NotExport);
+    }
+    Ok(state.channels)
+}
+
+struct State<'s, 'a> {
+    sink: &'s mut ImportSink<'a>,
+    /// A store failure inside the visitor; serde only carries strings.
+    store_error: Option<StoreError>,
+    channels: usize,
+    found: bool,
+}
+
+/// A chat object (or the top level of a single-chat export).
+struct ExportSeed<'x, 's, 'a> {
+    state: &'x mut State<'s, 'a>,
+    top: bool,
+}
+
+#[derive(Default)]
+struct ChatHeader {
+    name: Option<String>,
+    kind: Option<String>,
+    id: Option<i64>,
+}
+
+impl ChatHeader {
+    fn is_channel(&self) -> bool {
+        matches!(self.kind.as_deref(), Some("public_channel" | "private_channel" | "channel"))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ExportSeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ExportSeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.top { "a Telegram Desktop export object" } else { "a chat object" })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut chat = ChatHeader::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "name" => chat.name = map.next_value()?,
+                "type" => chat.kind = map.next_value()?,
+                "id" => chat.id = map.next_value()?,
+                "messages" => {
+                    self.state.found = true;
+                    map.next_value_seed(Messages { state: &mut *self.state, chat: &chat })?;
+                }
+                "chats" | "left_chats" if self.top => {
+                    self.state.found = true;
+                    map.next_value_seed(ChatList { state: &mut *self.state })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{"about": ..., "list": [chat, ...]}`
+struct ChatList<'x, 's, 'a> {
+    state: &'x mut State<'s, 'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChatList<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChatList<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a chat list object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "list" {
+                map.next_value_seed(Chats { state: &mut *self.state })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Chats<'x, 's, 'a> {
+    state: &'x mut State<'s, 'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Chats<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Chats<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of chats")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(ExportSeed { state: &mut *self.state, top: false })?.is_some() {}
+        Ok(())
+    }
+}
+
+struct Messages<'x, 'c, 's, 'a> {
+    state: &'x mut State<'s, 'a>,
+    chat: &'c ChatHeader,
+}
+
+impl<'de> DeserializeSeed<'de> for Messages<'_, '_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Messages<'_, '_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let state = self.state;
+        if !self.chat.is_channel() {
+            // Personal chats, groups: not a channel's posts.
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                state.sink.skip();
+            }
+            return Ok(());
+        }
+        let Some(id) = self.chat.id else {
+            return Err(de::Error::custom("a channel's \"messages\" come before its \"id\""));
+        };
+        let tg_id = format!("-100{id}")
+            .parse::<i64>()
+            .map_err(|_| de::Error::custom(format!("channel id {id} is out of range")))?;
+        let channel = NewChannel::telegram(tg_id, self.chat.name.clone().unwrap_or_default());
+        if let Err(e) = state.sink.channel(&channel) {
+            state.store_error = Some(e);
+            return Err(de::Error::custom("store failure"));
+        }
+        state.channels += 1;
+        while let Some(message) = seq.next_element::<RawMessage>()? {
+            match message.into_post() {
+                Some(post) => {
+                    if let Err(e) = state.sink.post(post) {
+                        state.store_error = Some(e);
+                        return Err(de::Error::custom("store failure"));
+                    }
+                }
+                None => state.sink.skip(),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct RawMessage {
+    id: i64,
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    date_unixtime: Option<StringOrInt>,
+    #[serde(default)]
+    edited: Option<String>,
+    #[serde(default)]
+    edited_unixtime: Option<StringOrInt>,
+    #[serde(default)]
+    text: Option<RawText>,
+    #[serde(default)]
+    text_entities: Option<Vec<RawPiece>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrInt {
+    Int(i64),
+    Str(String),
+}
+
+impl StringOrInt {
+    fn value(&self) -> Option<i64> {
+        match self {
+            StringOrInt::Int(i) => Some(*i),
+            StringOrInt::Str(s) => s.trim().parse().ok(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawText {
+    Plain(String),
+    Parts(Vec<RawPart>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawPart {
+    Plain(String),
+    Piece(RawPiece),
+}
+
+#[derive(Deserialize)]
+struct RawPiece {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    href: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    collapsed: bool,
+}
+
+/// Local time without offset, as older exports write it; read as UTC (the only guess possible).
+fn naive_date(s: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok().map(|d| d.and_utc().timestamp())
+}
+
+fn entity_kind(piece: &RawPiece) -> Option<EntityKind> {
+    Some(match piece.kind.as_str() {
+        "bold" => EntityKind::Bold,
+        "italic" => EntityKind::Italic,
+        "underline" => EntityKind::Underline,
+        "strikethrough" => EntityKind::Strikethrough,
+        "spoiler" => EntityKind::Spoiler,
+        "code" => EntityKind::Code,
+        "pre" => EntityKind::Pre { language: piece.language.clone().filter(|l| !l.is_empty()) },
+        "text_link" => EntityKind::TextLink { url: piece.href.clone()? },
+        "link" => EntityKind::Url,
+        "email" => EntityKind::Email,
+        "phone" => EntityKind::Phone,
+        "mention" => EntityKind::Mention,
+        "mention_name" => EntityKind::MentionName,
+        "hashtag" => EntityKind::Hashtag,
+        "cashtag" => EntityKind::Cashtag,
+        "bot_command" => EntityKind::BotCommand,
+        "blockquote" if piece.collapsed => EntityKind::ExpandableBlockquote,
+        "blockquote" => EntityKind::Blockquote,
+        "custom_emoji" => EntityKind::CustomEmoji,
+        _ => return None,
+    })
+}
+
+/// Concatenates the pieces of a text, turning styled ones into entities (UTF-16 offsets).
+fn flatten<'p>(pieces: impl Iterator<Item = (&'p str, Option<&'p RawPiece>)>) -> (String, Vec<Entity>) {
+    let mut text = String::new();
+    let mut entities = Vec::new();
+    let mut offset = 0u32;
+    for (piece_text, piece) in pieces {
+        let length = piece_text.encode_utf16().count() as u32;
+        if let Some(kind) = piece.and_then(entity_kind)
+            && length > 0
+        {
+            entities.push(Entity { kind, offset, length });
+        }
+        text.push_str(piece_text);
+        offset += length;
+    }
+    (text, entities)
+}
+
+impl RawMessage {
+    fn into_post(self) -> Option<NewPost> {
+        if self.kind != "message" {
+            return None; // service and unsupported messages
+        }
+        let (text, entities) = match (&self.text_entities, &self.text) {
+            (Some(pieces), _) if !pieces.is_empty() => flatten(pieces.iter().map(|p| (p.text.as_str(), Some(p)))),
+            (_, Some(RawText::Plain(s))) => (s.clone(), Vec::new()),
+            (_, Some(RawText::Parts(parts))) => flatten(parts.iter().map(|p| match p {
+                RawPart::Plain(s) => (s.as_str(), None),
+                RawPart::Piece(piece) => (piece.text.as_str(), Some(piece)),
+            })),
+            _ => (String::new(), Vec::new()),
+        };
+        if text.trim().is_empty() {
+            return None; // media with no caption
+        }
+        let date = self
+            .date_unixtime
+            .as_ref()
+            .and_then(StringOrInt::value)
+            .or_else(|| self.date.as_deref().and_then(naive_date));
+        let edited = self
+            .edited_unixtime
+            .as_ref()
+            .and_then(StringOrInt::value)
+            .or_else(|| self.edited.as_deref().and_then(naive_date));
+        Some(NewPost { message_id: Some(self.id), seq: self.id, date, edited, text, entities })
+    }
+}
+
+/// Rewrites the `\xHH` escapes some exports write (invalid JSON) to `\u00HH`,
+/// leaving `\\x` (an escaped backslash, then `x`) alone.
+pub struct FixEscapes<R> {
+    inner: R,
+    in_string: bool,
+    escaped: bool,
+    buf: Vec<u8>,
+    pos: usize,
+    raw: Box<[u8]>,
+}
+
+impl<R: Read> FixEscapes<R> {
+    pub fn new(inner: R) -> Self {
+        FixEscapes {
+            inner,
+            in_string: false,
+            escaped: false,
+            buf: Vec::new(),
+            pos: 0,
+            raw: vec![0; 64 * 1024].into_boxed_slice(),
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<usize> {
+        let n = self.inner.read(&mut self.raw)?;
+        self.buf.clear();
+        self.pos = 0;
+        for &b in &self.raw[..n] {
+            if self.escaped {
+                self.escaped = false;
+                if b == b'x' {
+                    self.buf.extend_from_slice(b"u00");
+                    continue;
+                }
+            } else if self.in_string {
+                match b {
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                self.in_string = true;
+            }
+            self.buf.push(b);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read> Read for FixEscapes<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            if self.refill()? == 0 {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(input: &str) -> String {
+        let mut out = String::new();
+        FixEscapes::new(input.as_bytes()).read_to_string(&mut out).expect("reads");
+        out
+    }
+
+    #[test]
+    fn x_escapes_are_rewritten_only_inside_strings_and_only_when_real() {
+        assert_eq!(fixed(r#"{"a":"x\x0by"}"#), r#"{"a":"x\u000by"}"#);
+        assert_eq!(fixed(r#"{"a":"C:\\xfiles"}"#), r#"{"a":"C:\\xfiles"}"#);
+        assert_eq!(fixed(r#"{"a\"x":"\"\x1f"}"#), r#"{"a\"x":"\"\u001f"}"#);
+    }
+
+    #[test]
+    fn pieces_become_utf16_entities() {
+        let pieces = [
+            RawPiece { kind: "plain".into(), text: "😀 a ".into(), href: None, language: None, collapsed: false },
+            RawPiece { kind: "bold".into(), text: "жир".into(), href: None, language: None, collapsed: false },
+        ];
+        let (text, entities) = flatten(pieces.iter().map(|p| (p.text.as_str(), Some(p))));
+        assert_eq!(text, "😀 a жир");
+        assert_eq!(entities, [Entity { kind: EntityKind::Bold, offset: 5, length: 3 }]);
+    }
+}

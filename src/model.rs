@@ -1,0 +1,190 @@
+//! The archive's domain types: what a channel and a post are, independent of
+//! where they came from (seed dump, export, live update) and of Telegram.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A formatting span of a post, in UTF-16 code units as Telegram counts them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    #[serde(flatten)]
+    pub kind: EntityKind,
+    pub offset: u32,
+    pub length: u32,
+}
+
+/// The kinds of formatting a post can carry. Kinds Telegram renders by itself
+/// (mentions, hashtags, plain URLs...) are kept too, so nothing is lost, but
+/// only the visual ones become HTML tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EntityKind {
+    Bold,
+    Italic,
+    Underline,
+    Strikethrough,
+    Spoiler,
+    Code,
+    Pre {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        language: Option<String>,
+    },
+    TextLink {
+        url: String,
+    },
+    Blockquote,
+    ExpandableBlockquote,
+    Url,
+    Email,
+    Phone,
+    Mention,
+    MentionName,
+    Hashtag,
+    Cashtag,
+    BotCommand,
+    CustomEmoji,
+}
+
+/// A channel as a source of posts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NewChannel {
+    /// `tg:<bot api id>` or `tme:<title>`: see the migration.
+    pub source_key: String,
+    pub tg_id: Option<i64>,
+    pub username: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub counters: BTreeMap<String, i64>,
+}
+
+impl NewChannel {
+    /// A channel known by its Bot API id (exports, live posts).
+    pub fn telegram(tg_id: i64, title: impl Into<String>) -> Self {
+        NewChannel { source_key: format!("tg:{tg_id}"), tg_id: Some(tg_id), title: title.into(), ..Default::default() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Channel {
+    pub id: i64,
+    pub source_key: String,
+    pub tg_id: Option<i64>,
+    pub username: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub counters: BTreeMap<String, i64>,
+}
+
+/// A post as a source gives it, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    pub message_id: Option<i64>,
+    /// Order within the channel: the message id, or the position in a dump.
+    pub seq: i64,
+    /// Unix seconds.
+    pub date: Option<i64>,
+    pub edited: Option<i64>,
+    pub text: String,
+    pub entities: Vec<Entity>,
+}
+
+/// A topic a post belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicRef {
+    pub slug: String,
+    pub ru: String,
+    pub en: String,
+    pub emoji: String,
+}
+
+/// A stored post with everything a reader needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Post {
+    pub id: i64,
+    pub channel_id: i64,
+    pub channel_title: String,
+    pub message_id: Option<i64>,
+    pub seq: i64,
+    pub date: Option<DateTime<Utc>>,
+    pub edited: Option<DateTime<Utc>>,
+    pub title: String,
+    pub body: String,
+    pub entities: Vec<Entity>,
+    pub links: Vec<String>,
+    pub topics: Vec<TopicRef>,
+    /// `https://t.me/<username>/<message id>` when both are known.
+    pub url: Option<String>,
+}
+
+/// The title of a post: its first non-empty line, trimmed, at most 200 characters.
+pub fn title_of(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let mut title: String = line.chars().take(200).collect();
+    if line.chars().count() > 200 {
+        title.push('…');
+    }
+    title
+}
+
+/// URLs written in a text (`http://`, `https://`), plus those behind text links.
+pub fn links_of(text: &str, entities: &[Entity]) -> Vec<String> {
+    let mut links: Vec<String> = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace()) {
+        let Some(start) = word.find("http://").or_else(|| word.find("https://")) else {
+            continue;
+        };
+        let url = word[start..].trim_end_matches(['.', ',', ')', ';', '»', '"', '\'']);
+        if url.len() > "https://".len() && !links.iter().any(|l| l == url) {
+            links.push(url.to_string());
+        }
+    }
+    for e in entities {
+        if let EntityKind::TextLink { url } = &e.kind
+            && !links.iter().any(|l| l == url)
+        {
+            links.push(url.clone());
+        }
+    }
+    links
+}
+
+/// The public link of a message, when the channel has a username.
+pub fn post_url(username: Option<&str>, message_id: Option<i64>) -> Option<String> {
+    match (username, message_id) {
+        (Some(u), Some(m)) if !u.is_empty() => Some(format!("https://t.me/{}/{m}", u.trim_start_matches('@'))),
+        _ => None,
+    }
+}
+
+pub fn from_unix(secs: Option<i64>) -> Option<DateTime<Utc>> {
+    secs.and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_is_first_nonempty_line() {
+        assert_eq!(title_of("\n  🍏DL на Mac \nтекст"), "🍏DL на Mac");
+        assert_eq!(title_of(""), "");
+    }
+
+    #[test]
+    fn links_found_mid_text_and_behind_entities() {
+        let text = "см. https://a.b/c, и (https://x.y/z).";
+        let e = vec![Entity { kind: EntityKind::TextLink { url: "https://q.r".into() }, offset: 0, length: 3 }];
+        assert_eq!(links_of(text, &e), ["https://a.b/c", "https://x.y/z", "https://q.r"]);
+    }
+
+    #[test]
+    fn entity_json_shape() {
+        let e = Entity { kind: EntityKind::Pre { language: Some("python".into()) }, offset: 1, length: 2 };
+        let json = serde_json::to_string(&e).expect("serializes");
+        assert_eq!(json, r#"{"type":"pre","language":"python","offset":1,"length":2}"#);
+        let back: Entity = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, e);
+    }
+}

@@ -1,0 +1,3 @@
+//! Everything a user sees, computed from the store's data with no I/O.
+
+pub mod html;

@@ -1,0 +1,320 @@
+//! Search over the archive: stemmed FTS5 with bm25 (title above body),
+//! all-words first and any-word as a fallback, snippets with the matched
+//! words marked, and "did you mean" from the archive's own vocabulary.
+
+pub mod query;
+pub mod text;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+pub use query::Query;
+
+use crate::model::Post;
+use crate::store::{Archive, Result};
+
+/// bm25 weights of the index columns: title, body.
+const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
+/// A term in more posts than this is "common": its ranking is bounded to the newest matches.
+const COMMON_DOCS: i64 = 20_000;
+/// How many of the newest matches a common query ranks.
+const COMMON_WINDOW: i64 = 5_000;
+/// Totals are counted up to this; beyond it the count is shown as "N+".
+const COUNT_CAP: i64 = 1_000;
+
+/// A piece of a snippet: text, and whether it is a matched word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Piece {
+    pub text: String,
+    pub mark: bool,
+}
+
+/// A short extract of a post around the matched words. Kept as pieces, not
+/// as marked-up text, so each output (HTML, terminal) escapes the text and
+/// adds its own marks.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Snippet(pub Vec<Piece>);
+
+impl Snippet {
+    /// The snippet with marked words wrapped in `open`/`close`, text passed through `escape`.
+    pub fn render(&self, escape: impl Fn(&str) -> String, open: &str, close: &str) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            if p.mark {
+                out.push_str(open);
+                out.push_str(&escape(&p.text));
+                out.push_str(close);
+            } else {
+                out.push_str(&escape(&p.text));
+            }
+        }
+        out
+    }
+
+    pub fn plain(&self) -> String {
+        self.render(str::to_string, "", "")
+    }
+}
+
+/// All words matched, or only some (fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    All,
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub post: Post,
+    pub score: f64,
+    pub snippet: Snippet,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    /// Matches in all, counted up to a cap (see `total_capped`).
+    pub total: usize,
+    pub total_capped: bool,
+    pub mode: Mode,
+    /// When nothing matched: a close query made of real words from the archive.
+    pub suggestion: Option<String>,
+}
+
+impl SearchPage {
+    fn empty() -> Self {
+        SearchPage { hits: Vec::new(), total: 0, total_capped: false, mode: Mode::All, suggestion: None }
+    }
+}
+
+impl Archive {
+    /// Searches the archive; `offset`/`limit` select the page.
+    pub fn search(&self, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
+        let query = Query::parse(input);
+        let Some(all) = query.all_expr() else {
+            return Ok(SearchPage::empty());
+        };
+        let mut mode = Mode::All;
+        let mut expr = all;
+        let mut total = self.count(&expr)?;
+        if total == 0
+            && let Some(any) = query.any_expr()
+        {
+            let any_total = self.count(&any)?;
+            if any_total > 0 {
+                mode = Mode::Any;
+                expr = any;
+                total = any_total;
+            }
+        }
+        if total == 0 {
+            let suggestion = self.suggest(&query)?;
+            return Ok(SearchPage { suggestion, ..SearchPage::empty() });
+        }
+        let floor = self.rank_floor(&query, &expr, mode)?;
+        let ranked: Vec<(i64, f64)> = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid >= ?2
+                 ORDER BY score, rowid DESC LIMIT ?3 OFFSET ?4"
+            ))?
+            .query_map(params![expr, floor, limit as i64, offset as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (id, score) in ranked {
+            if let Some(post) = self.post(id)? {
+                let snippet = snippet(&post.body, &query, 28);
+                hits.push(SearchHit { post, score: -score, snippet });
+            }
+        }
+        Ok(SearchPage { hits, total: total as usize, total_capped: total >= COUNT_CAP, mode, suggestion: None })
+    }
+
+    /// Matches of an expression, counted up to [`COUNT_CAP`].
+    fn count(&self, expr: &str) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)")?
+            .query_row(params![expr, COUNT_CAP], |r| r.get(0))?)
+    }
+
+    /// Posts holding a stem (0 when none).
+    fn doc_count(&self, stem: &str) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT doc FROM posts_vocab WHERE term = ?1")?
+            .query_row([stem], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// bm25 scores every match before the top N are taken; for a query made
+    /// only of very common words that is most of the archive. Such a query is
+    /// ranked over its newest [`COMMON_WINDOW`] matches only: returns the lowest rowid to rank.
+    fn rank_floor(&self, query: &Query, expr: &str, mode: Mode) -> Result<i64> {
+        let mut rarest = i64::MAX;
+        let mut commonest = 0;
+        for t in query.terms.iter().filter(|t| !t.prefix) {
+            let n = self.doc_count(&t.stem)?;
+            rarest = rarest.min(n);
+            commonest = commonest.max(n);
+        }
+        let common = match mode {
+            Mode::All => rarest != i64::MAX && rarest > COMMON_DOCS,
+            Mode::Any => commonest > COMMON_DOCS,
+        };
+        if !common {
+            return Ok(0);
+        }
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+            )?
+            .query_row(params![expr, COMMON_WINDOW - 1], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// A query of real archive words close to the one that found nothing, if it finds something.
+    pub fn suggest(&self, query: &Query) -> Result<Option<String>> {
+        let mut changed = false;
+        let mut words = Vec::with_capacity(query.terms.len());
+        for t in &query.terms {
+            if self.doc_count(&t.stem)? > 0 {
+                words.push(t.folded.clone());
+                continue;
+            }
+            match self.closest_word(&t.folded)? {
+                Some(w) => {
+                    changed = true;
+                    words.push(w);
+                }
+                None => words.push(t.folded.clone()),
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        let suggestion = words.join(" ");
+        let q = Query::parse(&suggestion);
+        let found = match (q.all_expr(), q.any_expr()) {
+            (Some(all), any) => {
+                self.count(&all)? > 0 || any.map(|a| self.count(&a)).transpose()?.is_some_and(|n| n > 0)
+            }
+            (None, _) => false,
+        };
+        Ok(found.then_some(suggestion))
+    }
+
+    /// The most frequent vocabulary word within a small edit distance of `word`.
+    fn closest_word(&self, word: &str) -> Result<Option<String>> {
+        let len = word.chars().count();
+        if len < 3 {
+            return Ok(None);
+        }
+        let max = if len <= 4 { 1 } else { 2 };
+        let mut stmt =
+            self.conn().prepare_cached("SELECT word, freq FROM vocabulary WHERE length(word) BETWEEN ?1 AND ?2")?;
+        let mut rows = stmt.query(params![(len - max) as i64, (len + max) as i64])?;
+        let mut best: Option<(usize, i64, String)> = None;
+        while let Some(row) = rows.next()? {
+            let candidate: String = row.get(0)?;
+            let freq: i64 = row.get(1)?;
+            let d = strsim::levenshtein(word, &candidate);
+            if d == 0 || d > max {
+                continue;
+            }
+            let better = match &best {
+                None => true,
+                Some((bd, bf, _)) => d < *bd || (d == *bd && freq > *bf),
+            };
+            if better {
+                best = Some((d, freq, candidate));
+            }
+        }
+        Ok(best.map(|(_, _, w)| w))
+    }
+}
+
+/// An extract of `body` of about `width` words around the densest run of
+/// matched words (the title line is left out when the body has more).
+pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
+    let source = match body.split_once('\n') {
+        Some((_, rest)) if !rest.trim().is_empty() => rest,
+        _ => body,
+    };
+    let words = text::words(source);
+    if words.is_empty() {
+        return Snippet(vec![Piece { text: source.chars().take(200).collect(), mark: false }]);
+    }
+    let marked: Vec<bool> = words.iter().map(|w| query.matches(&w.stem, &w.folded)).collect();
+    // The window with the most marks, starting a few words before its first mark.
+    let mut best = (0usize, 0usize);
+    let mut count = 0;
+    for i in 0..words.len() {
+        if marked[i] {
+            count += 1;
+        }
+        if i >= width && marked[i - width] {
+            count -= 1;
+        }
+        if count > best.1 {
+            best = (i.saturating_sub(width - 1), count);
+        }
+    }
+    let start = match (best.0..words.len()).find(|&i| marked[i]) {
+        Some(first) => first.saturating_sub(4),
+        None => 0,
+    };
+    // Near the end of a text, use the room before the marks rather than leave it empty.
+    let start = start.min(words.len().saturating_sub(width));
+    let end = (start + width).min(words.len());
+    let mut pieces = Vec::new();
+    let mut push = |text: &str, mark: bool| {
+        let text = text.replace(['\n', '\r', '\t'], " ");
+        if text.is_empty() {
+            return;
+        }
+        match pieces.last_mut() {
+            Some(Piece { text: t, mark: m }) if *m == mark && !mark => t.push_str(&text),
+            _ => pieces.push(Piece { text, mark }),
+        }
+    };
+    if start > 0 {
+        push("…", false);
+    }
+    let mut cursor = if start == 0 { 0 } else { words[start].range.start };
+    for i in start..end {
+        let r = &words[i].range;
+        push(&source[cursor..r.start], false);
+        push(&source[r.clone()], marked[i]);
+        cursor = r.end;
+    }
+    if end < words.len() {
+        push("…", false);
+    } else {
+        push(source[cursor..].trim_end(), false);
+    }
+    Snippet(pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_marks_and_escapes_separately() {
+        let body = "Заголовок\nПост про <script>alert(1)</script> и AT&T: роботу-собаке помогли.";
+        let q = Query::parse("робота-собаку");
+        let s = snippet(body, &q, 28);
+        let html = s.render(|t| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"), "<b>", "</b>");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(html.contains("AT&amp;T"), "{html}");
+        assert!(html.contains("<b>роботу</b>-<b>собаке</b>"), "{html}");
+        assert!(!html.contains("Заголовок"));
+        assert!(html.starts_with("Пост про"), "{html}");
+    }
+}

@@ -1,0 +1,217 @@
+//! A user's query as search terms, and the FTS5 expressions built from them.
+//! Every term is a quoted string of letters and digits, so nothing a user
+//! types can reach FTS5 as syntax.
+
+use super::text;
+
+/// Words too common to narrow a search; dropped when other words remain.
+const STOPWORDS: &[&str] = &[
+    // Russian
+    "а",
+    "без",
+    "бы",
+    "в",
+    "во",
+    "вот",
+    "все",
+    "всё",
+    "вы",
+    "да",
+    "для",
+    "до",
+    "его",
+    "ее",
+    "её",
+    "если",
+    "есть",
+    "же",
+    "за",
+    "и",
+    "из",
+    "или",
+    "их",
+    "к",
+    "как",
+    "ко",
+    "когда",
+    "кто",
+    "ли",
+    "мы",
+    "на",
+    "над",
+    "не",
+    "него",
+    "нет",
+    "ни",
+    "но",
+    "о",
+    "об",
+    "он",
+    "она",
+    "они",
+    "оно",
+    "от",
+    "по",
+    "под",
+    "при",
+    "про",
+    "с",
+    "со",
+    "так",
+    "также",
+    "там",
+    "то",
+    "того",
+    "тоже",
+    "только",
+    "у",
+    "уже",
+    "чем",
+    "что",
+    "чтобы",
+    "это",
+    "этот",
+    "эта",
+    "эти",
+    "я",
+    // English
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "but",
+    "by",
+    "for",
+    "from",
+    "how",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "of",
+    "on",
+    "or",
+    "that",
+    "the",
+    "this",
+    "to",
+    "was",
+    "what",
+    "with",
+];
+
+pub fn is_stopword(folded: &str) -> bool {
+    STOPWORDS.contains(&folded)
+}
+
+/// One word of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// As typed, lower-cased, `ё` folded.
+    pub folded: String,
+    pub stem: String,
+    /// The last word of a query also matches as a prefix (typing in inline mode).
+    pub prefix: bool,
+}
+
+/// The searchable words of a query; empty when it has none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    pub terms: Vec<Term>,
+}
+
+/// At most this many words are searched: a pasted essay must not become a giant query.
+const MAX_TERMS: usize = 16;
+
+impl Query {
+    pub fn parse(input: &str) -> Query {
+        let mut terms: Vec<Term> = Vec::new();
+        for w in text::words(input) {
+            if !terms.iter().any(|t| t.stem == w.stem) {
+                terms.push(Term { folded: w.folded, stem: w.stem, prefix: false });
+            }
+        }
+        if terms.iter().any(|t| !is_stopword(&t.folded)) {
+            terms.retain(|t| !is_stopword(&t.folded));
+        }
+        terms.truncate(MAX_TERMS);
+        // A prefix only helps when the input ends inside a word (still being typed).
+        let ends_in_word = input.chars().last().is_some_and(text::is_word_char);
+        if let Some(last) = terms.last_mut() {
+            last.prefix = ends_in_word && last.folded.chars().count() >= 3;
+        }
+        Query { terms }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    fn term_expr(t: &Term) -> String {
+        let quoted = format!("\"{}\"", t.stem.replace('"', "\"\""));
+        if t.prefix {
+            // The stem, or anything the typed word begins (the stem of a half-typed word may differ).
+            let folded = format!("\"{}\"", t.folded.replace('"', "\"\""));
+            format!("({quoted} OR {quoted}* OR {folded}*)")
+        } else {
+            quoted
+        }
+    }
+
+    /// Every word must match.
+    pub fn all_expr(&self) -> Option<String> {
+        (!self.terms.is_empty()).then(|| self.terms.iter().map(Self::term_expr).collect::<Vec<_>>().join(" AND "))
+    }
+
+    /// Any word may match (the fallback when all words find nothing).
+    pub fn any_expr(&self) -> Option<String> {
+        (self.terms.len() > 1).then(|| self.terms.iter().map(Self::term_expr).collect::<Vec<_>>().join(" OR "))
+    }
+
+    /// Does a stem of a post's word match this query (for snippets)?
+    pub fn matches(&self, stem: &str, folded: &str) -> bool {
+        self.terms
+            .iter()
+            .any(|t| t.stem == stem || (t.prefix && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_never_leaks() {
+        for input in
+            ["\"", "*", "^", ":", "AND OR NOT", "NEAR(a b)", "(", "); DROP TABLE posts;--", "😀", "-", "\"a\" OR b*"]
+        {
+            let q = Query::parse(input);
+            if let Some(expr) = q.all_expr() {
+                // Only quoted terms, operators we wrote, parentheses we wrote and '*' after a closing quote.
+                let stripped: String = q.terms.iter().fold(expr.clone(), |e, t| {
+                    e.replace(&format!("\"{}\"", t.stem), "").replace(&format!("\"{}\"", t.folded), "")
+                });
+                assert!(stripped.chars().all(|c| " ()*ANDOR".contains(c)), "{input:?} -> {expr}");
+            }
+        }
+        assert!(Query::parse("*** !!! 😀").is_empty());
+    }
+
+    #[test]
+    fn stopwords_dropped_only_when_others_remain() {
+        let q = Query::parse("обучение с подкреплением");
+        assert_eq!(q.terms.len(), 2);
+        let q = Query::parse("и в");
+        assert_eq!(q.terms.len(), 2);
+    }
+
+    #[test]
+    fn last_word_is_a_prefix_while_typed() {
+        assert!(Query::parse("экзоплан").terms[0].prefix);
+        assert!(!Query::parse("экзоплан ").terms[0].prefix);
+    }
+}

@@ -1,0 +1,138 @@
+//! Words, their folded forms and their stems: the one function that both the
+//! index and the query go through, so that `торговая стратегия` meets
+//! `торговых стратегий`.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use frostem::{Algorithm, Stemmer};
+
+static RUSSIAN: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::new(Algorithm::Russian));
+static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::new(Algorithm::English));
+
+/// A word of a text: its byte range in the original, and its stem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub range: Range<usize>,
+    pub folded: String,
+    pub stem: String,
+}
+
+/// Is `c` part of a word? Letters and digits of any script; everything else
+/// (punctuation, emoji, FTS5 syntax characters) separates words.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Splits `text` into words (maximal runs of letters and digits), with byte ranges.
+pub fn word_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let start = loop {
+            let (i, c) = chars.next()?;
+            if is_word_char(c) {
+                break i;
+            }
+        };
+        let mut end = text.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if !is_word_char(c) {
+                end = i;
+                break;
+            }
+            chars.next();
+        }
+        Some(start..end)
+    })
+}
+
+/// Lower case, with `ё` folded to `е` (FTS5's `remove_diacritics` leaves
+/// Cyrillic alone, and people type `е` for `ё`).
+pub fn fold(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        for l in c.to_lowercase() {
+            out.push(match l {
+                'ё' => 'е',
+                other => other,
+            });
+        }
+    }
+    out
+}
+
+fn is_cyrillic(c: char) -> bool {
+    matches!(c, '\u{0400}'..='\u{04FF}' | '\u{0500}'..='\u{052F}')
+}
+
+/// The stem of an already folded word: Snowball Russian for Cyrillic words,
+/// Snowball English for Latin ones, the word itself otherwise (numbers, `m1`).
+pub fn stem_folded(folded: &str) -> Cow<'_, str> {
+    if folded.chars().any(is_cyrillic) {
+        RUSSIAN.stem(folded)
+    } else if folded.chars().any(|c| c.is_ascii_alphabetic()) && !folded.chars().any(|c| c.is_ascii_digit()) {
+        // Tokens mixing letters and digits (`m1`, `wave2vec`, `1705b`) are names: keep them as typed.
+        ENGLISH.stem(folded)
+    } else {
+        Cow::Borrowed(folded)
+    }
+}
+
+/// Stem of one raw word.
+pub fn stem(word: &str) -> String {
+    let folded = fold(word);
+    stem_folded(&folded).into_owned()
+}
+
+/// Every word of `text`, folded and stemmed.
+pub fn words(text: &str) -> Vec<Word> {
+    word_ranges(text)
+        .map(|range| {
+            let folded = fold(&text[range.clone()]);
+            let stem = stem_folded(&folded).into_owned();
+            Word { range, folded, stem }
+        })
+        .collect()
+}
+
+/// The stemmed form of a text as stored in the search index: stems joined by spaces.
+pub fn stemmed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for range in word_ranges(text) {
+        let folded = fold(&text[range]);
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&stem_folded(&folded));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inflections_share_a_stem() {
+        assert_eq!(stem("торговая"), stem("торговых"));
+        assert_eq!(stem("стратегия"), stem("стратегий"));
+        assert_eq!(stem("роботу"), stem("робота"));
+        assert_eq!(stem("Ёлка"), stem("елки"));
+        assert_eq!(stem("networks"), stem("network"));
+    }
+
+    #[test]
+    fn names_stay_as_typed() {
+        let w: Vec<_> = words("Kepler-1705b, M1 и Wave2vec!").into_iter().map(|w| w.stem).collect();
+        assert_eq!(w, ["kepler", "1705b", "m1", "и", "wave2vec"]);
+    }
+
+    #[test]
+    fn punctuation_and_emoji_separate_words() {
+        let text = "👆🏻Повторение – мать\"ученья\"(DL)*^:";
+        let w: Vec<_> = word_ranges(text).map(|r| &text[r]).collect();
+        assert_eq!(w, ["Повторение", "мать", "ученья", "DL"]);
+        assert!(word_ranges("*** — !!! 😀").next().is_none());
+    }
+}

@@ -1,0 +1,193 @@
+//! The SQLite store: opening (pragmas, migrations), posts, topics and the
+//! small tables the bot keeps. Everything important lives here, not in memory.
+
+mod import;
+mod posts;
+
+pub use import::{ImportSink, ImportSummary, Outcome};
+pub use posts::{Stats, TopicCount};
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::topics::Taxonomy;
+
+/// Migrations, applied in order at open; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("V1__archive.sql", include_str!("../../migrations/V1__archive.sql")),
+    ("V2__bot.sql", include_str!("../../migrations/V2__bot.sql")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot open the store {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("the store {path} was written by a newer postkeeper (schema {found}, this build knows {known})")]
+    TooNew { path: String, found: i64, known: usize },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Topics(#[from] crate::topics::TopicsError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The archive: one SQLite connection and the taxonomy used to tag posts.
+pub struct Archive {
+    conn: Connection,
+    taxonomy: Taxonomy,
+    /// topic index in `taxonomy` -> topics.id
+    topic_ids: Vec<i64>,
+}
+
+impl Archive {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let display = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
+        Self::setup(conn, &display)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn setup(mut conn: Connection, path: &str) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL lets the CLI read (and write small changes) while the bot runs.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        migrate(&mut conn, path)?;
+        let stored: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'topics_toml'", [], |r| r.get(0)).optional()?;
+        let taxonomy = match stored {
+            Some(text) => Taxonomy::parse(&text, "the store's saved taxonomy")?,
+            None => Taxonomy::bundled(),
+        };
+        let mut archive = Archive { conn, taxonomy, topic_ids: Vec::new() };
+        archive.sync_topics()?;
+        Ok(archive)
+    }
+
+    pub fn taxonomy(&self) -> &Taxonomy {
+        &self.taxonomy
+    }
+
+    /// The raw connection, for the modules that own their own tables (search, replay).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Replaces the taxonomy (remembering it in the store) and re-tags every post.
+    pub fn set_taxonomy(&mut self, taxonomy: Taxonomy, toml_text: &str) -> Result<usize> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('topics_toml', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [toml_text],
+        )?;
+        self.taxonomy = taxonomy;
+        self.sync_topics()?;
+        self.retag()
+    }
+
+    /// Makes the topics table match the taxonomy (names updated, removed topics dropped).
+    fn sync_topics(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(self.taxonomy.topics.len());
+        for t in &self.taxonomy.topics {
+            let id: i64 = tx.query_row(
+                "INSERT INTO topics(slug, ru, en, emoji) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(slug) DO UPDATE SET ru = excluded.ru, en = excluded.en, emoji = excluded.emoji
+                 RETURNING id",
+                params![t.slug, t.ru, t.en, t.emoji],
+                |r| r.get(0),
+            )?;
+            ids.push(id);
+        }
+        let keep = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute("DELETE FROM topics WHERE id NOT IN (SELECT value FROM json_each(?1))", [keep])?;
+        tx.commit()?;
+        self.topic_ids = ids;
+        Ok(())
+    }
+
+    /// Recomputes every post's topics; returns how many posts have at least one.
+    pub fn retag(&mut self) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM post_topics", [])?;
+        let mut tagged = 0;
+        {
+            let mut select = tx.prepare("SELECT id, body FROM posts")?;
+            let mut insert = tx.prepare("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
+            let mut rows = select.query([])?;
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                let body: String = row.get(1)?;
+                let topics = import::topics_of(&self.taxonomy, &body);
+                if !topics.is_empty() {
+                    tagged += 1;
+                }
+                for t in topics {
+                    insert.execute(params![id, self.topic_ids[t]])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(tagged)
+    }
+
+    /// Runs `f` as one import transaction: everything it stores lands, or nothing does.
+    pub fn import<E>(&mut self, f: impl FnOnce(&mut ImportSink<'_>) -> Result<(), E>) -> Result<ImportSummary, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let mut sink = ImportSink::new(tx, &self.taxonomy, &self.topic_ids);
+        f(&mut sink)?;
+        Ok(sink.commit()?)
+    }
+
+    /// True when the store holds no post at all.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM posts)", [], |r| r.get(0))?)
+    }
+
+    /// Fills an empty store from the seed archive embedded in the binary.
+    pub fn seed_if_empty(&mut self) -> Result<Option<ImportSummary>> {
+        if !self.is_empty()? {
+            return Ok(None);
+        }
+        let (channel, posts) = crate::ingest::tme_dump::parse(crate::ingest::SEED)
+            .map_err(|e| StoreError::Corrupt(format!("embedded seed: {e}")))?;
+        let summary = self.import(|sink| -> Result<(), StoreError> {
+            sink.channel(&channel)?;
+            for p in posts {
+                sink.post(p)?;
+            }
+            Ok(())
+        })?;
+        Ok(Some(summary))
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() as i64 {
+        return Err(StoreError::TooNew { path: path.to_string(), found: version, known: MIGRATIONS.len() });
+    }
+    for (i, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! Reading the archive: posts, topics, counts, and the bot's small tables.
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Archive, Result, StoreError};
+use crate::model::{Channel, Entity, Post, TopicRef, from_unix, post_url};
+
+const POST_COLUMNS: &str = "p.id, p.channel_id, c.title, c.username, p.message_id, p.seq, p.date, p.edited,
+                            p.title, p.body, p.entities, p.links";
+
+/// Archive order: dated posts by date, undated ones (a dump) by their place in the dump, first.
+const ARCHIVE_ORDER: &str = "p.date IS NOT NULL, p.date, p.channel_id, p.seq";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicCount {
+    #[serde(flatten)]
+    pub topic: TopicRef,
+    pub posts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    pub posts: i64,
+    pub channels: i64,
+    pub first_date: Option<DateTime<Utc>>,
+    pub last_date: Option<DateTime<Utc>>,
+    pub undated: i64,
+    pub untagged: i64,
+    pub topics: Vec<TopicCount>,
+}
+
+fn corrupt(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
+    let username: Option<String> = r.get(3)?;
+    let message_id: Option<i64> = r.get(4)?;
+    let entities: String = r.get(10)?;
+    let links: String = r.get(11)?;
+    Ok(Post {
+        id: r.get(0)?,
+        channel_id: r.get(1)?,
+        channel_title: r.get(2)?,
+        message_id,
+        seq: r.get(5)?,
+        date: from_unix(r.get(6)?),
+        edited: from_unix(r.get(7)?),
+        title: r.get(8)?,
+        body: r.get(9)?,
+        entities: serde_json::from_str::<Vec<Entity>>(&entities).map_err(corrupt)?,
+        links: serde_json::from_str(&links).map_err(corrupt)?,
+        topics: Vec::new(),
+        url: post_url(username.as_deref(), message_id),
+    })
+}
+
+impl Archive {
+    fn with_topics(&self, mut post: Post) -> Result<Post> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.slug, t.ru, t.en, t.emoji FROM post_topics pt JOIN topics t ON t.id = pt.topic_id
+             WHERE pt.post_id = ?1 ORDER BY t.id",
+        )?;
+        post.topics = stmt
+            .query_map([post.id], |r| Ok(TopicRef { slug: r.get(0)?, ru: r.get(1)?, en: r.get(2)?, emoji: r.get(3)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(post)
+    }
+
+    /// One post by id, with its topics.
+    pub fn post(&self, id: i64) -> Result<Option<Post>> {
+        let post = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id WHERE p.id = ?1"
+            ))?
+            .query_row([id], post_from_row)
+            .optional()?;
+        post.map(|p| self.with_topics(p)).transpose()
+    }
+
+    /// Several posts by id, in the order given (missing ids are left out).
+    pub fn posts_by_id(&self, ids: &[i64]) -> Result<Vec<Post>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(p) = self.post(id)? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A page of the archive, oldest first, optionally of one topic; with the total count.
+    pub fn posts(&self, topic: Option<&str>, offset: usize, limit: usize) -> Result<(Vec<Post>, usize)> {
+        // ?1 is the topic slug, or '' for all posts.
+        let slug = topic.unwrap_or("");
+        let total: i64 = self.conn.query_row(
+            "SELECT count(*) FROM posts p
+             WHERE ?1 = '' OR p.id IN (SELECT pt.post_id FROM post_topics pt JOIN topics t ON t.id = pt.topic_id WHERE t.slug = ?1)",
+            [slug],
+            |r| r.get(0),
+        )?;
+        let sql = format!(
+            "SELECT p.id FROM posts p
+             WHERE ?1 = '' OR p.id IN (SELECT pt.post_id FROM post_topics pt JOIN topics t ON t.id = pt.topic_id WHERE t.slug = ?1)
+             ORDER BY {ARCHIVE_ORDER} LIMIT ?2 OFFSET ?3"
+        );
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![slug, limit as i64, offset as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((self.posts_by_id(&ids)?, total as usize))
+    }
+
+    /// The newest posts first (inline mode with an empty query).
+    pub fn newest(&self, offset: usize, limit: usize) -> Result<Vec<Post>> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT p.id FROM posts p ORDER BY p.date IS NULL, p.date DESC, p.channel_id DESC, p.seq DESC LIMIT ?1 OFFSET ?2",
+            )?
+            .query_map(params![limit as i64, offset as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.posts_by_id(&ids)
+    }
+
+    /// Topics with their post counts, in taxonomy order.
+    pub fn topic_counts(&self) -> Result<Vec<TopicCount>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.slug, t.ru, t.en, t.emoji, (SELECT count(*) FROM post_topics pt WHERE pt.topic_id = t.id)
+             FROM topics t ORDER BY t.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TopicCount {
+                topic: TopicRef { slug: r.get(0)?, ru: r.get(1)?, en: r.get(2)?, emoji: r.get(3)? },
+                posts: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let (posts, channels, first, last, undated, untagged): (i64, i64, Option<i64>, Option<i64>, i64, i64) =
+            self.conn.query_row(
+                "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM channels),
+                        (SELECT min(date) FROM posts), (SELECT max(date) FROM posts),
+                        (SELECT count(*) FROM posts WHERE date IS NULL),
+                        (SELECT count(*) FROM posts WHERE id NOT IN (SELECT post_id FROM post_topics))",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )?;
+        Ok(Stats {
+            posts,
+            channels,
+            first_date: from_unix(first),
+            last_date: from_unix(last),
+            undated,
+            untagged,
+            topics: self.topic_counts()?,
+        })
+    }
+
+    pub fn channels(&self) -> Result<Vec<Channel>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, source_key, tg_id, username, title, description, counters FROM channels ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let counters: String = r.get(6)?;
+            Ok(Channel {
+                id: r.get(0)?,
+                source_key: r.get(1)?,
+                tg_id: r.get(2)?,
+                username: r.get(3)?,
+                title: r.get(4)?,
+                description: r.get(5)?,
+                counters: serde_json::from_str(&counters).map_err(corrupt)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The channel the archive is about: the one with the most posts.
+    pub fn main_channel(&self) -> Result<Option<Channel>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT channel_id FROM posts GROUP BY channel_id ORDER BY count(*) DESC, channel_id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(self.channels()?.into_iter().find(|c| Some(c.id) == id))
+    }
+
+    /// A random post this chat has not been shown yet; when every post has been
+    /// shown the chat starts over (never with the post it saw last).
+    pub fn random_post(&mut self, chat_id: i64) -> Result<Option<Post>> {
+        let (total, max_id): (i64, i64) =
+            self.conn
+                .query_row("SELECT count(*), coalesce(max(id), 0) FROM posts", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if total == 0 {
+            return Ok(None);
+        }
+        let unseen = |archive: &Archive, exclude: i64| -> Result<Option<i64>> {
+            let mut rng = rand::rng();
+            // Cheap probes first: a random id, then the next unseen one after it.
+            for _ in 0..8 {
+                let probe = rng.random_range(1..=max_id.max(1));
+                let id: Option<i64> = archive
+                    .conn
+                    .prepare_cached(
+                        "SELECT id FROM posts WHERE id >= ?1 AND id <> ?3
+                           AND id NOT IN (SELECT post_id FROM random_seen WHERE chat_id = ?2) ORDER BY id LIMIT 1",
+                    )?
+                    .query_row(params![probe, chat_id, exclude], |r| r.get(0))
+                    .optional()?;
+                if id.is_some() {
+                    return Ok(id);
+                }
+            }
+            Ok(archive
+                .conn
+                .prepare_cached(
+                    "SELECT id FROM posts WHERE id <> ?2 AND id NOT IN (SELECT post_id FROM random_seen WHERE chat_id = ?1)
+                     ORDER BY random() LIMIT 1",
+                )?
+                .query_row(params![chat_id, exclude], |r| r.get(0))
+                .optional()?)
+        };
+        let id = match unseen(self, 0)? {
+            Some(id) => id,
+            None => {
+                let last: i64 = self
+                    .conn
+                    .query_row(
+                        "SELECT post_id FROM random_seen WHERE chat_id = ?1 ORDER BY rowid DESC LIMIT 1",
+                        [chat_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                self.conn.execute("DELETE FROM random_seen WHERE chat_id = ?1", [chat_id])?;
+                match unseen(self, if total > 1 { last } else { 0 })? {
+                    Some(id) => id,
+                    None => return Ok(None),
+                }
+            }
+        };
+        self.conn
+            .execute("INSERT OR IGNORE INTO random_seen(chat_id, post_id) VALUES (?1, ?2)", params![chat_id, id])?;
+        self.post(id)
+    }
+
+    /// Stores a search query and returns its compact id for callback data.
+    pub fn remember_query(&self, text: &str, now: i64) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "INSERT INTO queries(text, used_at) VALUES (?1, ?2)
+             ON CONFLICT(text) DO UPDATE SET used_at = excluded.used_at RETURNING id",
+            params![text, now],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn query_text(&self, id: i64) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT text FROM queries WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    /// Forgets queries unused since `before` (their buttons then answer "search again").
+    pub fn forget_queries(&self, before: i64) -> Result<usize> {
+        Ok(self.conn.execute("DELETE FROM queries WHERE used_at < ?1", [before])?)
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
