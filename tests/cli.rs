@@ -1,0 +1,97 @@
+//! The `postkeeper` binary: archive commands, JSON output, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()
+}
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_postkeeper"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("POSTKEEPER_DB")
+        .env_remove("TELOXIDE_TOKEN")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn a_fresh_store_is_seeded_and_answers_in_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let posts = json(&run(&db, &["posts", "--json"]));
+    let posts = posts.as_array().expect("array");
+    assert_eq!(posts.len(), 20);
+    let first = &posts[0];
+    assert!(first["id"].is_i64());
+    assert_eq!(first["title"], "👆🏻Повторение – мать ученья, даже для DL");
+    assert!(first["date"].is_null() && first["url"].is_null());
+    assert!(first["topics"].as_array().is_some_and(|t| !t.is_empty()));
+
+    let hits = json(&run(&db, &["search", "торговая", "стратегия", "--json"]));
+    let hit = &hits[0];
+    assert!(hit["title"].as_str().is_some_and(|t| t.starts_with("💸")));
+    assert!(hit["score"].as_f64().is_some_and(|s| s > 0.0));
+    assert!(hit["snippet"].as_str().is_some_and(|s| s.contains("<b>торговых</b>")));
+
+    let id = hit["id"].as_i64().expect("id");
+    let shown = json(&run(&db, &["show", &id.to_string(), "--json"]));
+    assert!(shown[0]["text"].as_str().is_some_and(|t| t.contains("FinRL")));
+
+    let topics = json(&run(&db, &["topics", "--json"]));
+    assert!(topics.as_array().is_some_and(|t| t.len() >= 8));
+    let rl = json(&run(&db, &["posts", "--topic", "Reinforcement learning", "--json"]));
+    assert_eq!(rl.as_array().map(Vec::len), topics[0]["posts"].as_u64().map(|n| n as usize));
+
+    let stats = stdout(&run(&db, &["stats"]));
+    assert!(stats.contains("posts:    20"), "{stats}");
+    let missing = run(&db, &["show", "9999"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no post #9999"));
+}
+
+#[test]
+fn import_into_a_new_store_holds_only_the_import() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let out = run(&db, &["import", &fixture("export_single/result.json")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).trim(), "5 new / 0 updated / 0 unchanged / 3 skipped (1 channel)");
+    let posts = json(&run(&db, &["posts", "--json"]));
+    assert_eq!(posts.as_array().map(Vec::len), Some(5));
+    let again = run(&db, &["import", &fixture("export_single/result.json")]);
+    assert_eq!(stdout(&again).trim(), "0 new / 0 updated / 5 unchanged / 3 skipped (1 channel)");
+}
+
+#[test]
+fn a_broken_import_exits_non_zero_names_the_file_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    // Into a store that does not exist: no store is left behind.
+    let out = run(&db, &["import", &fixture("broken/truncated.json")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated.json") && err.contains("line 126"), "{err}");
+    assert!(!db.exists(), "a failed first import leaves no store");
+
+    // Into a store with posts: the store is unchanged.
+    assert!(run(&db, &["import", &fixture("export_full/result.json")]).status.success());
+    let before = stdout(&run(&db, &["posts", "--json"]));
+    let out = run(&db, &["import", &fixture("export_single/result.json"), &fixture("junk_dir")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk_dir"));
+    assert_eq!(stdout(&run(&db, &["posts", "--json"])), before);
+}
