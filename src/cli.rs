@@ -25,6 +25,29 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// A value never printed: `Debug` shows `<redacted>`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.trim().to_string()))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct Global {
     /// SQLite file of the archive.
@@ -32,7 +55,7 @@ pub struct Global {
     pub db: PathBuf,
     /// Bot token from @BotFather (needed only by `run`).
     #[arg(long, global = true, env = "TELOXIDE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Bot API server URL (a self-hosted server, or a fake one in tests).
     #[arg(long, global = true, env = "TELOXIDE_API_URL")]
     pub api_url: Option<String>,
@@ -72,6 +95,14 @@ impl Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start the bot (long polling); what a bare `postkeeper` does.
+    Run,
+    /// Chat with the bot in this terminal: no token needed.
+    Console {
+        /// Language of the replies: ru or en.
+        #[arg(long, default_value = "ru", value_parser = ["ru", "en"])]
+        lang: String,
+    },
     /// Import Telegram Desktop exports (result.json) and t.me dumps: files or folders.
     Import {
         #[arg(required = true)]
@@ -158,6 +189,21 @@ fn line(post: &Post) -> String {
 /// Runs an archive command (everything but `run` and `console`).
 pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Run => bail!("`run` is started by main"),
+        Command::Console { lang } => {
+            let mut archive = open_archive(&global.db, !global.db.exists())?;
+            let lang = if lang == "en" { crate::i18n::Lang::En } else { crate::i18n::Lang::Ru };
+            let stdin = std::io::stdin();
+            let prompt = stdin.is_terminal();
+            let mut stdout = std::io::stdout();
+            crate::console::run(
+                &mut archive,
+                crate::console::context(lang, global.timezone),
+                stdin.lock(),
+                &mut stdout,
+                prompt,
+            )?;
+        }
         Command::Import { paths } => {
             let existed = global.db.exists();
             let mut archive = open_archive(&global.db, false)?;

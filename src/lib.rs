@@ -4,8 +4,12 @@
 //! The core (store, ingest, search, topics, render) knows nothing of
 //! Telegram; `bot` is a thin shell that turns updates into calls of the core.
 
+pub mod bot;
+pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod console;
+pub mod i18n;
 pub mod ingest;
 pub mod model;
 pub mod render;

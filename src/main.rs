@@ -1,7 +1,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use postkeeper::cli::{Cli, run_archive_command};
+use postkeeper::cli::{Cli, Command, run_archive_command};
+
+const NO_TOKEN: &str = "TELOXIDE_TOKEN is not set.
+Get a bot token from @BotFather (https://t.me/BotFather), then put TELOXIDE_TOKEN=... in .env
+(.env.example lists every setting) or pass --token.
+To try the bot without a token, chat with it in this terminal: postkeeper console";
 
 fn main() -> ExitCode {
     // `.env` first, so clap's env fallbacks see it.
@@ -15,8 +20,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        None | Some(Command::Run) => run_bot(&cli),
         Some(command) => run_archive_command(&cli.global, command),
-        None => Err(anyhow::anyhow!("not yet")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -25,4 +30,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_bot(cli: &Cli) -> anyhow::Result<()> {
+    let Some(token) = cli.global.token.as_ref().filter(|t| !t.expose().is_empty()) else {
+        anyhow::bail!(NO_TOKEN);
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(postkeeper::bot::run(cli.global.config(), token.expose(), cli.global.api_url.as_deref()))
 }

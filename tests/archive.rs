@@ -29,7 +29,12 @@ fn all_posts(archive: &Archive) -> Vec<postkeeper::model::Post> {
 fn snapshot(archive: &Archive) -> String {
     let posts = all_posts(archive);
     let stats = archive.stats().expect("stats");
-    let vocab: i64 = archive.conn().query_row("SELECT count(*) || '/' || coalesce(sum(freq),0) FROM vocabulary", [], |r| r.get::<_, String>(0).map(|s| s.len() as i64)).expect("vocab");
+    let vocab: i64 = archive
+        .conn()
+        .query_row("SELECT count(*) || '/' || coalesce(sum(freq),0) FROM vocabulary", [], |r| {
+            r.get::<_, String>(0).map(|s| s.len() as i64)
+        })
+        .expect("vocab");
     let fts: i64 = archive.conn().query_row("SELECT count(*) FROM posts_vocab", [], |r| r.get(0)).expect("fts");
     format!("{posts:?}\n{stats:?}\n{:?}\n{vocab}\n{fts}", archive.channels().expect("channels"))
 }
@@ -73,7 +78,9 @@ fn single_chat_export_keeps_posts_formatting_and_counts_skips() {
 
     let p3 = &posts[1];
     assert!(p3.entities.iter().any(|e| e.kind == EntityKind::Bold));
-    assert!(p3.entities.iter().any(|e| e.kind == EntityKind::TextLink { url: "https://arxiv.org/abs/1706.03762".into() }));
+    assert!(
+        p3.entities.iter().any(|e| e.kind == EntityKind::TextLink { url: "https://arxiv.org/abs/1706.03762".into() })
+    );
     assert!(p3.entities.iter().any(|e| e.kind == EntityKind::Hashtag));
     assert!(p3.links.contains(&"https://arxiv.org/abs/1706.03762".to_string()));
     let html = postkeeper::render::html::render(&p3.body, &p3.entities);
@@ -96,8 +103,12 @@ fn full_account_export_takes_channels_only() {
     let mut archive = Archive::open_in_memory().expect("store");
     let summary = import(&mut archive, &["export_full/result.json"]).expect("imports");
     assert_eq!((summary.new, summary.channels, summary.skipped), (5, 2, 3), "{summary}");
-    let names: Vec<(Option<i64>, String)> = archive.channels().expect("channels").into_iter().map(|c| (c.tg_id, c.title)).collect();
-    assert_eq!(names, [(Some(-1002222222222), "Private Notes Channel".into()), (Some(-1003333333333), "Second Public".into())]);
+    let names: Vec<(Option<i64>, String)> =
+        archive.channels().expect("channels").into_iter().map(|c| (c.tg_id, c.title)).collect();
+    assert_eq!(
+        names,
+        [(Some(-1002222222222), "Private Notes Channel".into()), (Some(-1003333333333), "Second Public".into())]
+    );
 }
 
 #[test]
@@ -120,7 +131,11 @@ fn x_escape_quirk_is_repaired_without_touching_escaped_backslashes() {
     assert_eq!(summary.new, 3);
     let posts = all_posts(&archive);
     assert_eq!(posts[0].body, "строка\u{b}с управляющим символом");
-    assert!(posts[1].body.contains(r"C:\xfiles") && posts[1].body.contains(r#"re.compile(r"\x41")"#), "{}", posts[1].body);
+    assert!(
+        posts[1].body.contains(r"C:\xfiles") && posts[1].body.contains(r#"re.compile(r"\x41")"#),
+        "{}",
+        posts[1].body
+    );
     assert!(posts[1].body.contains("разделитель\u{1f}полей"));
     assert!(posts[2].body.contains("C:\\\u{b} и дальше"), "{:?}", posts[2].body);
 }
@@ -214,7 +229,8 @@ fn search_finds_inflected_forms() {
         assert!(top.starts_with(title), "{query:?}: expected {title:?}, got {top:?}");
         // The query is not in the post as typed.
         let post = &page.hits[0].post;
-        let body_words: Vec<String> = postkeeper::search::text::words(&post.body).into_iter().map(|w| w.folded).collect();
+        let body_words: Vec<String> =
+            postkeeper::search::text::words(&post.body).into_iter().map(|w| w.folded).collect();
         let query_words: Vec<String> = postkeeper::search::text::words(query).into_iter().map(|w| w.folded).collect();
         assert!(query_words.iter().any(|q| !body_words.contains(q)), "{query:?} appears literally in its post");
         // The snippet marks something.
@@ -226,7 +242,9 @@ fn search_finds_inflected_forms() {
 fn names_work_as_typed() {
     let mut archive = seeded();
     import(&mut archive, &["export_single/result.json"]).expect("imports");
-    for (query, needle) in [("M1", "Mac"), ("Wave2vec", "Распознавание речи"), ("Kepler-1705b", "Kepler-1705b"), ("MuJoCo", "MuJoCo")] {
+    for (query, needle) in
+        [("M1", "Mac"), ("Wave2vec", "Распознавание речи"), ("Kepler-1705b", "Kepler-1705b"), ("MuJoCo", "MuJoCo")]
+    {
         let page = archive.search(query, 0, 5).expect("search");
         let first = page.hits.first().unwrap_or_else(|| panic!("{query:?} found nothing"));
         assert!(first.post.body.contains(needle), "{query:?} -> {}", first.post.title);
@@ -242,9 +260,45 @@ fn adversarial_queries_never_error() {
     let archive = seeded();
     let long_x = "x".repeat(5000);
     let inputs = [
-        "\"", "\"\"", "'", "*", "**", "^", ":", "title:x", "body:робот", "AND", "OR", "NOT", "NEAR", "NEAR(робот собака)",
-        "робот AND", "OR робот", "(", ")", "((робот", "робот)", "'; DROP TABLE posts; --", "1=1 OR", "-", "+", "~", "{a b}",
-        "[x]", "😀", "🤖🤖🤖", "...", "#", "@", "\\", "\u{0}", "робот*", "^робот", "\"робот", "робот NOT собака", long_x.as_str(),
+        "\"",
+        "\"\"",
+        "'",
+        "*",
+        "**",
+        "^",
+        ":",
+        "title:x",
+        "body:робот",
+        "AND",
+        "OR",
+        "NOT",
+        "NEAR",
+        "NEAR(робот собака)",
+        "робот AND",
+        "OR робот",
+        "(",
+        ")",
+        "((робот",
+        "робот)",
+        "'; DROP TABLE posts; --",
+        "1=1 OR",
+        "-",
+        "+",
+        "~",
+        "{a b}",
+        "[x]",
+        "😀",
+        "🤖🤖🤖",
+        "...",
+        "#",
+        "@",
+        "\\",
+        "\u{0}",
+        "робот*",
+        "^робот",
+        "\"робот",
+        "робот NOT собака",
+        long_x.as_str(),
     ];
     for input in inputs {
         let page = archive.search(input, 0, 5).unwrap_or_else(|e| panic!("{input:?}: {e}"));
@@ -296,7 +350,7 @@ fn paging_is_stable() {
     let all = archive.search("обучение", 0, 100).expect("search");
     assert!(all.total > 10);
     let mut paged = Vec::new();
-    for page in 0..(all.total + 4) / 5 {
+    for page in 0..all.total.div_ceil(5) {
         paged.extend(archive.search("обучение", page * 5, 5).expect("search").hits.into_iter().map(|h| h.post.id));
     }
     assert_eq!(paged, all.hits.iter().map(|h| h.post.id).collect::<Vec<_>>());
@@ -309,7 +363,8 @@ fn retag_with_another_taxonomy_is_remembered() {
     {
         let mut archive = Archive::open(&db).expect("open");
         archive.seed_if_empty().expect("seed");
-        let toml = "[[topic]]\nslug = \"space\"\nru = \"Космос\"\nen = \"Space\"\nmarkers = [\"экзопланета\", \"звезда\"]\n";
+        let toml =
+            "[[topic]]\nslug = \"space\"\nru = \"Космос\"\nen = \"Space\"\nmarkers = [\"экзопланета\", \"звезда\"]\n";
         let taxonomy = postkeeper::topics::Taxonomy::parse(toml, "t").expect("valid");
         let tagged = archive.set_taxonomy(taxonomy, toml).expect("retag");
         assert_eq!(tagged, 1);

@@ -1,0 +1,207 @@
+//! One endpoint per update kind. Each turns the update into a call of the
+//! core and the result into requests; a failure is logged and, where a
+//! person is waiting, answered with "something went wrong".
+
+use std::sync::Arc;
+
+use teloxide::ApiError;
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{
+    ChatKind, InlineQueryResult, InlineQueryResultArticle, InputMessageContent, InputMessageContentText, Me, ParseMode,
+};
+
+use super::BotState;
+use super::send::{keyboard, no_preview, retry, send_reply};
+use crate::chat::{self, Ctx, Reply};
+use crate::i18n::Lang;
+use crate::ingest::live;
+
+type HandlerResult = anyhow::Result<()>;
+
+fn ctx(state: &BotState, me: &Me, chat_id: i64, lang: Lang, private: bool) -> Ctx {
+    Ctx {
+        chat_id,
+        lang,
+        private,
+        bot_username: me.username().to_string(),
+        tz: state.config.timezone,
+        now: chrono::Utc::now(),
+    }
+}
+
+fn lang_of(user: Option<&teloxide::types::User>) -> Lang {
+    Lang::from_code(user.and_then(|u| u.language_code.as_deref()))
+}
+
+pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) -> HandlerResult {
+    let Some(text) = msg.text() else {
+        tracing::debug!(chat = msg.chat.id.0, "message without text ignored");
+        return Ok(());
+    };
+    let lang = lang_of(msg.from.as_ref());
+    let private = matches!(msg.chat.kind, ChatKind::Private(_));
+    let ctx = ctx(&state, &me, msg.chat.id.0, lang, private);
+    let command = if text.trim_start().starts_with('/') {
+        match chat::command::parse(text, me.username()) {
+            Some(c) => Some(c),
+            None => return Ok(()), // a command for another bot
+        }
+    } else {
+        None
+    };
+    tracing::debug!(chat = msg.chat.id.0, ?command, "message");
+    let text = text.to_string();
+    let replies = state
+        .archive
+        .call(move |archive| match command {
+            Some(c) => chat::on_command(archive, &ctx, c),
+            None => chat::on_text(archive, &ctx, &text),
+        })
+        .await
+        .and_then(|r| r.map_err(anyhow::Error::from));
+    let replies = match replies {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(chat = msg.chat.id.0, "handling a message failed: {e:#}");
+            vec![Reply::text(lang.texts().went_wrong)]
+        }
+    };
+    for reply in &replies {
+        if let Err(e) = send_reply(&bot, msg.chat.id, reply).await {
+            tracing::warn!(chat = msg.chat.id.0, "cannot send a reply: {e}");
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn not_modified(e: &RequestError) -> bool {
+    matches!(e, RequestError::Api(ApiError::MessageNotModified))
+}
+
+pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState>) -> HandlerResult {
+    let lang = lang_of(Some(&q.from));
+    let target = q.message.as_ref().map(|m| (m.chat().id, m.id()));
+    let chat_id = target.map_or(q.from.id.0 as i64, |(c, _)| c.0);
+    let private = q.message.as_ref().is_none_or(|m| m.chat().is_private());
+    let ctx = ctx(&state, &me, chat_id, lang, private);
+    let data = q.data.clone().unwrap_or_default();
+    tracing::debug!(chat = chat_id, data, "callback");
+    let outcome = state
+        .archive
+        .call(move |archive| chat::on_callback(archive, &ctx, &data))
+        .await
+        .and_then(|r| r.map_err(anyhow::Error::from));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(chat = chat_id, "handling a button failed: {e:#}");
+            chat::CallbackReply { toast: Some(lang.texts().went_wrong.to_string()), ..Default::default() }
+        }
+    };
+    // Answer first and exactly once, so the client's spinner stops.
+    let toast = outcome.toast.clone();
+    let answered = retry(|| {
+        let mut request = bot.answer_callback_query(q.id.clone());
+        if let Some(t) = &toast {
+            request = request.text(t.clone());
+        }
+        request.send()
+    })
+    .await;
+    if let Err(e) = answered {
+        tracing::warn!(chat = chat_id, "cannot answer a callback: {e}");
+    }
+    if let (Some(reply), Some((chat, message_id))) = (&outcome.edit, target) {
+        let markup = keyboard(reply);
+        let edited = retry(|| {
+            let mut request = bot
+                .edit_message_text(chat, message_id, reply.html.clone())
+                .parse_mode(ParseMode::Html)
+                .link_preview_options(no_preview());
+            if let Some(m) = &markup {
+                request = request.reply_markup(m.clone());
+            }
+            request.send()
+        })
+        .await;
+        match edited {
+            Err(e) if not_modified(&e) => tracing::debug!("the message already shows this"),
+            Err(e) => tracing::warn!(chat = chat_id, "cannot edit a message: {e}"),
+            Ok(_) => {}
+        }
+    }
+    for reply in &outcome.send {
+        if let Err(e) = send_reply(&bot, ChatId(chat_id), reply).await {
+            tracing::warn!(chat = chat_id, "cannot send a reply: {e}");
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> HandlerResult {
+    let lang = lang_of(Some(&q.from));
+    let tz = state.config.timezone;
+    let (query, offset) = (q.query.clone(), q.offset.clone());
+    tracing::debug!(user = q.from.id.0, query, offset, "inline query");
+    let page = state.archive.call(move |archive| chat::inline(archive, lang, tz, &query, &offset)).await;
+    let page = match page.and_then(|r| r.map_err(anyhow::Error::from)) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("inline query failed: {e:#}");
+            chat::InlinePage { articles: Vec::new(), next_offset: String::new() }
+        }
+    };
+    let results: Vec<InlineQueryResult> = page
+        .articles
+        .into_iter()
+        .map(|a| {
+            let content = InputMessageContent::Text(
+                InputMessageContentText::new(a.html).parse_mode(ParseMode::Html).link_preview_options(no_preview()),
+            );
+            InlineQueryResult::Article(InlineQueryResultArticle::new(a.id, a.title, content).description(a.description))
+        })
+        .collect();
+    let next_offset = page.next_offset;
+    let answered = retry(|| {
+        bot.answer_inline_query(q.id.clone(), results.clone()).next_offset(next_offset.clone()).cache_time(30).send()
+    })
+    .await;
+    if let Err(e) = answered {
+        tracing::warn!("cannot answer an inline query: {e}");
+    }
+    Ok(())
+}
+
+pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResult {
+    let Some(source) = &state.config.source_chat else {
+        return Ok(());
+    };
+    if !source.matches(msg.chat.id.0, msg.chat.username()) {
+        tracing::debug!(chat = msg.chat.id.0, "post of a channel that is not the source: ignored");
+        return Ok(());
+    }
+    let Some(post) = live::post_of(&msg) else {
+        tracing::debug!(chat = msg.chat.id.0, message = msg.id.0, "channel post without text: not archived");
+        return Ok(());
+    };
+    let channel = live::channel_of(&msg);
+    let message_id = msg.id.0;
+    let stored = state
+        .archive
+        .call(move |archive| {
+            archive.import(|sink| -> Result<(), crate::store::StoreError> {
+                sink.channel(&channel)?;
+                sink.post(post)?;
+                Ok(())
+            })
+        })
+        .await;
+    match stored.and_then(|r| r.map_err(anyhow::Error::from)) {
+        Ok(summary) => tracing::info!(message = message_id, "live post archived: {summary}"),
+        Err(e) => tracing::error!(message = message_id, "cannot archive a live post: {e:#}"),
+    }
+    Ok(())
+}

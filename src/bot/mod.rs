@@ -1,0 +1,167 @@
+//! The Telegram shell: updates in, calls of the core, Bot API requests out.
+//! `schema()` builds the handler tree; `spawn()` starts a dispatcher and
+//! returns its shutdown token, so tests and `run` drive the same code.
+
+mod handlers;
+mod send;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use teloxide::dispatching::{Dispatcher, ShutdownToken, UpdateHandler};
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+use teloxide::types::BotCommand;
+use teloxide::update_listeners::Polling;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::i18n::Lang;
+use crate::store::Archive;
+
+pub use send::{retry, send_reply};
+
+/// The archive shared by handlers. SQLite is blocking: every call runs on
+/// the blocking pool, one at a time (one connection, one writer).
+#[derive(Clone)]
+pub struct SharedArchive(Arc<Mutex<Archive>>);
+
+impl SharedArchive {
+    pub fn new(archive: Archive) -> Self {
+        SharedArchive(Arc::new(Mutex::new(archive)))
+    }
+
+    pub async fn call<R, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        F: FnOnce(&mut Archive) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut archive = inner.lock().map_err(|_| anyhow::anyhow!("the archive lock was poisoned by a panic"))?;
+            Ok(f(&mut archive))
+        })
+        .await?
+    }
+}
+
+/// What every handler may use.
+pub struct BotState {
+    pub archive: SharedArchive,
+    pub config: Config,
+}
+
+/// The handler tree. Kinds without a branch are not requested from Telegram.
+pub fn schema() -> UpdateHandler<anyhow::Error> {
+    dptree::entry()
+        .branch(Update::filter_message().endpoint(handlers::on_message))
+        .branch(Update::filter_callback_query().endpoint(handlers::on_callback))
+        .branch(Update::filter_inline_query().endpoint(handlers::on_inline))
+        .branch(Update::filter_channel_post().endpoint(handlers::on_channel_post))
+        .branch(Update::filter_edited_channel_post().endpoint(handlers::on_channel_post))
+}
+
+/// Registers the command menu in Russian (default) and English.
+pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> {
+    for (lang, code) in [(Lang::Ru, None), (Lang::En, Some("en"))] {
+        let commands: Vec<BotCommand> =
+            lang.texts().command_descriptions.iter().map(|(c, d)| BotCommand::new(*c, *d)).collect();
+        let mut request = bot.set_my_commands(commands);
+        if let Some(code) = code {
+            request = request.language_code(code);
+        }
+        retry(|| request.clone().send()).await?;
+    }
+    Ok(())
+}
+
+/// A running bot: its dispatcher task and the token that stops it.
+pub struct Running {
+    pub task: JoinHandle<()>,
+    pub shutdown: ShutdownToken,
+}
+
+/// Starts long polling with the handler tree. `poll_timeout` is the long-poll
+/// wait (short in tests so shutdown is quick; it is cut at shutdown anyway).
+pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> anyhow::Result<Running> {
+    let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
+        .dependencies(dptree::deps![state])
+        .default_handler(|update| async move {
+            tracing::debug!(update_id = update.id.0, "update of a kind the bot does not handle");
+        })
+        .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
+        .build();
+    let shutdown = dispatcher.shutdown_token();
+    let listener = Polling::builder(bot).timeout(poll_timeout).build();
+    let task = tokio::spawn(async move {
+        let errors = LoggingErrorHandler::with_custom_text("polling failed");
+        if let Err(e) = dispatcher.try_dispatch_with_listener(listener, errors).await {
+            tracing::error!("cannot start: getMe failed: {e}");
+        }
+    });
+    Ok(Running { task, shutdown })
+}
+
+/// Asks a running dispatcher to stop and waits for in-flight handlers, at most `limit`.
+pub async fn stop(running: Running, limit: Duration) {
+    match running.shutdown.shutdown() {
+        Ok(done) => {
+            let _ = tokio::time::timeout(limit, done).await;
+        }
+        Err(_) => tracing::debug!("dispatcher was not running"),
+    }
+    let _ = tokio::time::timeout(limit, running.task).await;
+}
+
+/// `postkeeper run`: the bot until SIGINT or SIGTERM.
+pub async fn run(config: Config, token: &str, api_url: Option<&str>) -> anyhow::Result<()> {
+    let mut bot = Bot::new(token);
+    if let Some(url) = api_url {
+        let url = url.parse().map_err(|e| anyhow::anyhow!("TELOXIDE_API_URL {url:?} is not a URL: {e}"))?;
+        bot = bot.set_api_url(url);
+    }
+    let seed = !config.db.exists();
+    let archive = crate::cli::open_archive(&config.db, seed)?;
+    let me =
+        retry(|| bot.get_me().send()).await.map_err(|e| anyhow::anyhow!("cannot reach the Bot API (getMe): {e}"))?;
+    tracing::info!(bot = me.username(), db = %config.db.display(), "starting");
+    if let Err(e) = register_commands(&bot).await {
+        tracing::warn!("cannot register the command menu: {e}");
+    }
+    let state = Arc::new(BotState { archive: SharedArchive::new(archive), config });
+    let running = spawn(bot, state, Duration::from_secs(25)).await?;
+    let shutdown = running.shutdown.clone();
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing the updates in hand");
+        if let Ok(done) = shutdown.shutdown() {
+            done.await;
+        }
+    });
+    let _ = running.task.await;
+    signals.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

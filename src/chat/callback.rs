@@ -1,0 +1,77 @@
+//! Callback data: what a button does, in at most 64 bytes whatever the query.
+//! Queries are never put in a button; a button carries the id of the query
+//! stored in the archive (see `queries`), so it survives restarts.
+
+/// Telegram's limit on `callback_data`.
+pub const MAX_BYTES: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Page `page` (0-based) of the results of stored query `query`.
+    Search { query: i64, page: usize },
+    /// The topic list.
+    Topics,
+    /// Page of a topic's posts.
+    Topic { slug: String, page: usize },
+    /// Another random post.
+    Random,
+    /// Show a post in full.
+    Post { id: i64 },
+    /// A label button (the current page): nothing to do.
+    Noop,
+}
+
+impl Action {
+    pub fn encode(&self) -> String {
+        let data = match self {
+            Action::Search { query, page } => format!("s:{query}:{page}"),
+            Action::Topics => "tl".to_string(),
+            Action::Topic { slug, page } => format!("t:{slug}:{page}"),
+            Action::Random => "r".to_string(),
+            Action::Post { id } => format!("p:{id}"),
+            Action::Noop => "x".to_string(),
+        };
+        debug_assert!(data.len() <= MAX_BYTES, "callback data too long: {data}");
+        data
+    }
+
+    /// `None` for data this version does not understand (an old message's button).
+    pub fn decode(data: &str) -> Option<Action> {
+        let mut parts = data.split(':');
+        let action = match parts.next()? {
+            "s" => Action::Search { query: parts.next()?.parse().ok()?, page: parts.next()?.parse().ok()? },
+            "tl" => Action::Topics,
+            "t" => Action::Topic { slug: parts.next()?.to_string(), page: parts.next()?.parse().ok()? },
+            "r" => Action::Random,
+            "p" => Action::Post { id: parts.next()?.parse().ok()? },
+            "x" => Action::Noop,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(action)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_size() {
+        let actions = [
+            Action::Search { query: i64::MAX, page: usize::MAX },
+            Action::Topics,
+            Action::Topic { slug: "a".repeat(24), page: 1_000_000 },
+            Action::Random,
+            Action::Post { id: i64::MAX },
+            Action::Noop,
+        ];
+        for a in actions {
+            let data = a.encode();
+            assert!(data.len() <= MAX_BYTES, "{data}");
+            assert_eq!(Action::decode(&data), Some(a));
+        }
+        assert_eq!(Action::decode("s:1"), None);
+        assert_eq!(Action::decode("s:1:2:3"), None);
+        assert_eq!(Action::decode("zzz"), None);
+    }
+}

@@ -1,0 +1,377 @@
+//! The conversation: commands and button presses in, replies out. Pure with
+//! respect to Telegram (the bot and the console both drive it), so every
+//! reply is computed here once.
+
+pub mod callback;
+pub mod command;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use callback::Action;
+pub use command::Command;
+
+use crate::i18n::Lang;
+use crate::model::Post;
+use crate::render::html::{self, escape};
+use crate::render::post::{list_entry, post_messages, snippet_html};
+use crate::search::Mode;
+use crate::store::{Archive, StoreError};
+
+/// Hits per page of `/search` and `/topic`.
+pub const PAGE_SIZE: usize = 5;
+/// Results per page of inline mode.
+pub const INLINE_PAGE: usize = 20;
+/// Stored queries unused for this long are forgotten (their buttons then say "search again").
+pub const QUERY_TTL_SECS: i64 = 30 * 86_400;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ButtonKind {
+    Callback(Action),
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub kind: ButtonKind,
+}
+
+impl Button {
+    fn callback(label: impl Into<String>, action: Action) -> Self {
+        Button { label: label.into(), kind: ButtonKind::Callback(action) }
+    }
+}
+
+/// One message to send (or the new content of a message to edit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Telegram HTML, under 4096 UTF-16 units after parsing.
+    pub html: String,
+    pub keyboard: Vec<Vec<Button>>,
+}
+
+impl Reply {
+    pub fn text(html: impl Into<String>) -> Self {
+        Reply { html: html.into(), keyboard: Vec::new() }
+    }
+}
+
+/// Who is asking, and where.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub chat_id: i64,
+    pub lang: Lang,
+    /// A private chat: plain text is a search there.
+    pub private: bool,
+    pub bot_username: String,
+    pub tz: Tz,
+    pub now: DateTime<Utc>,
+}
+
+/// What to do about a button press.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallbackReply {
+    /// A short notice shown by the client (`answerCallbackQuery` text).
+    pub toast: Option<String>,
+    /// New content for the message whose button was pressed.
+    pub edit: Option<Reply>,
+    /// New messages.
+    pub send: Vec<Reply>,
+}
+
+/// A page of inline results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineArticle {
+    /// Unique, ≤ 64 bytes.
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub html: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePage {
+    pub articles: Vec<InlineArticle>,
+    /// "" when there is no next page.
+    pub next_offset: String,
+}
+
+/// Replies to a command.
+pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<Vec<Reply>, StoreError> {
+    let t = ctx.lang.texts();
+    Ok(match command {
+        Command::Start | Command::Help => vec![help(archive, ctx)?],
+        Command::Search(q) if q.trim().is_empty() => vec![Reply::text(t.search_usage)],
+        Command::Search(q) => vec![search(archive, ctx, &q)?],
+        Command::Random => random(archive, ctx)?,
+        Command::Topic(name) => vec![topic_by_name(archive, ctx, &name)?],
+        Command::Post(arg) => match arg.trim().trim_start_matches('#').parse::<i64>() {
+            Ok(id) => post(archive, ctx, id)?,
+            Err(_) => vec![Reply::text(t.post_usage)],
+        },
+        Command::Replay(_) | Command::Schedule(_) | Command::Queue | Command::Cancel(_) | Command::Unknown(_) => {
+            vec![Reply::text(t.unknown_command)]
+        }
+    })
+}
+
+/// Replies to a message that is not a command: a search in private chats, nothing elsewhere.
+pub fn on_text(archive: &mut Archive, ctx: &Ctx, text: &str) -> Result<Vec<Reply>, StoreError> {
+    if !ctx.private || text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![search(archive, ctx, text)?])
+}
+
+fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
+    let t = ctx.lang.texts();
+    let mut out = String::new();
+    match archive.main_channel()? {
+        Some(c) => {
+            out.push_str(&format!("<b>{}</b>\n", escape(&c.title)));
+            if let Some(d) = &c.description {
+                out.push_str(&escape(&html::truncate(d, 600)));
+                out.push('\n');
+            }
+            let n = archive.stats()?.posts;
+            out.push_str(&format!("\n📚 {n}\n"));
+        }
+        None => {
+            out.push_str(t.intro_fallback);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out.push_str(t.commands_header);
+    out.push('\n');
+    for (example, what) in t.help_lines {
+        out.push_str(&format!("{} — {what}\n", escape(example)));
+    }
+    out.push('\n');
+    out.push_str(&escape(&t.inline_hint.replace("{bot}", &ctx.bot_username)));
+    out.push('\n');
+    out.push_str(t.plain_text_hint);
+    Ok(Reply::text(out))
+}
+
+/// A new search: the query is stored, and page 0 shown.
+fn search(archive: &mut Archive, ctx: &Ctx, text: &str) -> Result<Reply, StoreError> {
+    let query = normalize_query(text);
+    let id = archive.remember_query(&query, ctx.now.timestamp())?;
+    search_page(archive, ctx, id, &query, 0)
+}
+
+/// Whitespace collapsed and length bounded: what is stored and echoed.
+fn normalize_query(text: &str) -> String {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    collapsed.chars().take(512).collect()
+}
+
+fn pager(page: usize, pages: usize, make: impl Fn(usize) -> Action) -> Vec<Button> {
+    let mut row = Vec::new();
+    if pages <= 1 {
+        return row;
+    }
+    if page > 0 {
+        row.push(Button::callback("◀", make(page - 1)));
+    }
+    row.push(Button::callback(format!("{}/{pages}", page + 1), Action::Noop));
+    if page + 1 < pages {
+        row.push(Button::callback("▶", make(page + 1)));
+    }
+    row
+}
+
+fn search_page(archive: &Archive, ctx: &Ctx, query_id: i64, query: &str, page: usize) -> Result<Reply, StoreError> {
+    let t = ctx.lang.texts();
+    let echo = escape(&html::truncate(query, 100));
+    let mut results = archive.search(query, page * PAGE_SIZE, PAGE_SIZE)?;
+    let pages = results.total.div_ceil(PAGE_SIZE).max(1);
+    // A button of an old message may point past the end (the archive changed): show the last page.
+    let page = page.min(pages - 1);
+    if results.hits.is_empty() && results.total > 0 {
+        results = archive.search(query, page * PAGE_SIZE, PAGE_SIZE)?;
+    }
+    if results.hits.is_empty() {
+        let mut reply = Reply::text(format!("{} «{echo}».", t.nothing_found));
+        if let Some(s) = results.suggestion {
+            let sid = archive.remember_query(&s, ctx.now.timestamp())?;
+            reply.html.push_str(&format!("\n{} <b>{}</b>", t.did_you_mean, escape(&s)));
+            reply.keyboard.push(vec![Button::callback(
+                format!("🔎 {}", html::truncate(&s, 40)),
+                Action::Search { query: sid, page: 0 },
+            )]);
+        }
+        return Ok(reply);
+    }
+    let plus = if results.total_capped { "+" } else { "" };
+    let mut out = format!("🔎 <b>{echo}</b>\n{} {}{plus}", t.found, results.total);
+    if results.mode == Mode::Any {
+        out.push_str(&format!(" ({})", t.found_some_words));
+    }
+    if pages > 1 {
+        out.push_str(&format!(" · {} {}/{pages}", t.page, page + 1));
+    }
+    for (i, hit) in results.hits.iter().enumerate() {
+        out.push_str("\n\n");
+        out.push_str(&list_entry(page * PAGE_SIZE + i + 1, &hit.post, Some(&snippet_html(hit)), ctx.lang, ctx.tz));
+    }
+    let mut reply = Reply::text(out);
+    let row = pager(page, pages, |p| Action::Search { query: query_id, page: p });
+    if !row.is_empty() {
+        reply.keyboard.push(row);
+    }
+    Ok(reply)
+}
+
+fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
+    let t = ctx.lang.texts();
+    let Some(post) = archive.random_post(ctx.chat_id)? else {
+        return Ok(vec![Reply::text(t.empty_archive)]);
+    };
+    let mut replies = full_post(&post, ctx);
+    if let Some(last) = replies.last_mut() {
+        last.keyboard.push(vec![Button::callback(t.more_random, Action::Random)]);
+    }
+    Ok(replies)
+}
+
+fn post(archive: &Archive, ctx: &Ctx, id: i64) -> Result<Vec<Reply>, StoreError> {
+    Ok(match archive.post(id)? {
+        Some(post) => full_post(&post, ctx),
+        None => vec![Reply::text(ctx.lang.texts().no_post)],
+    })
+}
+
+fn full_post(post: &Post, ctx: &Ctx) -> Vec<Reply> {
+    post_messages(post, ctx.lang, ctx.tz, None, true).into_iter().map(Reply::text).collect()
+}
+
+fn topic_list(archive: &Archive, ctx: &Ctx, header: &str) -> Result<Reply, StoreError> {
+    let mut reply = Reply::text(header);
+    let mut row = Vec::new();
+    for c in archive.topic_counts()? {
+        let name = ctx.lang.pick(&c.topic.ru, &c.topic.en);
+        let label = format!("{} {name} ({})", c.topic.emoji, c.posts).trim().to_string();
+        row.push(Button::callback(label, Action::Topic { slug: c.topic.slug, page: 0 }));
+        if row.len() == 2 {
+            reply.keyboard.push(std::mem::take(&mut row));
+        }
+    }
+    if !row.is_empty() {
+        reply.keyboard.push(row);
+    }
+    Ok(reply)
+}
+
+fn topic_by_name(archive: &Archive, ctx: &Ctx, name: &str) -> Result<Reply, StoreError> {
+    let t = ctx.lang.texts();
+    if name.trim().is_empty() {
+        return topic_list(archive, ctx, t.topics_header);
+    }
+    match archive.taxonomy().find(name) {
+        Some(topic) => {
+            let slug = topic.slug.clone();
+            topic_page(archive, ctx, &slug, 0)
+        }
+        None => topic_list(archive, ctx, t.no_topic),
+    }
+}
+
+fn topic_page(archive: &Archive, ctx: &Ctx, slug: &str, page: usize) -> Result<Reply, StoreError> {
+    let t = ctx.lang.texts();
+    let Some(count) = archive.topic_counts()?.into_iter().find(|c| c.topic.slug == slug) else {
+        return topic_list(archive, ctx, t.no_topic);
+    };
+    let total = count.posts as usize;
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = page.min(pages - 1);
+    let (posts, _) = archive.posts(Some(slug), page * PAGE_SIZE, PAGE_SIZE)?;
+    let name = ctx.lang.pick(&count.topic.ru, &count.topic.en);
+    let mut out = format!("{} <b>{}</b> — {total}", escape(&count.topic.emoji), escape(name));
+    if pages > 1 {
+        out.push_str(&format!(" · {} {}/{pages}", t.page, page + 1));
+    }
+    if posts.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(t.topic_empty);
+    }
+    for (i, p) in posts.iter().enumerate() {
+        out.push_str("\n\n");
+        out.push_str(&list_entry(page * PAGE_SIZE + i + 1, p, None, ctx.lang, ctx.tz));
+    }
+    let mut reply = Reply::text(out);
+    let row = pager(page, pages, |p| Action::Topic { slug: slug.to_string(), page: p });
+    if !row.is_empty() {
+        reply.keyboard.push(row);
+    }
+    reply.keyboard.push(vec![Button::callback(t.back_to_topics, Action::Topics)]);
+    Ok(reply)
+}
+
+/// Replies to a button press. Unknown or expired data answers "search again".
+pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<CallbackReply, StoreError> {
+    let t = ctx.lang.texts();
+    let expired = || CallbackReply { toast: Some(t.expired.to_string()), ..Default::default() };
+    let Some(action) = Action::decode(data) else {
+        return Ok(expired());
+    };
+    Ok(match action {
+        Action::Noop => CallbackReply::default(),
+        Action::Search { query, page } => match archive.query_text(query)? {
+            Some(text) => {
+                archive.remember_query(&text, ctx.now.timestamp())?;
+                CallbackReply { edit: Some(search_page(archive, ctx, query, &text, page)?), ..Default::default() }
+            }
+            None => expired(),
+        },
+        Action::Topics => {
+            CallbackReply { edit: Some(topic_list(archive, ctx, t.topics_header)?), ..Default::default() }
+        }
+        Action::Topic { slug, page } => {
+            CallbackReply { edit: Some(topic_page(archive, ctx, &slug, page)?), ..Default::default() }
+        }
+        Action::Random => CallbackReply { send: random(archive, ctx)?, ..Default::default() },
+        Action::Post { id } => CallbackReply { send: post(archive, ctx, id)?, ..Default::default() },
+    })
+}
+
+/// Inline mode: matching posts as articles, `INLINE_PAGE` per page; newest posts for an empty query.
+pub fn inline(archive: &Archive, lang: Lang, tz: Tz, query: &str, offset: &str) -> Result<InlinePage, StoreError> {
+    let start: usize = offset.parse().unwrap_or(0).min(10_000);
+    let query = normalize_query(query);
+    let (posts, snippets, more): (Vec<Post>, Vec<String>, bool) = if query.is_empty() {
+        let posts = archive.newest(start, INLINE_PAGE + 1)?;
+        let more = posts.len() > INLINE_PAGE;
+        let posts: Vec<Post> = posts.into_iter().take(INLINE_PAGE).collect();
+        let snippets = posts.iter().map(|p| p.body.lines().nth(1).unwrap_or("").to_string()).collect();
+        (posts, snippets, more)
+    } else {
+        let page = archive.search(&query, start, INLINE_PAGE)?;
+        let more = start + page.hits.len() < page.total;
+        let snippets = page.hits.iter().map(|h| h.snippet.plain()).collect();
+        (page.hits.into_iter().map(|h| h.post).collect(), snippets, more)
+    };
+    let articles = posts
+        .iter()
+        .zip(snippets)
+        .map(|(p, snippet)| {
+            let parts = post_messages(p, lang, tz, None, true);
+            // An inline result is one message: a long post shows its first part and links to the rest.
+            let mut html = parts.first().cloned().unwrap_or_default();
+            if parts.len() > 1 {
+                html.push_str(&format!("\n…\n/post_{}", p.id));
+            }
+            InlineArticle {
+                id: format!("p{}", p.id),
+                title: html::truncate(if p.title.is_empty() { lang.texts().no_title } else { &p.title }, 120),
+                description: html::truncate(snippet.trim(), 200),
+                html,
+                url: p.url.clone(),
+            }
+        })
+        .collect();
+    Ok(InlinePage { articles, next_offset: if more { (start + INLINE_PAGE).to_string() } else { String::new() } })
+}

@@ -1,0 +1,721 @@
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{BOT_ID, FakeTelegram, Fault, TOKEN, updates};
+use teloxide::prelude::*;
+use teloxide::types::{
+    AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryId,
+    InlineQueryResult, InlineQueryResultArticle, InputMessageContent, InputMessageContentText, MessageEntityKind,
+    ParseMode, Recipient, UpdateKind,
+};
+use teloxide::{ApiError, RequestError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const USER: i64 = 1001;
+const CHANNEL: i64 = -1001234567890;
+const WAIT: Duration = Duration::from_secs(2);
+
+/// A fake server with a private chat with USER (who sent /start, message id 1).
+async fn setup() -> (FakeTelegram, Bot) {
+    let fake = FakeTelegram::start().await;
+    fake.push_update(updates::text(USER, USER, Some("ru"), "/start"));
+    let bot = fake.bot();
+    (fake, bot)
+}
+
+/// The exact `description` Telegram sent.
+fn description(err: &RequestError) -> String {
+    match err {
+        RequestError::Api(ApiError::Unknown(s)) | RequestError::Api(ApiError::CantParseEntities(s)) => s.clone(),
+        RequestError::Api(e) => e.to_string(),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn keyboard(data: &str) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback("Next", data)]])
+}
+
+/// A bare HTTP/1.1 request to the fake server: (status, body).
+async fn raw(fake: &FakeTelegram, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    let url = fake.url();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect to the fake server");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read response");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn method_path(method: &str) -> String {
+    format!("/bot{TOKEN}/{method}")
+}
+
+#[tokio::test]
+async fn valid_html_is_parsed_into_text_and_entities() {
+    let (fake, bot) = setup().await;
+    let html = "<b>Bold</b> &amp; <a href=\"https://example.com/?a=1&amp;b=2\">link</a> &lt;3 &#x1F600;";
+    let sent = bot.send_message(ChatId(USER), html).parse_mode(ParseMode::Html).await.expect("valid HTML is accepted");
+    assert_eq!(sent.text(), Some("Bold & link <3 😀"));
+    assert_eq!(sent.id.0, 2, "message ids follow the user's /start (id 1)");
+    let entities = sent.entities().expect("entities");
+    assert_eq!(entities.len(), 2);
+    assert_eq!(entities[0].kind, MessageEntityKind::Bold);
+    assert_eq!((entities[0].offset, entities[0].length), (0, 4));
+    assert!(
+        matches!(&entities[1].kind, MessageEntityKind::TextLink { url } if url.as_str() == "https://example.com/?a=1&b=2")
+    );
+    assert_eq!((entities[1].offset, entities[1].length), (7, 4));
+
+    let stored = fake.messages(USER);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].html, html);
+    assert_eq!(stored[0].text, "Bold & link <3 😀");
+    assert_eq!(stored[0].edits, 0);
+
+    // <pre><code class="language-x"> and expandable blockquotes, upper-case tags
+    let sent = bot
+        .send_message(
+            ChatId(USER),
+            "<PRE><code class=\"language-rust\">fn x() {}</code></PRE>\n<blockquote expandable>q</blockquote> <span class=\"tg-spoiler\">s</span>",
+        )
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect("pre/code, blockquote, spoiler");
+    let kinds: Vec<_> = sent.entities().expect("entities").iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            MessageEntityKind::Pre { language: Some("rust".to_string()) },
+            MessageEntityKind::ExpandableBlockquote,
+            MessageEntityKind::Spoiler
+        ]
+    );
+
+    // without parse_mode the text is literal
+    let sent = bot.send_message(ChatId(USER), "a < b & <b>c</b>").await.expect("literal text");
+    assert_eq!(sent.text(), Some("a < b & <b>c</b>"));
+    assert!(fake.errors().is_empty(), "{}", fake.dump_calls());
+}
+
+#[tokio::test]
+async fn invalid_html_is_refused() {
+    let (fake, bot) = setup().await;
+    let cases = [
+        ("<b>unclosed", "Can't find end tag corresponding to start tag \"b\""),
+        ("a < b", "Unsupported start tag \"\" at byte offset 2"),
+        ("AT&T", "Unescaped \"&\" at byte offset 2"),
+        ("&lt without semicolon", "Unescaped \"&\" at byte offset 0"),
+        ("<b><i>x</b></i>", "Unmatched end tag at byte offset 7, expected \"</i>\", found \"</b>\""),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("<span>x</span>", "Tag \"span\" must have class \"tg-spoiler\""),
+        ("<a href=x>y</a", "Unclosed end tag at byte offset 11"),
+        ("<b", "Unclosed start tag at byte offset 0"),
+        ("<tg-emoji>😀</tg-emoji>", "Invalid custom emoji identifier specified"),
+    ];
+    for (html, expected) in cases {
+        let err = bot.send_message(ChatId(USER), html).parse_mode(ParseMode::Html).await.expect_err(html);
+        assert!(matches!(err, RequestError::Api(ApiError::CantParseEntities(_))), "{html}: {err:?}");
+        let d = description(&err);
+        assert!(d.starts_with("Bad Request: can't parse entities: ") && d.contains(expected), "{html}: {d}");
+    }
+    assert!(fake.messages(USER).is_empty());
+    assert_eq!(fake.errors().len(), cases.len());
+}
+
+#[tokio::test]
+async fn unknown_tag_gives_telegrams_error_with_byte_offset() {
+    let (_fake, bot) = setup().await;
+    let err = bot
+        .send_message(ChatId(USER), "Привет <div>x</div>")
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect_err("div is not allowed");
+    assert_eq!(description(&err), "Bad Request: can't parse entities: Unsupported start tag \"div\" at byte offset 13");
+}
+
+#[tokio::test]
+async fn text_length_is_counted_in_utf16_after_parsing() {
+    let (fake, bot) = setup().await;
+    let err = bot.send_message(ChatId(USER), "😀".repeat(2049)).await.expect_err("4098 UTF-16 units");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageIsTooLong)), "{err:?}");
+    let ok = bot.send_message(ChatId(USER), "😀".repeat(2048)).await.expect("4096 UTF-16 units");
+    // markup does not count: 4095 'a' + one '&' = 4096 after parsing
+    bot.send_message(ChatId(USER), format!("<b>{}</b>&amp;", "a".repeat(4095)))
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect("4096 after parsing");
+
+    for empty in ["", "   \n ", "<b> </b>"] {
+        let err = bot.send_message(ChatId(USER), empty).parse_mode(ParseMode::Html).await.expect_err("empty");
+        assert!(matches!(err, RequestError::Api(ApiError::MessageTextIsEmpty)), "{empty:?}: {err:?}");
+    }
+
+    let err = bot.edit_message_text(ChatId(USER), ok.id, "😀".repeat(2049)).await.expect_err("edit too long");
+    assert!(matches!(err, RequestError::Api(ApiError::EditedMessageIsTooLong)), "{err:?}");
+    assert_eq!(fake.messages(USER).len(), 2);
+}
+
+#[tokio::test]
+async fn inline_keyboards_are_validated() {
+    let (fake, bot) = setup().await;
+    // 33 Cyrillic letters = 66 bytes
+    let err = bot
+        .send_message(ChatId(USER), "Pick")
+        .reply_markup(keyboard(&"я".repeat(33)))
+        .await
+        .expect_err("66 bytes of callback data");
+    assert!(matches!(err, RequestError::Api(ApiError::ButtonDataInvalid)), "{err:?}");
+    let err = bot
+        .send_message(ChatId(USER), "Pick")
+        .reply_markup(keyboard(&format!("{}x", "я".repeat(32))))
+        .await
+        .expect_err("65 bytes of callback data");
+    assert!(matches!(err, RequestError::Api(ApiError::ButtonDataInvalid)), "{err:?}");
+    bot.send_message(ChatId(USER), "Pick")
+        .reply_markup(keyboard(&"я".repeat(32)))
+        .await
+        .expect("64 bytes of callback data");
+
+    let bad_url = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::url(
+        "Open",
+        "ftp://example.com/file".parse().expect("url"),
+    )]]);
+    let err = bot.send_message(ChatId(USER), "Open").reply_markup(bad_url).await.expect_err("ftp url");
+    assert!(matches!(err, RequestError::Api(ApiError::ButtonUrlInvalid)), "{err:?}");
+    let good_url = InlineKeyboardMarkup::new(vec![vec![
+        InlineKeyboardButton::url("Open", "https://t.me/durov".parse().expect("url")),
+        InlineKeyboardButton::url("App", "tg://resolve?domain=durov".parse().expect("url")),
+    ]]);
+    let sent = bot.send_message(ChatId(USER), "Open").reply_markup(good_url).await.expect("https and tg urls");
+    assert!(sent.reply_markup().is_some());
+
+    let path = method_path("sendMessage");
+    for (button, expected) in [
+        (
+            json!({"text": "No action"}),
+            "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+        ),
+        (json!({"text": "x", "callback_data": ""}), "Bad Request: BUTTON_DATA_INVALID"),
+        (json!({"text": "x", "callback_data": "a", "url": "https://a.b"}), "exactly one of the optional fields"),
+        (json!({"text": "", "callback_data": "a"}), "Bad Request: BUTTON_TEXT_INVALID"),
+    ] {
+        let body = json!({"chat_id": USER, "text": "x", "reply_markup": {"inline_keyboard": [[button]]}});
+        let (status, resp) = raw(&fake, &path, "application/json", &body.to_string()).await;
+        assert_eq!(status, 400);
+        let resp: Value = serde_json::from_str(&resp).expect("json error");
+        assert!(resp["description"].as_str().is_some_and(|d| d.contains(expected)), "{resp}");
+    }
+    assert_eq!(fake.messages(USER).len(), 2);
+}
+
+#[tokio::test]
+async fn edits_to_identical_content_are_refused() {
+    let (fake, bot) = setup().await;
+    let msg = bot
+        .send_message(ChatId(USER), "<b>Page 1</b>")
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboard("page:2"))
+        .await
+        .expect("send");
+
+    // same text (same entities, other HTML spelling) and same keyboard
+    let err = bot
+        .edit_message_text(ChatId(USER), msg.id, "<strong>Page 1</strong>")
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboard("page:2"))
+        .await
+        .expect_err("not modified");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageNotModified)), "{err:?}");
+    let err = bot
+        .edit_message_reply_markup(ChatId(USER), msg.id)
+        .reply_markup(keyboard("page:2"))
+        .await
+        .expect_err("markup not modified");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageNotModified)), "{err:?}");
+
+    // the text without bold is a different content
+    bot.edit_message_text(ChatId(USER), msg.id, "Page 1")
+        .reply_markup(keyboard("page:2"))
+        .await
+        .expect("entities changed");
+    // omitting reply_markup removes the keyboard: a change
+    let edited = bot.edit_message_text(ChatId(USER), msg.id, "Page 1").await.expect("keyboard removed");
+    assert!(edited.reply_markup().is_none());
+    let err = bot.edit_message_text(ChatId(USER), msg.id, "Page 1").await.expect_err("now identical");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageNotModified)), "{err:?}");
+    bot.edit_message_reply_markup(ChatId(USER), msg.id).reply_markup(keyboard("page:3")).await.expect("markup changed");
+
+    let stored = fake.message(USER, msg.id.0.into()).expect("stored");
+    assert_eq!(stored.text, "Page 1");
+    assert_eq!(stored.edits, 3);
+    assert_eq!(stored.reply_markup, Some(json!({"inline_keyboard": [[{"text": "Next", "callback_data": "page:3"}]]})));
+
+    let err =
+        bot.edit_message_text(ChatId(USER), teloxide::types::MessageId(999), "x").await.expect_err("no such message");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageToEditNotFound)), "{err:?}");
+    let err =
+        bot.edit_message_text(ChatId(USER), teloxide::types::MessageId(1), "x").await.expect_err("the user's /start");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageCantBeEdited)), "{err:?}");
+
+    bot.delete_message(ChatId(USER), msg.id).await.expect("delete");
+    assert!(fake.messages(USER).is_empty());
+    let err = bot.delete_message(ChatId(USER), msg.id).await.expect_err("already deleted");
+    assert!(matches!(err, RequestError::Api(ApiError::MessageToDeleteNotFound)), "{err:?}");
+}
+
+#[tokio::test]
+async fn callback_queries_are_answered_once() {
+    let (fake, bot) = setup().await;
+    bot.send_message(ChatId(USER), "Page 1").reply_markup(keyboard("page:2")).await.expect("send");
+    let stored = fake.messages(USER).pop().expect("stored message");
+    fake.push_update(updates::callback(USER, Some("en"), &stored, "page:2"));
+
+    let ups = bot.get_updates().await.expect("getUpdates");
+    let query = ups
+        .iter()
+        .find_map(|u| match &u.kind {
+            UpdateKind::CallbackQuery(q) => Some(q.clone()),
+            _ => None,
+        })
+        .expect("callback query delivered");
+    assert_eq!(query.data.as_deref(), Some("page:2"));
+    assert_eq!(query.regular_message().map(|m| i64::from(m.id.0)), Some(stored.message_id));
+    assert_eq!(fake.unanswered_callbacks(), vec![query.id.0.clone()]);
+
+    let err = bot.answer_callback_query(query.id.clone()).text("x".repeat(201)).await.expect_err("text over 200");
+    assert_eq!(description(&err), "Bad Request: MESSAGE_TOO_LONG");
+    bot.answer_callback_query(query.id.clone()).text("Page 2").await.expect("first answer");
+    assert!(fake.unanswered_callbacks().is_empty());
+    let err = bot.answer_callback_query(query.id.clone()).await.expect_err("second answer");
+    assert_eq!(description(&err), "Bad Request: query is too old and response timeout expired or query ID is invalid");
+    let err = bot.answer_callback_query(CallbackQueryId("nope".into())).await.expect_err("unknown id");
+    assert!(description(&err).contains("query ID is invalid"));
+}
+
+fn article(id: &str, html: &str) -> InlineQueryResult {
+    InlineQueryResult::Article(InlineQueryResultArticle::new(
+        id,
+        format!("Title {id}"),
+        InputMessageContent::Text(InputMessageContentText::new(html).parse_mode(ParseMode::Html)),
+    ))
+}
+
+#[tokio::test]
+async fn inline_answers_are_validated() {
+    let (fake, bot) = setup().await;
+    let update_id = fake.push_update(updates::inline_query(USER, Some("ru"), "rust", ""));
+    let query_id =
+        fake.queued_update(update_id).expect("queued")["inline_query"]["id"].as_str().expect("id").to_string();
+    let qid = || InlineQueryId(query_id.clone());
+
+    let many: Vec<_> = (0..51).map(|i| article(&i.to_string(), "<b>x</b>")).collect();
+    let err = bot.answer_inline_query(qid(), many).await.expect_err("51 results");
+    assert!(matches!(err, RequestError::Api(ApiError::TooMuchInlineQueryResults)), "{err:?}");
+    let err =
+        bot.answer_inline_query(qid(), vec![article("a", "x"), article("a", "y")]).await.expect_err("duplicate ids");
+    assert_eq!(description(&err), "Bad Request: RESULT_ID_DUPLICATE");
+    let err = bot.answer_inline_query(qid(), vec![article(&"i".repeat(65), "x")]).await.expect_err("long id");
+    assert_eq!(description(&err), "Bad Request: RESULT_ID_INVALID");
+    let err = bot.answer_inline_query(qid(), vec![article("a", "1 < 2")]).await.expect_err("bad HTML in a result");
+    assert!(matches!(err, RequestError::Api(ApiError::CantParseEntities(_))), "{err:?}");
+    let err = bot
+        .answer_inline_query(qid(), vec![article("a", "x")])
+        .next_offset("o".repeat(65))
+        .await
+        .expect_err("long next_offset");
+    assert_eq!(description(&err), "Bad Request: NEXT_OFFSET_INVALID");
+    assert_eq!(fake.unanswered_inline_queries(), vec![query_id.clone()]);
+
+    let fifty: Vec<_> = (0..50).map(|i| article(&i.to_string(), "<i>ok</i>")).collect();
+    bot.answer_inline_query(qid(), fifty).next_offset("50").await.expect("50 results");
+    assert_eq!(fake.inline_answers().len(), 1);
+    assert_eq!(fake.inline_answers()[0]["results"].as_array().map(Vec::len), Some(50));
+    assert!(fake.unanswered_inline_queries().is_empty());
+    let err = bot.answer_inline_query(qid(), vec![article("a", "x")]).await.expect_err("answered twice");
+    assert!(description(&err).contains("query ID is invalid"));
+}
+
+#[tokio::test]
+async fn injected_429_and_403_surface_in_teloxide() {
+    let (fake, bot) = setup().await;
+    fake.inject("sendMessage", Fault::RetryAfter(7));
+    fake.inject("SENDMESSAGE", Fault::Forbidden);
+    let err = bot.send_message(ChatId(USER), "hi").await.expect_err("429");
+    match err {
+        RequestError::RetryAfter(s) => assert_eq!(s.seconds(), 7),
+        other => panic!("expected RetryAfter, got {other:?}"),
+    }
+    let err = bot.send_message(ChatId(USER), "hi").await.expect_err("403");
+    assert_eq!(description(&err), "Forbidden: bot is not a member of the channel chat");
+    bot.send_message(ChatId(USER), "hi").await.expect("faults are one-shot");
+
+    let calls = fake.calls_to("sendmessage");
+    assert_eq!(calls.len(), 3);
+    assert!(calls[0].injected && !calls[0].ok && calls[0].status == 429);
+    assert_eq!(calls[0].error.as_deref(), Some("Too Many Requests: retry after 7"));
+    assert!(calls[1].injected && calls[1].status == 403);
+    assert!(calls[2].ok && !calls[2].injected);
+    assert!(fake.errors().is_empty(), "injected faults are not errors");
+    assert_eq!(fake.messages(USER).len(), 1, "injected calls change nothing");
+
+    // the raw body is exactly Telegram's
+    fake.inject("getMe", Fault::RetryAfter(9));
+    let (status, body) = raw(&fake, &method_path("getMe"), "application/json", "{}").await;
+    assert_eq!(status, 429);
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        body,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 9", "parameters": {"retry_after": 9}})
+    );
+}
+
+#[tokio::test]
+async fn injected_server_errors() {
+    let fake = FakeTelegram::start().await;
+    fake.inject("getMe", Fault::ServerError(502));
+    fake.inject("getMe", Fault::ServerError(500));
+    let (status, body) = raw(&fake, &method_path("getMe"), "application/json", "{}").await;
+    assert_eq!(status, 502);
+    assert!(body.contains("<title>502 Bad Gateway</title>"), "{body}");
+    let (status, body) = raw(&fake, &method_path("getMe"), "application/json", "{}").await;
+    assert_eq!(status, 500);
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["description"], "Internal Server Error");
+
+    // teloxide sleeps 10 s after any 5xx before reading the body: a bot test that injects
+    // a 5xx costs 10 s of real time. Check only that the call was answered at once.
+    fake.inject("getMe", Fault::ServerError(503));
+    let bot = fake.bot();
+    let pending = tokio::time::timeout(Duration::from_millis(300), bot.get_me()).await;
+    assert!(pending.is_err(), "teloxide delays 5xx answers");
+    let calls = fake.calls_to("getMe");
+    assert_eq!(calls.len(), 3);
+    assert!(calls.iter().all(|c| c.injected && !c.ok));
+    assert_eq!(calls[2].status, 503);
+}
+
+#[tokio::test]
+async fn dropped_connection_is_a_network_error() {
+    let fake = FakeTelegram::start().await;
+    let bot = fake.bot();
+    bot.get_me().await.expect("warm up a pooled connection");
+    fake.inject("getMe", Fault::Drop);
+    let err = tokio::time::timeout(WAIT, bot.get_me()).await.expect("no hang").expect_err("dropped");
+    assert!(matches!(err, RequestError::Network(_)), "{err:?}");
+    let me = bot.get_me().await.expect("next call works");
+    assert_eq!(me.id.0 as i64, BOT_ID);
+    let calls = fake.calls_to("getMe");
+    assert_eq!(calls.len(), 3);
+    assert!(calls[1].injected && calls[1].status == 0);
+}
+
+#[tokio::test]
+async fn get_updates_delivers_all_builder_shapes() {
+    let (fake, bot) = setup().await;
+    fake.add_chat(updates::channel_chat(CHANNEL, Some("keeper")));
+    let sent = bot.send_message(ChatId(USER), "menu").reply_markup(keyboard("m")).await.expect("send");
+    let stored = fake.message(USER, sent.id.0.into()).expect("stored");
+    let entities = json!([{"type": "bold", "offset": 0, "length": 5}]);
+    let pushed = [
+        updates::text(USER, USER, None, "hello"),
+        updates::group_text(-4242, USER, "/search@postkeeper_test_bot rust"),
+        updates::edited_text(USER, USER, "hello!"),
+        updates::callback(USER, None, &stored, "m"),
+        updates::inline_query(USER, Some("en"), "q", ""),
+        updates::channel_post(CHANNEL, Some("keeper"), 77, 1_700_000_000, "Title\nbody", entities.clone()),
+        updates::edited_channel_post(
+            CHANNEL,
+            Some("keeper"),
+            77,
+            1_700_000_000,
+            1_700_000_100,
+            "Title\nbody2",
+            entities,
+        ),
+        updates::channel_photo(CHANNEL, Some("keeper"), 78, 1_700_000_200, "caption"),
+        updates::sticker(USER, USER),
+        updates::photo(USER, USER),
+        updates::location(USER, USER),
+        updates::poll("Why?"),
+        updates::my_chat_member(-4242, USER, "member"),
+        updates::chat_join_request(CHANNEL, USER),
+    ];
+    let n = pushed.len();
+    let ids: Vec<i64> = pushed.into_iter().map(|u| fake.push_update(u)).collect();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
+
+    let ups = bot.get_updates().await.expect("getUpdates");
+    assert_eq!(ups.len(), n + 1, "the /start of setup() too");
+    for u in &ups {
+        assert!(!matches!(u.kind, UpdateKind::Error(_)), "teloxide could not parse {:?}", u.kind);
+    }
+    let ups = &ups[1..];
+    match &ups[0].kind {
+        UpdateKind::Message(m) => {
+            assert_eq!(m.text(), Some("hello"));
+            assert_eq!(m.id.0, sent.id.0 + 1, "ids interleave with the bot's");
+        }
+        k => panic!("{k:?}"),
+    }
+    match &ups[1].kind {
+        UpdateKind::Message(m) => {
+            assert!(m.chat.is_group());
+            let e = m.entities().expect("command entity");
+            assert_eq!(e[0].kind, MessageEntityKind::BotCommand);
+            assert_eq!(e[0].length, "/search@postkeeper_test_bot".len());
+        }
+        k => panic!("{k:?}"),
+    }
+    match &ups[2].kind {
+        UpdateKind::EditedMessage(m) => assert_eq!(m.id.0, sent.id.0 + 1),
+        k => panic!("{k:?}"),
+    }
+    assert!(matches!(ups[3].kind, UpdateKind::CallbackQuery(_)));
+    assert!(matches!(ups[4].kind, UpdateKind::InlineQuery(_)));
+    match &ups[5].kind {
+        UpdateKind::ChannelPost(m) => {
+            assert_eq!(m.id.0, 77);
+            assert_eq!(m.chat.username(), Some("keeper"));
+            assert_eq!(m.entities().map(<[_]>::len), Some(1));
+        }
+        k => panic!("{k:?}"),
+    }
+    assert!(matches!(&ups[6].kind, UpdateKind::EditedChannelPost(m) if m.edit_date().is_some()));
+    assert!(
+        matches!(&ups[7].kind, UpdateKind::ChannelPost(m) if m.photo().is_some() && m.caption() == Some("caption"))
+    );
+    assert!(matches!(&ups[8].kind, UpdateKind::Message(m) if m.sticker().is_some()));
+    assert!(matches!(&ups[9].kind, UpdateKind::Message(m) if m.photo().is_some()));
+    assert!(matches!(&ups[10].kind, UpdateKind::Message(m) if m.location().is_some()));
+    assert!(matches!(ups[11].kind, UpdateKind::Poll(_)));
+    assert!(matches!(ups[12].kind, UpdateKind::MyChatMember(_)));
+    assert!(matches!(ups[13].kind, UpdateKind::ChatJoinRequest(_)));
+
+    // not confirmed yet: delivered again; offset confirms
+    let again = bot.get_updates().await.expect("getUpdates");
+    assert_eq!(again.len(), n + 1);
+    let last = again.last().expect("last").id.0 as i32;
+    let none = bot.get_updates().offset(last + 1).await.expect("getUpdates with offset");
+    assert!(none.is_empty());
+    assert_eq!(fake.pending_updates(), 0);
+
+    // the bot can now write to the group and the channel (by @username too)
+    bot.send_message(ChatId(-4242), "hi group").await.expect("group known");
+    let post = bot
+        .send_message(Recipient::ChannelUsername("@keeper".into()), "hi channel")
+        .await
+        .expect("channel by username");
+    assert_eq!(post.id.0, 79, "after the channel's own posts");
+    assert_eq!(fake.messages(CHANNEL).len(), 1);
+    let chat = bot.get_chat(Recipient::ChannelUsername("@keeper".into())).await.expect("getChat");
+    assert_eq!(chat.id.0, CHANNEL);
+    assert!(fake.errors().is_empty(), "{}", fake.dump_calls());
+}
+
+#[tokio::test]
+async fn long_poll_wakes_on_push_and_allowed_updates_filter() {
+    let fake = FakeTelegram::start().await;
+    let bot = fake.bot();
+    let started = tokio::time::Instant::now();
+    let poll = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.get_updates().timeout(5).allowed_updates(vec![AllowedUpdate::Message]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    fake.push_update(updates::poll("ignored?"));
+    fake.push_update(updates::text(USER, USER, None, "wake up"));
+    let ups = poll.await.expect("join").expect("getUpdates");
+    assert!(started.elapsed() < Duration::from_secs(1), "long poll returned on push");
+    assert_eq!(ups.len(), 1);
+    assert!(matches!(&ups[0].kind, UpdateKind::Message(m) if m.text() == Some("wake up")));
+    assert_eq!(fake.allowed_updates(), Some(vec!["message".to_string()]));
+    assert_eq!(fake.filtered_updates().len(), 1);
+
+    // timeout 0 answers at once
+    let ups = bot.get_updates().offset(ups[0].id.0 as i32 + 1).await.expect("getUpdates");
+    assert!(ups.is_empty());
+    assert_eq!(fake.pending_updates(), 0);
+    let methods: Vec<String> = fake.calls().into_iter().map(|c| c.method).collect();
+    assert_eq!(methods, vec!["getUpdates", "getUpdates"], "canonical method names");
+}
+
+#[tokio::test]
+async fn second_poller_cuts_off_the_first() {
+    let fake = FakeTelegram::start().await;
+    let bot = fake.bot();
+    let first = tokio::spawn({
+        let bot = bot.clone();
+        async move { bot.get_updates().timeout(5).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = bot.get_updates().timeout(0).await.expect("second poll");
+    assert!(second.is_empty());
+    let err = first.await.expect("join").expect_err("first poll cut off");
+    assert!(matches!(err, RequestError::Api(ApiError::TerminatedByOtherGetUpdates)), "{err:?}");
+}
+
+#[tokio::test]
+async fn wait_for_calls_and_wait_idle() {
+    let (fake, bot) = setup().await;
+    let started = tokio::time::Instant::now();
+    tokio::spawn(async move {
+        for i in 0..3 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            bot.send_message(ChatId(USER), format!("n{i}")).await.expect("send");
+        }
+    });
+    let calls = fake.wait_for_calls("sendmessage", 3, WAIT).await;
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[2].params["text"], "n2");
+    assert_eq!(calls[2].result.as_ref().map(|r| r["text"].clone()), Some(json!("n2")));
+    fake.wait_idle(Duration::from_millis(100)).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(fake.messages(USER).len(), 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "timed out after")]
+async fn wait_for_calls_panics_with_a_dump_on_timeout() {
+    let (fake, bot) = setup().await;
+    bot.get_me().await.expect("getMe");
+    fake.wait_for_calls("sendMessage", 1, Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn chats_tokens_methods_and_forms() {
+    let (fake, bot) = setup().await;
+    let err = bot.send_message(ChatId(555), "who?").await.expect_err("unknown chat");
+    assert!(matches!(err, RequestError::Api(ApiError::ChatNotFound)), "{err:?}");
+    let err = bot.get_chat(Recipient::ChannelUsername("@nobody".into())).await.expect_err("unknown channel");
+    assert!(matches!(err, RequestError::Api(ApiError::ChatNotFound)), "{err:?}");
+
+    let wrong = Bot::new("123456789:wrong").set_api_url(fake.url().parse().expect("url"));
+    let err = wrong.get_me().await.expect_err("wrong token");
+    assert!(matches!(err, RequestError::Api(ApiError::InvalidToken)), "{err:?}");
+
+    let (status, body) = raw(&fake, &method_path("sendPhotoo"), "application/json", "{}").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("Not Found: method not found"), "{body}");
+
+    // form-encoded requests work too (reply_markup as a JSON string)
+    let form = format!(
+        "chat_id={USER}&text=%3Cb%3Eform%3C%2Fb%3E&parse_mode=HTML&reply_markup={}",
+        "%7B%22inline_keyboard%22%3A%5B%5B%7B%22text%22%3A%22a%22%2C%22callback_data%22%3A%22b%22%7D%5D%5D%7D"
+    );
+    let (status, body) = raw(&fake, &method_path("sendmessage"), "application/x-www-form-urlencoded", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let stored = fake.messages(USER);
+    assert_eq!(stored[0].text, "form");
+    assert!(stored[0].reply_markup.is_some());
+
+    bot.send_chat_action(ChatId(USER), teloxide::types::ChatAction::Typing).await.expect("chat action");
+    // the user blocks the bot
+    fake.push_update(updates::my_chat_member(USER, USER, "kicked"));
+    let err = bot.send_message(ChatId(USER), "still there?").await.expect_err("blocked");
+    assert!(matches!(err, RequestError::Api(ApiError::BotBlocked)), "{err:?}");
+    assert_eq!(fake.errors().len(), 5);
+}
+
+#[tokio::test]
+async fn channel_rate_limit_gives_real_429() {
+    let fake = FakeTelegram::start().await;
+    fake.add_chat(updates::channel_chat(CHANNEL, Some("keeper")));
+    fake.enforce_channel_rate(CHANNEL, 3);
+    let bot = fake.bot();
+    let mut last = None;
+    for i in 0..3 {
+        last = Some(bot.send_message(ChatId(CHANNEL), format!("post {i}")).await.expect("within the limit"));
+    }
+    let err = bot.send_message(ChatId(CHANNEL), "one too many").await.expect_err("over the limit");
+    match err {
+        RequestError::RetryAfter(s) => assert!((59..=60).contains(&s.seconds()), "{s:?}"),
+        other => panic!("expected RetryAfter, got {other:?}"),
+    }
+    let last = last.expect("sent");
+    let err = bot.edit_message_text(ChatId(CHANNEL), last.id, "edited").await.expect_err("edits count too");
+    assert!(matches!(err, RequestError::RetryAfter(_)), "{err:?}");
+    assert!(last.from.is_none() && last.sender_chat.is_some(), "channel posts come from the chat");
+    assert_eq!(fake.messages(CHANNEL).len(), 3);
+    assert_eq!(fake.errors().len(), 2, "rate-limit 429s are real errors");
+}
+
+#[tokio::test]
+async fn my_commands_are_validated_and_stored_per_language() {
+    let fake = FakeTelegram::start().await;
+    let bot = fake.bot();
+    bot.set_my_commands(vec![BotCommand::new("start", "Начать"), BotCommand::new("search_2", "Поиск")])
+        .language_code("ru")
+        .await
+        .expect("valid commands");
+    bot.set_my_commands(vec![BotCommand::new("start", "Start")]).await.expect("default language");
+    assert_eq!(
+        fake.my_commands(Some("ru")),
+        vec![("start".to_string(), "Начать".to_string()), ("search_2".to_string(), "Поиск".to_string())]
+    );
+    assert_eq!(fake.my_commands(None), vec![("start".to_string(), "Start".to_string())]);
+    assert!(fake.my_commands(Some("en")).is_empty());
+
+    for (cmd, desc, expected) in [
+        ("Start", "x", "Bad Request: BOT_COMMAND_INVALID"),
+        ("/start", "x", "Bad Request: BOT_COMMAND_INVALID"),
+        (&*"a".repeat(33), "x", "Bad Request: BOT_COMMAND_INVALID"),
+        ("start", "", "Bad Request: command description must be non-empty"),
+        ("start", &*"d".repeat(257), "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"),
+    ] {
+        let err = bot.set_my_commands(vec![BotCommand::new(cmd, desc)]).await.expect_err(cmd);
+        assert_eq!(description(&err), expected);
+    }
+    let listed = bot.get_my_commands().language_code("ru").await.expect("get");
+    assert_eq!(listed.len(), 2);
+}
+
+#[tokio::test]
+async fn teloxide_dispatcher_runs_and_stops_cleanly() {
+    use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
+
+    let fake = FakeTelegram::start().await;
+    let handler = teloxide::dptree::entry()
+        .branch(Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
+            bot.send_message(msg.chat.id, "pong").await?;
+            Ok::<(), RequestError>(())
+        }))
+        .branch(Update::filter_callback_query().endpoint(|bot: Bot, q: CallbackQuery| async move {
+            bot.answer_callback_query(q.id).await?;
+            Ok::<(), RequestError>(())
+        }));
+    let mut dispatcher = Dispatcher::builder(fake.bot(), handler).build();
+    let shutdown = dispatcher.shutdown_token();
+    let task = tokio::spawn(async move { dispatcher.dispatch().await });
+
+    fake.push_update(updates::text(USER, USER, Some("en"), "ping"));
+    fake.push_update(updates::poll("not handled"));
+    let calls = fake.wait_for_calls("sendMessage", 1, WAIT).await;
+    assert_eq!(calls[0].params["chat_id"], json!(USER));
+    let pong = fake.messages(USER).pop().expect("pong");
+    fake.push_update(updates::callback(USER, None, &pong, "x"));
+    fake.wait_for_calls("answerCallbackQuery", 1, WAIT).await;
+    fake.wait_idle(Duration::from_millis(50)).await;
+    assert!(fake.unanswered_callbacks().is_empty());
+
+    let mut allowed = fake.allowed_updates().expect("teloxide sends allowed_updates");
+    allowed.sort();
+    assert_eq!(allowed, vec!["callback_query".to_string(), "message".to_string()]);
+    assert_eq!(fake.filtered_updates().len(), 1, "the poll update is never delivered");
+
+    shutdown.shutdown().expect("dispatcher is running").await;
+    tokio::time::timeout(WAIT, task).await.expect("dispatcher stops").expect("join");
+    assert!(fake.errors().is_empty(), "{}", fake.dump_calls());
+    assert_eq!(fake.pending_updates(), 0, "all updates confirmed on shutdown");
+    let last_polls: Vec<_> = fake.calls_to("getUpdates").into_iter().rev().take(2).collect();
+    assert!(last_polls[0].ok, "the graceful-shutdown poll");
+    assert!(last_polls[1].cancelled, "the abandoned long poll is not an error");
+}
