@@ -8,7 +8,8 @@ use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatKind, InlineQueryResult, InlineQueryResultArticle, InputMessageContent, InputMessageContentText, Me, ParseMode,
+    ChatKind, InlineKeyboardMarkup, InlineQueryResult, InlineQueryResultArticle, InputMessageContent,
+    InputMessageContentText, Me, ParseMode,
 };
 
 use super::BotState;
@@ -16,6 +17,7 @@ use super::send::{keyboard, no_preview, retry, send_reply};
 use crate::chat::{self, Ctx, Reply};
 use crate::i18n::Lang;
 use crate::ingest::live;
+use crate::render::html;
 
 type HandlerResult = anyhow::Result<()>;
 
@@ -113,8 +115,15 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
     if let Err(e) = answered {
         tracing::warn!(chat = chat_id, "cannot answer a callback: {e}");
     }
+    let current = q.message.as_ref().and_then(|m| m.regular_message());
     if let (Some(reply), Some((chat, message_id))) = (&outcome.edit, target) {
         let markup = keyboard(reply);
+        // The page already shown (a double tap, the current-page button, an old button):
+        // Telegram would refuse the identical edit, so there is nothing to send.
+        if current.is_some_and(|m| same_content(m, reply, markup.as_ref())) {
+            tracing::debug!(chat = chat_id, "the message already shows this page");
+            return send_all(&bot, chat_id, &outcome.send).await;
+        }
         let edited = retry(|| {
             let mut request = bot
                 .edit_message_text(chat, message_id, reply.html.clone())
@@ -132,13 +141,23 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
             Ok(_) => {}
         }
     }
-    for reply in &outcome.send {
-        if let Err(e) = send_reply(&bot, ChatId(chat_id), reply).await {
+    send_all(&bot, chat_id, &outcome.send).await
+}
+
+async fn send_all(bot: &Bot, chat_id: i64, replies: &[Reply]) -> HandlerResult {
+    for reply in replies {
+        if let Err(e) = send_reply(bot, ChatId(chat_id), reply).await {
             tracing::warn!(chat = chat_id, "cannot send a reply: {e}");
             break;
         }
     }
     Ok(())
+}
+
+/// Does a message already show this reply (same text, same buttons)?
+fn same_content(message: &Message, reply: &Reply, markup: Option<&InlineKeyboardMarkup>) -> bool {
+    let shown = message.text().unwrap_or("").trim();
+    shown == html::plain(&reply.html).trim() && message.reply_markup() == markup
 }
 
 pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> HandlerResult {

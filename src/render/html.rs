@@ -21,6 +21,34 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The text Telegram shows for our HTML: tags dropped, entities decoded.
+pub fn plain(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    let mut entity: Option<String> = None;
+    for c in html.chars() {
+        match (in_tag, &mut entity, c) {
+            (true, _, '>') => in_tag = false,
+            (true, _, _) => {}
+            (false, None, '<') => in_tag = true,
+            (false, None, '&') => entity = Some(String::new()),
+            (false, None, c) => out.push(c),
+            (false, Some(e), ';') => {
+                out.push_str(match e.as_str() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "quot" => "\"",
+                    _ => "",
+                });
+                entity = None;
+            }
+            (false, Some(e), c) => e.push(c),
+        }
+    }
+    out
+}
+
 /// Length in UTF-16 code units, as Telegram counts.
 pub fn utf16_len(text: &str) -> usize {
     text.chars().map(char::len_utf16).sum()
@@ -273,6 +301,16 @@ mod tests {
 
     fn e(kind: EntityKind, offset: u32, length: u32) -> Entity {
         Entity { kind, offset, length }
+    }
+
+    #[test]
+    fn plain_undoes_render() {
+        let text = "<script> & \"AT&T\" 😀";
+        let html = render(
+            text,
+            &[e(EntityKind::Bold, 0, 8), e(EntityKind::TextLink { url: "https://a.b/?x&y".into() }, 9, 1)],
+        );
+        assert_eq!(plain(&html), text);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod fake_api;
+pub mod harness;
 pub mod html;
 pub mod updates;
 

@@ -1,0 +1,114 @@
+//! The live archive: channel posts of the source channel are stored and
+//! searchable at once; edits update them; everything else is ignored.
+
+mod support;
+
+use postkeeper::config::{ChatRef, Config};
+use serde_json::json;
+use support::harness::Harness;
+use support::updates;
+
+const SOURCE: i64 = -1_001_500_000_001;
+
+fn config(source: ChatRef) -> Config {
+    Config { source_chat: Some(source), ..Config::default() }
+}
+
+async fn count_posts(h: &Harness) -> i64 {
+    h.archive.call(|a| a.stats().map(|s| s.posts)).await.expect("runs").expect("stats")
+}
+
+async fn top_hit(h: &Harness, q: &'static str) -> Option<postkeeper::model::Post> {
+    h.archive
+        .call(move |a| a.search(q, 0, 5))
+        .await
+        .expect("runs")
+        .expect("search")
+        .hits
+        .into_iter()
+        .next()
+        .map(|h| h.post)
+}
+
+#[tokio::test]
+async fn source_posts_are_archived_edited_and_deduplicated() {
+    let h = Harness::start(config(ChatRef::Username("source_chan".into()))).await;
+    let base = count_posts(&h).await;
+    let entities = json!([{"type": "bold", "offset": 0, "length": 14}]);
+    let post = updates::channel_post(
+        SOURCE,
+        Some("source_chan"),
+        42,
+        1_700_000_000,
+        "Квантовые чипы\nНовые квантовые компьютеры обучают нейросети.",
+        entities.clone(),
+    );
+    h.silent(post.clone()).await;
+    assert_eq!(count_posts(&h).await, base + 1);
+    let stored = top_hit(&h, "квантовый компьютер").await.expect("searchable at once");
+    assert_eq!(stored.message_id, Some(42));
+    assert_eq!(stored.url.as_deref(), Some("https://t.me/source_chan/42"));
+    assert_eq!(stored.date.map(|d| d.timestamp()), Some(1_700_000_000));
+    assert_eq!(stored.entities.len(), 1);
+
+    // Delivered twice: stored once.
+    h.silent(post).await;
+    assert_eq!(count_posts(&h).await, base + 1);
+
+    // Edited: the same post changes, search sees the new words and not the old ones.
+    let edit = updates::edited_channel_post(
+        SOURCE,
+        Some("source_chan"),
+        42,
+        1_700_000_000,
+        1_700_000_500,
+        "Квантовые чипы\nТеперь про фотонные процессоры.",
+        entities,
+    );
+    h.silent(edit).await;
+    assert_eq!(count_posts(&h).await, base + 1);
+    let edited = top_hit(&h, "фотонный процессор").await.expect("edit searchable");
+    assert_eq!((edited.id, edited.edited.map(|d| d.timestamp())), (stored.id, Some(1_700_000_500)));
+    assert!(
+        top_hit(&h, "квантовые компьютеры обучают")
+            .await
+            .is_none_or(|p| p.id != stored.id || p.body.contains("фотонные"))
+    );
+
+    // A photo keeps its caption; a photo without one is not a post.
+    h.silent(updates::channel_photo(SOURCE, Some("source_chan"), 43, 1_700_000_600, "Схема квазарного телескопа"))
+        .await;
+    assert!(top_hit(&h, "квазарный телескоп").await.is_some_and(|p| p.message_id == Some(43)));
+    h.silent(updates::channel_photo(SOURCE, Some("source_chan"), 44, 1_700_000_700, "")).await;
+    assert_eq!(count_posts(&h).await, base + 2);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn other_channels_are_ignored() {
+    let h = Harness::start(config(ChatRef::Id(SOURCE))).await;
+    let base = count_posts(&h).await;
+    h.silent(updates::channel_post(
+        -100_999,
+        Some("someone_else"),
+        1,
+        1_700_000_000,
+        "Чужой пост про квазары",
+        json!([]),
+    ))
+    .await;
+    assert_eq!(count_posts(&h).await, base);
+    // By id, without a username.
+    h.silent(updates::channel_post(SOURCE, None, 7, 1_700_000_000, "Свой пост про квазары", json!([]))).await;
+    assert_eq!(count_posts(&h).await, base + 1);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn without_a_source_nothing_is_archived() {
+    let h = Harness::start(Config::default()).await;
+    let base = count_posts(&h).await;
+    h.silent(updates::channel_post(SOURCE, Some("source_chan"), 1, 1_700_000_000, "Пост про квазары", json!([]))).await;
+    assert_eq!(count_posts(&h).await, base);
+    h.finish().await;
+}
