@@ -77,6 +77,9 @@ pub struct Global {
     /// How late an overdue replay may still go out after a restart.
     #[arg(long, global = true, env = "POSTKEEPER_REPLAY_GRACE", default_value = "24h", value_parser = parse_duration)]
     pub replay_grace: Duration,
+    /// Show link previews under replayed posts (true/false).
+    #[arg(long, global = true, env = "POSTKEEPER_REPLAY_PREVIEWS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub replay_previews: bool,
 }
 
 impl Global {
@@ -89,6 +92,7 @@ impl Global {
             timezone: self.timezone,
             replay_header: self.replay_header.clone().filter(|h| !h.trim().is_empty()),
             replay_grace: self.replay_grace,
+            replay_previews: self.replay_previews,
         }
     }
 }
@@ -147,6 +151,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scheduled replays and the latest outcomes.
+    Queue,
+    /// Schedule a replay: WHAT is a post id, `random` or `next`; WHEN e.g. `in 10m`, `daily 10:00`.
+    Schedule {
+        what: String,
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        when: Vec<String>,
+    },
+    /// Cancel a scheduled replay (recurring ones stop recurring).
+    Cancel { id: String },
 }
 
 /// Opens the store; a store that does not exist yet is filled from the seed
@@ -198,7 +212,7 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
             let mut stdout = std::io::stdout();
             crate::console::run(
                 &mut archive,
-                crate::console::context(lang, global.timezone),
+                crate::console::context(lang, &global.config()),
                 stdin.lock(),
                 &mut stdout,
                 prompt,
@@ -281,6 +295,32 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
                 for c in counts {
                     println!("{:<14} {:>5}  {} {} / {}", c.topic.slug, c.posts, c.topic.emoji, c.topic.ru, c.topic.en);
                 }
+            }
+        }
+        Command::Queue | Command::Schedule { .. } | Command::Cancel { .. } => {
+            use crate::replay::commands::{self as replay, Access};
+            let archive = open_archive(&global.db, !global.db.exists())?;
+            let config = global.config();
+            let Access::Admin(settings) = Access::for_operator(&config) else {
+                bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
+            };
+            let lang = crate::i18n::Lang::En;
+            let now = chrono::Utc::now();
+            let html = match command {
+                Command::Schedule { what, when } => {
+                    replay::schedule(&archive, &settings, lang, &format!("{what} {}", when.join(" ")), None, now)?
+                }
+                Command::Cancel { id } => replay::cancel(&archive, lang, &id)?,
+                _ => replay::queue(&archive, &settings, lang, now)?,
+            };
+            let text = crate::console::html_to_text(&html);
+            println!("{text}");
+            if text.starts_with("Usage")
+                || text.starts_with("No active job")
+                || text.starts_with("There is no such post")
+                || text.starts_with("That time")
+            {
+                bail!("nothing was changed");
             }
         }
         Command::Stats { json } => {

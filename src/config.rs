@@ -89,6 +89,8 @@ pub struct Config {
     pub timezone: Tz,
     pub replay_header: Option<String>,
     pub replay_grace: Duration,
+    /// Link previews under replayed posts.
+    pub replay_previews: bool,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             timezone: Tz::UTC,
             replay_header: None,
             replay_grace: Duration::from_secs(24 * 3600),
+            replay_previews: true,
         }
     }
 }

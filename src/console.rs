@@ -122,8 +122,17 @@ pub fn run(
 }
 
 /// A console context: a private chat with a fixed id, the given language.
-pub fn context(lang: Lang, tz: chrono_tz::Tz) -> Ctx {
-    Ctx { chat_id: 1, lang, private: true, bot_username: "console".into(), tz, now: chrono::Utc::now() }
+pub fn context(lang: Lang, config: &crate::config::Config) -> Ctx {
+    Ctx {
+        chat_id: 1,
+        lang,
+        private: true,
+        bot_username: "console".into(),
+        tz: config.timezone,
+        now: chrono::Utc::now(),
+        user_id: None,
+        access: crate::replay::commands::Access::for_operator(config),
+    }
 }
 
 #[cfg(test)]
@@ -145,7 +154,8 @@ mod tests {
         archive.seed_if_empty().expect("seed");
         let input = "/search обучение\n2\n/post 1\n/topic\n1\n/nonsense\nэкзопланетты\n1\n";
         let mut out = Vec::new();
-        run(&mut archive, context(Lang::Ru, chrono_tz::Tz::UTC), input.as_bytes(), &mut out, false).expect("runs");
+        run(&mut archive, context(Lang::Ru, &crate::config::Config::default()), input.as_bytes(), &mut out, false)
+            .expect("runs");
         let out = String::from_utf8(out).expect("utf8");
         assert!(out.contains("стр. 1/"), "{out}");
         assert!(out.contains("стр. 2/"), "pressing ▶ pages: {out}");

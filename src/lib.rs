@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod ingest;
 pub mod model;
 pub mod render;
+pub mod replay;
 pub mod search;
 pub mod store;
 pub mod topics;

@@ -14,21 +14,24 @@ use teloxide::types::{
 
 use super::BotState;
 use super::send::{keyboard, no_preview, retry, send_reply};
-use crate::chat::{self, Ctx, Reply};
+use crate::chat::{self, Command, Ctx, Reply};
 use crate::i18n::Lang;
 use crate::ingest::live;
 use crate::render::html;
+use crate::replay::commands::Access;
 
 type HandlerResult = anyhow::Result<()>;
 
-fn ctx(state: &BotState, me: &Me, chat_id: i64, lang: Lang, private: bool) -> Ctx {
+fn ctx(state: &BotState, me: &Me, chat_id: i64, user_id: i64, lang: Lang, private: bool) -> Ctx {
     Ctx {
         chat_id,
         lang,
         private,
         bot_username: me.username().to_string(),
         tz: state.config.timezone,
-        now: chrono::Utc::now(),
+        now: state.clock.now(),
+        user_id: Some(user_id),
+        access: Access::for_user(&state.config, user_id),
     }
 }
 
@@ -43,7 +46,8 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
     };
     let lang = lang_of(msg.from.as_ref());
     let private = matches!(msg.chat.kind, ChatKind::Private(_));
-    let ctx = ctx(&state, &me, msg.chat.id.0, lang, private);
+    let user_id = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
+    let ctx = ctx(&state, &me, msg.chat.id.0, user_id, lang, private);
     let command = if text.trim_start().starts_with('/') {
         match chat::command::parse(text, me.username()) {
             Some(c) => Some(c),
@@ -53,6 +57,7 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
         None
     };
     tracing::debug!(chat = msg.chat.id.0, ?command, "message");
+    let wakes_worker = matches!(command, Some(Command::Replay(_) | Command::Schedule(_) | Command::Cancel(_)));
     let text = text.to_string();
     let replies = state
         .archive
@@ -69,6 +74,9 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
             vec![Reply::text(lang.texts().went_wrong)]
         }
     };
+    if wakes_worker {
+        state.wake.notify_one();
+    }
     for reply in &replies {
         if let Err(e) = send_reply(&bot, msg.chat.id, reply).await {
             tracing::warn!(chat = msg.chat.id.0, "cannot send a reply: {e}");
@@ -87,7 +95,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
     let target = q.message.as_ref().map(|m| (m.chat().id, m.id()));
     let chat_id = target.map_or(q.from.id.0 as i64, |(c, _)| c.0);
     let private = q.message.as_ref().is_none_or(|m| m.chat().is_private());
-    let ctx = ctx(&state, &me, chat_id, lang, private);
+    let ctx = ctx(&state, &me, chat_id, q.from.id.0 as i64, lang, private);
     let data = q.data.clone().unwrap_or_default();
     tracing::debug!(chat = chat_id, data, "callback");
     let outcome = state

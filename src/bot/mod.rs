@@ -13,10 +13,14 @@ use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
 use teloxide::update_listeners::Polling;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::i18n::Lang;
+use crate::replay::worker::Worker;
+use crate::replay::{Clock, ReplaySettings};
 use crate::store::Archive;
 
 pub use send::{retry, send_reply};
@@ -49,6 +53,20 @@ impl SharedArchive {
 pub struct BotState {
     pub archive: SharedArchive,
     pub config: Config,
+    /// The time replays are scheduled in (a manual clock in tests).
+    pub clock: Clock,
+    /// Nudges the replay worker when a command changes the queue.
+    pub wake: Arc<Notify>,
+}
+
+impl BotState {
+    pub fn new(archive: SharedArchive, config: Config) -> Self {
+        Self::with_clock(archive, config, Clock::System)
+    }
+
+    pub fn with_clock(archive: SharedArchive, config: Config, clock: Clock) -> Self {
+        BotState { archive, config, clock, wake: Arc::new(Notify::new()) }
+    }
 }
 
 /// The handler tree. Kinds without a branch are not requested from Telegram.
@@ -75,23 +93,39 @@ pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> 
     Ok(())
 }
 
-/// A running bot: its dispatcher task and the token that stops it.
+/// A running bot: its dispatcher task, its replay worker, and what stops them.
 pub struct Running {
     pub task: JoinHandle<()>,
     pub shutdown: ShutdownToken,
+    pub worker: Option<JoinHandle<()>>,
+    /// Stops the replay worker (after the part it is sending).
+    pub stop: CancellationToken,
 }
 
 /// Starts long polling with the handler tree. `poll_timeout` is the long-poll
 /// wait (short in tests so shutdown is quick; it is cut at shutdown anyway).
 pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> anyhow::Result<Running> {
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
-        .dependencies(dptree::deps![state])
+        .dependencies(dptree::deps![state.clone()])
         .default_handler(|update| async move {
             tracing::debug!(update_id = update.id.0, "update of a kind the bot does not handle");
         })
         .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
         .build();
     let shutdown = dispatcher.shutdown_token();
+    let stop = CancellationToken::new();
+    let worker = ReplaySettings::from_config(&state.config).map(|settings| {
+        let worker = Worker {
+            bot: bot.clone(),
+            archive: state.archive.clone(),
+            settings,
+            clock: state.clock.clone(),
+            wake: state.wake.clone(),
+            stop: stop.clone(),
+            previews: state.config.replay_previews,
+        };
+        tokio::spawn(worker.run())
+    });
     let listener = Polling::builder(bot).timeout(poll_timeout).build();
     let task = tokio::spawn(async move {
         let errors = LoggingErrorHandler::with_custom_text("polling failed");
@@ -99,11 +133,12 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             tracing::error!("cannot start: getMe failed: {e}");
         }
     });
-    Ok(Running { task, shutdown })
+    Ok(Running { task, shutdown, worker, stop })
 }
 
 /// Asks a running dispatcher to stop and waits for in-flight handlers, at most `limit`.
 pub async fn stop(running: Running, limit: Duration) {
+    running.stop.cancel();
     match running.shutdown.shutdown() {
         Ok(done) => {
             let _ = tokio::time::timeout(limit, done).await;
@@ -111,6 +146,9 @@ pub async fn stop(running: Running, limit: Duration) {
         Err(_) => tracing::debug!("dispatcher was not running"),
     }
     let _ = tokio::time::timeout(limit, running.task).await;
+    if let Some(worker) = running.worker {
+        let _ = tokio::time::timeout(limit, worker).await;
+    }
 }
 
 /// `postkeeper run`: the bot until SIGINT or SIGTERM.
@@ -128,17 +166,22 @@ pub async fn run(config: Config, token: &str, api_url: Option<&str>) -> anyhow::
     if let Err(e) = register_commands(&bot).await {
         tracing::warn!("cannot register the command menu: {e}");
     }
-    let state = Arc::new(BotState { archive: SharedArchive::new(archive), config });
+    let state = Arc::new(BotState::new(SharedArchive::new(archive), config));
     let running = spawn(bot, state, Duration::from_secs(25)).await?;
     let shutdown = running.shutdown.clone();
+    let stop_worker = running.stop.clone();
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("stopping: finishing the updates in hand");
+        stop_worker.cancel();
         if let Ok(done) = shutdown.shutdown() {
             done.await;
         }
     });
     let _ = running.task.await;
+    if let Some(worker) = running.worker {
+        let _ = tokio::time::timeout(Duration::from_secs(4), worker).await;
+    }
     signals.abort();
     tracing::info!("stopped");
     Ok(())

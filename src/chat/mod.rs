@@ -15,6 +15,7 @@ use crate::i18n::Lang;
 use crate::model::Post;
 use crate::render::html::{self, escape};
 use crate::render::post::{list_entry, post_messages, snippet_html};
+use crate::replay::commands::{self as replay, Access};
 use crate::search::Mode;
 use crate::store::{Archive, StoreError};
 
@@ -67,6 +68,10 @@ pub struct Ctx {
     pub bot_username: String,
     pub tz: Tz,
     pub now: DateTime<Utc>,
+    /// The user's id (None in the console).
+    pub user_id: Option<i64>,
+    /// Whether this person may replay, and where to.
+    pub access: Access,
 }
 
 /// What to do about a button press.
@@ -111,9 +116,21 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
             Ok(id) => post(archive, ctx, id)?,
             Err(_) => vec![Reply::text(t.post_usage)],
         },
-        Command::Replay(_) | Command::Schedule(_) | Command::Queue | Command::Cancel(_) | Command::Unknown(_) => {
-            vec![Reply::text(t.unknown_command)]
+        Command::Replay(_) | Command::Schedule(_) | Command::Queue | Command::Cancel(_) => {
+            let settings = match &ctx.access {
+                Access::Admin(s) => s,
+                refused => return Ok(vec![Reply::text(refused.refusal(ctx.lang).unwrap_or(t.went_wrong))]),
+            };
+            let (lang, by, now) = (ctx.lang, ctx.user_id, ctx.now);
+            let html = match command {
+                Command::Replay(arg) => replay::replay_now(archive, settings, lang, &arg, by, now)?,
+                Command::Schedule(args) => replay::schedule(archive, settings, lang, &args, by, now)?,
+                Command::Cancel(arg) => replay::cancel(archive, lang, &arg)?,
+                _ => replay::queue(archive, settings, lang, now)?,
+            };
+            vec![Reply::text(html)]
         }
+        Command::Unknown(_) => vec![Reply::text(t.unknown_command)],
     })
 }
 

@@ -18,6 +18,7 @@ use crate::topics::Taxonomy;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("V1__archive.sql", include_str!("../../migrations/V1__archive.sql")),
     ("V2__bot.sql", include_str!("../../migrations/V2__bot.sql")),
+    ("V3__replay.sql", include_str!("../../migrations/V3__replay.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

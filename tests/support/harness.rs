@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use postkeeper::bot::{self, BotState, Running, SharedArchive};
 use postkeeper::config::Config;
+use postkeeper::replay::Clock;
 use postkeeper::store::Archive;
 use serde_json::Value;
 
@@ -28,9 +29,20 @@ impl Harness {
     }
 
     pub async fn with_archive(config: Config, archive: Archive) -> Harness {
+        Self::with_clock(config, archive, Clock::System, |_| {}).await
+    }
+
+    /// With a given clock; `prepare` runs on the fake server before the bot starts.
+    pub async fn with_clock(
+        config: Config,
+        archive: Archive,
+        clock: Clock,
+        prepare: impl FnOnce(&FakeTelegram),
+    ) -> Harness {
         let tg = FakeTelegram::start().await;
+        prepare(&tg);
         let shared = SharedArchive::new(archive);
-        let state = Arc::new(BotState { archive: shared.clone(), config });
+        let state = Arc::new(BotState::with_clock(shared.clone(), config, clock));
         let running = bot::spawn(tg.bot(), state, Duration::from_secs(1)).await.expect("dispatcher starts");
         tg.wait_for_calls("getUpdates", 1, WAIT).await;
         Harness { tg, archive: shared, running: Some(running) }

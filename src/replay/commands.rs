@@ -1,0 +1,219 @@
+//! `/replay`, `/schedule`, `/queue`, `/cancel` (and the CLI's `schedule`,
+//! `queue`, `cancel`): parse, check, write the job, describe it back.
+
+use chrono::{DateTime, Utc};
+
+use super::when::{self, Schedule, WhenError};
+use super::{ReplaySettings, Target};
+use crate::config::Config;
+use crate::i18n::Lang;
+use crate::render::html::{escape, truncate};
+use crate::store::{Archive, Result};
+
+/// May this person replay, and if so where to.
+#[derive(Debug, Clone)]
+pub enum Access {
+    Admin(ReplaySettings),
+    NotAdmin,
+    NoAdmins,
+    NoReplayChat,
+}
+
+impl Access {
+    /// For a Telegram user.
+    pub fn for_user(config: &Config, user_id: i64) -> Access {
+        if config.admins.is_empty() {
+            return Access::NoAdmins;
+        }
+        if !config.admins.contains(&user_id) {
+            return Access::NotAdmin;
+        }
+        match ReplaySettings::from_config(config) {
+            Some(s) => Access::Admin(s),
+            None => Access::NoReplayChat,
+        }
+    }
+
+    /// For the operator at the machine (console, CLI): no admin list needed.
+    pub fn for_operator(config: &Config) -> Access {
+        match ReplaySettings::from_config(config) {
+            Some(s) => Access::Admin(s),
+            None => Access::NoReplayChat,
+        }
+    }
+
+    /// The refusal for anyone but an admin with a replay chat.
+    pub fn refusal(&self, lang: Lang) -> Option<&'static str> {
+        let t = lang.texts();
+        match self {
+            Access::Admin(_) => None,
+            Access::NotAdmin => Some(t.replay_not_admin),
+            Access::NoAdmins => Some(t.replay_no_admins),
+            Access::NoReplayChat => Some(t.replay_no_chat),
+        }
+    }
+}
+
+fn span(d: chrono::Duration) -> String {
+    let s = d.num_seconds();
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn describe_schedule(schedule: &Schedule, lang: Lang) -> Option<String> {
+    let t = lang.texts();
+    match schedule {
+        Schedule::Once => None,
+        Schedule::Every(d) => Some(format!("{} {}", t.every, span(*d))),
+        Schedule::Daily(at) => Some(format!("{} {}", t.daily_at, at.format("%H:%M"))),
+        Schedule::Cron(expr) => Some(format!("{} <code>{}</code>", t.cron, escape(expr))),
+    }
+}
+
+fn describe_target(archive: &Archive, target: Target, lang: Lang) -> Result<String> {
+    let t = lang.texts();
+    Ok(match target {
+        Target::Post(id) => match archive.post(id)? {
+            Some(p) => format!("#{id} «{}»", escape(&truncate(&p.title, 80))),
+            None => format!("#{id}"),
+        },
+        Target::Random => t.target_random.to_string(),
+        Target::Next => t.target_next.to_string(),
+    })
+}
+
+fn when_text(at: DateTime<Utc>, now: DateTime<Utc>, s: &ReplaySettings, lang: Lang) -> String {
+    if at <= now { lang.texts().job_now.to_string() } else { lang.date_time(at, s.tz) }
+}
+
+/// The confirmation of a new job, read back from the store.
+fn confirm(archive: &Archive, s: &ReplaySettings, lang: Lang, job_id: i64, now: DateTime<Utc>) -> Result<String> {
+    let t = lang.texts();
+    let Some(job) = archive.job(job_id)? else {
+        return Ok(t.no_job.to_string());
+    };
+    let first = job.next_run.unwrap_or(now);
+    let mut out = format!(
+        "✅ {} <b>#{job_id}</b>: {} → {}\n{}: {}",
+        t.job_created,
+        describe_target(archive, job.target, lang)?,
+        escape(&s.chat.to_string()),
+        t.job_first_run,
+        when_text(first, now, s, lang)
+    );
+    if let Some(rep) = describe_schedule(&job.schedule, lang) {
+        out.push_str(&format!("\n{}: {rep}", t.job_repeats));
+    }
+    Ok(out)
+}
+
+/// `/replay ID`: now.
+pub fn replay_now(
+    archive: &Archive,
+    s: &ReplaySettings,
+    lang: Lang,
+    arg: &str,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let t = lang.texts();
+    let Some(Target::Post(id)) = Target::parse(arg) else {
+        return Ok(t.replay_usage.to_string());
+    };
+    if archive.post(id)?.is_none() {
+        return Ok(format!("{} {}", t.unknown_post, t.replay_usage));
+    }
+    let job = archive.create_job(Target::Post(id), &Schedule::Once, now, by, now)?;
+    confirm(archive, s, lang, job, now)
+}
+
+/// `/schedule WHAT WHEN`.
+pub fn schedule(
+    archive: &Archive,
+    s: &ReplaySettings,
+    lang: Lang,
+    args: &str,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let t = lang.texts();
+    let args = args.trim();
+    let (what, when_text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let Some(target) = Target::parse(what) else {
+        return Ok(t.schedule_usage.to_string());
+    };
+    if let Target::Post(id) = target
+        && archive.post(id)?.is_none()
+    {
+        return Ok(format!("{}\n\n{}", t.unknown_post, t.schedule_usage));
+    }
+    if archive.is_empty()? {
+        return Ok(t.empty_archive.to_string());
+    }
+    let (schedule, first) = match when::parse(when_text, now, s.tz) {
+        Ok(ok) => ok,
+        Err(WhenError::Past) => return Ok(format!("{}\n\n{}", t.when_past, t.schedule_usage)),
+        Err(WhenError::Unreadable) => return Ok(t.schedule_usage.to_string()),
+    };
+    let job = archive.create_job(target, &schedule, first, by, now)?;
+    confirm(archive, s, lang, job, now)
+}
+
+/// `/queue`: what is scheduled, then the latest outcomes.
+pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Utc>) -> Result<String> {
+    let t = lang.texts();
+    let jobs = archive.active_jobs()?;
+    let runs = archive.recent_runs(10)?;
+    if jobs.is_empty() && runs.is_empty() {
+        return Ok(t.queue_empty.to_string());
+    }
+    let mut out = String::new();
+    if !jobs.is_empty() {
+        out.push_str(&format!("<b>{}</b>", t.queue_pending));
+        for job in jobs.iter().take(30) {
+            let next = match job.next_run {
+                Some(at) => when_text(at, now, s, lang),
+                None => t.outcome_sending.to_string(),
+            };
+            out.push_str(&format!("\n#{} · {} · {next}", job.id, describe_target(archive, job.target, lang)?));
+            if let Some(rep) = describe_schedule(&job.schedule, lang) {
+                out.push_str(&format!(" · {rep}"));
+            }
+        }
+    }
+    if !runs.is_empty() {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&format!("<b>{}</b>", t.queue_outcomes));
+        for run in runs {
+            let (mark, word) = match run.state.as_str() {
+                "sent" => ("✅", t.outcome_sent),
+                "failed" => ("❌", t.outcome_failed),
+                "missed" => ("⏭", t.outcome_missed),
+                "uncertain" => ("⚠️", t.outcome_uncertain),
+                _ => ("⏳", t.outcome_sending),
+            };
+            let at = run.finished_at.unwrap_or(run.due);
+            let title = run.title.as_deref().map(|x| format!(" «{}»", escape(&truncate(x, 60)))).unwrap_or_default();
+            out.push_str(&format!("\n{mark} #{}{title} · {word} · {}", run.job_id, lang.date_time(at, s.tz)));
+            if let Some(reason) = &run.reason {
+                out.push_str(&format!(" · {}", escape(&truncate(reason, 200))));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `/cancel N`.
+pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<String> {
+    let t = lang.texts();
+    let Ok(id) = arg.trim().trim_start_matches('#').parse::<i64>() else {
+        return Ok(t.cancel_usage.to_string());
+    };
+    Ok(if archive.cancel_job(id)? { format!("🛑 #{id} {}", t.cancelled) } else { t.no_job.to_string() })
+}

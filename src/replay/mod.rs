@@ -1,0 +1,132 @@
+//! Scheduled replays of archived posts into a channel, delivered exactly
+//! once: jobs and runs live in SQLite; every part of a run is marked before
+//! and after its request, so a restart resumes without losing or doubling.
+
+pub mod commands;
+pub mod jobs;
+pub mod when;
+pub mod worker;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::sync::watch;
+
+use crate::config::{ChatRef, Config};
+
+/// What a job replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Post(i64),
+    /// The least recently replayed post (ties broken at random), chosen at each run.
+    Random,
+    /// The oldest post never replayed: walks the archive in order.
+    Next,
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Option<Target> {
+        match s.trim().to_lowercase().as_str() {
+            "random" | "случайный" => Some(Target::Random),
+            "next" | "следующий" => Some(Target::Next),
+            other => other.trim_start_matches('#').parse().ok().filter(|id| *id > 0).map(Target::Post),
+        }
+    }
+
+    pub fn to_db(self) -> String {
+        match self {
+            Target::Post(id) => id.to_string(),
+            Target::Random => "random".into(),
+            Target::Next => "next".into(),
+        }
+    }
+}
+
+/// Where and how replays go.
+#[derive(Debug, Clone)]
+pub struct ReplaySettings {
+    pub chat: ChatRef,
+    pub admins: Vec<i64>,
+    pub tz: Tz,
+    pub header: Option<String>,
+    pub grace: Duration,
+}
+
+impl ReplaySettings {
+    /// `None` when no replay chat is configured.
+    pub fn from_config(config: &Config) -> Option<ReplaySettings> {
+        Some(ReplaySettings {
+            chat: config.replay_chat.clone()?,
+            admins: config.admins.clone(),
+            tz: config.timezone,
+            header: config.replay_header.clone(),
+            grace: config.replay_grace,
+        })
+    }
+}
+
+/// The time the worker lives in: the system clock, or a manual one tests move.
+#[derive(Clone)]
+pub enum Clock {
+    System,
+    Manual(Arc<ManualClock>),
+}
+
+pub struct ManualClock {
+    now: Mutex<DateTime<Utc>>,
+    tick: watch::Sender<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        *now += chrono::Duration::from_std(by).unwrap_or_default();
+        self.tick.send_replace(*now);
+    }
+
+    pub fn set(&self, to: DateTime<Utc>) {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        *now = to;
+        self.tick.send_replace(to);
+    }
+}
+
+impl Clock {
+    pub fn manual(start: DateTime<Utc>) -> (Clock, Arc<ManualClock>) {
+        let (tick, _) = watch::channel(start);
+        let manual = Arc::new(ManualClock { now: Mutex::new(start), tick });
+        (Clock::Manual(manual.clone()), manual)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Manual(m) => *m.now.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// Sleeps until `at` on this clock.
+    pub async fn sleep_until(&self, at: DateTime<Utc>) {
+        match self {
+            Clock::System => {
+                let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+            }
+            Clock::Manual(m) => {
+                let mut rx = m.tick.subscribe();
+                while *rx.borrow_and_update() < at {
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    pub async fn sleep(&self, d: Duration) {
+        let at = self.now() + chrono::Duration::from_std(d).unwrap_or_default();
+        self.sleep_until(at).await;
+    }
+}
