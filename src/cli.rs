@@ -306,20 +306,15 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
             };
             let lang = crate::i18n::Lang::En;
             let now = chrono::Utc::now();
-            let html = match command {
+            let answer = match command {
                 Command::Schedule { what, when } => {
                     replay::schedule(&archive, &settings, lang, &format!("{what} {}", when.join(" ")), None, now)?
                 }
                 Command::Cancel { id } => replay::cancel(&archive, lang, &id)?,
                 _ => replay::queue(&archive, &settings, lang, now)?,
             };
-            let text = crate::console::html_to_text(&html);
-            println!("{text}");
-            if text.starts_with("Usage")
-                || text.starts_with("No active job")
-                || text.starts_with("There is no such post")
-                || text.starts_with("That time")
-            {
+            println!("{}", crate::console::html_to_text(&answer.html));
+            if !answer.ok {
                 bail!("nothing was changed");
             }
         }

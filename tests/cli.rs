@@ -9,11 +9,14 @@ fn fixture(name: &str) -> String {
 
 fn run(db: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_postkeeper"))
+        .current_dir(db.parent().expect("the db is in a folder"))
         .arg("--db")
         .arg(db)
         .args(args)
         .env_remove("POSTKEEPER_DB")
         .env_remove("TELOXIDE_TOKEN")
+        .env_remove("POSTKEEPER_REPLAY_CHAT")
+        .env_remove("POSTKEEPER_TIMEZONE")
         .env("RUST_LOG", "warn")
         .output()
         .expect("binary runs")
@@ -94,4 +97,30 @@ fn a_broken_import_exits_non_zero_names_the_file_and_changes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk_dir"));
     assert_eq!(stdout(&run(&db, &["posts", "--json"])), before);
+}
+
+#[test]
+fn replay_commands_for_operators() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let with_chat = |args: &[&str]| {
+        let mut all = vec!["--replay-chat", "@replay_chan", "--timezone", "Europe/Moscow"];
+        all.extend_from_slice(args);
+        run(&db, &all)
+    };
+    let out = with_chat(&["schedule", "next", "daily", "10:00"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("Job #1") && stdout(&out).contains("daily at 10:00"), "{}", stdout(&out));
+    let out = with_chat(&["schedule", "3", "\"0 10 * * 1-5\""]);
+    assert!(stdout(&out).contains("Job #2"), "{}", stdout(&out));
+    let bad = with_chat(&["schedule", "3", "someday"]);
+    assert!(!bad.status.success() && stdout(&bad).contains("Usage"));
+    let queue = stdout(&with_chat(&["queue"]));
+    assert!(queue.contains("#1") && queue.contains("#2") && queue.contains("MSK"), "{queue}");
+    assert!(with_chat(&["cancel", "1"]).status.success());
+    assert!(!with_chat(&["cancel", "1"]).status.success(), "already cancelled");
+    let queue = stdout(&with_chat(&["queue"]));
+    assert!(!queue.contains("#1 ·") && queue.contains("#2"), "{queue}");
+    let no_chat = run(&db, &["queue"]);
+    assert!(!no_chat.status.success() && String::from_utf8_lossy(&no_chat.stderr).contains("POSTKEEPER_REPLAY_CHAT"));
 }

@@ -61,12 +61,11 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
     let text = text.to_string();
     let replies = state
         .archive
-        .call(move |archive| match command {
+        .try_call(move |archive| match command {
             Some(c) => chat::on_command(archive, &ctx, c),
             None => chat::on_text(archive, &ctx, &text),
         })
-        .await
-        .and_then(|r| r.map_err(anyhow::Error::from));
+        .await;
     let replies = match replies {
         Ok(r) => r,
         Err(e) => {
@@ -98,11 +97,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
     let ctx = ctx(&state, &me, chat_id, q.from.id.0 as i64, lang, private);
     let data = q.data.clone().unwrap_or_default();
     tracing::debug!(chat = chat_id, data, "callback");
-    let outcome = state
-        .archive
-        .call(move |archive| chat::on_callback(archive, &ctx, &data))
-        .await
-        .and_then(|r| r.map_err(anyhow::Error::from));
+    let outcome = state.archive.try_call(move |archive| chat::on_callback(archive, &ctx, &data)).await;
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -173,8 +168,8 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
     let tz = state.config.timezone;
     let (query, offset) = (q.query.clone(), q.offset.clone());
     tracing::debug!(user = q.from.id.0, query, offset, "inline query");
-    let page = state.archive.call(move |archive| chat::inline(archive, lang, tz, &query, &offset)).await;
-    let page = match page.and_then(|r| r.map_err(anyhow::Error::from)) {
+    let page = state.archive.try_call(move |archive| chat::inline(archive, lang, tz, &query, &offset)).await;
+    let page = match page {
         Ok(p) => p,
         Err(e) => {
             tracing::error!("inline query failed: {e:#}");
@@ -218,7 +213,7 @@ pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResul
     let message_id = msg.id.0;
     let stored = state
         .archive
-        .call(move |archive| {
+        .try_call(move |archive| {
             archive.import(|sink| -> Result<(), crate::store::StoreError> {
                 sink.channel(&channel)?;
                 sink.post(post)?;
@@ -226,7 +221,7 @@ pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResul
             })
         })
         .await;
-    match stored.and_then(|r| r.map_err(anyhow::Error::from)) {
+    match stored {
         Ok(summary) => tracing::info!(message = message_id, "live post archived: {summary}"),
         Err(e) => tracing::error!(message = message_id, "cannot archive a live post: {e:#}"),
     }

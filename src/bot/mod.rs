@@ -47,6 +47,16 @@ impl SharedArchive {
         })
         .await?
     }
+
+    /// [`SharedArchive::call`] for a fallible `f`: one error to handle instead of two.
+    pub async fn try_call<R, E, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        F: FnOnce(&mut Archive) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: Into<anyhow::Error> + Send + 'static,
+    {
+        self.call(f).await?.map_err(Into::into)
+    }
 }
 
 /// What every handler may use.

@@ -122,13 +122,13 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
                 refused => return Ok(vec![Reply::text(refused.refusal(ctx.lang).unwrap_or(t.went_wrong))]),
             };
             let (lang, by, now) = (ctx.lang, ctx.user_id, ctx.now);
-            let html = match command {
+            let answer = match command {
                 Command::Replay(arg) => replay::replay_now(archive, settings, lang, &arg, by, now)?,
                 Command::Schedule(args) => replay::schedule(archive, settings, lang, &args, by, now)?,
                 Command::Cancel(arg) => replay::cancel(archive, lang, &arg)?,
                 _ => replay::queue(archive, settings, lang, now)?,
             };
-            vec![Reply::text(html)]
+            vec![Reply::text(answer.html)]
         }
         Command::Unknown(_) => vec![Reply::text(t.unknown_command)],
     })

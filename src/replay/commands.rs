@@ -10,6 +10,24 @@ use crate::i18n::Lang;
 use crate::render::html::{escape, truncate};
 use crate::store::{Archive, Result};
 
+/// A command's reply, and whether the command did what was asked
+/// (`false`: a usage hint or a refusal; nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub html: String,
+    pub ok: bool,
+}
+
+impl Answer {
+    fn done(html: String) -> Answer {
+        Answer { html, ok: true }
+    }
+
+    fn refused(html: impl Into<String>) -> Answer {
+        Answer { html: html.into(), ok: false }
+    }
+}
+
 /// May this person replay, and if so where to.
 #[derive(Debug, Clone)]
 pub enum Access {
@@ -119,16 +137,16 @@ pub fn replay_now(
     arg: &str,
     by: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<String> {
+) -> Result<Answer> {
     let t = lang.texts();
     let Some(Target::Post(id)) = Target::parse(arg) else {
-        return Ok(t.replay_usage.to_string());
+        return Ok(Answer::refused(t.replay_usage));
     };
     if archive.post(id)?.is_none() {
-        return Ok(format!("{} {}", t.unknown_post, t.replay_usage));
+        return Ok(Answer::refused(format!("{} {}", t.unknown_post, t.replay_usage)));
     }
     let job = archive.create_job(Target::Post(id), &Schedule::Once, now, by, now)?;
-    confirm(archive, s, lang, job, now)
+    confirm(archive, s, lang, job, now).map(Answer::done)
 }
 
 /// `/schedule WHAT WHEN`.
@@ -139,37 +157,37 @@ pub fn schedule(
     args: &str,
     by: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<String> {
+) -> Result<Answer> {
     let t = lang.texts();
     let args = args.trim();
     let (what, when_text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let Some(target) = Target::parse(what) else {
-        return Ok(t.schedule_usage.to_string());
+        return Ok(Answer::refused(t.schedule_usage));
     };
     if let Target::Post(id) = target
         && archive.post(id)?.is_none()
     {
-        return Ok(format!("{}\n\n{}", t.unknown_post, t.schedule_usage));
+        return Ok(Answer::refused(format!("{}\n\n{}", t.unknown_post, t.schedule_usage)));
     }
     if archive.is_empty()? {
-        return Ok(t.empty_archive.to_string());
+        return Ok(Answer::refused(t.empty_archive));
     }
     let (schedule, first) = match when::parse(when_text, now, s.tz) {
         Ok(ok) => ok,
-        Err(WhenError::Past) => return Ok(format!("{}\n\n{}", t.when_past, t.schedule_usage)),
-        Err(WhenError::Unreadable) => return Ok(t.schedule_usage.to_string()),
+        Err(WhenError::Past) => return Ok(Answer::refused(format!("{}\n\n{}", t.when_past, t.schedule_usage))),
+        Err(WhenError::Unreadable) => return Ok(Answer::refused(t.schedule_usage)),
     };
     let job = archive.create_job(target, &schedule, first, by, now)?;
-    confirm(archive, s, lang, job, now)
+    confirm(archive, s, lang, job, now).map(Answer::done)
 }
 
 /// `/queue`: what is scheduled, then the latest outcomes.
-pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Utc>) -> Result<String> {
+pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Utc>) -> Result<Answer> {
     let t = lang.texts();
     let jobs = archive.active_jobs()?;
     let runs = archive.recent_runs(10)?;
     if jobs.is_empty() && runs.is_empty() {
-        return Ok(t.queue_empty.to_string());
+        return Ok(Answer::done(t.queue_empty.to_string()));
     }
     let mut out = String::new();
     if !jobs.is_empty() {
@@ -206,14 +224,18 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
             }
         }
     }
-    Ok(out)
+    Ok(Answer::done(out))
 }
 
 /// `/cancel N`.
-pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<String> {
+pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
     let t = lang.texts();
     let Ok(id) = arg.trim().trim_start_matches('#').parse::<i64>() else {
-        return Ok(t.cancel_usage.to_string());
+        return Ok(Answer::refused(t.cancel_usage));
     };
-    Ok(if archive.cancel_job(id)? { format!("🛑 #{id} {}", t.cancelled) } else { t.no_job.to_string() })
+    Ok(if archive.cancel_job(id)? {
+        Answer::done(format!("🛑 #{id} {}", t.cancelled))
+    } else {
+        Answer::refused(t.no_job)
+    })
 }

@@ -99,12 +99,8 @@ impl Worker {
             tracing::error!("replay recovery failed: {e:#}");
         }
         while !self.stop.is_cancelled() {
-            let next = match self.archive.call(|a| a.next_due_job()).await {
-                Ok(Ok(job)) => job,
-                Ok(Err(e)) => {
-                    tracing::error!("cannot read the replay queue: {e}");
-                    None
-                }
+            let next = match self.archive.try_call(|a| a.next_due_job()).await {
+                Ok(job) => job,
                 Err(e) => {
                     tracing::error!("cannot read the replay queue: {e:#}");
                     None
@@ -149,7 +145,7 @@ impl Worker {
     /// Runs interrupted by a crash: parts found `sending` have an unknown fate and
     /// are reported, never resent; the parts after them are delivered.
     async fn recover(&self, limiter: &mut Limiter) -> anyhow::Result<()> {
-        let open = self.archive.call(|a| a.open_runs()).await??;
+        let open = self.archive.try_call(|a| a.open_runs()).await?;
         for run_id in open {
             tracing::warn!(run = run_id, "resuming an interrupted replay");
             self.deliver(run_id, limiter).await?;
@@ -161,7 +157,7 @@ impl Worker {
         let settings = self.settings.clone();
         let now = self.clock.now();
         let job_id = job.id;
-        let begin = self.archive.call(move |a| a.begin_run(&job, &settings, now)).await??;
+        let begin = self.archive.try_call(move |a| a.begin_run(&job, &settings, now)).await?;
         match begin {
             Begin::Run { run_id } => self.deliver(run_id, limiter).await,
             Begin::Missed { job_id } => {
@@ -181,8 +177,8 @@ impl Worker {
     async fn deliver(&self, run_id: i64, limiter: &mut Limiter) -> anyhow::Result<()> {
         let (run, parts) = self
             .archive
-            .call(move |a| -> crate::store::Result<_> { Ok((a.run(run_id)?, a.run_parts(run_id)?)) })
-            .await??;
+            .try_call(move |a| -> crate::store::Result<_> { Ok((a.run(run_id)?, a.run_parts(run_id)?)) })
+            .await?;
         let Some(run) = run else { return Ok(()) };
         let mut unknown = Vec::new();
         for part in parts {
@@ -194,7 +190,7 @@ impl Worker {
                 }
                 "sending" => {
                     // Interrupted between marking and recording: it may or may not have arrived.
-                    self.archive.call(move |a| a.mark_part(run_id, part.idx, "unknown", None)).await??;
+                    self.archive.try_call(move |a| a.mark_part(run_id, part.idx, "unknown", None)).await?;
                     unknown.push(part.idx);
                     continue;
                 }
@@ -208,7 +204,7 @@ impl Worker {
                 Err(SendError::Failed(reason)) => {
                     let now = self.clock.now();
                     let r = reason.clone();
-                    self.archive.call(move |a| a.finish_run(run_id, "failed", Some(&r), now)).await??;
+                    self.archive.try_call(move |a| a.finish_run(run_id, "failed", Some(&r), now)).await?;
                     let title = run.title.clone().unwrap_or_default();
                     self.tell_admins(&format!(
                         "⚠️ Повтор по заданию #{} («{title}») в {} не удался: {reason}",
@@ -221,12 +217,12 @@ impl Worker {
         }
         let now = self.clock.now();
         if unknown.is_empty() {
-            self.archive.call(move |a| a.finish_run(run_id, "sent", None, now)).await??;
+            self.archive.try_call(move |a| a.finish_run(run_id, "sent", None, now)).await?;
         } else {
             let parts: Vec<String> = unknown.iter().map(|i| (i + 1).to_string()).collect();
             let reason = format!("part {} may not have arrived (interrupted); not resent", parts.join(", "));
             let r = reason.clone();
-            self.archive.call(move |a| a.finish_run(run_id, "uncertain", Some(&r), now)).await??;
+            self.archive.try_call(move |a| a.finish_run(run_id, "uncertain", Some(&r), now)).await?;
             let title = run.title.clone().unwrap_or_default();
             self.tell_admins(&format!(
                 "⚠️ Повтор по заданию #{} («{title}») в {} был прерван: неизвестно, дошла ли часть {}. Чтобы не задвоить, она не отправлена повторно — проверьте канал.",
@@ -246,9 +242,8 @@ impl Worker {
             let archive = self.archive.clone();
             async move {
                 archive
-                    .call(move |a| a.mark_part(run_id, idx, state, message_id))
+                    .try_call(move |a| a.mark_part(run_id, idx, state, message_id))
                     .await
-                    .and_then(|r| r.map_err(anyhow::Error::from))
                     .map_err(|e| SendError::Failed(format!("store: {e:#}")))
             }
         };
