@@ -1,7 +1,7 @@
 //! The command line: clap definitions (every option also from the
 //! environment or `.env`) and the archive commands that need no Telegram.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -244,14 +244,22 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
                 },
                 None => None,
             };
-            let (posts, _) = archive.posts(slug.as_deref(), 0, usize::MAX >> 1)?;
-            if json {
-                print_json(&json!(posts.iter().map(post_json).collect::<Vec<_>>()))?;
-            } else {
-                for p in &posts {
-                    println!("{}", line(p));
+            // One post at a time: a million posts never sit in memory at once.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut first = true;
+            archive.for_each_post(slug.as_deref(), |p| {
+                if json {
+                    let sep = if first { "[\n  " } else { ",\n  " };
+                    first = false;
+                    write!(out, "{sep}{}", serde_json::to_string(&post_json(&p))?)
+                } else {
+                    writeln!(out, "{}", line(&p))
                 }
+            })?;
+            if json {
+                writeln!(out, "{}", if first { "[]" } else { "\n]" })?;
             }
+            out.flush()?;
         }
         Command::Show { id, json } => {
             let archive = open_archive(&global.db, !global.db.exists())?;

@@ -170,6 +170,9 @@ pub async fn run(config: Config, token: &str, api_url: Option<&str>) -> anyhow::
     }
     let seed = !config.db.exists();
     let archive = crate::cli::open_archive(&config.db, seed)?;
+    // Queries behind buttons are kept a month; older buttons answer "search again".
+    let forgotten = archive.forget_queries(chrono::Utc::now().timestamp() - crate::chat::QUERY_TTL_SECS)?;
+    tracing::debug!(forgotten, "old search queries forgotten");
     let me =
         retry(|| bot.get_me().send()).await.map_err(|e| anyhow::anyhow!("cannot reach the Bot API (getMe): {e}"))?;
     tracing::info!(bot = me.username(), db = %config.db.display(), "starting");

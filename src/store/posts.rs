@@ -116,6 +116,22 @@ impl Archive {
         Ok((self.posts_by_id(&ids)?, total as usize))
     }
 
+    /// Every post (of one topic), oldest first, one at a time: for exports of any size.
+    pub fn for_each_post(&self, topic: Option<&str>, mut f: impl FnMut(Post) -> std::io::Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT p.id FROM posts p
+             WHERE ?1 = '' OR p.id IN (SELECT pt.post_id FROM post_topics pt JOIN topics t ON t.id = pt.topic_id WHERE t.slug = ?1)
+             ORDER BY {ARCHIVE_ORDER}"
+        ))?;
+        let mut rows = stmt.query([topic.unwrap_or("")])?;
+        while let Some(row) = rows.next()? {
+            if let Some(post) = self.post(row.get(0)?)? {
+                f(post).map_err(|e| StoreError::Corrupt(format!("output: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The newest posts first (inline mode with an empty query).
     pub fn newest(&self, offset: usize, limit: usize) -> Result<Vec<Post>> {
         let ids: Vec<i64> = self
@@ -199,9 +215,12 @@ impl Archive {
     /// A random post this chat has not been shown yet; when every post has been
     /// shown the chat starts over (never with the post it saw last).
     pub fn random_post(&mut self, chat_id: i64) -> Result<Option<Post>> {
-        let (total, max_id): (i64, i64) =
-            self.conn
-                .query_row("SELECT count(*), coalesce(max(id), 0) FROM posts", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        // Only whether there are 0, 1 or more posts matters: no full count on a big archive.
+        let (total, max_id): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 2)), coalesce(max(id), 0) FROM posts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         if total == 0 {
             return Ok(None);
         }
