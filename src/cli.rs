@@ -139,10 +139,11 @@ pub enum Command {
     Topics {
         #[arg(long)]
         json: bool,
-        /// Re-tag every post, with the taxonomy of --file if given.
+        /// Re-tag every post with the taxonomy of --file (default: ./seeds/topics.toml when
+        /// it exists, else the one the store already uses).
         #[arg(long)]
         retag: bool,
-        /// A topics.toml to load (remembered by the store).
+        /// The topics.toml to load (remembered by the store).
         #[arg(long, requires = "retag")]
         file: Option<PathBuf>,
     },
@@ -282,16 +283,22 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
         Command::Topics { json, retag, file } => {
             let mut archive = open_archive(&global.db, !global.db.exists())?;
             if retag {
-                let tagged = match file {
+                let default = PathBuf::from("seeds/topics.toml");
+                let file = file.or_else(|| default.is_file().then_some(default));
+                let tagged = match &file {
                     Some(path) => {
-                        let text = std::fs::read_to_string(&path)
-                            .with_context(|| format!("cannot read {}", path.display()))?;
+                        let text =
+                            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
                         let taxonomy = Taxonomy::parse(&text, &path.display().to_string())?;
                         archive.set_taxonomy(taxonomy, &text)?
                     }
                     None => archive.retag()?,
                 };
-                eprintln!("re-tagged: {tagged} posts have a topic");
+                let source = match &file {
+                    Some(path) => path.display().to_string(),
+                    None => "the store's taxonomy".to_string(),
+                };
+                eprintln!("re-tagged with {source}: {tagged} posts have a topic");
             }
             let counts = archive.topic_counts()?;
             if json {

@@ -124,3 +124,23 @@ fn replay_commands_for_operators() {
     let no_chat = run(&db, &["queue"]);
     assert!(!no_chat.status.success() && String::from_utf8_lossy(&no_chat.stderr).contains("POSTKEEPER_REPLAY_CHAT"));
 }
+
+#[test]
+fn retag_reads_the_edited_taxonomy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    assert!(run(&db, &["stats"]).status.success());
+    std::fs::create_dir_all(dir.path().join("seeds")).expect("mkdir");
+    let toml = "[[topic]]\nslug = \"space\"\nru = \"Космос\"\nen = \"Space\"\nmarkers = [\"экзопланета\"]\n";
+    std::fs::write(dir.path().join("seeds/topics.toml"), toml).expect("write");
+    let out = run(&db, &["topics", "--retag", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let topics = json(&out);
+    assert_eq!(topics.as_array().map(Vec::len), Some(1));
+    assert_eq!(topics[0]["posts"], 1);
+    // A broken file is refused and changes nothing.
+    std::fs::write(dir.path().join("bad.toml"), "[[topic]]\nslug = 'Bad Slug'").expect("write");
+    let bad = run(&db, &["topics", "--retag", "--file", dir.path().join("bad.toml").to_str().expect("utf8")]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("bad.toml"));
+    assert_eq!(json(&run(&db, &["topics", "--json"]))[0]["slug"], "space");
+}
