@@ -374,3 +374,41 @@ fn retag_with_another_taxonomy_is_remembered() {
     assert_eq!(counts.len(), 1);
     assert_eq!((counts[0].topic.slug.as_str(), counts[0].posts), ("space", 1));
 }
+
+#[test]
+fn common_words_filter_but_do_not_rank() {
+    let mut archive = seeded();
+    let ranked_all = archive.search("обучение экзопланеты", 0, 50).expect("search");
+    let everything_newest: Vec<i64> =
+        archive.search("обучение", 0, 50).expect("search").hits.iter().map(|h| h.post.id).collect();
+    // Pretend "обучение" (16 of 20 posts) is as common as on a huge archive.
+    archive.set_common_docs(5);
+    let within = archive.search("обучение экзопланеты", 0, 50).expect("search");
+    let ids = |p: &postkeeper::search::SearchPage| {
+        let mut v: Vec<i64> = p.hits.iter().map(|h| h.post.id).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&within), ids(&ranked_all), "the same posts: all words still required");
+    assert_eq!(within.mode, Mode::All);
+    // Only common words: newest first, every match still found.
+    let newest = archive.search("обучение", 0, 50).expect("search");
+    let got: Vec<i64> = newest.hits.iter().map(|h| h.post.id).collect();
+    let mut expected = everything_newest.clone();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(got, expected);
+    // Paging the ranked-within plan is stable.
+    let mut paged = Vec::new();
+    for page in 0..4 {
+        paged.extend(
+            archive.search("обучение подкреплением", page * 2, 2).expect("search").hits.into_iter().map(|h| h.post.id),
+        );
+    }
+    let whole: Vec<i64> =
+        archive.search("обучение подкреплением", 0, 8).expect("search").hits.into_iter().map(|h| h.post.id).collect();
+    assert_eq!(paged, whole);
+    // Any-word fallback ignores the common word.
+    let any = archive.search("обучение кукуруза блокчейн", 0, 50).expect("search");
+    assert_eq!(any.mode, Mode::Any);
+    assert!(any.hits.iter().all(|h| h.post.body.contains("кукуруз")), "only the rare word counts");
+}

@@ -396,8 +396,8 @@ async fn a_restart_delivers_overdue_jobs_within_grace_and_marks_the_rest_missed(
     h.finish().await;
 }
 
-#[tokio::test]
-async fn a_crash_between_parts_sends_only_the_rest() {
+/// A store in which the replay of the long post has begun (its parts fixed, none sent).
+fn begun_long_run() -> (Archive, i64, Vec<postkeeper::replay::jobs::Part>) {
     let (mut archive, _) = long_archive();
     let settings = postkeeper::replay::ReplaySettings::from_config(&config()).expect("settings");
     let job_id = archive.create_job(Target::Post(21), &Schedule::Once, t0(), None, t0()).expect("job");
@@ -407,6 +407,12 @@ async fn a_crash_between_parts_sends_only_the_rest() {
         panic!("expected a run");
     };
     let parts = archive.run_parts(run_id).expect("parts");
+    (archive, run_id, parts)
+}
+
+#[tokio::test]
+async fn a_crash_between_parts_sends_only_the_rest() {
+    let (archive, run_id, parts) = begun_long_run();
     assert!(parts.len() >= 3);
     // The process died right after recording part 0 as sent.
     archive.mark_part(run_id, 0, "sent", Some(77)).expect("mark");
@@ -423,15 +429,7 @@ async fn a_crash_between_parts_sends_only_the_rest() {
 
 #[tokio::test]
 async fn a_part_of_unknown_fate_is_reported_not_resent() {
-    let (mut archive, _) = long_archive();
-    let settings = postkeeper::replay::ReplaySettings::from_config(&config()).expect("settings");
-    let job_id = archive.create_job(Target::Post(21), &Schedule::Once, t0(), None, t0()).expect("job");
-    let job = archive.job(job_id).expect("reads").expect("job");
-    let postkeeper::replay::jobs::Begin::Run { run_id } = archive.begin_run(&job, &settings, t0()).expect("begins")
-    else {
-        panic!("expected a run");
-    };
-    let parts = archive.run_parts(run_id).expect("parts");
+    let (archive, run_id, parts) = begun_long_run();
     // Died during the request of part 1: sent or not, nobody knows.
     archive.mark_part(run_id, 0, "sent", Some(77)).expect("mark");
     archive.mark_part(run_id, 1, "sending", None).expect("mark");

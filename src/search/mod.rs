@@ -5,6 +5,8 @@
 pub mod query;
 pub mod text;
 
+use std::collections::HashSet;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -15,10 +17,20 @@ use crate::store::{Archive, Result};
 
 /// bm25 weights of the index columns: title, body.
 const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
-/// A term in more posts than this is "common": its ranking is bounded to the newest matches.
-const COMMON_DOCS: i64 = 20_000;
-/// How many of the newest matches a common query ranks.
-const COMMON_WINDOW: i64 = 5_000;
+/// A term in more posts than this is "common": bm25 would have to visit every one of
+/// them (FTS5 gathers each phrase's statistics over all its matches), so common terms
+/// filter but do not rank; a query of common terms only is answered newest first.
+pub const COMMON_DOCS: i64 = 10_000;
+
+/// How a query's page is found.
+enum Plan {
+    /// bm25 over an expression.
+    Ranked(String),
+    /// bm25 over the rare words, keeping the posts that match `all`.
+    RankedWithin { rank: String, all: String },
+    /// Newest matches first (every word is common).
+    Newest(String),
+}
 /// Totals are counted up to this; beyond it the count is shown as "N+".
 const COUNT_CAP: i64 = 1_000;
 
@@ -92,44 +104,109 @@ impl SearchPage {
 impl Archive {
     /// Searches the archive; `offset`/`limit` select the page.
     pub fn search(&self, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
-        let query = Query::parse(input);
+        let mut query = Query::parse(input);
+        // The last word is a prefix only while it is not a word yet (being typed):
+        // a prefix of a common stem is costly, and a whole word needs none.
+        if let Some(last) = query.terms.last_mut()
+            && last.prefix
+            && self.is_word(&last.folded)?
+        {
+            last.prefix = false;
+        }
         let Some(all) = query.all_expr() else {
             return Ok(SearchPage::empty());
         };
+        // Posts per term (a prefix counts as rare: its stem is not a word).
+        let docs: Vec<i64> = query
+            .terms
+            .iter()
+            .map(|t| if t.prefix { Ok(0) } else { self.doc_count(&t.stem) })
+            .collect::<Result<_>>()?;
+        let common = |i: usize| docs[i] > self.common_docs;
+        let rare: Vec<&query::Term> =
+            query.terms.iter().enumerate().filter(|(i, _)| !common(*i)).map(|(_, t)| t).collect();
+
         let mut mode = Mode::All;
-        let mut expr = all;
-        let mut total = self.count(&expr)?;
-        if total == 0
-            && let Some(any) = query.any_expr()
-        {
-            let any_total = self.count(&any)?;
-            if any_total > 0 {
-                mode = Mode::Any;
-                expr = any;
-                total = any_total;
+        let mut total = self.count(&all)?;
+        let mut plan = match Query::join(rare.iter().copied(), " AND ") {
+            // No rare word: bm25 would score most of the archive, and weakly; newest first.
+            None => Plan::Newest(all.clone()),
+            Some(rare_all) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
+            // Rank by the rare words (cheap: few posts), keep the posts that have all words.
+            Some(rare_all) => Plan::RankedWithin { rank: rare_all, all: all.clone() },
+        };
+        if total == 0 && query.terms.len() > 1 {
+            // Any word: a very common word would match nearly everything, so only the rare ones count.
+            let any = if rare.is_empty() { query.any_expr() } else { Query::join(rare.iter().copied(), " OR ") };
+            if let Some(any) = any {
+                let any_total = self.count(&any)?;
+                if any_total > 0 {
+                    mode = Mode::Any;
+                    total = any_total;
+                    plan = if rare.is_empty() { Plan::Newest(any) } else { Plan::Ranked(any) };
+                }
             }
         }
         if total == 0 {
             let suggestion = self.suggest(&query)?;
             return Ok(SearchPage { suggestion, ..SearchPage::empty() });
         }
-        let floor = self.rank_floor(&query, &expr, mode)?;
-        let ranked: Vec<(i64, f64)> = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid >= ?2
-                 ORDER BY score, rowid DESC LIMIT ?3 OFFSET ?4"
-            ))?
-            .query_map(params![expr, floor, limit as i64, offset as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let ranked = self.rank(&plan, offset, limit)?;
         let mut hits = Vec::with_capacity(ranked.len());
         for (id, score) in ranked {
             if let Some(post) = self.post(id)? {
                 let snippet = snippet(&post.body, &query, 28);
-                hits.push(SearchHit { post, score: -score, snippet });
+                hits.push(SearchHit { post, score, snippet });
             }
         }
         Ok(SearchPage { hits, total: total as usize, total_capped: total >= COUNT_CAP, mode, suggestion: None })
+    }
+
+    /// One page of (post id, score), best first.
+    fn rank(&self, plan: &Plan, offset: usize, limit: usize) -> Result<Vec<(i64, f64)>> {
+        let bm25 =
+            format!("SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY score, rowid DESC");
+        Ok(match plan {
+            Plan::Ranked(expr) => self
+                .conn()
+                .prepare_cached(&format!("{bm25} LIMIT ?2 OFFSET ?3"))?
+                .query_map(params![expr, limit as i64, offset as i64], |r| Ok((r.get(0)?, -r.get::<_, f64>(1)?)))?
+                .collect::<rusqlite::Result<_>>()?,
+            Plan::Newest(expr) => self
+                .conn()
+                .prepare_cached(
+                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2 OFFSET ?3",
+                )?
+                .query_map(params![expr, limit as i64, offset as i64], |r| Ok((r.get(0)?, 0.0)))?
+                .collect::<rusqlite::Result<_>>()?,
+            Plan::RankedWithin { rank, all } => {
+                // The posts with every word: no more than the rarest word has.
+                let members: HashSet<i64> = self
+                    .conn()
+                    .prepare_cached("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1")?
+                    .query_map([all], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut stmt = self.conn().prepare_cached(&bm25)?;
+                let mut rows = stmt.query([rank])?;
+                let mut out = Vec::with_capacity(limit);
+                let mut skipped = 0;
+                while let Some(row) = rows.next()? {
+                    let id: i64 = row.get(0)?;
+                    if !members.contains(&id) {
+                        continue;
+                    }
+                    if skipped < offset {
+                        skipped += 1;
+                        continue;
+                    }
+                    out.push((id, -row.get::<_, f64>(1)?));
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+                out
+            }
+        })
     }
 
     /// Matches of an expression, counted up to [`COUNT_CAP`].
@@ -141,41 +218,23 @@ impl Archive {
     }
 
     /// Posts holding a stem (0 when none).
-    fn doc_count(&self, stem: &str) -> Result<i64> {
+    pub fn doc_count(&self, stem: &str) -> Result<i64> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT doc FROM posts_vocab WHERE term = ?1")?
+            .prepare_cached("SELECT docs FROM stems WHERE stem = ?1")?
             .query_row([stem], |r| r.get(0))
             .optional()?
             .unwrap_or(0))
     }
 
-    /// bm25 scores every match before the top N are taken; for a query made
-    /// only of very common words that is most of the archive. Such a query is
-    /// ranked over its newest [`COMMON_WINDOW`] matches only: returns the lowest rowid to rank.
-    fn rank_floor(&self, query: &Query, expr: &str, mode: Mode) -> Result<i64> {
-        let mut rarest = i64::MAX;
-        let mut commonest = 0;
-        for t in query.terms.iter().filter(|t| !t.prefix) {
-            let n = self.doc_count(&t.stem)?;
-            rarest = rarest.min(n);
-            commonest = commonest.max(n);
-        }
-        let common = match mode {
-            Mode::All => rarest != i64::MAX && rarest > COMMON_DOCS,
-            Mode::Any => commonest > COMMON_DOCS,
-        };
-        if !common {
-            return Ok(0);
-        }
+    /// Is this (folded) form a word of the archive?
+    fn is_word(&self, folded: &str) -> Result<bool> {
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
-            )?
-            .query_row(params![expr, COMMON_WINDOW - 1], |r| r.get(0))
+            .prepare_cached("SELECT 1 FROM vocabulary WHERE word = ?1")?
+            .query_row([folded], |_| Ok(()))
             .optional()?
-            .unwrap_or(0))
+            .is_some())
     }
 
     /// A query of real archive words close to the one that found nothing, if it finds something.

@@ -151,25 +151,28 @@ impl Query {
         self.terms.is_empty()
     }
 
-    fn term_expr(t: &Term) -> String {
+    /// A term as FTS5 syntax: always a quoted string; a prefix is `"stem"*`
+    /// (stemming only cuts endings, so the stem of a half-typed word begins
+    /// the stems of the words it may become).
+    pub fn term_expr(t: &Term) -> String {
         let quoted = format!("\"{}\"", t.stem.replace('"', "\"\""));
-        if t.prefix {
-            // The stem, or anything the typed word begins (the stem of a half-typed word may differ).
-            let folded = format!("\"{}\"", t.folded.replace('"', "\"\""));
-            format!("({quoted} OR {quoted}* OR {folded}*)")
-        } else {
-            quoted
-        }
+        if t.prefix { format!("{quoted}*") } else { quoted }
+    }
+
+    /// Terms joined by an operator; `None` when there are none.
+    pub fn join<'a>(terms: impl IntoIterator<Item = &'a Term>, op: &str) -> Option<String> {
+        let parts: Vec<String> = terms.into_iter().map(Self::term_expr).collect();
+        (!parts.is_empty()).then(|| parts.join(op))
     }
 
     /// Every word must match.
     pub fn all_expr(&self) -> Option<String> {
-        (!self.terms.is_empty()).then(|| self.terms.iter().map(Self::term_expr).collect::<Vec<_>>().join(" AND "))
+        Self::join(&self.terms, " AND ")
     }
 
     /// Any word may match (the fallback when all words find nothing).
     pub fn any_expr(&self) -> Option<String> {
-        (self.terms.len() > 1).then(|| self.terms.iter().map(Self::term_expr).collect::<Vec<_>>().join(" OR "))
+        if self.terms.len() > 1 { Self::join(&self.terms, " OR ") } else { None }
     }
 
     /// Does a stem of a post's word match this query (for snippets)?

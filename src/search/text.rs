@@ -3,6 +3,8 @@
 //! `торговых стратегий`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -66,9 +68,34 @@ fn is_cyrillic(c: char) -> bool {
     matches!(c, '\u{0400}'..='\u{04FF}' | '\u{0500}'..='\u{052F}')
 }
 
+thread_local! {
+    /// Stems of recent words: an archive repeats its words, and Snowball is the
+    /// costliest step of indexing. Cleared when full, so memory stays bounded.
+    static CACHE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+const CACHE_WORDS: usize = 200_000;
+
+/// The stem of an already folded word (cached): see [`stem_uncached`].
+pub fn stem_folded(folded: &str) -> Cow<'_, str> {
+    if folded.len() <= 2 {
+        return stem_uncached(folded);
+    }
+    CACHE.with_borrow_mut(|cache| {
+        if let Some(stem) = cache.get(folded) {
+            return Cow::Owned(stem.clone());
+        }
+        let stem = stem_uncached(folded).into_owned();
+        if cache.len() >= CACHE_WORDS {
+            cache.clear();
+        }
+        cache.insert(folded.to_string(), stem.clone());
+        Cow::Owned(stem)
+    })
+}
+
 /// The stem of an already folded word: Snowball Russian for Cyrillic words,
 /// Snowball English for Latin ones, the word itself otherwise (numbers, `m1`).
-pub fn stem_folded(folded: &str) -> Cow<'_, str> {
+pub fn stem_uncached(folded: &str) -> Cow<'_, str> {
     if folded.chars().any(is_cyrillic) {
         RUSSIAN.stem(folded)
     } else if folded.chars().any(|c| c.is_ascii_alphabetic()) && !folded.chars().any(|c| c.is_ascii_digit()) {

@@ -56,6 +56,8 @@ pub struct ImportSink<'a> {
     summary: ImportSummary,
     /// Word form -> occurrences, flushed to `vocabulary` at commit (one write per word, not per post).
     vocabulary: HashMap<String, i64>,
+    /// Stem -> posts holding it, flushed to `stems` at commit.
+    stems: HashMap<String, i64>,
 }
 
 /// Words worth suggesting: real words of 3..=40 characters with a letter in them.
@@ -80,6 +82,7 @@ impl<'a> ImportSink<'a> {
             channel: None,
             summary: ImportSummary::default(),
             vocabulary: HashMap::new(),
+            stems: HashMap::new(),
         }
     }
 
@@ -145,16 +148,14 @@ impl<'a> ImportSink<'a> {
                 (id, Outcome::Updated)
             }
             None => {
-                let id: i64 = self
-                    .tx
+                // Not `RETURNING`: its statement savepoint makes FTS5 flush a segment per post.
+                self.tx
                     .prepare_cached(
                         "INSERT INTO posts(channel_id, message_id, seq, date, edited, title, body, entities, links)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )?
-                    .query_row(
-                        params![channel, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links],
-                        |r| r.get(0),
-                    )?;
+                    .execute(params![channel, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links])?;
+                let id = self.tx.last_insert_rowid();
                 self.summary.new += 1;
                 (id, Outcome::New)
             }
@@ -187,6 +188,17 @@ impl<'a> ImportSink<'a> {
             stemmed_body
         ])?;
         let stems: Vec<&str> = words.iter().map(|w| w.stem.as_str()).collect();
+        let mut distinct: Vec<&str> = stems.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for stem in distinct {
+            match self.stems.get_mut(stem) {
+                Some(n) => *n += 1,
+                None => {
+                    self.stems.insert(stem.to_string(), 1);
+                }
+            }
+        }
         let mut insert =
             self.tx.prepare_cached("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
         for t in self.taxonomy.tag(&stems) {
@@ -204,6 +216,13 @@ impl<'a> ImportSink<'a> {
             )?;
             for (word, n) in &self.vocabulary {
                 upsert.execute(params![word, n])?;
+            }
+            let mut upsert = self.tx.prepare_cached(
+                "INSERT INTO stems(stem, docs) VALUES (?1, ?2)
+                 ON CONFLICT(stem) DO UPDATE SET docs = docs + excluded.docs",
+            )?;
+            for (stem, n) in &self.stems {
+                upsert.execute(params![stem, n])?;
             }
         }
         self.tx.commit()?;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("V1__archive.sql", include_str!("../../migrations/V1__archive.sql")),
     ("V2__bot.sql", include_str!("../../migrations/V2__bot.sql")),
     ("V3__replay.sql", include_str!("../../migrations/V3__replay.sql")),
+    ("V4__stems.sql", include_str!("../../migrations/V4__stems.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct Archive {
     taxonomy: Taxonomy,
     /// topic index in `taxonomy` -> topics.id
     topic_ids: Vec<i64>,
+    /// Posts above which a search term counts as common (see `search`).
+    pub(crate) common_docs: i64,
 }
 
 impl Archive {
@@ -69,9 +72,14 @@ impl Archive {
             Some(text) => Taxonomy::parse(&text, "the store's saved taxonomy")?,
             None => Taxonomy::bundled(),
         };
-        let mut archive = Archive { conn, taxonomy, topic_ids: Vec::new() };
+        let mut archive = Archive { conn, taxonomy, topic_ids: Vec::new(), common_docs: crate::search::COMMON_DOCS };
         archive.sync_topics()?;
         Ok(archive)
+    }
+
+    /// Changes when a search term counts as common (tests exercise the large-archive plans on small data).
+    pub fn set_common_docs(&mut self, posts: i64) {
+        self.common_docs = posts;
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
