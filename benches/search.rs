@@ -1,1 +1,377 @@
-fn main() {}
+//! Search latency over generated archives of growing size (ours against the bare
+//! FTS5 query it is built on), and the import rate (ours against bare FTS5 inserts).
+//!
+//! Sizes: `POSTKEEPER_BENCH_SIZES=10000,100000,1000000` (the default). Stores are built
+//! once under `target/bench-corpora/` (the 1M one takes minutes) and reused.
+
+#[allow(dead_code)]
+mod common;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use postkeeper::model::{NewPost, title_of};
+use postkeeper::search::{Mode, Query, snippet, text};
+use postkeeper::store::{Archive, StoreError};
+use rusqlite::{Connection, params};
+
+/// Realistic queries: (label, query as typed).
+const REALISTIC: &[(&str, &str)] = &[
+    // Two or three words, inflected unlike the corpus' forms.
+    ("rl_2w", "обучение с подкреплением"),
+    ("faces_2w", "распознавание лица"),
+    ("robot_dog_2w", "роботу-собаке"),
+    ("deep_nets_3w", "глубокое обучение нейросетей"),
+    ("trading_3w", "торговые стратегии обучения"),
+    // An English term, a rare word.
+    ("english", "deepmind mujoco"),
+    ("rare", "отвертки"),
+    // Typed in inline mode: the last word is a prefix.
+    ("prefix", "распознавание изобр"),
+    // One word the archive never saw: all-words finds nothing, any-word answers.
+    ("fallback_any", "нейросети блокчейн"),
+    // A typo: nothing found, a suggestion from the vocabulary.
+    ("typo_suggest", "экзопланиты"),
+];
+
+/// Queries of very common words, where ranking every match would be most of the archive.
+const COMMON: &[(&str, &str)] = &[("common_obuchenie", "обучение"), ("common_obuchenie_modeli", "обучение модели")];
+
+/// The same and two realistic queries sent with a trailing space: no word is taken as a
+/// prefix, which shows what the prefix expansion of the last word costs.
+const COMPLETE: &[(&str, &str)] = &[
+    ("complete_common_obuchenie", "обучение "),
+    ("complete_common_obuchenie_modeli", "обучение модели "),
+    ("complete_rl_2w", "обучение с подкреплением "),
+    ("complete_trading_3w", "торговые стратегии обучения "),
+];
+
+const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
+/// The search's own constants (src/search/mod.rs), for the breakdown of common queries.
+const COUNT_CAP: i64 = 1_000;
+const COMMON_DOCS: i64 = 20_000;
+const COMMON_WINDOW: i64 = 5_000;
+
+fn sizes() -> Vec<usize> {
+    let spec = std::env::var("POSTKEEPER_BENCH_SIZES").unwrap_or_else(|_| "10000,100000,1000000".into());
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().expect("POSTKEEPER_BENCH_SIZES"))
+        .collect()
+}
+
+/// The top 10 of a bare FTS5 query, ranked by bm25 over every match.
+fn raw_top10(conn: &Connection, expr: &str) -> Vec<(i64, f64)> {
+    conn.prepare_cached(&format!(
+        "SELECT rowid, {BM25} AS s FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY s LIMIT 10"
+    ))
+    .expect("prepare")
+    .query_map([expr], |r| Ok((r.get(0)?, r.get(1)?)))
+    .expect("query")
+    .collect::<rusqlite::Result<_>>()
+    .expect("rows")
+}
+
+/// `"stem1" AND "stem2"`: the query's stems, no prefixes.
+fn plain_expr(query: &Query, op: &str) -> String {
+    query.terms.iter().map(|t| format!("\"{}\"", t.stem)).collect::<Vec<_>>().join(op)
+}
+
+fn doc_count(conn: &Connection, stem: &str) -> i64 {
+    conn.prepare_cached("SELECT doc FROM posts_vocab WHERE term = ?1")
+        .expect("prepare")
+        .query_row([stem], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+fn count(conn: &Connection, expr: &str) -> i64 {
+    conn.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)")
+        .expect("prepare")
+        .query_row(params![expr, COUNT_CAP], |r| r.get(0))
+        .expect("count")
+}
+
+/// Matches with rowid >= floor, uncapped.
+fn count_all(conn: &Connection, expr: &str, floor: i64) -> i64 {
+    conn.query_row(
+        "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid >= ?2",
+        params![expr, floor],
+        |r| r.get(0),
+    )
+    .expect("count")
+}
+
+fn rank_floor(conn: &Connection, expr: &str) -> i64 {
+    conn.prepare_cached("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2")
+        .expect("prepare")
+        .query_row(params![expr, COMMON_WINDOW - 1], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+fn ranked_window(conn: &Connection, expr: &str, floor: i64) -> Vec<(i64, f64)> {
+    conn.prepare_cached(&format!(
+        "SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid >= ?2
+         ORDER BY score, rowid DESC LIMIT 10"
+    ))
+    .expect("prepare")
+    .query_map(params![expr, floor], |r| Ok((r.get(0)?, r.get(1)?)))
+    .expect("query")
+    .collect::<rusqlite::Result<_>>()
+    .expect("rows")
+}
+
+fn search_benches(c: &mut Criterion) {
+    for n in sizes() {
+        let path = common::corpus_db(n);
+        let archive = Archive::open(&path).expect("open the corpus store");
+        let conn = archive.conn();
+        let mut group = c.benchmark_group(format!("search/{n}"));
+        let (samples, secs) = if n >= 1_000_000 { (10, 3) } else { (20, 2) };
+        group.sample_size(samples).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(secs));
+        group.sampling_mode(SamplingMode::Flat);
+
+        for &(label, input) in REALISTIC.iter().chain(COMMON).chain(COMPLETE) {
+            let page = archive.search(input, 0, 10).expect("search");
+            let query = Query::parse(input);
+            let (expr, plain) = match page.mode {
+                Mode::All => (query.all_expr(), plain_expr(&query, " AND ")),
+                Mode::Any => (query.any_expr(), plain_expr(&query, " OR ")),
+            };
+            let expr = expr.expect("a searchable query");
+            let docs: Vec<String> =
+                query.terms.iter().map(|t| format!("{}={}", t.stem, doc_count(conn, &t.stem))).collect();
+            eprintln!(
+                "search/{n} {label} {input:?}: {:?} total={}{} hits={} suggestion={:?}; docs {}; expr {expr}",
+                page.mode,
+                page.total,
+                if page.total_capped { "+" } else { "" },
+                page.hits.len(),
+                page.suggestion,
+                docs.join(" "),
+            );
+            group.bench_function(BenchmarkId::new("ours", label), |b| {
+                b.iter(|| archive.search(black_box(input), 0, 10).expect("search"))
+            });
+            if COMPLETE.iter().any(|&(l, _)| l == label) {
+                continue; // the bare queries are those of the same words above
+            }
+            // The bare query on the words' stems, ranking every match.
+            group
+                .bench_function(BenchmarkId::new("raw_fts5", label), |b| b.iter(|| raw_top10(conn, black_box(&plain))));
+            // The bare query with the search's own expression (the last word as a prefix too).
+            group.bench_function(BenchmarkId::new("raw_fts5_same_expr", label), |b| {
+                b.iter(|| raw_top10(conn, black_box(&expr)))
+            });
+        }
+
+        // Where the time of a common-word search goes: the statements the search runs, with
+        // its expression (last word as a prefix) and, for comparison, with the plain stems.
+        for &(label, input) in COMMON {
+            let query = Query::parse(input);
+            let expr = query.all_expr().expect("a searchable query");
+            let plain = plain_expr(&query, " AND ");
+            // As the search decides: a prefix term does not count (see `rank_floor` in src/search/mod.rs).
+            let floored = query.terms.iter().filter(|t| !t.prefix).map(|t| doc_count(conn, &t.stem)).min();
+            let floor = if floored.is_some_and(|d| d > COMMON_DOCS) { rank_floor(conn, &expr) } else { 0 };
+            let plain_floor = rank_floor(conn, &plain);
+            let ranked = ranked_window(conn, &expr, floor);
+            eprintln!(
+                "search/{n} {label}: count={} floor={floor} (plain stems: floor={plain_floor}, {} posts ranked)",
+                count(conn, &expr),
+                count_all(conn, &plain, plain_floor)
+            );
+            let mut bench = |name: &str, f: &mut dyn FnMut() -> i64| {
+                group.bench_function(format!("breakdown/{label}/{name}"), |b| b.iter(&mut *f));
+            };
+            bench("doc_counts", &mut || query.terms.iter().map(|t| doc_count(conn, black_box(&t.stem))).sum());
+            bench("count", &mut || count(conn, black_box(&expr)));
+            bench("rank_floor", &mut || rank_floor(conn, black_box(&expr)));
+            bench("bm25_window", &mut || ranked_window(conn, black_box(&expr), floor).len() as i64);
+            bench("posts_snippets", &mut || {
+                ranked
+                    .iter()
+                    .map(|&(id, _)| {
+                        let post = archive.post(id).expect("post").expect("stored");
+                        snippet(&post.body, &query, 28).0.len() as i64
+                    })
+                    .sum()
+            });
+            bench("count_plain", &mut || count(conn, black_box(&plain)));
+            bench("rank_floor_plain", &mut || rank_floor(conn, black_box(&plain)));
+            bench("bm25_window_plain", &mut || ranked_window(conn, black_box(&plain), plain_floor).len() as i64);
+        }
+        group.finish();
+    }
+}
+
+/// How many posts one import measures.
+const IMPORT_POSTS: usize = 10_000;
+
+/// A fresh on-disk connection with the store's pragmas and a bare index table.
+fn bare_fts5(dir: &Path) -> Connection {
+    let conn = Connection::open(dir.join("bare.db")).expect("open");
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).expect("wal");
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         CREATE VIRTUAL TABLE t USING fts5(title, body, content = '', contentless_delete = 1,
+                                           tokenize = \"unicode61 remove_diacritics 0\");",
+    )
+    .expect("create");
+    conn
+}
+
+/// Inserts (title, body) pairs in one transaction.
+fn insert_bare<T: AsRef<str>, U: AsRef<str>>(conn: &mut Connection, rows: impl Iterator<Item = (T, U)>) {
+    let tx = conn.transaction().expect("begin");
+    {
+        let mut insert = tx.prepare("INSERT INTO t(rowid, title, body) VALUES (?1, ?2, ?3)").expect("prepare");
+        for (i, (title, body)) in rows.enumerate() {
+            insert.execute(params![i as i64 + 1, title.as_ref(), body.as_ref()]).expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// Posts and their index rows straight into the store's tables, as the import does
+/// minus stemming, topics and vocabulary; with `INSERT ... RETURNING id` or `last_insert_rowid()`.
+fn insert_schema(archive: &mut Archive, posts: &[NewPost], stemmed: &[(String, String)], returning: bool) {
+    let conn = archive.conn_mut();
+    let tx = conn.transaction().expect("begin");
+    let channel: i64 = tx
+        .query_row("INSERT INTO channels(source_key, title) VALUES ('tg:-1001', 'Bench') RETURNING id", [], |r| {
+            r.get(0)
+        })
+        .expect("channel");
+    {
+        const INSERT: &str =
+            "INSERT INTO posts(channel_id, message_id, seq, date, edited, title, body, entities, links)
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', '[]')";
+        let mut with_returning = tx.prepare(&format!("{INSERT} RETURNING id")).expect("prepare");
+        let mut plain = tx.prepare(INSERT).expect("prepare");
+        let mut fts = tx.prepare("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)").expect("prepare");
+        for (p, (title, body)) in posts.iter().zip(stemmed) {
+            let row = params![channel, p.message_id, p.seq, p.date, p.edited, title_of(&p.text), p.text];
+            let id: i64 = if returning {
+                with_returning.query_row(row, |r| r.get(0)).expect("insert")
+            } else {
+                plain.execute(row).expect("insert");
+                tx.last_insert_rowid()
+            };
+            fts.execute(params![id, title, body]).expect("index");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// Times `routine` on a fresh temporary directory per iteration: neither the setup
+/// nor closing the connection (the WAL checkpoint) is timed, only up to the commit.
+fn time_fresh<S>(iters: u64, mut setup: impl FnMut(&Path) -> S, mut routine: impl FnMut(&mut S)) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut state = setup(dir.path());
+        let start = Instant::now();
+        routine(&mut state);
+        total += start.elapsed();
+        drop(state);
+    }
+    total
+}
+
+fn import_benches(c: &mut Criterion) {
+    let posts: Vec<NewPost> = common::Corpus::new(7).posts(IMPORT_POSTS);
+    let stemmed: Vec<(String, String)> = posts.iter().map(|p| common::stemmed_fields(&p.text)).collect();
+    let plain: Vec<(String, String)> = posts.iter().map(|p| (title_of(&p.text), p.text.clone())).collect();
+    let words = posts.iter().map(|p| text::words(&p.text).len()).sum::<usize>() as f64 / posts.len() as f64;
+    let bytes = posts.iter().map(|p| p.text.len()).sum::<usize>() as f64 / posts.len() as f64;
+    eprintln!("import: {IMPORT_POSTS} posts of {words:.0} words / {bytes:.0} bytes on average");
+
+    let mut group = c.benchmark_group("import");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(10));
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(IMPORT_POSTS as u64));
+
+    group.bench_function("ours/archive_import", |b| {
+        b.iter_custom(|iters| {
+            time_fresh(
+                iters,
+                |dir| (Archive::open(&dir.join("store.db")).expect("open"), posts.clone()),
+                |(archive, batch)| {
+                    archive
+                        .import(|sink| -> Result<(), StoreError> {
+                            sink.channel(&common::channel())?;
+                            for p in std::mem::take(batch) {
+                                sink.post(p)?;
+                            }
+                            Ok(())
+                        })
+                        .expect("import");
+                },
+            )
+        })
+    });
+    group.bench_function("raw_fts5/stemmed_insert", |b| {
+        b.iter_custom(|iters| {
+            time_fresh(iters, bare_fts5, |conn| insert_bare(conn, stemmed.iter().map(|(t, b)| (t, b))))
+        })
+    });
+    group.bench_function("raw_fts5/stem_then_insert", |b| {
+        b.iter_custom(|iters| {
+            time_fresh(iters, bare_fts5, |conn| {
+                insert_bare(conn, posts.iter().map(|p| common::stemmed_fields(&p.text)))
+            })
+        })
+    });
+    group.bench_function("raw_fts5/unstemmed_insert", |b| {
+        b.iter_custom(|iters| time_fresh(iters, bare_fts5, |conn| insert_bare(conn, plain.iter().map(|(t, b)| (t, b)))))
+    });
+    // The store's own tables, pre-stemmed text: a posts row then its index row, per post.
+    // `RETURNING` gives the posts insert a statement journal, and FTS5 flushes its pending
+    // terms to a new segment at every statement savepoint: one segment per post, then merges.
+    for (name, returning) in [("schema/posts_returning_then_fts", true), ("schema/posts_plain_then_fts", false)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                time_fresh(
+                    iters,
+                    |dir| Archive::open(&dir.join("store.db")).expect("open"),
+                    |archive| insert_schema(archive, &posts, &stemmed, returning),
+                )
+            })
+        });
+    }
+    group.bench_function("stem_only", |b| {
+        b.iter(|| posts.iter().map(|p| common::stemmed_fields(black_box(&p.text)).1.len()).sum::<usize>())
+    });
+    // The same with a folded word -> stem cache (an upper bound: the corpus has ~1.8k distinct words).
+    group.bench_function("stem_only_cached", |b| {
+        b.iter(|| {
+            let mut cache: HashMap<String, String> = HashMap::new();
+            let mut stem = |text: &str| {
+                let mut out = String::with_capacity(text.len());
+                for range in text::word_ranges(text) {
+                    let folded = text::fold(&text[range]);
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    match cache.get(&folded) {
+                        Some(s) => out.push_str(s),
+                        None => {
+                            let s = text::stem_folded(&folded).into_owned();
+                            out.push_str(&s);
+                            cache.insert(folded, s);
+                        }
+                    }
+                }
+                out
+            };
+            posts.iter().map(|p| stem(&title_of(&p.text)).len() + stem(black_box(&p.text)).len()).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, search_benches, import_benches);
+criterion_main!(benches);

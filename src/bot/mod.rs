@@ -26,13 +26,18 @@ use crate::store::Archive;
 pub use send::{retry, send_reply};
 
 /// The archive shared by handlers. SQLite is blocking: every call runs on
-/// the blocking pool, one at a time (one connection, one writer).
+/// the blocking pool, one at a time (one connection, one writer). Callers
+/// queue on an async gate first, so a burst of updates waits as cheap tasks
+/// rather than as blocked threads piling up on the mutex.
 #[derive(Clone)]
-pub struct SharedArchive(Arc<Mutex<Archive>>);
+pub struct SharedArchive {
+    inner: Arc<Mutex<Archive>>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
 
 impl SharedArchive {
     pub fn new(archive: Archive) -> Self {
-        SharedArchive(Arc::new(Mutex::new(archive)))
+        SharedArchive { inner: Arc::new(Mutex::new(archive)), gate: Arc::new(tokio::sync::Semaphore::new(1)) }
     }
 
     pub async fn call<R, F>(&self, f: F) -> anyhow::Result<R>
@@ -40,7 +45,8 @@ impl SharedArchive {
         F: FnOnce(&mut Archive) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let inner = self.0.clone();
+        let _turn = self.gate.acquire().await?;
+        let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut archive = inner.lock().map_err(|_| anyhow::anyhow!("the archive lock was poisoned by a panic"))?;
             Ok(f(&mut archive))

@@ -1294,6 +1294,7 @@ struct CallGuard {
     params: Value,
     counts_as_inflight: bool,
     done: bool,
+    at: std::time::Instant,
 }
 
 impl CallGuard {
@@ -1306,7 +1307,8 @@ impl CallGuard {
                 st.last_activity = Some(Instant::now());
             }
         }
-        CallGuard { shared: shared.clone(), method: method.to_string(), params, counts_as_inflight, done: false }
+        let at = std::time::Instant::now();
+        CallGuard { shared: shared.clone(), method: method.to_string(), params, counts_as_inflight, done: false, at }
     }
 
     fn finish(mut self, status: u16, result: Result<Value, String>, injected: bool) {
@@ -1329,6 +1331,7 @@ impl CallGuard {
                 status,
                 result,
                 cancelled: false,
+                at: self.at,
             },
             activity,
         );
@@ -1359,6 +1362,7 @@ impl Drop for CallGuard {
                     status: 0,
                     result: None,
                     cancelled: true,
+                    at: self.at,
                 },
                 self.counts_as_inflight,
             );

@@ -37,6 +37,8 @@ pub struct Call {
     /// The client went away before the answer was ready (e.g. a long poll dropped by a
     /// stopping dispatcher); such calls are not counted as errors.
     pub cancelled: bool,
+    /// When the request arrived (its parameters read), before it was answered.
+    pub at: std::time::Instant,
 }
 
 /// The current state of a message sent by the bot.

@@ -1,0 +1,592 @@
+//! Dispatch throughput and update→reply latency over loopback, against the fake Bot API
+//! server of the tests (`tests/support`): the real bot (`postkeeper::bot::spawn`, handler
+//! tree, `SharedArchive`) answering `/search` over the seed archive and over a generated
+//! 100k-post archive, and a bare teloxide echo bot with the same polling as the baseline.
+//!
+//! Each update comes from its own private chat, so the reply to update i is the first
+//! `sendMessage` to chat i; its time is when the fake server received the request
+//! (`Call::at`), the update's time is just before `push_update`. The fake long poll hands
+//! out at most 100 updates per `getUpdates`, like Telegram.
+//!
+//! Phases per bot (after a warm-up):
+//! * burst: N updates pushed at once; updates/s = N / (last reply − first push), median
+//!   of several rounds (one only when a round takes over 12 s);
+//! * steady: updates at a fixed rate (default 200/s; for a bot that cannot keep up, half
+//!   its burst throughput for 5 s), latency percentiles;
+//! * one at a time: the next update is pushed when the previous one was answered.
+//!
+//! Knobs (environment): `POSTKEEPER_DISPATCH_N` (2000), `POSTKEEPER_DISPATCH_ROUNDS` (3),
+//! `POSTKEEPER_DISPATCH_RATE` (200), `POSTKEEPER_DISPATCH_STEADY` (2000 updates),
+//! `POSTKEEPER_DISPATCH_SEQUENTIAL` (300), `POSTKEEPER_DISPATCH_POSTS` (100000),
+//! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,big`: which bots to run, e.g. for a profile).
+//! Run: `cargo bench --bench dispatch`.
+//!
+//! The `core` column is the `/search` handling alone (`chat::on_command`, in process, no
+//! Telegram): the time every update holds the archive's single lock, so 1000/core is the
+//! most updates/s any dispatcher could get out of that archive.
+
+#[allow(dead_code)]
+#[path = "common/mod.rs"]
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postkeeper::bot::{self, BotState, SharedArchive};
+use postkeeper::chat::{self, Command, Ctx};
+use postkeeper::config::Config;
+use postkeeper::i18n::Lang;
+use postkeeper::replay::commands::Access;
+use postkeeper::store::Archive;
+use serde_json::Value;
+use support::{FakeTelegram, updates};
+use teloxide::dispatching::ShutdownToken;
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+use teloxide::update_listeners::Polling;
+use tokio::task::JoinHandle;
+
+/// The long-poll wait of both bots (what the bot's tests use).
+const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Updates pushed (and answered) before measuring.
+const WARMUP: usize = 100;
+/// A phase gives up waiting for replies after this long.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Passes through the queries when timing the search alone.
+const CORE_PASSES: usize = 15;
+/// When the steady rate is lowered to what a slow bot keeps up with, it lasts this long.
+const STEADY_SECS: f64 = 5.0;
+/// Further burst rounds are skipped once one took longer than this.
+const SLOW_ROUND: Duration = Duration::from_secs(12);
+
+const ECHO: &str = "echo (bare teloxide)";
+const SEED: &str = "postkeeper, seed";
+
+/// Realistic queries, cycled through: phrases, single words, an inflected form, a word
+/// the seed lacks (found in none or few posts).
+const QUERIES: &[&str] = &[
+    "обучение с подкреплением",
+    "робот",
+    "экзопланеты",
+    "распознавание речи",
+    "нейросети",
+    "компьютерное зрение",
+    "языковые модели",
+    "глубокое обучение",
+    "медицина",
+    "роботу-собаке",
+];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v:?}")),
+        Err(_) => default,
+    }
+}
+
+struct Settings {
+    burst: usize,
+    rounds: usize,
+    rate: f64,
+    steady: usize,
+    sequential: usize,
+    posts: usize,
+    bots: Vec<String>,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        Settings {
+            burst: env_usize("POSTKEEPER_DISPATCH_N", 2000),
+            rounds: env_usize("POSTKEEPER_DISPATCH_ROUNDS", 3).max(1),
+            rate: env_usize("POSTKEEPER_DISPATCH_RATE", 200).max(1) as f64,
+            steady: env_usize("POSTKEEPER_DISPATCH_STEADY", 2000),
+            sequential: env_usize("POSTKEEPER_DISPATCH_SEQUENTIAL", 300),
+            posts: env_usize("POSTKEEPER_DISPATCH_POSTS", 100_000),
+            bots: std::env::var("POSTKEEPER_DISPATCH_BOTS")
+                .unwrap_or_else(|_| "echo,seed,big".into())
+                .split(',')
+                .map(|b| b.trim().to_string())
+                .collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The bots under test
+
+enum Stop {
+    Postkeeper(bot::Running),
+    Echo(ShutdownToken, JoinHandle<()>),
+}
+
+/// A bot polling its own fake server.
+struct Target {
+    tg: FakeTelegram,
+    stop: Stop,
+    next_chat: i64,
+}
+
+/// One pushed update: its private chat and when it was pushed.
+struct Sent {
+    chat: i64,
+    at: Instant,
+}
+
+impl Target {
+    async fn postkeeper(archive: Archive) -> Target {
+        let tg = FakeTelegram::start().await;
+        let state = Arc::new(BotState::new(SharedArchive::new(archive), Config::default()));
+        let running = bot::spawn(tg.bot(), state, POLL_TIMEOUT).await.expect("the bot starts");
+        Target { tg, stop: Stop::Postkeeper(running), next_chat: 1_000_000 }
+    }
+
+    /// A bare teloxide bot: one message endpoint that sends the text back.
+    async fn echo() -> Target {
+        let tg = FakeTelegram::start().await;
+        let bot = tg.bot();
+        let handler = Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
+            if let Some(text) = msg.text() {
+                bot.send_message(msg.chat.id, text).await?;
+            }
+            Ok::<(), teloxide::RequestError>(())
+        });
+        let mut dispatcher = Dispatcher::builder(bot.clone(), handler).build();
+        let shutdown = dispatcher.shutdown_token();
+        let listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
+        let task = tokio::spawn(async move {
+            let errors = LoggingErrorHandler::with_custom_text("polling failed");
+            dispatcher.dispatch_with_listener(listener, errors).await;
+        });
+        Target { tg, stop: Stop::Echo(shutdown, task), next_chat: 1_000_000 }
+    }
+
+    /// Pushes `/search <query i>` from a new private chat.
+    fn push(&mut self, i: usize) -> Sent {
+        let chat = self.next_chat;
+        self.next_chat += 1;
+        let update = updates::text(chat, chat, Some("ru"), &format!("/search {}", QUERIES[i % QUERIES.len()]));
+        let at = Instant::now();
+        self.tg.push_update(update);
+        Sent { chat, at }
+    }
+
+    fn answered(&self, chat: i64) -> bool {
+        !self.tg.messages(chat).is_empty()
+    }
+
+    /// Waits until every chat in `sent` got a reply (or the phase timeout).
+    async fn wait_replies(&self, sent: &[Sent], poll: Duration) {
+        let deadline = Instant::now() + PHASE_TIMEOUT;
+        let mut cursor = 0;
+        while cursor < sent.len() {
+            if self.answered(sent[cursor].chat) {
+                cursor += 1;
+            } else if Instant::now() >= deadline {
+                eprintln!("  timed out: {} of {} updates unanswered", sent.len() - cursor, sent.len());
+                return;
+            } else {
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+
+    /// chat id -> when the first successful sendMessage to it arrived.
+    fn replies(&self) -> HashMap<i64, Instant> {
+        let mut first = HashMap::new();
+        for call in self.tg.calls_to("sendMessage").into_iter().filter(|c| c.ok) {
+            let chat = match &call.params["chat_id"] {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            if let Some(chat) = chat {
+                first.entry(chat).and_modify(|t: &mut Instant| *t = (*t).min(call.at)).or_insert(call.at);
+            }
+        }
+        first
+    }
+
+    /// Latencies of `sent` (the unanswered ones left out) and the time of the last reply.
+    fn latencies(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
+        let replies = self.replies();
+        let mut lat = Vec::with_capacity(sent.len());
+        let mut last = None::<Instant>;
+        let mut missing = 0;
+        for s in sent {
+            match replies.get(&s.chat) {
+                Some(&at) => {
+                    lat.push(at.saturating_duration_since(s.at));
+                    last = Some(last.map_or(at, |l| l.max(at)));
+                }
+                None => missing += 1,
+            }
+        }
+        (lat, last, missing)
+    }
+
+    async fn shutdown(self) -> usize {
+        let errors = self.tg.errors().len();
+        match self.stop {
+            Stop::Postkeeper(running) => bot::stop(running, Duration::from_secs(5)).await,
+            Stop::Echo(token, task) => {
+                if let Ok(done) = token.shutdown() {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            }
+        }
+        drop(self.tg);
+        errors
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics
+
+#[derive(Clone, Copy, Default)]
+struct Percentiles {
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+/// Nearest-rank percentiles.
+fn percentiles(mut v: Vec<Duration>) -> Percentiles {
+    if v.is_empty() {
+        return Percentiles::default();
+    }
+    v.sort_unstable();
+    let at = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    Percentiles { p50: at(0.50), p90: at(0.90), p99: at(0.99), max: v[v.len() - 1] }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+struct Row {
+    name: String,
+    /// updates/s of each burst round
+    rounds: Vec<f64>,
+    burst: Percentiles,
+    steady: Percentiles,
+    steady_rate: f64,
+    sequential: Percentiles,
+    /// The `/search` handling alone (None for the echo bot).
+    core: Option<Core>,
+    missing: usize,
+    errors: usize,
+}
+
+impl Row {
+    fn throughput(&self) -> f64 {
+        median(&self.rounds)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Phases
+
+async fn warm_up(target: &mut Target) {
+    let sent: Vec<Sent> = (0..WARMUP).map(|i| target.push(i)).collect();
+    target.wait_replies(&sent, Duration::from_millis(5)).await;
+}
+
+/// `n` updates pushed at once: (updates/s, latencies, unanswered).
+async fn burst(target: &mut Target, n: usize) -> (f64, Vec<Duration>, usize) {
+    let sent: Vec<Sent> = (0..n).map(|i| target.push(i)).collect();
+    target.wait_replies(&sent, Duration::from_millis(5)).await;
+    let (lat, last, missing) = target.latencies(&sent);
+    let span = last.map_or(Duration::ZERO, |l| l.saturating_duration_since(sent[0].at));
+    let rate = if span.is_zero() { 0.0 } else { lat.len() as f64 / span.as_secs_f64() };
+    (rate, lat, missing)
+}
+
+/// `n` updates at `rate` per second: (latencies, achieved push rate, unanswered).
+async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64, usize) {
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut ticks = tokio::time::interval(period);
+    let mut sent = Vec::with_capacity(n);
+    for i in 0..n {
+        ticks.tick().await;
+        sent.push(target.push(i));
+    }
+    let pushed_in = sent.last().map_or(Duration::ZERO, |l| l.at.saturating_duration_since(sent[0].at));
+    let achieved = if pushed_in.is_zero() { 0.0 } else { (n - 1) as f64 / pushed_in.as_secs_f64() };
+    target.wait_replies(&sent, Duration::from_millis(20)).await;
+    let (lat, _, missing) = target.latencies(&sent);
+    (lat, achieved, missing)
+}
+
+/// `n` updates, each pushed once the previous one was answered.
+async fn one_at_a_time(target: &mut Target, n: usize) -> (Vec<Duration>, usize) {
+    let mut sent = Vec::with_capacity(n);
+    for i in 0..n {
+        let s = target.push(i);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !target.answered(s.chat) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        sent.push(s);
+    }
+    let (lat, _, missing) = target.latencies(&sent);
+    (lat, missing)
+}
+
+/// Time of `chat::on_command(Search)` for each query: the median over passes through all
+/// the queries (after one warm-up pass), so that other load on the machine counts less.
+fn core_search(archive: &mut Archive) -> Core {
+    let config = Config::default();
+    let ctx = Ctx {
+        chat_id: 1,
+        lang: Lang::Ru,
+        private: true,
+        bot_username: support::BOT_USERNAME.to_string(),
+        tz: config.timezone,
+        now: chrono::Utc::now(),
+        user_id: Some(1),
+        access: Access::for_user(&config, 1),
+    };
+    let mut pass = || -> Vec<Duration> {
+        QUERIES
+            .iter()
+            .map(|q| {
+                let started = Instant::now();
+                black_box(chat::on_command(archive, &ctx, Command::Search(q.to_string())).expect("search"));
+                started.elapsed()
+            })
+            .collect()
+    };
+    pass();
+    let passes: Vec<Vec<Duration>> = (0..CORE_PASSES).map(|_| pass()).collect();
+    let per_query: Vec<Duration> = (0..QUERIES.len())
+        .map(|q| {
+            let mut times: Vec<Duration> = passes.iter().map(|p| p[q]).collect();
+            times.sort_unstable();
+            times[times.len() / 2]
+        })
+        .collect();
+    Core { mean: per_query.iter().sum::<Duration>() / QUERIES.len() as u32, per_query }
+}
+
+/// The `/search` handling alone, in process.
+struct Core {
+    /// Mean over the queries (each update cycles through them).
+    mean: Duration,
+    /// In the order of `QUERIES`.
+    per_query: Vec<Duration>,
+}
+
+async fn measure(name: &str, mut target: Target, core: Option<Core>, s: &Settings) -> Row {
+    eprintln!("{name}: warming up");
+    warm_up(&mut target).await;
+    let mut rounds = Vec::new();
+    let mut burst_lat = Vec::new();
+    let mut missing = 0;
+    for round in 0..s.rounds {
+        let started = Instant::now();
+        let (rate, lat, miss) = burst(&mut target, s.burst).await;
+        eprintln!("{name}: burst round {}: {rate:.0} updates/s", round + 1);
+        rounds.push(rate);
+        burst_lat.extend(lat);
+        missing += miss;
+        if started.elapsed() > SLOW_ROUND && round + 1 < s.rounds {
+            eprintln!("{name}: burst rounds are slow, skipping the remaining ones");
+            break;
+        }
+    }
+    // A steady rate the bot can keep up with: at most half of its burst throughput, and
+    // then at most STEADY_SECS of updates.
+    let throughput = median(&rounds);
+    let (rate, count) = if s.rate <= throughput / 2.0 {
+        (s.rate, s.steady)
+    } else {
+        let rate = (throughput / 2.0).floor().max(1.0);
+        (rate, s.steady.min((rate * STEADY_SECS) as usize).max(2))
+    };
+    eprintln!("{name}: steady {rate:.0}/s, {count} updates");
+    let (steady_lat, steady_rate, miss) = steady(&mut target, count, rate).await;
+    missing += miss;
+    eprintln!("{name}: one at a time, {} updates", s.sequential);
+    let (seq_lat, miss) = one_at_a_time(&mut target, s.sequential).await;
+    missing += miss;
+    let errors = target.shutdown().await;
+    Row {
+        name: name.to_string(),
+        rounds,
+        burst: percentiles(burst_lat),
+        steady: percentiles(steady_lat),
+        steady_rate,
+        sequential: percentiles(seq_lat),
+        core,
+        missing,
+        errors,
+    }
+}
+
+/// A private copy of the cached corpus store (the bot writes its search queries into the
+/// store it runs on; the cache stays as built).
+fn big_archive(posts: usize, dir: &Path) -> Archive {
+    let cached = common::corpus_db(posts);
+    let copy = dir.join(format!("posts-{posts}.db"));
+    std::fs::copy(&cached, &copy).expect("copy the corpus store");
+    Archive::open(&copy).expect("open the corpus store")
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+fn print_table(rows: &[Row], s: &Settings) {
+    println!();
+    println!(
+        "dispatch over loopback: fake Bot API server and bot on one tokio runtime (2 workers), {} cores, \
+         long poll {} s, ≤100 updates per getUpdates",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        POLL_TIMEOUT.as_secs()
+    );
+    println!(
+        "burst: {} updates pushed at once, median of ≤{} rounds; steady: {} updates at {:.0}/s; \
+         one at a time: {} updates; latency = push → sendMessage received, ms",
+        s.burst, s.rounds, s.steady, s.rate, s.sequential
+    );
+    println!();
+    println!(
+        "{:<22} {:>6} {:>11} {:>6} | {:>7} {:>7} | {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>6} {:>6} | {:>4} {:>3}",
+        "bot",
+        "upd/s",
+        "rounds",
+        "core",
+        "burst50",
+        "burst99",
+        "st p50",
+        "st p90",
+        "st p99",
+        "st max",
+        "1 p50",
+        "1 p90",
+        "1 p99",
+        "1 max",
+        "miss",
+        "err"
+    );
+    println!("{}", "-".repeat(139));
+    for r in rows {
+        let min = r.rounds.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = r.rounds.iter().copied().fold(0.0, f64::max);
+        println!(
+            "{:<22} {:>6.0} {:>11} {:>6} | {:>7.1} {:>7.1} | {:>6.2} {:>6.2} {:>6.2} {:>6.2} | {:>6.2} {:>6.2} {:>6.2} {:>6.2} | {:>4} {:>3}",
+            r.name,
+            r.throughput(),
+            format!("{min:.0}-{max:.0}"),
+            r.core.as_ref().map_or("-".to_string(), |c| format!("{:.2}", ms(c.mean))),
+            ms(r.burst.p50),
+            ms(r.burst.p99),
+            ms(r.steady.p50),
+            ms(r.steady.p90),
+            ms(r.steady.p99),
+            ms(r.steady.max),
+            ms(r.sequential.p50),
+            ms(r.sequential.p90),
+            ms(r.sequential.p99),
+            ms(r.sequential.max),
+            r.missing,
+            r.errors
+        );
+    }
+    println!();
+    println!("upd/s: median of the burst rounds (min-max); core: ms per /search in process, no Telegram");
+    for r in rows {
+        if (r.steady_rate - s.rate).abs() > s.rate * 0.05 {
+            println!(
+                "note: {}: steady updates came at {:.0}/s, not {:.0}/s (at most half the bot's burst throughput)",
+                r.name, r.steady_rate, s.rate
+            );
+        }
+        if let Some(core) = &r.core {
+            let ceiling = 1.0 / core.mean.as_secs_f64();
+            println!(
+                "{}: the archive lock allows at most {ceiling:.0} updates/s; the bot got {:.0} ({:.0}%)",
+                r.name,
+                r.throughput(),
+                100.0 * r.throughput() / ceiling
+            );
+        }
+    }
+    let cores: Vec<(&str, &Core)> = rows.iter().filter_map(|r| Some((r.name.as_str(), r.core.as_ref()?))).collect();
+    if !cores.is_empty() {
+        println!();
+        print!("{:<28}", "/search alone, ms per query");
+        for (name, _) in &cores {
+            print!(" {name:>24}");
+        }
+        println!();
+        for (i, q) in QUERIES.iter().enumerate() {
+            print!("{q:<28}");
+            for (_, core) in &cores {
+                print!(" {:>24.2}", ms(core.per_query[i]));
+            }
+            println!();
+        }
+        println!();
+    }
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("targets:");
+    let row = |name: &str| rows.iter().find(|r| r.name == name);
+    if let (Some(echo), Some(seed)) = (row(ECHO), row(SEED)) {
+        let ratio = seed.throughput() / echo.throughput();
+        println!("  seed / echo throughput          = {ratio:.2} (≥ 0.80): {}", verdict(ratio >= 0.8));
+        let p99 = ms(seed.steady.p99) / ms(echo.steady.p99);
+        println!("  seed / echo p99, steady         = {p99:.2} (≤ 2.00): {}", verdict(p99 <= 2.0));
+        let p99 = ms(seed.sequential.p99) / ms(echo.sequential.p99);
+        println!("  seed / echo p99, one at a time  = {p99:.2} (≤ 2.00): {}", verdict(p99 <= 2.0));
+    }
+    for big in rows.iter().filter(|r| r.name != ECHO && r.name != SEED) {
+        let t = big.throughput();
+        println!("  {} throughput = {t:.0} updates/s (≥ 300): {}", big.name, verdict(t >= 300.0));
+    }
+    if rows.iter().any(|r| r.missing > 0 || r.errors > 0) {
+        println!("  (some updates were not answered or some calls failed: see the miss/err columns)");
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    let s = Settings::from_env();
+    let started = Instant::now();
+    let runs = |bot: &str| s.bots.iter().any(|b| b == bot);
+    let mut rows = Vec::new();
+
+    if runs("echo") {
+        rows.push(measure(ECHO, Target::echo().await, None, &s).await);
+    }
+    if runs("seed") {
+        let mut seed = Archive::open_in_memory().expect("in-memory store");
+        seed.seed_if_empty().expect("seed imports");
+        let core = core_search(&mut seed);
+        rows.push(measure(SEED, Target::postkeeper(seed).await, Some(core), &s).await);
+    }
+    let dir = tempfile::tempdir_in(common::target_dir()).expect("a temporary directory under target/");
+    if runs("big") && s.posts > 0 {
+        let mut archive = big_archive(s.posts, dir.path());
+        let core = core_search(&mut archive);
+        let name = format!("postkeeper, {}k posts", s.posts / 1000);
+        rows.push(measure(&name, Target::postkeeper(archive).await, Some(core), &s).await);
+    }
+
+    print_table(&rows, &s);
+    eprintln!("total {:.0} s", started.elapsed().as_secs_f64());
+}
