@@ -109,18 +109,27 @@ impl Archive {
         // a prefix of a common stem is costly, and a whole word needs none.
         if let Some(last) = query.terms.last_mut()
             && last.prefix
-            && self.is_word(&last.folded)?
         {
-            last.prefix = false;
+            if self.is_word(&last.folded)? {
+                last.prefix = false;
+            } else {
+                last.expansions = self.prefix_stems(&last.stem)?;
+            }
         }
         let Some(all) = query.all_expr() else {
             return Ok(SearchPage::empty());
         };
-        // Posts per term (a prefix counts as rare: its stem is not a word).
+        // Posts per term (a prefix: the posts of its expansions).
         let docs: Vec<i64> = query
             .terms
             .iter()
-            .map(|t| if t.prefix { Ok(0) } else { self.doc_count(&t.stem) })
+            .map(|t| {
+                if t.prefix {
+                    t.expansions.iter().map(|s| self.doc_count(s)).sum::<Result<i64>>()
+                } else {
+                    self.doc_count(&t.stem)
+                }
+            })
             .collect::<Result<_>>()?;
         let common = |i: usize| docs[i] > self.common_docs;
         let rare: Vec<&query::Term> =
@@ -225,6 +234,15 @@ impl Archive {
             .query_row([stem], |r| r.get(0))
             .optional()?
             .unwrap_or(0))
+    }
+
+    /// The most frequent stems beginning with `prefix` (at most 5).
+    fn prefix_stems(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT stem FROM (SELECT stem, docs FROM stems WHERE stem >= ?1 AND stem < ?1 || char(1114111) LIMIT 2000)
+             ORDER BY docs DESC, stem LIMIT 5",
+        )?;
+        Ok(stmt.query_map([prefix], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Is this (folded) form a word of the archive?

@@ -116,6 +116,10 @@ pub struct Term {
     pub stem: String,
     /// The last word of a query also matches as a prefix (typing in inline mode).
     pub prefix: bool,
+    /// For a prefix: the archive's most frequent stems it begins, searched instead of
+    /// `stem*` (FTS5 merges every expansion of a prefix in memory; a few ORed terms
+    /// merge lazily). Empty: `stem*` as it is.
+    pub expansions: Vec<String>,
 }
 
 /// The searchable words of a query; empty when it has none.
@@ -132,7 +136,7 @@ impl Query {
         let mut terms: Vec<Term> = Vec::new();
         for w in text::words(input) {
             if !terms.iter().any(|t| t.stem == w.stem) {
-                terms.push(Term { folded: w.folded, stem: w.stem, prefix: false });
+                terms.push(Term { folded: w.folded, stem: w.stem, prefix: false, expansions: Vec::new() });
             }
         }
         if terms.iter().any(|t| !is_stopword(&t.folded)) {
@@ -155,8 +159,12 @@ impl Query {
     /// (stemming only cuts endings, so the stem of a half-typed word begins
     /// the stems of the words it may become).
     pub fn term_expr(t: &Term) -> String {
-        let quoted = format!("\"{}\"", t.stem.replace('"', "\"\""));
-        if t.prefix { format!("{quoted}*") } else { quoted }
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        match (t.prefix, t.expansions.as_slice()) {
+            (false, _) => quote(&t.stem),
+            (true, []) => format!("{}*", quote(&t.stem)),
+            (true, stems) => format!("({})", stems.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" OR ")),
+        }
     }
 
     /// Terms joined by an operator; `None` when there are none.
