@@ -5,7 +5,6 @@
 //! several words matches those stems in sequence.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -16,8 +15,6 @@ pub const BUNDLED: &str = include_str!("../seeds/topics.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopicsError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -61,12 +58,6 @@ impl Taxonomy {
     pub fn bundled() -> Self {
         // The bundled file is tested; failing here is a build defect, not user input.
         Self::parse(BUNDLED, "seeds/topics.toml").expect("the bundled seeds/topics.toml is valid")
-    }
-
-    pub fn load(path: &Path) -> Result<Self, TopicsError> {
-        let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| TopicsError::Io { path: display.clone(), source })?;
-        Self::parse(&text, &display)
     }
 
     pub fn parse(text: &str, path: &str) -> Result<Self, TopicsError> {

@@ -152,7 +152,7 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
                 out.push_str(&escape(&html::truncate(d, 600)));
                 out.push('\n');
             }
-            let n = archive.stats()?.posts;
+            let n = archive.post_count()?;
             out.push_str(&format!("\n📚 {n}\n"));
         }
         None => {
@@ -299,15 +299,19 @@ fn topic_by_name(archive: &Archive, ctx: &Ctx, name: &str) -> Result<Reply, Stor
 
 fn topic_page(archive: &Archive, ctx: &Ctx, slug: &str, page: usize) -> Result<Reply, StoreError> {
     let t = ctx.lang.texts();
-    let Some(count) = archive.topic_counts()?.into_iter().find(|c| c.topic.slug == slug) else {
+    let Some(topic) = archive.taxonomy().topics.iter().find(|t| t.slug == slug) else {
         return topic_list(archive, ctx, t.no_topic);
     };
-    let total = count.posts as usize;
+    let mut page = page;
+    let (mut posts, total) = archive.posts(Some(slug), page * PAGE_SIZE, PAGE_SIZE)?;
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = page.min(pages - 1);
-    let (posts, _) = archive.posts(Some(slug), page * PAGE_SIZE, PAGE_SIZE)?;
-    let name = ctx.lang.pick(&count.topic.ru, &count.topic.en);
-    let mut out = format!("{} <b>{}</b> — {total}", escape(&count.topic.emoji), escape(name));
+    if page >= pages {
+        // A button of an old message may point past the end: show the last page.
+        page = pages - 1;
+        posts = archive.posts(Some(slug), page * PAGE_SIZE, PAGE_SIZE)?.0;
+    }
+    let name = ctx.lang.pick(&topic.ru, &topic.en);
+    let mut out = format!("{} <b>{}</b> — {total}", escape(&topic.emoji), escape(name));
     if pages > 1 {
         out.push_str(&format!(" · {} {}/{pages}", t.page, page + 1));
     }

@@ -235,18 +235,22 @@ impl Archive {
         let late = now - due;
         let post = if late > grace { None } else { self.pick_post(job.target)? };
         let tx = self.conn_mut().transaction()?;
-        let once_state =
-            |state: &str| if job.schedule.is_recurring() { "active".to_string() } else { state.to_string() };
-        let begin = if late > grace {
-            let reason = format!("{} min late", late.num_minutes());
+        // An occurrence that sends nothing: recorded as `state`; a one-off job ends with it,
+        // a recurring one moves on to its next occurrence.
+        let close_unsent = |state: &str, reason: &str| -> rusqlite::Result<()> {
             tx.execute(
-                "INSERT INTO replay_runs(job_id, due, chat, state, reason, finished_at) VALUES (?1, ?2, ?3, 'missed', ?4, ?5)",
-                params![job.id, due.timestamp(), chat, reason, now.timestamp()],
+                "INSERT INTO replay_runs(job_id, due, chat, state, reason, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![job.id, due.timestamp(), chat, state, reason, now.timestamp()],
             )?;
+            let job_state = if job.schedule.is_recurring() { "active" } else { state };
             tx.execute(
                 "UPDATE replay_jobs SET next_run = ?2, state = ?3 WHERE id = ?1",
-                params![job.id, next, once_state("missed")],
+                params![job.id, next, job_state],
             )?;
+            Ok(())
+        };
+        let begin = if late > grace {
+            close_unsent("missed", &format!("{} min late", late.num_minutes()))?;
             Begin::Missed { job_id: job.id }
         } else if let Some(post) = post {
             let header = header_for(settings, &post);
@@ -271,14 +275,7 @@ impl Archive {
                 Target::Post(id) => format!("post #{id} is not in the archive"),
                 _ => "the archive is empty".to_string(),
             };
-            tx.execute(
-                "INSERT INTO replay_runs(job_id, due, chat, state, reason, finished_at) VALUES (?1, ?2, ?3, 'failed', ?4, ?5)",
-                params![job.id, due.timestamp(), chat, reason, now.timestamp()],
-            )?;
-            tx.execute(
-                "UPDATE replay_jobs SET next_run = ?2, state = ?3 WHERE id = ?1",
-                params![job.id, next, once_state("failed")],
-            )?;
+            close_unsent("failed", &reason)?;
             Begin::Failed { job_id: job.id, reason }
         };
         tx.commit()?;

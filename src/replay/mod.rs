@@ -85,12 +85,6 @@ impl ManualClock {
         *now += chrono::Duration::from_std(by).unwrap_or_default();
         self.tick.send_replace(*now);
     }
-
-    pub fn set(&self, to: DateTime<Utc>) {
-        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
-        *now = to;
-        self.tick.send_replace(to);
-    }
 }
 
 impl Clock {

@@ -1,8 +1,6 @@
 //! `WHEN` of `/schedule`: parsed into a [`Schedule`] and its first run, in
 //! the configured time zone; later occurrences computed from the schedule.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -167,13 +165,6 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<(Schedule, DateT
         return Err(WhenError::Past);
     }
     Ok((Schedule::Once, at))
-}
-
-impl FromStr for Schedule {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        Schedule::from_db(s).ok_or(())
-    }
 }
 
 /// For tests and the CLI: a date and time in a zone.

@@ -66,6 +66,16 @@ fn vocabulary_word(folded: &str) -> bool {
     (3..=40).contains(&n) && folded.chars().any(char::is_alphabetic)
 }
 
+/// Adds one to a count, allocating the key only the first time it is seen.
+fn bump(counts: &mut HashMap<String, i64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 /// Topic indices of a post body.
 pub(crate) fn topics_of(taxonomy: &Taxonomy, body: &str) -> Vec<usize> {
     let words = text::words(body);
@@ -110,10 +120,6 @@ impl<'a> ImportSink<'a> {
     /// Counts a message that carries no post.
     pub fn skip(&mut self) {
         self.summary.skipped += 1;
-    }
-
-    pub fn summary(&self) -> &ImportSummary {
-        &self.summary
     }
 
     /// Stores a post of the current channel: new, updated in place, or left as it was.
@@ -174,12 +180,7 @@ impl<'a> ImportSink<'a> {
             }
             stemmed_body.push_str(&w.stem);
             if vocabulary_word(&w.folded) {
-                match self.vocabulary.get_mut(w.folded.as_str()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        self.vocabulary.insert(w.folded.clone(), 1);
-                    }
-                }
+                bump(&mut self.vocabulary, &w.folded);
             }
         }
         self.tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?.execute(params![
@@ -192,12 +193,7 @@ impl<'a> ImportSink<'a> {
         distinct.sort_unstable();
         distinct.dedup();
         for stem in distinct {
-            match self.stems.get_mut(stem) {
-                Some(n) => *n += 1,
-                None => {
-                    self.stems.insert(stem.to_string(), 1);
-                }
-            }
+            bump(&mut self.stems, stem);
         }
         let mut insert =
             self.tx.prepare_cached("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
@@ -209,22 +205,21 @@ impl<'a> ImportSink<'a> {
 
     /// Writes the vocabulary and commits the whole import.
     pub fn commit(self) -> Result<ImportSummary> {
-        {
-            let mut upsert = self.tx.prepare_cached(
-                "INSERT INTO vocabulary(word, freq) VALUES (?1, ?2)
-                 ON CONFLICT(word) DO UPDATE SET freq = freq + excluded.freq",
-            )?;
-            for (word, n) in &self.vocabulary {
-                upsert.execute(params![word, n])?;
+        let flush = |sql: &str, counts: &HashMap<String, i64>| -> Result<()> {
+            let mut upsert = self.tx.prepare_cached(sql)?;
+            for (key, n) in counts {
+                upsert.execute(params![key, n])?;
             }
-            let mut upsert = self.tx.prepare_cached(
-                "INSERT INTO stems(stem, docs) VALUES (?1, ?2)
-                 ON CONFLICT(stem) DO UPDATE SET docs = docs + excluded.docs",
-            )?;
-            for (stem, n) in &self.stems {
-                upsert.execute(params![stem, n])?;
-            }
-        }
+            Ok(())
+        };
+        flush(
+            "INSERT INTO vocabulary(word, freq) VALUES (?1, ?2) ON CONFLICT(word) DO UPDATE SET freq = freq + excluded.freq",
+            &self.vocabulary,
+        )?;
+        flush(
+            "INSERT INTO stems(stem, docs) VALUES (?1, ?2) ON CONFLICT(stem) DO UPDATE SET docs = docs + excluded.docs",
+            &self.stems,
+        )?;
         self.tx.commit()?;
         Ok(self.summary)
     }

@@ -144,6 +144,11 @@ impl Archive {
         self.posts_by_id(&ids)
     }
 
+    /// How many posts the archive holds.
+    pub fn post_count(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?)
+    }
+
     /// Topics with their post counts, in taxonomy order.
     pub fn topic_counts(&self) -> Result<Vec<TopicCount>> {
         let mut stmt = self.conn.prepare_cached(
