@@ -131,11 +131,19 @@ pub fn title_of(text: &str) -> String {
 /// URLs written in a text (`http://`, `https://`), plus those behind text links.
 pub fn links_of(text: &str, entities: &[Entity]) -> Vec<String> {
     let mut links: Vec<String> = Vec::new();
-    for word in text.split(|c: char| c.is_whitespace()) {
-        let Some(start) = word.find("http://").or_else(|| word.find("https://")) else {
+    // One scan for "http" (not two substring searches per word): a URL starts at the
+    // first `http://` or `https://` of a whitespace-separated word and runs to its end.
+    let mut from = 0;
+    while let Some(found) = text[from..].find("http") {
+        let at = from + found;
+        let end = text[at..].find(char::is_whitespace).map_or(text.len(), |n| at + n);
+        let rest = &text[at..];
+        if !(rest.starts_with("http://") || rest.starts_with("https://")) {
+            from = at + "http".len();
             continue;
-        };
-        let url = word[start..].trim_end_matches(['.', ',', ')', ';', '»', '"', '\'']);
+        }
+        from = end;
+        let url = text[at..end].trim_end_matches(['.', ',', ')', ';', '»', '"', '\'']);
         if url.len() > "https://".len() && !links.iter().any(|l| l == url) {
             links.push(url.to_string());
         }
@@ -177,6 +185,8 @@ mod tests {
         let text = "см. https://a.b/c, и (https://x.y/z).";
         let e = vec![Entity { kind: EntityKind::TextLink { url: "https://q.r".into() }, offset: 0, length: 3 }];
         assert_eq!(links_of(text, &e), ["https://a.b/c", "https://x.y/z", "https://q.r"]);
+        let text = "httpbin, см.http://e.f/g\nhttps://a.b/c https:// https://a.b/c;";
+        assert_eq!(links_of(text, &[]), ["http://e.f/g", "https://a.b/c"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! as the posts, so `робот` tags a post that says `роботу`. A marker of
 //! several words matches those stems in sequence.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::Deserialize;
 
@@ -51,7 +51,7 @@ pub struct Topic {
 pub struct Taxonomy {
     pub topics: Vec<Topic>,
     /// first stem -> (topic index, marker index)
-    index: HashMap<String, Vec<(usize, usize)>>,
+    index: FxHashMap<String, Vec<(usize, usize)>>,
 }
 
 impl Taxonomy {

@@ -2,6 +2,7 @@
 //! all-words first and any-word as a fallback, snippets with the matched
 //! words marked, and "did you mean" from the archive's own vocabulary.
 
+pub mod lexicon;
 pub mod query;
 pub mod text;
 

@@ -1,12 +1,14 @@
 //! Writing posts: the import transaction and the one upsert every source uses.
 
-use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{Result, StoreError};
 use crate::model::{NewChannel, NewPost, links_of, title_of};
+use crate::search::lexicon::Lexicon;
 use crate::search::text;
 use crate::topics::Taxonomy;
 
@@ -54,26 +56,103 @@ pub struct ImportSink<'a> {
     topic_ids: &'a [i64],
     channel: Option<i64>,
     summary: ImportSummary,
-    /// Word form -> occurrences, flushed to `vocabulary` at commit (one write per word, not per post).
-    vocabulary: HashMap<String, i64>,
-    /// Stem -> posts holding it, flushed to `stems` at commit.
-    stems: HashMap<String, i64>,
+    /// Where posts are analysed; its word and stem counts are flushed to `vocabulary`
+    /// and `stems` at commit (one write per word, not per post).
+    analyzer: Analyzer,
 }
 
-/// Words worth suggesting: real words of 3..=40 characters with a letter in them.
-fn vocabulary_word(folded: &str) -> bool {
-    let n = folded.chars().count();
-    (3..=40).contains(&n) && folded.chars().any(char::is_alphabetic)
+/// Posts an import indexes before its analysis moves to a second thread: a live post or
+/// a small file is analysed inline; a big import overlaps stemming with SQLite's writes.
+const INLINE_POSTS: usize = 256;
+/// Posts waiting for the analysis thread at most (bounds the memory a fast parser can fill).
+const QUEUED_POSTS: usize = 1024;
+
+/// A post to analyse: its id, title and text.
+struct Job {
+    id: i64,
+    title: String,
+    body: String,
 }
 
-/// Adds one to a count, allocating the key only the first time it is seen.
-fn bump(counts: &mut HashMap<String, i64>, key: &str) {
-    match counts.get_mut(key) {
-        Some(n) => *n += 1,
-        None => {
-            counts.insert(key.to_string(), 1);
-        }
+/// A post analysed: what its index row and topics are.
+struct Analysed {
+    id: i64,
+    title: String,
+    body: String,
+    topics: Vec<usize>,
+}
+
+fn analyse(lexicon: &mut Lexicon, taxonomy: &Taxonomy, job: Job) -> Analysed {
+    let analysis = lexicon.count(&job.body);
+    let stems: Vec<&str> = analysis.stems.iter().map(|&s| lexicon.stem(s)).collect();
+    let topics = taxonomy.tag(&stems);
+    Analysed { id: job.id, title: lexicon.stemmed(&job.title), body: analysis.stemmed, topics }
+}
+
+/// Stemming and tagging, in line or on a thread of their own. Every word form is
+/// stemmed once per import (the lexicon), so the second thread mostly folds and
+/// looks words up while this one writes rows.
+enum Analyzer {
+    Inline(Lexicon),
+    Thread {
+        jobs: SyncSender<Job>,
+        done: Receiver<Analysed>,
+        worker: JoinHandle<Lexicon>,
+        /// Jobs sent whose results have not been written yet.
+        pending: usize,
+    },
+    /// Only while switching from one to the other.
+    Gone,
+}
+
+impl Analyzer {
+    fn spawn(lexicon: Lexicon, taxonomy: Taxonomy) -> Result<Analyzer> {
+        let (jobs, inbox) = mpsc::sync_channel::<Job>(QUEUED_POSTS);
+        // Unbounded: the writer drains it after every post, and a bounded one could
+        // deadlock with the bounded job queue.
+        let (outbox, done) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("postkeeper-analyse".into())
+            .spawn(move || {
+                let mut lexicon = lexicon;
+                for job in inbox {
+                    if outbox.send(analyse(&mut lexicon, &taxonomy, job)).is_err() {
+                        break;
+                    }
+                }
+                lexicon
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the analysis thread: {e}")))?;
+        Ok(Analyzer::Thread { jobs, done, worker, pending: 0 })
     }
+}
+
+fn analysis_lost() -> StoreError {
+    StoreError::Corrupt("the analysis thread stopped".into())
+}
+
+/// Writes a post's index row and topics.
+fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], a: Analysed) -> Result<()> {
+    tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
+        .execute(params![a.id, a.title, a.body])?;
+    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
+    for t in a.topics {
+        insert.execute(params![a.id, topic_ids[t]])?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the search index from the posts (after a change of the index table).
+pub(super) fn reindex(tx: &Transaction<'_>) -> Result<()> {
+    let mut lexicon = Lexicon::new();
+    let mut select = tx.prepare("SELECT id, title, body FROM posts")?;
+    let mut insert = tx.prepare("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, title, body): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        insert.execute(params![id, lexicon.stemmed(&title), lexicon.stemmed(&body)])?;
+    }
+    Ok(())
 }
 
 /// Topic indices of a post body.
@@ -91,8 +170,7 @@ impl<'a> ImportSink<'a> {
             topic_ids,
             channel: None,
             summary: ImportSummary::default(),
-            vocabulary: HashMap::new(),
-            stems: HashMap::new(),
+            analyzer: Analyzer::Inline(Lexicon::new()),
         }
     }
 
@@ -142,6 +220,8 @@ impl<'a> ImportSink<'a> {
                 return Ok((id, Outcome::Unchanged));
             }
             Some((id, ..)) => {
+                // The old index row may still be on its way (the same post twice in one import).
+                self.drain(true)?;
                 self.tx
                     .prepare_cached(
                         "UPDATE posts SET message_id = ?2, date = ?3, edited = ?4, title = ?5, body = ?6,
@@ -166,46 +246,59 @@ impl<'a> ImportSink<'a> {
                 (id, Outcome::New)
             }
         };
-        self.index(id, &title, &p.text)?;
+        self.index(Job { id, title, body: p.text })?;
         Ok((id, outcome))
     }
 
-    /// Search index, topics and vocabulary of one post.
-    fn index(&mut self, id: i64, title: &str, body: &str) -> Result<()> {
-        let words = text::words(body);
-        let mut stemmed_body = String::with_capacity(body.len());
-        for w in &words {
-            if !stemmed_body.is_empty() {
-                stemmed_body.push(' ');
+    /// Search index, topics and vocabulary of one post: now, or queued to the analysis thread.
+    fn index(&mut self, job: Job) -> Result<()> {
+        if let Analyzer::Inline(lexicon) = &mut self.analyzer {
+            let analysed = analyse(lexicon, self.taxonomy, job);
+            write_index(&self.tx, self.topic_ids, analysed)?;
+            if self.summary.new + self.summary.updated >= INLINE_POSTS
+                && let Analyzer::Inline(lexicon) = std::mem::replace(&mut self.analyzer, Analyzer::Gone)
+            {
+                self.analyzer = Analyzer::spawn(lexicon, self.taxonomy.clone())?;
             }
-            stemmed_body.push_str(&w.stem);
-            if vocabulary_word(&w.folded) {
-                bump(&mut self.vocabulary, &w.folded);
-            }
+            return Ok(());
         }
-        self.tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?.execute(params![
-            id,
-            text::stemmed(title),
-            stemmed_body
-        ])?;
-        let stems: Vec<&str> = words.iter().map(|w| w.stem.as_str()).collect();
-        let mut distinct: Vec<&str> = stems.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        for stem in distinct {
-            bump(&mut self.stems, stem);
-        }
-        let mut insert =
-            self.tx.prepare_cached("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
-        for t in self.taxonomy.tag(&stems) {
-            insert.execute(params![id, self.topic_ids[t]])?;
+        let Analyzer::Thread { jobs, pending, .. } = &mut self.analyzer else { return Err(analysis_lost()) };
+        jobs.send(job).map_err(|_| analysis_lost())?;
+        *pending += 1;
+        self.drain(false)
+    }
+
+    /// Writes the analyses that are ready (`all`: waits for every one sent).
+    fn drain(&mut self, all: bool) -> Result<()> {
+        let Analyzer::Thread { done, pending, .. } = &mut self.analyzer else { return Ok(()) };
+        while *pending > 0 {
+            let analysed = if all {
+                done.recv().map_err(|_| analysis_lost())?
+            } else {
+                match done.try_recv() {
+                    Ok(a) => a,
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return Err(analysis_lost()),
+                }
+            };
+            *pending -= 1;
+            write_index(&self.tx, self.topic_ids, analysed)?;
         }
         Ok(())
     }
 
     /// Writes the vocabulary and commits the whole import.
-    pub fn commit(self) -> Result<ImportSummary> {
-        let flush = |sql: &str, counts: &HashMap<String, i64>| -> Result<()> {
+    pub fn commit(mut self) -> Result<ImportSummary> {
+        self.drain(true)?;
+        let lexicon = match std::mem::replace(&mut self.analyzer, Analyzer::Gone) {
+            Analyzer::Inline(lexicon) => lexicon,
+            Analyzer::Thread { jobs, worker, .. } => {
+                drop(jobs);
+                worker.join().map_err(|_| analysis_lost())?
+            }
+            Analyzer::Gone => return Err(analysis_lost()),
+        };
+        let flush = |sql: &str, counts: &mut dyn Iterator<Item = (&str, i64)>| -> Result<()> {
             let mut upsert = self.tx.prepare_cached(sql)?;
             for (key, n) in counts {
                 upsert.execute(params![key, n])?;
@@ -214,11 +307,11 @@ impl<'a> ImportSink<'a> {
         };
         flush(
             "INSERT INTO vocabulary(word, freq) VALUES (?1, ?2) ON CONFLICT(word) DO UPDATE SET freq = freq + excluded.freq",
-            &self.vocabulary,
+            &mut lexicon.word_counts(),
         )?;
         flush(
             "INSERT INTO stems(stem, docs) VALUES (?1, ?2) ON CONFLICT(stem) DO UPDATE SET docs = docs + excluded.docs",
-            &self.stems,
+            &mut lexicon.stem_counts(),
         )?;
         self.tx.commit()?;
         Ok(self.summary)

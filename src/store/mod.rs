@@ -14,12 +14,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::topics::Taxonomy;
 
+/// A step of a migration that SQL cannot do (stemming), run after its script in the same transaction.
+type After = fn(&rusqlite::Transaction<'_>) -> Result<()>;
+
 /// Migrations, applied in order at open; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[(&str, &str)] = &[
-    ("V1__archive.sql", include_str!("../../migrations/V1__archive.sql")),
-    ("V2__bot.sql", include_str!("../../migrations/V2__bot.sql")),
-    ("V3__replay.sql", include_str!("../../migrations/V3__replay.sql")),
-    ("V4__stems.sql", include_str!("../../migrations/V4__stems.sql")),
+const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
+    ("V1__archive.sql", include_str!("../../migrations/V1__archive.sql"), None),
+    ("V2__bot.sql", include_str!("../../migrations/V2__bot.sql"), None),
+    ("V3__replay.sql", include_str!("../../migrations/V3__replay.sql"), None),
+    ("V4__stems.sql", include_str!("../../migrations/V4__stems.sql"), None),
+    ("V5__ascii_tokens.sql", include_str!("../../migrations/V5__ascii_tokens.sql"), Some(import::reindex)),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -192,11 +196,156 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
     if version > MIGRATIONS.len() as i64 {
         return Err(StoreError::TooNew { path: path.to_string(), found: version, known: MIGRATIONS.len() });
     }
-    for (i, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+    for (i, (_name, sql, after)) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if let Some(after) = after {
+            after(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written before the index changed tokenizer (schema 4): after the upgrade,
+    /// search finds its posts through the rebuilt index, inflected forms included.
+    #[test]
+    fn upgrade_rebuilds_the_search_index() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = Connection::open(&path)?;
+            for (i, (_, sql, _)) in MIGRATIONS[..4].iter().enumerate() {
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.commit()?;
+            }
+            conn.execute_batch(
+                "INSERT INTO channels(id, source_key, title) VALUES (1, 'tg:-100', 'Old');
+                 INSERT INTO posts(id, channel_id, seq, title, body) VALUES
+                    (7, 1, 1, 'Роботы-собаки', 'Роботы-собаки учатся ходить'),
+                    (8, 1, 2, 'Торговых стратегий', 'Торговых стратегий много');
+                 INSERT INTO posts_fts(rowid, title, body) VALUES (7, 'old', 'old'), (8, 'old', 'old');",
+            )?;
+        }
+        let archive = Archive::open(&path)?;
+        let version: i64 = archive.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let ids =
+            |q: &str| -> Result<Vec<i64>> { Ok(archive.search(q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
+        assert_eq!(ids("роботу-собаке")?, [7]);
+        assert_eq!(ids("торговая стратегия")?, [8]);
+        assert_eq!(ids("old")?, Vec::<i64>::new());
+        Ok(())
+    }
+
+    fn channel() -> crate::model::NewChannel {
+        crate::model::NewChannel {
+            source_key: "tg:-1001".into(),
+            tg_id: Some(-1001),
+            username: None,
+            title: "Test".into(),
+            description: None,
+            counters: Default::default(),
+        }
+    }
+
+    /// Post `seq` of a generated batch: inflected words that repeat across posts, a
+    /// topic marker in some, and a word of its own in each.
+    fn generated(seq: i64, edition: &str) -> crate::model::NewPost {
+        let words = ["робот", "роботы", "роботу", "обучение", "обучения", "с", "подкреплением", "Ёжик", "ёжики"];
+        let mut text = format!("Пост {seq} {edition}\n");
+        for k in 0..12 {
+            text.push_str(words[(seq as usize * 7 + k * 3) % words.len()]);
+            text.push(' ');
+        }
+        text.push_str(&format!("слово{seq}"));
+        crate::model::NewPost {
+            message_id: Some(seq),
+            seq,
+            date: Some(1_600_000_000 + seq),
+            edited: None,
+            text,
+            entities: vec![],
+        }
+    }
+
+    fn snapshot(archive: &Archive) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT stem || ':' || docs FROM stems ORDER BY stem",
+            "SELECT word || ':' || freq FROM vocabulary ORDER BY word",
+            "SELECT post_id || ':' || topic_id FROM post_topics ORDER BY post_id, topic_id",
+            "SELECT term || ':' || doc || ':' || cnt FROM posts_vocab ORDER BY term",
+            "SELECT id || ':' || body FROM posts ORDER BY id",
+        ] {
+            let mut stmt = archive.conn().prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A big import analyses on a second thread; it must store exactly what one small
+    /// import per post stores, including a post that comes twice with different text.
+    #[test]
+    fn threaded_analysis_stores_what_inline_analysis_stores() -> Result<()> {
+        const N: i64 = 700;
+        let posts = || (1..=N).map(|seq| generated(seq, "альфа")).chain([generated(5, "бета"), generated(600, "бета")]);
+        let mut big = Archive::open_in_memory()?;
+        let summary = big.import(|sink| -> Result<()> {
+            sink.channel(&channel())?;
+            for p in posts() {
+                sink.post(p)?;
+            }
+            Ok(())
+        })?;
+        assert_eq!((summary.new, summary.updated), (N as usize, 2));
+
+        let mut small = Archive::open_in_memory()?;
+        for p in posts() {
+            small.import(|sink| -> Result<()> {
+                sink.channel(&channel())?;
+                sink.post(p)?;
+                Ok(())
+            })?;
+        }
+        assert_eq!(snapshot(&big)?, snapshot(&small)?);
+        let found =
+            |q: &str| -> Result<Vec<i64>> { Ok(big.search(q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
+        assert_eq!(found("слово650")?, [650]);
+        let mut updated = found("бета")?;
+        updated.sort_unstable();
+        assert_eq!(updated, [5, 600]);
+        // The first text of post 600 is gone from the index: both words no longer meet.
+        assert_eq!(big.search("альфа слово600", 0, 10)?.mode, crate::search::Mode::Any);
+        assert_eq!(big.search("альфа слово599", 0, 10)?.mode, crate::search::Mode::All);
+        Ok(())
+    }
+
+    /// An import that fails after its analysis went to the second thread leaves nothing behind.
+    #[test]
+    fn failed_threaded_import_changes_nothing() -> Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        let before = snapshot(&archive)?;
+        let result = archive.import(|sink| -> Result<()> {
+            sink.channel(&channel())?;
+            for seq in 1..=600 {
+                sink.post(generated(seq, "альфа"))?;
+            }
+            Err(StoreError::Corrupt("broken file".into()))
+        });
+        assert!(matches!(result, Err(StoreError::Corrupt(m)) if m == "broken file"));
+        assert_eq!(snapshot(&archive)?, before);
+        assert!(archive.search("робот", 0, 10)?.hits.is_empty());
+        Ok(())
+    }
 }
