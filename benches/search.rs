@@ -52,7 +52,7 @@ const COMPLETE: &[(&str, &str)] = &[
 const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
 /// The search's own constants (src/search/mod.rs), for the breakdown of common queries.
 const COUNT_CAP: i64 = 1_000;
-const COMMON_DOCS: i64 = 20_000;
+const COMMON_DOCS: i64 = 1_500;
 const COMMON_WINDOW: i64 = 5_000;
 
 fn sizes() -> Vec<usize> {

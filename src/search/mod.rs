@@ -4,9 +4,11 @@
 
 pub mod lexicon;
 pub mod query;
+pub(crate) mod suggest;
 pub mod text;
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -21,7 +23,7 @@ const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
 /// A term in more posts than this is "common": bm25 would have to visit every one of
 /// them (FTS5 gathers each phrase's statistics over all its matches), so common terms
 /// filter but do not rank; a query of common terms only is answered newest first.
-pub const COMMON_DOCS: i64 = 10_000;
+pub const COMMON_DOCS: i64 = 1_500;
 
 /// How a query's page is found.
 enum Plan {
@@ -172,22 +174,24 @@ impl Archive {
         Ok(SearchPage { hits, total: total as usize, total_capped: total >= COUNT_CAP, mode, suggestion: None })
     }
 
-    /// One page of (post id, score), best first.
+    /// One page of (post id, score), best first. LIMIT and OFFSET are written into the
+    /// SQL, not bound: SQLite passes them to FTS5 and re-prepares a statement each time
+    /// such a bound value is bound again (a tenth of a small search's time).
     fn rank(&self, plan: &Plan, offset: usize, limit: usize) -> Result<Vec<(i64, f64)>> {
         let bm25 =
             format!("SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY score, rowid DESC");
         Ok(match plan {
             Plan::Ranked(expr) => self
                 .conn()
-                .prepare_cached(&format!("{bm25} LIMIT ?2 OFFSET ?3"))?
-                .query_map(params![expr, limit as i64, offset as i64], |r| Ok((r.get(0)?, -r.get::<_, f64>(1)?)))?
+                .prepare_cached(&format!("{bm25} LIMIT {limit} OFFSET {offset}"))?
+                .query_map(params![expr], |r| Ok((r.get(0)?, -r.get::<_, f64>(1)?)))?
                 .collect::<rusqlite::Result<_>>()?,
             Plan::Newest(expr) => self
                 .conn()
-                .prepare_cached(
-                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2 OFFSET ?3",
-                )?
-                .query_map(params![expr, limit as i64, offset as i64], |r| Ok((r.get(0)?, 0.0)))?
+                .prepare_cached(&format!(
+                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT {limit} OFFSET {offset}"
+                ))?
+                .query_map(params![expr], |r| Ok((r.get(0)?, 0.0)))?
                 .collect::<rusqlite::Result<_>>()?,
             Plan::RankedWithin { rank, all } => {
                 // The posts with every word: no more than the rarest word has.
@@ -223,8 +227,10 @@ impl Archive {
     fn count(&self, expr: &str) -> Result<i64> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)")?
-            .query_row(params![expr, COUNT_CAP], |r| r.get(0))?)
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT {COUNT_CAP})"
+            ))?
+            .query_row(params![expr], |r| r.get(0))?)
     }
 
     /// Posts holding a stem (0 when none).
@@ -255,66 +261,6 @@ impl Archive {
             .optional()?
             .is_some())
     }
-
-    /// A query of real archive words close to the one that found nothing, if it finds something.
-    pub fn suggest(&self, query: &Query) -> Result<Option<String>> {
-        let mut changed = false;
-        let mut words = Vec::with_capacity(query.terms.len());
-        for t in &query.terms {
-            if self.doc_count(&t.stem)? > 0 {
-                words.push(t.folded.clone());
-                continue;
-            }
-            match self.closest_word(&t.folded)? {
-                Some(w) => {
-                    changed = true;
-                    words.push(w);
-                }
-                None => words.push(t.folded.clone()),
-            }
-        }
-        if !changed {
-            return Ok(None);
-        }
-        let suggestion = words.join(" ");
-        let q = Query::parse(&suggestion);
-        let found = match (q.all_expr(), q.any_expr()) {
-            (Some(all), any) => {
-                self.count(&all)? > 0 || any.map(|a| self.count(&a)).transpose()?.is_some_and(|n| n > 0)
-            }
-            (None, _) => false,
-        };
-        Ok(found.then_some(suggestion))
-    }
-
-    /// The most frequent vocabulary word within a small edit distance of `word`.
-    fn closest_word(&self, word: &str) -> Result<Option<String>> {
-        let len = word.chars().count();
-        if len < 3 {
-            return Ok(None);
-        }
-        let max = if len <= 4 { 1 } else { 2 };
-        let mut stmt =
-            self.conn().prepare_cached("SELECT word, freq FROM vocabulary WHERE length(word) BETWEEN ?1 AND ?2")?;
-        let mut rows = stmt.query(params![(len - max) as i64, (len + max) as i64])?;
-        let mut best: Option<(usize, i64, String)> = None;
-        while let Some(row) = rows.next()? {
-            let candidate: String = row.get(0)?;
-            let freq: i64 = row.get(1)?;
-            let d = strsim::levenshtein(word, &candidate);
-            if d == 0 || d > max {
-                continue;
-            }
-            let better = match &best {
-                None => true,
-                Some((bd, bf, _)) => d < *bd || (d == *bd && freq > *bf),
-            };
-            if better {
-                best = Some((d, freq, candidate));
-            }
-        }
-        Ok(best.map(|(_, _, w)| w))
-    }
 }
 
 /// An extract of `body` of about `width` words around the densest run of
@@ -324,11 +270,31 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
         Some((_, rest)) if !rest.trim().is_empty() => rest,
         _ => body,
     };
-    let words = text::words(source);
+    let words: Vec<Range<usize>> = text::word_ranges(source).collect();
     if words.is_empty() {
         return Snippet(vec![Piece { text: source.chars().take(200).collect(), mark: false }]);
     }
-    let marked: Vec<bool> = words.iter().map(|w| query.matches(&w.stem, &w.folded)).collect();
+    // Stemmers only cut endings, so a word can match a term only if it begins with the
+    // letter the term's stem (or, for a prefix, its typed form) begins with: only those
+    // words are stemmed.
+    let firsts: Vec<char> =
+        query.terms.iter().flat_map(|t| [t.stem.chars().next(), t.folded.chars().next()]).flatten().collect();
+    let mut folded = String::new();
+    let marked: Vec<bool> = words
+        .iter()
+        .map(|r| {
+            let word = &source[r.clone()];
+            let Some(c) = word.chars().next() else { return false };
+            let (head, rest) = word.split_at(c.len_utf8());
+            folded.clear();
+            text::fold_into(head, &mut folded);
+            if !folded.chars().next().is_some_and(|c| firsts.contains(&c)) {
+                return false;
+            }
+            text::fold_into(rest, &mut folded);
+            query.matches(&text::stem_folded(&folded), &folded)
+        })
+        .collect();
     // The window with the most marks, starting a few words before its first mark.
     let mut best = (0usize, 0usize);
     let mut count = 0;
@@ -364,9 +330,9 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
     if start > 0 {
         push("…", false);
     }
-    let mut cursor = if start == 0 { 0 } else { words[start].range.start };
+    let mut cursor = if start == 0 { 0 } else { words[start].start };
     for i in start..end {
-        let r = &words[i].range;
+        let r = &words[i];
         push(&source[cursor..r.start], false);
         push(&source[r.clone()], marked[i]);
         cursor = r.end;

@@ -180,6 +180,19 @@ mod tests {
         }
     }
 
+    /// Snippets rely on it: a stem begins with the letter its word begins with.
+    #[test]
+    fn stems_keep_the_first_letter() {
+        let (_, posts) = crate::ingest::tme_dump::parse(crate::ingest::SEED).expect("the seed parses");
+        let exceptions = "skies dying lying tying idly gently ugly early only singly news yelling Yves ёжики";
+        let texts = posts.iter().map(|p| p.text.as_str()).chain([exceptions]);
+        for text in texts {
+            for w in words(text) {
+                assert_eq!(w.stem.chars().next(), w.folded.chars().next(), "{} -> {}", w.folded, w.stem);
+            }
+        }
+    }
+
     #[test]
     fn names_stay_as_typed() {
         let w: Vec<_> = words("Kepler-1705b, M1 и Wave2vec!").into_iter().map(|w| w.stem).collect();

@@ -50,6 +50,8 @@ pub struct Archive {
     topic_ids: Vec<i64>,
     /// Posts above which a search term counts as common (see `search`).
     pub(crate) common_docs: i64,
+    /// The vocabulary as suggestions last read it (see `search::suggest`).
+    pub(crate) vocabulary: std::cell::RefCell<Option<crate::search::suggest::Vocabulary>>,
 }
 
 impl Archive {
@@ -66,9 +68,15 @@ impl Archive {
 
     fn setup(mut conn: Connection, path: &str) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Searches format their LIMIT/OFFSET into the SQL (see `search::rank`): room for pages.
+        conn.set_prepared_statement_cache_capacity(64);
         // WAL lets the CLI read (and write small changes) while the bot runs.
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        // A big import is one transaction, so the WAL grows to its size; the limit truncates
+        // the file back after the following checkpoint instead of keeping it until close.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864;",
+        )?;
         migrate(&mut conn, path)?;
         let stored: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'topics_toml'", [], |r| r.get(0)).optional()?;
@@ -76,7 +84,13 @@ impl Archive {
             Some(text) => Taxonomy::parse(&text, "the store's saved taxonomy")?,
             None => Taxonomy::bundled(),
         };
-        let mut archive = Archive { conn, taxonomy, topic_ids: Vec::new(), common_docs: crate::search::COMMON_DOCS };
+        let mut archive = Archive {
+            conn,
+            taxonomy,
+            topic_ids: Vec::new(),
+            common_docs: crate::search::COMMON_DOCS,
+            vocabulary: Default::default(),
+        };
         archive.sync_topics()?;
         Ok(archive)
     }
@@ -165,7 +179,10 @@ impl Archive {
         let tx = self.conn.transaction().map_err(StoreError::from)?;
         let mut sink = ImportSink::new(tx, &self.taxonomy, &self.topic_ids);
         f(&mut sink)?;
-        Ok(sink.commit()?)
+        let summary = sink.commit()?;
+        // New words: `PRAGMA data_version` tells other connections, not this one.
+        self.vocabulary.get_mut().take();
+        Ok(summary)
     }
 
     /// True when the store holds no post at all.
@@ -346,6 +363,58 @@ mod tests {
         assert!(matches!(result, Err(StoreError::Corrupt(m)) if m == "broken file"));
         assert_eq!(snapshot(&archive)?, before);
         assert!(archive.search("робот", 0, 10)?.hits.is_empty());
+        Ok(())
+    }
+
+    fn import_text(archive: &mut Archive, seq: i64, text: &str) -> Result<()> {
+        archive.import(|sink| -> Result<()> {
+            sink.channel(&channel())?;
+            let mut post = generated(seq, "");
+            post.text = text.to_string();
+            sink.post(post)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Suggestions read the vocabulary into memory; new words reach them after an import
+    /// through the same connection and through another one (the bot and the CLI).
+    #[test]
+    fn suggestions_see_new_words() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("s.db");
+        let mut a = Archive::open(&path)?;
+        let mut b = Archive::open(&path)?;
+        let suggestion =
+            |archive: &Archive, q: &str| -> Result<Option<String>> { Ok(archive.search(q, 0, 5)?.suggestion) };
+        import_text(&mut a, 1, "Котлеты по-киевски")?;
+        assert_eq!(suggestion(&a, "котлетты")?.as_deref(), Some("котлеты"));
+        assert_eq!(suggestion(&b, "котлетты")?.as_deref(), Some("котлеты"));
+        assert_eq!(suggestion(&a, "пельмешки")?, None);
+        assert_eq!(suggestion(&b, "пельмешки")?, None);
+        import_text(&mut a, 2, "Пельмени")?;
+        assert_eq!(suggestion(&a, "пельмешки")?.as_deref(), Some("пельмени"));
+        assert_eq!(suggestion(&a, "пельмины")?.as_deref(), Some("пельмени"));
+        assert_eq!(suggestion(&b, "пельмины")?.as_deref(), Some("пельмени"));
+        import_text(&mut b, 3, "Вареники")?;
+        assert_eq!(suggestion(&a, "вореники")?.as_deref(), Some("вареники"));
+        assert_eq!(suggestion(&b, "вореники")?.as_deref(), Some("вареники"));
+        Ok(())
+    }
+
+    /// A query searched again within the hour is read back, not written; later it is refreshed.
+    #[test]
+    fn repeated_queries_are_not_rewritten() -> Result<()> {
+        let archive = Archive::open_in_memory()?;
+        let used_at = |id: i64| -> Result<i64> {
+            Ok(archive.conn().query_row("SELECT used_at FROM queries WHERE id = ?1", [id], |r| r.get(0))?)
+        };
+        let id = archive.remember_query("робот", 1_000_000)?;
+        assert_eq!(archive.remember_query("робот", 1_000_000 + 3_599)?, id);
+        assert_eq!(used_at(id)?, 1_000_000);
+        assert_eq!(archive.remember_query("робот", 1_000_000 + 3_600)?, id);
+        assert_eq!(used_at(id)?, 1_003_600);
+        assert_ne!(archive.remember_query("собака", 1_003_600)?, id);
         Ok(())
     }
 }

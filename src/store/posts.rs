@@ -13,6 +13,8 @@ const POST_COLUMNS: &str = "p.id, p.channel_id, c.title, c.username, p.message_i
 
 /// Archive order: dated posts by date, undated ones (a dump) by their place in the dump, first.
 const ARCHIVE_ORDER: &str = "p.date IS NOT NULL, p.date, p.channel_id, p.seq";
+/// A remembered query used again within this many seconds keeps its `used_at`.
+const QUERY_REFRESH_SECS: i64 = 3600;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TopicCount {
@@ -281,6 +283,18 @@ impl Archive {
 
     /// Stores a search query and returns its compact id for callback data.
     pub fn remember_query(&self, text: &str, now: i64) -> Result<i64> {
+        // Queries repeat (paging, popular words): one seen within the hour is only read,
+        // not written again; `used_at` needs no finer grain than the 30 days it is kept.
+        let seen: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, used_at FROM queries WHERE text = ?1")?
+            .query_row([text], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((id, used_at)) = seen
+            && (0..QUERY_REFRESH_SECS).contains(&(now - used_at))
+        {
+            return Ok(id);
+        }
         Ok(self.conn.query_row(
             "INSERT INTO queries(text, used_at) VALUES (?1, ?2)
              ON CONFLICT(text) DO UPDATE SET used_at = excluded.used_at RETURNING id",
