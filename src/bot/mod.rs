@@ -25,19 +25,55 @@ use crate::store::Archive;
 
 pub use send::{retry, send_reply};
 
-/// The archive shared by handlers. SQLite is blocking: every call runs on
-/// the blocking pool, one at a time (one connection, one writer). Callers
-/// queue on an async gate first, so a burst of updates waits as cheap tasks
-/// rather than as blocked threads piling up on the mutex.
+/// The archive shared by handlers. SQLite is blocking: every call runs on the
+/// blocking pool with a connection of its own. A store on disk gets one connection
+/// per core (WAL: searches run in parallel; writes take turns on SQLite's write lock,
+/// each write transaction taking it as it begins); a store in memory has one.
+/// Callers queue on an async gate first, so a burst of updates waits as cheap tasks
+/// rather than as blocked threads.
 #[derive(Clone)]
 pub struct SharedArchive {
-    inner: Arc<Mutex<Archive>>,
+    pool: Arc<Mutex<Vec<Archive>>>,
     gate: Arc<tokio::sync::Semaphore>,
 }
 
+/// A connection taken from the pool, given back when dropped (also when a call panics).
+struct Lease<'a> {
+    archive: Option<Archive>,
+    pool: &'a Mutex<Vec<Archive>>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(archive) = self.archive.take() {
+            self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(archive);
+        }
+    }
+}
+
 impl SharedArchive {
+    /// Shares `archive`, with one more connection per further core when it is on disk.
     pub fn new(archive: Archive) -> Self {
-        SharedArchive { inner: Arc::new(Mutex::new(archive)), gate: Arc::new(tokio::sync::Semaphore::new(1)) }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_connections(archive, cores)
+    }
+
+    /// Shares `archive` over at most `n` connections to its store.
+    pub fn with_connections(archive: Archive, n: usize) -> Self {
+        let mut pool = Vec::with_capacity(n.max(1));
+        while pool.len() + 1 < n {
+            match archive.reopen() {
+                Ok(Some(more)) => pool.push(more),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("cannot open another connection to the store: {e}");
+                    break;
+                }
+            }
+        }
+        pool.push(archive);
+        let permits = pool.len();
+        SharedArchive { pool: Arc::new(Mutex::new(pool)), gate: Arc::new(tokio::sync::Semaphore::new(permits)) }
     }
 
     pub async fn call<R, F>(&self, f: F) -> anyhow::Result<R>
@@ -46,10 +82,12 @@ impl SharedArchive {
         R: Send + 'static,
     {
         let _turn = self.gate.acquire().await?;
-        let inner = self.inner.clone();
+        let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut archive = inner.lock().map_err(|_| anyhow::anyhow!("the archive lock was poisoned by a panic"))?;
-            Ok(f(&mut archive))
+            let archive = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            let mut lease = Lease { archive, pool: &pool };
+            let archive = lease.archive.as_mut().ok_or_else(|| anyhow::anyhow!("no store connection is free"))?;
+            Ok(f(archive))
         })
         .await?
     }
@@ -225,5 +263,57 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Two calls wait for each other inside the store: they finish only if they run at once.
+    async fn both_run_at_once(shared: &SharedArchive) -> bool {
+        let (a_tx, a_rx) = mpsc::channel::<()>();
+        let (b_tx, b_rx) = mpsc::channel::<()>();
+        let meet = |tell: mpsc::Sender<()>, wait: mpsc::Receiver<()>| {
+            move |_: &mut Archive| {
+                let _ = tell.send(());
+                wait.recv_timeout(Duration::from_millis(500)).is_ok()
+            }
+        };
+        let (a, b) = tokio::join!(shared.call(meet(a_tx, b_rx)), shared.call(meet(b_tx, a_rx)));
+        matches!((a, b), (Ok(true), Ok(true)))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_on_disk_serves_calls_in_parallel() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let archive = Archive::open(&dir.path().join("p.db"))?;
+        let shared = SharedArchive::with_connections(archive, 2);
+        assert!(both_run_at_once(&shared).await);
+        // A write through one connection is seen by the next call, whichever connection it gets.
+        shared.try_call(|a| a.seed_if_empty()).await?;
+        for _ in 0..4 {
+            let found = shared.try_call(|a| a.search("экзопланеты", 0, 5)).await?;
+            assert_eq!(found.total, 1);
+        }
+        // Concurrent writers take turns instead of failing.
+        let writes = (0..8).map(|i| {
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.try_call(move |a| a.remember_query(&format!("запрос {i}"), 1)).await })
+        });
+        for w in writes {
+            w.await??;
+        }
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_in_memory_has_one_connection() -> anyhow::Result<()> {
+        let shared = SharedArchive::with_connections(Archive::open_in_memory()?, 2);
+        assert!(!both_run_at_once(&shared).await);
+        Ok(())
     }
 }

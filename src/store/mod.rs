@@ -10,7 +10,7 @@ pub use posts::{Stats, TopicCount};
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::topics::Taxonomy;
 
@@ -66,17 +66,24 @@ impl Archive {
         Self::setup(Connection::open_in_memory()?, ":memory:")
     }
 
+    /// Another connection to the same store file, sharing the taxonomy (`None` for a store
+    /// in memory, which one connection owns). WAL lets connections read in parallel.
+    pub fn reopen(&self) -> Result<Option<Archive>> {
+        let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else { return Ok(None) };
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_string(), source })?;
+        configure(&mut conn)?;
+        migrate(&mut conn, path)?;
+        Ok(Some(Archive {
+            conn,
+            taxonomy: self.taxonomy.clone(),
+            topic_ids: self.topic_ids.clone(),
+            common_docs: self.common_docs,
+            vocabulary: Default::default(),
+        }))
+    }
+
     fn setup(mut conn: Connection, path: &str) -> Result<Self> {
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // Searches format their LIMIT/OFFSET into the SQL (see `search::rank`): room for pages.
-        conn.set_prepared_statement_cache_capacity(64);
-        // WAL lets the CLI read (and write small changes) while the bot runs.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        // A big import is one transaction, so the WAL grows to its size; the limit truncates
-        // the file back after the following checkpoint instead of keeping it until close.
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864;",
-        )?;
+        configure(&mut conn)?;
         migrate(&mut conn, path)?;
         let stored: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'topics_toml'", [], |r| r.get(0)).optional()?;
@@ -206,6 +213,22 @@ impl Archive {
         })?;
         Ok(Some(summary))
     }
+}
+
+/// Settings of every connection.
+fn configure(conn: &mut Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // Write transactions take the write lock when they begin, waiting for another connection's
+    // (the bot's others, the CLI) instead of failing when a read must become a write.
+    conn.set_transaction_behavior(TransactionBehavior::Immediate);
+    // Searches format their LIMIT/OFFSET into the SQL (see `search::rank`): room for pages.
+    conn.set_prepared_statement_cache_capacity(64);
+    // WAL lets the CLI read (and write small changes) while the bot runs.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    // A big import is one transaction, so the WAL grows to its size; the limit truncates
+    // the file back after the following checkpoint instead of keeping it until close.
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864;")?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
