@@ -1,7 +1,9 @@
 //! Dispatch throughput and update→reply latency over loopback, against the fake Bot API
 //! server of the tests (`tests/support`): the real bot (`postkeeper::bot::spawn`, handler
 //! tree, `SharedArchive`) answering `/search` over the seed archive and over a generated
-//! 100k-post archive, and a bare teloxide echo bot with the same polling as the baseline.
+//! 100k-post archive, and a bare teloxide echo bot with the same polling as the baseline;
+//! also a bare bot sending postkeeper's seed replies made in advance, which separates what
+//! the size of those replies costs (HTML and JSON on both sides) from the search.
 //!
 //! Each update comes from its own private chat, so the reply to update i is the first
 //! `sendMessage` to chat i; its time is when the fake server received the request
@@ -18,7 +20,7 @@
 //! Knobs (environment): `POSTKEEPER_DISPATCH_N` (2000), `POSTKEEPER_DISPATCH_ROUNDS` (3),
 //! `POSTKEEPER_DISPATCH_RATE` (200), `POSTKEEPER_DISPATCH_STEADY` (2000 updates),
 //! `POSTKEEPER_DISPATCH_SEQUENTIAL` (300), `POSTKEEPER_DISPATCH_POSTS` (100000),
-//! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,big`: which bots to run, e.g. for a profile).
+//! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,canned,big`: which bots to run; `canned` needs `seed`).
 //! Run: `cargo bench --bench dispatch`.
 //!
 //! The `core` column is the `/search` handling alone (`chat::on_command`, in process, no
@@ -38,7 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postkeeper::bot::{self, BotState, SharedArchive};
-use postkeeper::chat::{self, Command, Ctx};
+use postkeeper::chat::{self, Command, Ctx, Reply};
 use postkeeper::config::Config;
 use postkeeper::i18n::Lang;
 use postkeeper::replay::commands::Access;
@@ -66,6 +68,7 @@ const SLOW_ROUND: Duration = Duration::from_secs(12);
 
 const ECHO: &str = "echo (bare teloxide)";
 const SEED: &str = "postkeeper, seed";
+const CANNED: &str = "canned seed replies";
 
 /// Realistic queries, cycled through: phrases, single words, an inflected form, a word
 /// the seed lacks (found in none or few posts).
@@ -109,7 +112,7 @@ impl Settings {
             sequential: env_usize("POSTKEEPER_DISPATCH_SEQUENTIAL", 300),
             posts: env_usize("POSTKEEPER_DISPATCH_POSTS", 100_000),
             bots: std::env::var("POSTKEEPER_DISPATCH_BOTS")
-                .unwrap_or_else(|_| "echo,seed,big".into())
+                .unwrap_or_else(|_| "echo,seed,canned,big".into())
                 .split(',')
                 .map(|b| b.trim().to_string())
                 .collect(),
@@ -155,6 +158,33 @@ impl Target {
                 bot.send_message(msg.chat.id, text).await?;
             }
             Ok::<(), teloxide::RequestError>(())
+        });
+        let mut dispatcher = Dispatcher::builder(bot.clone(), handler).build();
+        let shutdown = dispatcher.shutdown_token();
+        let listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
+        let task = tokio::spawn(async move {
+            let errors = LoggingErrorHandler::with_custom_text("polling failed");
+            dispatcher.dispatch_with_listener(listener, errors).await;
+        });
+        Target { tg, stop: Stop::Echo(shutdown, task), next_chat: 1_000_000 }
+    }
+
+    /// A bare teloxide bot that answers each `/search` with the reply postkeeper gives it
+    /// over the seed, made in advance (HTML, keyboard, no preview): what sending that
+    /// message costs any bot, with no search behind it.
+    async fn canned(replies: HashMap<String, Reply>) -> Target {
+        let tg = FakeTelegram::start().await;
+        let bot = tg.bot();
+        let replies = Arc::new(replies);
+        let handler = Update::filter_message().endpoint(move |bot: Bot, msg: Message| {
+            let replies = replies.clone();
+            async move {
+                let reply = msg.text().and_then(|t| t.strip_prefix("/search ")).and_then(|q| replies.get(q));
+                if let Some(reply) = reply {
+                    bot::send_reply(&bot, msg.chat.id, reply).await?;
+                }
+                Ok::<(), teloxide::RequestError>(())
+            }
         });
         let mut dispatcher = Dispatcher::builder(bot.clone(), handler).build();
         let shutdown = dispatcher.shutdown_token();
@@ -348,9 +378,9 @@ async fn one_at_a_time(target: &mut Target, n: usize) -> (Vec<Duration>, usize) 
 
 /// Time of `chat::on_command(Search)` for each query: the median over passes through all
 /// the queries (after one warm-up pass), so that other load on the machine counts less.
-fn core_search(archive: &mut Archive) -> Core {
+fn core_ctx() -> Ctx {
     let config = Config::default();
-    let ctx = Ctx {
+    Ctx {
         chat_id: 1,
         lang: Lang::Ru,
         private: true,
@@ -359,7 +389,23 @@ fn core_search(archive: &mut Archive) -> Core {
         now: chrono::Utc::now(),
         user_id: Some(1),
         access: Access::for_user(&config, 1),
-    };
+    }
+}
+
+/// postkeeper's reply to each query (the first, when a command gives several).
+fn canned_replies(archive: &mut Archive) -> HashMap<String, Reply> {
+    let ctx = core_ctx();
+    QUERIES
+        .iter()
+        .map(|q| {
+            let replies = chat::on_command(archive, &ctx, Command::Search(q.to_string())).expect("search");
+            (q.to_string(), replies.into_iter().next().expect("a reply"))
+        })
+        .collect()
+}
+
+fn core_search(archive: &mut Archive) -> Core {
+    let ctx = core_ctx();
     let mut pass = || -> Vec<Duration> {
         QUERIES
             .iter()
@@ -554,7 +600,14 @@ fn print_table(rows: &[Row], s: &Settings) {
         let p99 = ms(seed.sequential.p99) / ms(echo.sequential.p99);
         println!("  seed / echo p99, one at a time  = {p99:.2} (≤ 2.00): {}", verdict(p99 <= 2.0));
     }
-    for big in rows.iter().filter(|r| r.name != ECHO && r.name != SEED) {
+    if let (Some(canned), Some(seed), Some(echo)) = (row(CANNED), row(SEED), row(ECHO)) {
+        println!(
+            "  (canned replies / echo throughput = {:.2}; seed / canned = {:.2}: the share of the gap that is the search)",
+            canned.throughput() / echo.throughput(),
+            seed.throughput() / canned.throughput()
+        );
+    }
+    for big in rows.iter().filter(|r| r.name != ECHO && r.name != SEED && r.name != CANNED) {
         let t = big.throughput();
         println!("  {} throughput = {t:.0} updates/s (≥ 300): {}", big.name, verdict(t >= 300.0));
     }
@@ -580,7 +633,11 @@ async fn main() {
         let mut seed = Archive::open(&dir.path().join("seed.db")).expect("a store");
         seed.seed_if_empty().expect("seed imports");
         let core = core_search(&mut seed);
+        let canned = canned_replies(&mut seed);
         rows.push(measure(SEED, Target::postkeeper(seed).await, Some(core), &s).await);
+        if runs("canned") {
+            rows.push(measure(CANNED, Target::canned(canned).await, None, &s).await);
+        }
     }
     if runs("big") && s.posts > 0 {
         let mut archive = big_archive(s.posts, dir.path());
