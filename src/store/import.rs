@@ -144,6 +144,11 @@ fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], a: Analysed) -> Result<(
 
 /// Rebuilds the search index from the posts (after a change of the index table).
 pub(super) fn reindex(tx: &Transaction<'_>) -> Result<()> {
+    let posts: i64 = tx.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?;
+    if posts > 0 {
+        // Minutes for millions of posts: say why opening the store takes a while.
+        tracing::info!(posts, "rebuilding the search index for this version's format (once)");
+    }
     let mut lexicon = Lexicon::new();
     let mut select = tx.prepare("SELECT id, title, body FROM posts")?;
     let mut insert = tx.prepare("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?;
@@ -151,6 +156,9 @@ pub(super) fn reindex(tx: &Transaction<'_>) -> Result<()> {
     while let Some(row) = rows.next()? {
         let (id, title, body): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
         insert.execute(params![id, lexicon.stemmed(&title), lexicon.stemmed(&body)])?;
+    }
+    if posts > 0 {
+        tracing::info!(posts, "search index rebuilt");
     }
     Ok(())
 }
