@@ -47,7 +47,7 @@ use postkeeper::replay::commands::Access;
 use postkeeper::store::Archive;
 use serde_json::Value;
 use support::{FakeTelegram, updates};
-use teloxide::dispatching::ShutdownToken;
+use teloxide::dispatching::{ShutdownToken, UpdateHandler};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::update_listeners::Polling;
@@ -125,7 +125,7 @@ impl Settings {
 
 enum Stop {
     Postkeeper(bot::Running),
-    Echo(ShutdownToken, JoinHandle<()>),
+    Bare(ShutdownToken, JoinHandle<()>),
 }
 
 /// A bot polling its own fake server.
@@ -149,16 +149,10 @@ impl Target {
         Target { tg, stop: Stop::Postkeeper(running), next_chat: 1_000_000 }
     }
 
-    /// A bare teloxide bot: one message endpoint that sends the text back.
-    async fn echo() -> Target {
+    /// A bare teloxide bot (no state, no store) with the same polling as postkeeper's.
+    async fn bare(handler: UpdateHandler<teloxide::RequestError>) -> Target {
         let tg = FakeTelegram::start().await;
         let bot = tg.bot();
-        let handler = Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
-            if let Some(text) = msg.text() {
-                bot.send_message(msg.chat.id, text).await?;
-            }
-            Ok::<(), teloxide::RequestError>(())
-        });
         let mut dispatcher = Dispatcher::builder(bot.clone(), handler).build();
         let shutdown = dispatcher.shutdown_token();
         let listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
@@ -166,34 +160,36 @@ impl Target {
             let errors = LoggingErrorHandler::with_custom_text("polling failed");
             dispatcher.dispatch_with_listener(listener, errors).await;
         });
-        Target { tg, stop: Stop::Echo(shutdown, task), next_chat: 1_000_000 }
+        Target { tg, stop: Stop::Bare(shutdown, task), next_chat: 1_000_000 }
     }
 
-    /// A bare teloxide bot that answers each `/search` with the reply postkeeper gives it
-    /// over the seed, made in advance (HTML, keyboard, no preview): what sending that
-    /// message costs any bot, with no search behind it.
+    /// A bare bot that sends the text back.
+    async fn echo() -> Target {
+        Self::bare(Update::filter_message().endpoint(|bot: Bot, msg: Message| async move {
+            if let Some(text) = msg.text() {
+                bot.send_message(msg.chat.id, text).await?;
+            }
+            Ok(())
+        }))
+        .await
+    }
+
+    /// A bare bot that answers each `/search` with the reply postkeeper gives it over
+    /// the seed, made in advance (HTML, keyboard, no preview): what sending that message
+    /// costs any bot, with no search behind it.
     async fn canned(replies: HashMap<String, Reply>) -> Target {
-        let tg = FakeTelegram::start().await;
-        let bot = tg.bot();
         let replies = Arc::new(replies);
-        let handler = Update::filter_message().endpoint(move |bot: Bot, msg: Message| {
+        Self::bare(Update::filter_message().endpoint(move |bot: Bot, msg: Message| {
             let replies = replies.clone();
             async move {
                 let reply = msg.text().and_then(|t| t.strip_prefix("/search ")).and_then(|q| replies.get(q));
                 if let Some(reply) = reply {
                     bot::send_reply(&bot, msg.chat.id, reply).await?;
                 }
-                Ok::<(), teloxide::RequestError>(())
+                Ok(())
             }
-        });
-        let mut dispatcher = Dispatcher::builder(bot.clone(), handler).build();
-        let shutdown = dispatcher.shutdown_token();
-        let listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
-        let task = tokio::spawn(async move {
-            let errors = LoggingErrorHandler::with_custom_text("polling failed");
-            dispatcher.dispatch_with_listener(listener, errors).await;
-        });
-        Target { tg, stop: Stop::Echo(shutdown, task), next_chat: 1_000_000 }
+        }))
+        .await
     }
 
     /// Pushes `/search <query i>` from a new private chat.
@@ -264,7 +260,7 @@ impl Target {
         let errors = self.tg.errors().len();
         match self.stop {
             Stop::Postkeeper(running) => bot::stop(running, Duration::from_secs(5)).await,
-            Stop::Echo(token, task) => {
+            Stop::Bare(token, task) => {
                 if let Ok(done) = token.shutdown() {
                     let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
                 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use postkeeper::model::{NewPost, title_of};
-use postkeeper::search::{Mode, Query, snippet, text};
+use postkeeper::search::{Mode, Query, text};
 use postkeeper::store::{Archive, StoreError};
 use rusqlite::{Connection, params};
 
@@ -50,10 +50,6 @@ const COMPLETE: &[(&str, &str)] = &[
 ];
 
 const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
-/// The search's own constants (src/search/mod.rs), for the breakdown of common queries.
-const COUNT_CAP: i64 = 1_000;
-const COMMON_DOCS: i64 = 1_500;
-const COMMON_WINDOW: i64 = 5_000;
 
 fn sizes() -> Vec<usize> {
     let spec = std::env::var("POSTKEEPER_BENCH_SIZES").unwrap_or_else(|_| "10000,100000,1000000".into());
@@ -80,49 +76,6 @@ fn plain_expr(query: &Query, op: &str) -> String {
     query.terms.iter().map(|t| format!("\"{}\"", t.stem)).collect::<Vec<_>>().join(op)
 }
 
-fn doc_count(conn: &Connection, stem: &str) -> i64 {
-    conn.prepare_cached("SELECT doc FROM posts_vocab WHERE term = ?1")
-        .expect("prepare")
-        .query_row([stem], |r| r.get(0))
-        .unwrap_or(0)
-}
-
-fn count(conn: &Connection, expr: &str) -> i64 {
-    conn.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)")
-        .expect("prepare")
-        .query_row(params![expr, COUNT_CAP], |r| r.get(0))
-        .expect("count")
-}
-
-/// Matches with rowid >= floor, uncapped.
-fn count_all(conn: &Connection, expr: &str, floor: i64) -> i64 {
-    conn.query_row(
-        "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid >= ?2",
-        params![expr, floor],
-        |r| r.get(0),
-    )
-    .expect("count")
-}
-
-fn rank_floor(conn: &Connection, expr: &str) -> i64 {
-    conn.prepare_cached("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2")
-        .expect("prepare")
-        .query_row(params![expr, COMMON_WINDOW - 1], |r| r.get(0))
-        .unwrap_or(0)
-}
-
-fn ranked_window(conn: &Connection, expr: &str, floor: i64) -> Vec<(i64, f64)> {
-    conn.prepare_cached(&format!(
-        "SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid >= ?2
-         ORDER BY score, rowid DESC LIMIT 10"
-    ))
-    .expect("prepare")
-    .query_map(params![expr, floor], |r| Ok((r.get(0)?, r.get(1)?)))
-    .expect("query")
-    .collect::<rusqlite::Result<_>>()
-    .expect("rows")
-}
-
 fn search_benches(c: &mut Criterion) {
     for n in sizes() {
         let path = common::corpus_db(n);
@@ -141,8 +94,11 @@ fn search_benches(c: &mut Criterion) {
                 Mode::Any => (query.any_expr(), plain_expr(&query, " OR ")),
             };
             let expr = expr.expect("a searchable query");
-            let docs: Vec<String> =
-                query.terms.iter().map(|t| format!("{}={}", t.stem, doc_count(conn, &t.stem))).collect();
+            let docs: Vec<String> = query
+                .terms
+                .iter()
+                .map(|t| format!("{}={}", t.stem, archive.doc_count(&t.stem).expect("doc count")))
+                .collect();
             eprintln!(
                 "search/{n} {label} {input:?}: {:?} total={}{} hits={} suggestion={:?}; docs {}; expr {expr}",
                 page.mode,
@@ -161,48 +117,13 @@ fn search_benches(c: &mut Criterion) {
             // The bare query on the words' stems, ranking every match.
             group
                 .bench_function(BenchmarkId::new("raw_fts5", label), |b| b.iter(|| raw_top10(conn, black_box(&plain))));
-            // The bare query with the search's own expression (the last word as a prefix too).
+            // The bare query on the parsed expression, the last word as an FTS5 prefix (the
+            // search itself keeps a prefix only for a half-typed word, see `Archive::search`).
             group.bench_function(BenchmarkId::new("raw_fts5_same_expr", label), |b| {
                 b.iter(|| raw_top10(conn, black_box(&expr)))
             });
         }
 
-        // Where the time of a common-word search goes: the statements the search runs, with
-        // its expression (last word as a prefix) and, for comparison, with the plain stems.
-        for &(label, input) in COMMON {
-            let query = Query::parse(input);
-            let expr = query.all_expr().expect("a searchable query");
-            let plain = plain_expr(&query, " AND ");
-            // As the search decides: a prefix term does not count (see `rank_floor` in src/search/mod.rs).
-            let floored = query.terms.iter().filter(|t| !t.prefix).map(|t| doc_count(conn, &t.stem)).min();
-            let floor = if floored.is_some_and(|d| d > COMMON_DOCS) { rank_floor(conn, &expr) } else { 0 };
-            let plain_floor = rank_floor(conn, &plain);
-            let ranked = ranked_window(conn, &expr, floor);
-            eprintln!(
-                "search/{n} {label}: count={} floor={floor} (plain stems: floor={plain_floor}, {} posts ranked)",
-                count(conn, &expr),
-                count_all(conn, &plain, plain_floor)
-            );
-            let mut bench = |name: &str, f: &mut dyn FnMut() -> i64| {
-                group.bench_function(format!("breakdown/{label}/{name}"), |b| b.iter(&mut *f));
-            };
-            bench("doc_counts", &mut || query.terms.iter().map(|t| doc_count(conn, black_box(&t.stem))).sum());
-            bench("count", &mut || count(conn, black_box(&expr)));
-            bench("rank_floor", &mut || rank_floor(conn, black_box(&expr)));
-            bench("bm25_window", &mut || ranked_window(conn, black_box(&expr), floor).len() as i64);
-            bench("posts_snippets", &mut || {
-                ranked
-                    .iter()
-                    .map(|&(id, _)| {
-                        let post = archive.post(id).expect("post").expect("stored");
-                        snippet(&post.body, &query, 28).0.len() as i64
-                    })
-                    .sum()
-            });
-            bench("count_plain", &mut || count(conn, black_box(&plain)));
-            bench("rank_floor_plain", &mut || rank_floor(conn, black_box(&plain)));
-            bench("bm25_window_plain", &mut || ranked_window(conn, black_box(&plain), plain_floor).len() as i64);
-        }
         group.finish();
     }
 }

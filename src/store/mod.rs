@@ -236,7 +236,12 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
     if version > MIGRATIONS.len() as i64 {
         return Err(StoreError::TooNew { path: path.to_string(), found: version, known: MIGRATIONS.len() });
     }
-    for (i, (_name, sql, after)) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+    apply_migrations(conn, version.max(0) as usize, MIGRATIONS.len())
+}
+
+/// Applies migrations `from..to` (0-based), each in its own transaction.
+fn apply_migrations(conn: &mut Connection, from: usize, to: usize) -> Result<()> {
+    for (i, (_name, sql, after)) in MIGRATIONS.iter().enumerate().take(to).skip(from) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         if let Some(after) = after {
@@ -260,12 +265,7 @@ mod tests {
         let path = dir.path().join("old.db");
         {
             let mut conn = Connection::open(&path)?;
-            for (i, (_, sql, _)) in MIGRATIONS[..4].iter().enumerate() {
-                let tx = conn.transaction()?;
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-                tx.commit()?;
-            }
+            apply_migrations(&mut conn, 0, 4)?;
             conn.execute_batch(
                 "INSERT INTO channels(id, source_key, title) VALUES (1, 'tg:-100', 'Old');
                  INSERT INTO posts(id, channel_id, seq, title, body) VALUES
