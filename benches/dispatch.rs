@@ -203,7 +203,7 @@ impl Target {
     }
 
     fn answered(&self, chat: i64) -> bool {
-        !self.tg.messages(chat).is_empty()
+        self.tg.message_count(chat) > 0
     }
 
     /// Waits until every chat in `sent` got a reply (or the phase timeout).
@@ -239,7 +239,21 @@ impl Target {
     }
 
     /// Latencies of `sent` (the unanswered ones left out) and the time of the last reply.
-    fn latencies(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
+    /// A reply is stored a moment before its call is recorded: a reply seen but not yet
+    /// recorded is waited for briefly.
+    async fn latencies(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
+        let mut result = self.latencies_now(sent);
+        for _ in 0..10 {
+            if result.2 == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            result = self.latencies_now(sent);
+        }
+        result
+    }
+
+    fn latencies_now(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
         let replies = self.replies();
         let mut lat = Vec::with_capacity(sent.len());
         let mut last = None::<Instant>;
@@ -335,7 +349,7 @@ async fn warm_up(target: &mut Target) {
 async fn burst(target: &mut Target, n: usize) -> (f64, Vec<Duration>, usize) {
     let sent: Vec<Sent> = (0..n).map(|i| target.push(i)).collect();
     target.wait_replies(&sent, Duration::from_millis(5)).await;
-    let (lat, last, missing) = target.latencies(&sent);
+    let (lat, last, missing) = target.latencies(&sent).await;
     let span = last.map_or(Duration::ZERO, |l| l.saturating_duration_since(sent[0].at));
     let rate = if span.is_zero() { 0.0 } else { lat.len() as f64 / span.as_secs_f64() };
     (rate, lat, missing)
@@ -353,7 +367,7 @@ async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64
     let pushed_in = sent.last().map_or(Duration::ZERO, |l| l.at.saturating_duration_since(sent[0].at));
     let achieved = if pushed_in.is_zero() { 0.0 } else { (n - 1) as f64 / pushed_in.as_secs_f64() };
     target.wait_replies(&sent, Duration::from_millis(20)).await;
-    let (lat, _, missing) = target.latencies(&sent);
+    let (lat, _, missing) = target.latencies(&sent).await;
     (lat, achieved, missing)
 }
 
@@ -368,7 +382,7 @@ async fn one_at_a_time(target: &mut Target, n: usize) -> (Vec<Duration>, usize) 
         }
         sent.push(s);
     }
-    let (lat, _, missing) = target.latencies(&sent);
+    let (lat, _, missing) = target.latencies(&sent).await;
     (lat, missing)
 }
 

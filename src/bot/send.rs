@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use teloxide::RequestError;
 use teloxide::prelude::*;
+use teloxide::requests::{JsonRequest, Payload};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ParseMode};
 
 use crate::chat::{ButtonKind, Reply};
@@ -57,16 +58,41 @@ pub fn no_preview() -> LinkPreviewOptions {
     }
 }
 
+/// `sendMessage` as postkeeper sends every reply: HTML, no link preview, its keyboard.
+///
+/// Its own payload rather than teloxide's `SendMessage` for what comes back: teloxide
+/// parses the whole `Message` Telegram returns (text, entities, keyboard — the reply
+/// itself, read back through serde's buffered enums), and a reply needs none of it.
+#[derive(Debug, Clone, serde::Serialize)]
+struct SendHtml {
+    chat_id: ChatId,
+    text: String,
+    parse_mode: ParseMode,
+    link_preview_options: LinkPreviewOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_markup: Option<InlineKeyboardMarkup>,
+}
+
+/// What postkeeper reads of a sent message.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+pub struct Sent {
+    pub message_id: i32,
+}
+
+impl Payload for SendHtml {
+    type Output = Sent;
+    const NAME: &'static str = "SendMessage";
+}
+
 /// Sends one reply as HTML with its keyboard.
-pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<Message, RequestError> {
-    let markup = keyboard(reply);
-    retry(|| {
-        let mut request =
-            bot.send_message(chat, reply.html.clone()).parse_mode(ParseMode::Html).link_preview_options(no_preview());
-        if let Some(m) = &markup {
-            request = request.reply_markup(m.clone());
-        }
-        request.send()
-    })
-    .await
+pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<Sent, RequestError> {
+    let payload = SendHtml {
+        chat_id: chat,
+        text: reply.html.clone(),
+        parse_mode: ParseMode::Html,
+        link_preview_options: no_preview(),
+        reply_markup: keyboard(reply),
+    };
+    let request = JsonRequest::new(bot.clone(), payload);
+    retry(|| request.send_ref()).await
 }

@@ -280,8 +280,11 @@ impl Default for State {
 
 struct Shared {
     state: Mutex<State>,
-    /// Woken on every recorded call and every pushed update.
-    notify: Notify,
+    /// Woken on every pushed update (long polls wait on it).
+    updates: Notify,
+    /// Woken on every recorded call (tests waiting for calls wait on it). Apart from
+    /// `updates` so that a bot's replies do not wake its own pending long poll.
+    calls: Notify,
     shutdown: AtomicBool,
 }
 
@@ -302,7 +305,8 @@ pub struct FakeTelegram {
 impl Drop for FakeTelegram {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        self.shared.notify.notify_waiters();
+        self.shared.updates.notify_waiters();
+        self.shared.calls.notify_waiters();
         self.server.abort();
     }
 }
@@ -314,7 +318,8 @@ impl FakeTelegram {
         let addr = listener.local_addr().expect("fake telegram: local address");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
-            notify: Notify::new(),
+            updates: Notify::new(),
+            calls: Notify::new(),
             shutdown: AtomicBool::new(false),
         });
         let app = Router::new()
@@ -358,7 +363,7 @@ impl FakeTelegram {
             st.last_activity = Some(Instant::now());
             id
         };
-        self.shared.notify.notify_waiters();
+        self.shared.updates.notify_waiters();
         id
     }
 
@@ -391,7 +396,7 @@ impl FakeTelegram {
     pub async fn wait_for_calls(&self, method: &str, n: usize, timeout: Duration) -> Vec<Call> {
         let deadline = Instant::now() + timeout;
         loop {
-            let notified = self.shared.notify.notified();
+            let notified = self.shared.calls.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let ok: Vec<Call> = self.calls_to(method).into_iter().filter(|c| c.ok).collect();
@@ -429,6 +434,11 @@ impl FakeTelegram {
     /// in order of message_id.
     pub fn messages(&self, chat_id: i64) -> Vec<StoredMessage> {
         self.shared.lock().messages.get(&chat_id).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// How many of the bot's messages a chat has (without copying them).
+    pub fn message_count(&self, chat_id: i64) -> usize {
+        self.shared.lock().messages.get(&chat_id).map_or(0, BTreeMap::len)
     }
 
     /// One message of the bot, if it exists.
@@ -1250,7 +1260,7 @@ async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult<Value> {
     let _clear = PollerGuard { shared: shared.clone(), generation };
     let deadline = Instant::now() + Duration::from_secs(timeout);
     loop {
-        let notified = shared.notify.notified();
+        let notified = shared.updates.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         {
@@ -1313,6 +1323,7 @@ impl CallGuard {
 
     fn finish(mut self, status: u16, result: Result<Value, String>, injected: bool) {
         self.done = true;
+        let params = std::mem::take(&mut self.params);
         let activity = match &result {
             Ok(Value::Array(a)) if !self.counts_as_inflight => !a.is_empty(),
             _ => self.counts_as_inflight,
@@ -1324,7 +1335,7 @@ impl CallGuard {
         self.record(
             Call {
                 method: self.method.clone(),
-                params: self.params.clone(),
+                params,
                 ok,
                 error,
                 injected,
@@ -1345,7 +1356,7 @@ impl CallGuard {
                 st.last_activity = Some(Instant::now());
             }
         }
-        self.shared.notify.notify_waiters();
+        self.shared.calls.notify_waiters();
     }
 }
 
@@ -1371,6 +1382,19 @@ impl Drop for CallGuard {
             let mut st = self.shared.lock();
             st.inflight = st.inflight.saturating_sub(1);
         }
+    }
+}
+
+/// `{"ok": true, "result": ...}`, serialized from a borrowed result.
+fn ok_response(result: &Value) -> Response {
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        ok: bool,
+        result: &'a Value,
+    }
+    match serde_json::to_vec(&Answer { ok: true, result }) {
+        Ok(body) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response(),
+        Err(e) => json_response(500, &ApiErr::new(500, format!("cannot serialize the result: {e}")).body()),
     }
 }
 
@@ -1440,8 +1464,12 @@ async fn handle(
             return json_response(e.code, &e.body());
         }
     };
-    let guard = CallGuard::new(&shared, &method, Value::Object(params.clone()));
+    // The call's parameters go into its record once it is answered (moved, not copied:
+    // a reply's text is the bulk of a request). Only a long poll can be cancelled while it
+    // waits, so only its (small) parameters are recorded up front.
+    let mut guard = CallGuard::new(&shared, &method, Value::Null);
     if token != TOKEN {
+        guard.params = Value::Object(params);
         let e = ApiErr::new(401, "Unauthorized");
         guard.finish(e.code, Err(e.description.clone()), false);
         return json_response(e.code, &e.body());
@@ -1450,6 +1478,7 @@ async fn handle(
 
     let fault = shared.lock().faults.get_mut(&lower).and_then(VecDeque::pop_front);
     if let Some(fault) = fault {
+        guard.params = Value::Object(params);
         return match fault {
             Fault::RetryAfter(n) => {
                 let e = ApiErr::too_many(n);
@@ -1485,14 +1514,17 @@ async fn handle(
 
     let params = Params(params);
     let outcome = if lower == "getupdates" {
+        guard.params = Value::Object(params.0.clone());
         get_updates(&shared, &params).await
     } else {
         shared.lock().dispatch(&lower, &params)
     };
+    guard.params = Value::Object(params.0);
     match outcome {
         Ok(result) => {
-            guard.finish(200, Ok(result.clone()), false);
-            json_response(200, &json!({"ok": true, "result": result}))
+            let response = ok_response(&result);
+            guard.finish(200, Ok(result), false);
+            response
         }
         Err(e) => {
             guard.finish(e.code, Err(e.description.clone()), false);
