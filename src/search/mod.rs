@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use rusqlite::{OptionalExtension, params};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 pub use query::Query;
@@ -164,13 +165,17 @@ impl Archive {
             return Ok(SearchPage { suggestion, ..SearchPage::empty() });
         }
         let ranked = self.rank(&plan, offset, limit)?;
-        let mut hits = Vec::with_capacity(ranked.len());
-        for (id, score) in ranked {
-            if let Some(post) = self.post(id)? {
+        let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
+        let scores: FxHashMap<i64, f64> = ranked.into_iter().collect();
+        let hits = self
+            .posts_by_id(&ids)?
+            .into_iter()
+            .map(|post| {
                 let snippet = snippet(&post.body, &query, 28);
-                hits.push(SearchHit { post, score, snippet });
-            }
-        }
+                let score = scores.get(&post.id).copied().unwrap_or_default();
+                SearchHit { post, score, snippet }
+            })
+            .collect();
         Ok(SearchPage { hits, total: total as usize, total_capped: total >= COUNT_CAP, mode, suggestion: None })
     }
 

@@ -37,25 +37,68 @@ pub fn is_word_char(c: char) -> bool {
 }
 
 /// Splits `text` into words (maximal runs of letters and digits), with byte ranges.
-pub fn word_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
-    let mut chars = text.char_indices().peekable();
-    std::iter::from_fn(move || {
+pub fn word_ranges(text: &str) -> WordRanges<'_> {
+    WordRanges { text, pos: 0 }
+}
+
+/// The iterator of [`word_ranges`]. It reads bytes, decoding ASCII and the two-byte
+/// Cyrillic letters itself (the archive's text; a snippet splits a whole post per hit) and
+/// anything else with `char` decoding.
+pub struct WordRanges<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl WordRanges<'_> {
+    /// Whether the character at byte `at` (a char boundary) is a word character, and its length.
+    #[inline(always)]
+    fn class_at(&self, at: usize) -> (bool, usize) {
+        let bytes = self.text.as_bytes();
+        let b = bytes[at];
+        if b < 0x80 {
+            return (b.is_ascii_alphanumeric(), 1);
+        }
+        if (b == 0xD0 || b == 0xD1) && at + 1 < bytes.len() {
+            // U+0400..U+047F: two bytes, 110x_xxxx 10xx_xxxx.
+            let c = ((u32::from(b) & 0x1F) << 6) | (u32::from(bytes[at + 1]) & 0x3F);
+            return (matches!(c, 0x0410..=0x044F | 0x0401 | 0x0451) || is_word_char_slow(c), 2);
+        }
+        match self.text[at..].chars().next() {
+            Some(c) => (is_word_char(c), c.len_utf8()),
+            None => (false, 1),
+        }
+    }
+}
+
+/// `is_word_char` of a code point the fast paths did not settle.
+fn is_word_char_slow(c: u32) -> bool {
+    char::from_u32(c).is_some_and(char::is_alphanumeric)
+}
+
+impl Iterator for WordRanges<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        let len = self.text.len();
         let start = loop {
-            let (i, c) = chars.next()?;
-            if is_word_char(c) {
-                break i;
+            if self.pos >= len {
+                return None;
             }
+            let (word, n) = self.class_at(self.pos);
+            if word {
+                break self.pos;
+            }
+            self.pos += n;
         };
-        let mut end = text.len();
-        while let Some(&(i, c)) = chars.peek() {
-            if !is_word_char(c) {
-                end = i;
+        while self.pos < len {
+            let (word, n) = self.class_at(self.pos);
+            if !word {
                 break;
             }
-            chars.next();
+            self.pos += n;
         }
-        Some(start..end)
-    })
+        Some(start..self.pos)
+    }
 }
 
 /// Lower case, with `ё` folded to `е` (FTS5's `remove_diacritics` leaves
@@ -159,6 +202,43 @@ pub fn stemmed(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Words as `char::is_alphanumeric` with the fast paths splits them.
+    fn reference_words(text: &str) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            match (is_word_char(c), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    out.push(s..i);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push(s..text.len());
+        }
+        out
+    }
+
+    #[test]
+    fn byte_scanner_splits_words_like_chars() {
+        // Every char of the blocks around Cyrillic and Latin-1, mixed with ASCII and emoji.
+        let mut mixed = String::new();
+        for c in (0u32..0x700).chain(0x1F600..0x1F610).filter_map(char::from_u32) {
+            mixed.push(c);
+            if (c as u32).is_multiple_of(7) {
+                mixed.push_str(" a1-");
+            }
+        }
+        let seed = crate::ingest::SEED;
+        for text in [mixed.as_str(), seed, "", "ё", "Ёж ёлка", "слово", "😀слово😀", "a\u{0400}b"]
+        {
+            assert_eq!(word_ranges(text).collect::<Vec<_>>(), reference_words(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn inflections_share_a_stem() {

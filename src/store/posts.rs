@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::{Archive, Result, StoreError};
@@ -13,6 +14,8 @@ const POST_COLUMNS: &str = "p.id, p.channel_id, c.title, c.username, p.message_i
 
 /// Archive order: dated posts by date, undated ones (a dump) by their place in the dump, first.
 const ARCHIVE_ORDER: &str = "p.date IS NOT NULL, p.date, p.channel_id, p.seq";
+/// Ids read by one statement in [`Archive::posts_by_id`] (SQLite allows 32,766 parameters).
+const POSTS_PER_STATEMENT: usize = 100;
 /// A remembered query used again within this many seconds keeps its `used_at`.
 const QUERY_REFRESH_SECS: i64 = 3600;
 
@@ -84,12 +87,42 @@ impl Archive {
         post.map(|p| self.with_topics(p)).transpose()
     }
 
-    /// Several posts by id, in the order given (missing ids are left out).
+    /// Several posts by id, in the order given (missing ids are left out): two statements
+    /// per [`POSTS_PER_STATEMENT`] ids (the posts, then their topics), not two per post.
     pub fn posts_by_id(&self, ids: &[i64]) -> Result<Vec<Post>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            if let Some(p) = self.post(id)? {
-                out.push(p);
+        let mut out: Vec<Post> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(POSTS_PER_STATEMENT) {
+            // One statement per chunk length (a page has a handful of lengths), so they stay cached.
+            let marks = (1..=chunk.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+            let mut found: FxHashMap<i64, Post> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id WHERE p.id IN ({marks})"
+                ))?
+                .query_map(params_from_iter(chunk), post_from_row)?
+                .map(|r| r.map(|p| (p.id, p)))
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT pt.post_id, t.slug, t.ru, t.en, t.emoji FROM post_topics pt JOIN topics t ON t.id = pt.topic_id
+                 WHERE pt.post_id IN ({marks}) ORDER BY t.id"
+            ))?;
+            let mut rows = stmt.query(params_from_iter(chunk))?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                if let Some(post) = found.get_mut(&id) {
+                    post.topics.push(TopicRef { slug: r.get(1)?, ru: r.get(2)?, en: r.get(3)?, emoji: r.get(4)? });
+                }
+            }
+            for id in chunk {
+                match found.remove(id) {
+                    Some(post) => out.push(post),
+                    // The same id again: a copy of the one already placed.
+                    None => {
+                        if let Some(again) = out.iter().find(|p| p.id == *id).cloned() {
+                            out.push(again);
+                        }
+                    }
+                }
             }
         }
         Ok(out)
@@ -316,5 +349,41 @@ impl Archive {
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading posts in batches gives what reading them one at a time gives, in the order
+    /// asked, across statement chunks, with unknown ids left out and repeated ids repeated.
+    #[test]
+    fn posts_by_id_matches_one_at_a_time() -> anyhow::Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        archive.seed_if_empty()?;
+        let mut ids: Vec<i64> = archive
+            .conn
+            .prepare("SELECT id FROM posts ORDER BY id DESC")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        // The seed over and over, every other time oldest first: several chunks, ids met again.
+        let once = ids.clone();
+        while ids.len() <= 2 * POSTS_PER_STATEMENT {
+            ids.extend(once.iter().rev());
+            ids.extend(once.iter());
+        }
+        assert!(ids.len() > 2 * POSTS_PER_STATEMENT, "the ids span several chunks ({})", ids.len());
+        let tagged: i64 =
+            archive.conn.query_row("SELECT count(DISTINCT post_id) FROM post_topics", [], |r| r.get(0))?;
+        assert!(tagged > 0, "some seed posts have topics");
+        ids.insert(7, -5);
+        ids.insert(150, ids[3]);
+        ids.push(i64::MAX);
+        let expected: Vec<Post> = ids.iter().filter_map(|&id| archive.post(id).transpose()).collect::<Result<_>>()?;
+        assert_eq!(expected.len(), ids.len() - 2);
+        assert_eq!(archive.posts_by_id(&ids)?, expected);
+        assert_eq!(archive.posts_by_id(&[])?, Vec::<Post>::new());
+        Ok(())
     }
 }
