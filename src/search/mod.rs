@@ -30,8 +30,8 @@ pub const COMMON_DOCS: i64 = 1_500;
 enum Plan {
     /// bm25 over an expression.
     Ranked(String),
-    /// bm25 over the rare words, keeping the posts that match `all`.
-    RankedWithin { rank: String, all: String },
+    /// bm25 over the rare words, keeping `members`: the posts that have every word.
+    RankedWithin { rank: String, members: HashSet<i64> },
     /// Newest matches first (every word is common).
     Newest(String),
 }
@@ -140,13 +140,18 @@ impl Archive {
             query.terms.iter().enumerate().filter(|(i, _)| !common(*i)).map(|(_, t)| t).collect();
 
         let mut mode = Mode::All;
-        let mut total = self.count(&all)?;
-        let mut plan = match Query::join(rare.iter().copied(), " AND ") {
+        let (mut plan, mut total) = match Query::join(rare.iter().copied(), " AND ") {
             // No rare word: bm25 would score most of the archive, and weakly; newest first.
-            None => Plan::Newest(all.clone()),
-            Some(rare_all) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
+            None => (Plan::Newest(all.clone()), self.count(&all)?),
+            Some(rare_all) if rare.len() == query.terms.len() => (Plan::Ranked(rare_all), self.count(&all)?),
             // Rank by the rare words (cheap: few posts), keep the posts that have all words.
-            Some(rare_all) => Plan::RankedWithin { rank: rare_all, all: all.clone() },
+            // Those are no more than the rarest word has: read once, for the count too (each
+            // read walks the common words' long lists).
+            Some(rare_all) => {
+                let members = self.matching(&all)?;
+                let total = (members.len() as i64).min(COUNT_CAP);
+                (Plan::RankedWithin { rank: rare_all, members }, total)
+            }
         };
         if total == 0 && query.terms.len() > 1 {
             // Any word: a very common word would match nearly everything, so only the rare ones count.
@@ -198,13 +203,7 @@ impl Archive {
                 ))?
                 .query_map(params![expr], |r| Ok((r.get(0)?, 0.0)))?
                 .collect::<rusqlite::Result<_>>()?,
-            Plan::RankedWithin { rank, all } => {
-                // The posts with every word: no more than the rarest word has.
-                let members: HashSet<i64> = self
-                    .conn()
-                    .prepare_cached("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1")?
-                    .query_map([all], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
+            Plan::RankedWithin { rank, members } => {
                 let mut stmt = self.conn().prepare_cached(&bm25)?;
                 let mut rows = stmt.query([rank])?;
                 let mut out = Vec::with_capacity(limit);
@@ -226,6 +225,15 @@ impl Archive {
                 out
             }
         })
+    }
+
+    /// Every post matching an expression (for expressions with a rare word).
+    fn matching(&self, expr: &str) -> Result<HashSet<i64>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1")?
+            .query_map([expr], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// Matches of an expression, counted up to [`COUNT_CAP`].
