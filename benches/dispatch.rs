@@ -133,6 +133,8 @@ struct Target {
     tg: FakeTelegram,
     stop: Stop,
     next_chat: i64,
+    /// Updates pushed so far.
+    pushed: usize,
 }
 
 /// One pushed update: its private chat and when it was pushed.
@@ -146,7 +148,7 @@ impl Target {
         let tg = FakeTelegram::start().await;
         let state = Arc::new(BotState::new(SharedArchive::new(archive), Config::default()));
         let running = bot::spawn(tg.bot(), state, POLL_TIMEOUT).await.expect("the bot starts");
-        Target { tg, stop: Stop::Postkeeper(running), next_chat: 1_000_000 }
+        Target { tg, stop: Stop::Postkeeper(running), next_chat: 1_000_000, pushed: 0 }
     }
 
     /// A bare teloxide bot (no state, no store) with the same polling as postkeeper's.
@@ -160,7 +162,7 @@ impl Target {
             let errors = LoggingErrorHandler::with_custom_text("polling failed");
             dispatcher.dispatch_with_listener(listener, errors).await;
         });
-        Target { tg, stop: Stop::Bare(shutdown, task), next_chat: 1_000_000 }
+        Target { tg, stop: Stop::Bare(shutdown, task), next_chat: 1_000_000, pushed: 0 }
     }
 
     /// A bare bot that sends the text back.
@@ -196,29 +198,31 @@ impl Target {
     fn push(&mut self, i: usize) -> Sent {
         let chat = self.next_chat;
         self.next_chat += 1;
+        self.pushed += 1;
         let update = updates::text(chat, chat, Some("ru"), &format!("/search {}", QUERIES[i % QUERIES.len()]));
         let at = Instant::now();
         self.tg.push_update(update);
         Sent { chat, at }
     }
 
-    fn answered(&self, chat: i64) -> bool {
-        self.tg.message_count(chat) > 0
+    /// Updates pushed whose reply the fake server has not recorded yet (each gets one).
+    fn unanswered(&self) -> usize {
+        self.pushed.saturating_sub(self.tg.successful_calls("sendMessage"))
     }
 
-    /// Waits until every chat in `sent` got a reply (or the phase timeout).
-    async fn wait_replies(&self, sent: &[Sent], poll: Duration) {
+    /// Waits until every update pushed so far got its reply (or the phase timeout).
+    async fn wait_replies(&self, poll: Duration) {
         let deadline = Instant::now() + PHASE_TIMEOUT;
-        let mut cursor = 0;
-        while cursor < sent.len() {
-            if self.answered(sent[cursor].chat) {
-                cursor += 1;
-            } else if Instant::now() >= deadline {
-                eprintln!("  timed out: {} of {} updates unanswered", sent.len() - cursor, sent.len());
+        loop {
+            let left = self.unanswered();
+            if left == 0 {
                 return;
-            } else {
-                tokio::time::sleep(poll).await;
             }
+            if Instant::now() >= deadline {
+                eprintln!("  timed out: {left} updates unanswered");
+                return;
+            }
+            tokio::time::sleep(poll).await;
         }
     }
 
@@ -239,21 +243,7 @@ impl Target {
     }
 
     /// Latencies of `sent` (the unanswered ones left out) and the time of the last reply.
-    /// A reply is stored a moment before its call is recorded: a reply seen but not yet
-    /// recorded is waited for briefly.
-    async fn latencies(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
-        let mut result = self.latencies_now(sent);
-        for _ in 0..10 {
-            if result.2 == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            result = self.latencies_now(sent);
-        }
-        result
-    }
-
-    fn latencies_now(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
+    fn latencies(&self, sent: &[Sent]) -> (Vec<Duration>, Option<Instant>, usize) {
         let replies = self.replies();
         let mut lat = Vec::with_capacity(sent.len());
         let mut last = None::<Instant>;
@@ -341,15 +331,17 @@ impl Row {
 // Phases
 
 async fn warm_up(target: &mut Target) {
-    let sent: Vec<Sent> = (0..WARMUP).map(|i| target.push(i)).collect();
-    target.wait_replies(&sent, Duration::from_millis(5)).await;
+    for i in 0..WARMUP {
+        target.push(i);
+    }
+    target.wait_replies(Duration::from_millis(5)).await;
 }
 
 /// `n` updates pushed at once: (updates/s, latencies, unanswered).
 async fn burst(target: &mut Target, n: usize) -> (f64, Vec<Duration>, usize) {
     let sent: Vec<Sent> = (0..n).map(|i| target.push(i)).collect();
-    target.wait_replies(&sent, Duration::from_millis(5)).await;
-    let (lat, last, missing) = target.latencies(&sent).await;
+    target.wait_replies(Duration::from_millis(5)).await;
+    let (lat, last, missing) = target.latencies(&sent);
     let span = last.map_or(Duration::ZERO, |l| l.saturating_duration_since(sent[0].at));
     let rate = if span.is_zero() { 0.0 } else { lat.len() as f64 / span.as_secs_f64() };
     (rate, lat, missing)
@@ -366,8 +358,8 @@ async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64
     }
     let pushed_in = sent.last().map_or(Duration::ZERO, |l| l.at.saturating_duration_since(sent[0].at));
     let achieved = if pushed_in.is_zero() { 0.0 } else { (n - 1) as f64 / pushed_in.as_secs_f64() };
-    target.wait_replies(&sent, Duration::from_millis(20)).await;
-    let (lat, _, missing) = target.latencies(&sent).await;
+    target.wait_replies(Duration::from_millis(20)).await;
+    let (lat, _, missing) = target.latencies(&sent);
     (lat, achieved, missing)
 }
 
@@ -377,12 +369,12 @@ async fn one_at_a_time(target: &mut Target, n: usize) -> (Vec<Duration>, usize) 
     for i in 0..n {
         let s = target.push(i);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !target.answered(s.chat) && Instant::now() < deadline {
+        while target.unanswered() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         sent.push(s);
     }
-    let (lat, _, missing) = target.latencies(&sent).await;
+    let (lat, _, missing) = target.latencies(&sent);
     (lat, missing)
 }
 

@@ -13,10 +13,9 @@ use rustc_hash::FxHashMap;
 static RUSSIAN: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::new(Algorithm::Russian));
 static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::new(Algorithm::English));
 
-/// A word of a text: its byte range in the original, and its stem.
+/// A word of a text: folded, and its stem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
-    pub range: Range<usize>,
     pub folded: String,
     pub stem: String,
 }
@@ -61,18 +60,13 @@ impl WordRanges<'_> {
         if (b == 0xD0 || b == 0xD1) && at + 1 < bytes.len() {
             // U+0400..U+047F: two bytes, 110x_xxxx 10xx_xxxx.
             let c = ((u32::from(b) & 0x1F) << 6) | (u32::from(bytes[at + 1]) & 0x3F);
-            return (matches!(c, 0x0410..=0x044F | 0x0401 | 0x0451) || is_word_char_slow(c), 2);
+            return (char::from_u32(c).is_some_and(is_word_char), 2);
         }
         match self.text[at..].chars().next() {
             Some(c) => (is_word_char(c), c.len_utf8()),
             None => (false, 1),
         }
     }
-}
-
-/// `is_word_char` of a code point the fast paths did not settle.
-fn is_word_char_slow(c: u32) -> bool {
-    char::from_u32(c).is_some_and(char::is_alphanumeric)
 }
 
 impl Iterator for WordRanges<'_> {
@@ -181,7 +175,7 @@ pub fn words(text: &str) -> Vec<Word> {
         .map(|range| {
             let folded = fold(&text[range.clone()]);
             let stem = stem_folded(&folded).into_owned();
-            Word { range, folded, stem }
+            Word { folded, stem }
         })
         .collect()
 }

@@ -64,27 +64,9 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
 }
 
 impl Archive {
-    fn with_topics(&self, mut post: Post) -> Result<Post> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT t.slug, t.ru, t.en, t.emoji FROM post_topics pt JOIN topics t ON t.id = pt.topic_id
-             WHERE pt.post_id = ?1 ORDER BY t.id",
-        )?;
-        post.topics = stmt
-            .query_map([post.id], |r| Ok(TopicRef { slug: r.get(0)?, ru: r.get(1)?, en: r.get(2)?, emoji: r.get(3)? }))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(post)
-    }
-
     /// One post by id, with its topics.
     pub fn post(&self, id: i64) -> Result<Option<Post>> {
-        let post = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {POST_COLUMNS} FROM posts p JOIN channels c ON c.id = p.channel_id WHERE p.id = ?1"
-            ))?
-            .query_row([id], post_from_row)
-            .optional()?;
-        post.map(|p| self.with_topics(p)).transpose()
+        Ok(self.posts_by_id(&[id])?.pop())
     }
 
     /// Several posts by id, in the order given (missing ids are left out): two statements
@@ -356,8 +338,9 @@ impl From<serde_json::Error> for StoreError {
 mod tests {
     use super::*;
 
-    /// Reading posts in batches gives what reading them one at a time gives, in the order
-    /// asked, across statement chunks, with unknown ids left out and repeated ids repeated.
+    /// Reading posts in batches gives what reading them one at a time gives (and what the
+    /// tables hold), in the order asked, across statement chunks, with unknown ids left out
+    /// and repeated ids repeated.
     #[test]
     fn posts_by_id_matches_one_at_a_time() -> anyhow::Result<()> {
         let mut archive = Archive::open_in_memory()?;
@@ -382,6 +365,17 @@ mod tests {
         ids.push(i64::MAX);
         let expected: Vec<Post> = ids.iter().filter_map(|&id| archive.post(id).transpose()).collect::<Result<_>>()?;
         assert_eq!(expected.len(), ids.len() - 2);
+        // Each post's own fields and topics, read without `posts_by_id`.
+        let mut topics = archive.conn.prepare(
+            "SELECT t.slug FROM post_topics pt JOIN topics t ON t.id = pt.topic_id WHERE pt.post_id = ?1 ORDER BY t.id",
+        )?;
+        for post in &expected {
+            let body: String =
+                archive.conn.query_row("SELECT body FROM posts WHERE id = ?1", [post.id], |r| r.get(0))?;
+            assert_eq!(post.body, body);
+            let slugs: Vec<String> = topics.query_map([post.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            assert_eq!(post.topics.iter().map(|t| t.slug.clone()).collect::<Vec<_>>(), slugs);
+        }
         assert_eq!(archive.posts_by_id(&ids)?, expected);
         assert_eq!(archive.posts_by_id(&[])?, Vec::<Post>::new());
         Ok(())

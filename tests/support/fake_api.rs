@@ -219,6 +219,8 @@ struct Rate {
 
 struct State {
     calls: Vec<Call>,
+    /// Successful calls per method (lower case), counted as they are recorded.
+    ok_calls: HashMap<String, usize>,
     last_update_id: i64,
     queue: VecDeque<Value>,
     filtered_updates: Vec<Value>,
@@ -251,6 +253,7 @@ impl Default for State {
     fn default() -> Self {
         State {
             calls: Vec::new(),
+            ok_calls: HashMap::new(),
             last_update_id: FIRST_UPDATE_ID - 1,
             queue: VecDeque::new(),
             filtered_updates: Vec::new(),
@@ -436,9 +439,10 @@ impl FakeTelegram {
         self.shared.lock().messages.get(&chat_id).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
-    /// How many of the bot's messages a chat has (without copying them).
-    pub fn message_count(&self, chat_id: i64) -> usize {
-        self.shared.lock().messages.get(&chat_id).map_or(0, BTreeMap::len)
+    /// How many successful calls of `method` (case-insensitive) were recorded, without
+    /// copying them: for waiting on many calls (benchmarks).
+    pub fn successful_calls(&self, method: &str) -> usize {
+        self.shared.lock().ok_calls.get(&method.to_ascii_lowercase()).copied().unwrap_or(0)
     }
 
     /// One message of the bot, if it exists.
@@ -1351,6 +1355,9 @@ impl CallGuard {
     fn record(&self, call: Call, activity: bool) {
         {
             let mut st = self.shared.lock();
+            if call.ok {
+                *st.ok_calls.entry(call.method.to_ascii_lowercase()).or_default() += 1;
+            }
             st.calls.push(call);
             if activity {
                 st.last_activity = Some(Instant::now());
