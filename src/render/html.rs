@@ -9,16 +9,27 @@ pub const MESSAGE_LIMIT: usize = 4096;
 /// Escapes text for Telegram HTML (`&`, `<`, `>`; quotes too, so it is safe in attributes).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(&mut out, text);
     out
+}
+
+/// [`escape`], appended to `out`: the runs between special characters are copied whole.
+pub fn escape_into(out: &mut String, text: &str) {
+    let mut copied = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => continue,
+        };
+        // An ASCII byte is a character boundary.
+        out.push_str(&text[copied..i]);
+        out.push_str(entity);
+        copied = i + 1;
+    }
+    out.push_str(&text[copied..]);
 }
 
 /// The text Telegram shows for our HTML: tags dropped, entities decoded.
@@ -317,6 +328,28 @@ mod tests {
     fn escapes_everything_outside_tags() {
         let html = render("<script> & \"AT&T\"", &[e(EntityKind::Bold, 0, 8)]);
         assert_eq!(html, "<b>&lt;script&gt;</b> &amp; &quot;AT&amp;T&quot;");
+    }
+
+    #[test]
+    fn escape_agrees_with_a_char_by_char_escape() {
+        let by_char = |t: &str| -> String {
+            t.chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_string(),
+                    '<' => "&lt;".to_string(),
+                    '>' => "&gt;".to_string(),
+                    '"' => "&quot;".to_string(),
+                    c => c.to_string(),
+                })
+                .collect()
+        };
+        for t in ["", "&", "<<>>", "a&b", "текст <b> & \"ещё\"", "😀&😀", "end&", "&start", "'single'", "no specials"]
+        {
+            assert_eq!(escape(t), by_char(t), "{t:?}");
+        }
+        let mut out = String::from("kept ");
+        escape_into(&mut out, "<x>");
+        assert_eq!(out, "kept &lt;x&gt;");
     }
 
     #[test]

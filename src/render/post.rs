@@ -120,22 +120,30 @@ pub fn list_entry(n: usize, post: &Post, snippet_html: Option<&str>, lang: Lang,
 
 /// A search hit's snippet as HTML, matched words bold, at most ~300 characters.
 pub fn snippet_html(hit: &SearchHit) -> String {
-    let mut pieces = hit.snippet.0.clone();
+    let mut out = String::with_capacity(512);
     let mut budget = 300usize;
-    pieces.retain_mut(|p| {
+    for piece in &hit.snippet.0 {
         if budget == 0 {
-            return false;
+            break;
         }
-        let n = p.text.chars().count();
-        if n > budget {
-            p.text = html::truncate(&p.text, budget);
+        let n = piece.text.chars().count();
+        let text = if n > budget {
+            let cut = html::truncate(&piece.text, budget);
             budget = 0;
+            std::borrow::Cow::Owned(cut)
         } else {
             budget -= n;
+            std::borrow::Cow::Borrowed(piece.text.as_str())
+        };
+        if piece.mark {
+            out.push_str("<b>");
+            html::escape_into(&mut out, &text);
+            out.push_str("</b>");
+        } else {
+            html::escape_into(&mut out, &text);
         }
-        true
-    });
-    crate::search::Snippet(pieces).render(escape, "<b>", "</b>")
+    }
+    out
 }
 
 #[cfg(test)]
@@ -166,6 +174,21 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert!(m[0].starts_with("<b>Заголовок &lt;1&gt;</b>\nтекст &amp; ещё"), "{}", m[0]);
         assert!(m[0].contains("12 октября 2021") && m[0].contains("href=\"https://t.me/chan/5\""), "{}", m[0]);
+    }
+
+    #[test]
+    fn snippet_html_marks_escapes_and_keeps_to_300_characters() {
+        use crate::search::{Piece, SearchHit, Snippet};
+        let piece = |text: &str, mark: bool| Piece { text: text.into(), mark };
+        let hit = |pieces: Vec<Piece>| SearchHit { post: post("t\nb"), score: 0.0, snippet: Snippet(pieces) };
+        let short = hit(vec![piece("…про ", false), piece("<роботов>", true), piece(" & людей", false)]);
+        assert_eq!(snippet_html(&short), "…про <b>&lt;роботов&gt;</b> &amp; людей");
+        // 290 characters, then a marked word cut to the 10 left, then nothing.
+        let long = hit(vec![piece(&"я".repeat(290), false), piece(&"ж".repeat(50), true), piece("хвост", false)]);
+        let html = snippet_html(&long);
+        assert!(html.starts_with(&"я".repeat(290)), "{html}");
+        assert_eq!(html[290 * 2..], format!("<b>{}</b>", html::truncate(&"ж".repeat(50), 10)));
+        assert!(!html.contains("хвост"));
     }
 
     #[test]

@@ -108,6 +108,8 @@ impl SearchPage {
 impl Archive {
     /// Searches the archive; `offset`/`limit` select the page.
     pub fn search(&self, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
+        // One snapshot for the count and the page, and one read lock instead of one per statement.
+        let _snapshot = self.snapshot()?;
         let mut query = Query::parse(input);
         // The last word is a prefix only while it is not a word yet (being typed):
         // a prefix of a common stem is costly, and a whole word needs none.
@@ -279,75 +281,75 @@ impl Archive {
 /// An extract of `body` of about `width` words around the densest run of
 /// matched words (the title line is left out when the body has more).
 pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
+    let width = width.max(1);
     let source = match body.split_once('\n') {
         Some((_, rest)) if !rest.trim().is_empty() => rest,
         _ => body,
     };
-    let words: Vec<Range<usize>> = text::word_ranges(source).collect();
+    // Stemmers only cut endings, so a word can match a term only if it begins with the
+    // letter the term's stem (or, for a prefix, its typed form) begins with: only those
+    // words are folded and stemmed. The rest of a post is only split into words.
+    let firsts: Vec<char> =
+        query.terms.iter().flat_map(|t| [t.stem.chars().next(), t.folded.chars().next()]).flatten().collect();
+    let mut words: Vec<Range<usize>> = Vec::with_capacity(source.len() / 8 + 1);
+    // Indexes (into `words`) of the matched words, ascending.
+    let mut marks: Vec<usize> = Vec::new();
+    let mut folded = String::new();
+    for range in text::word_ranges(source) {
+        let word = &source[range.clone()];
+        if text::folded_first(word).is_some_and(|c| firsts.contains(&c)) {
+            folded.clear();
+            text::fold_into(word, &mut folded);
+            if text::with_stem(&folded, |stem| query.matches(stem, &folded)) {
+                marks.push(words.len());
+            }
+        }
+        words.push(range);
+    }
     if words.is_empty() {
         return Snippet(vec![Piece { text: source.chars().take(200).collect(), mark: false }]);
     }
-    // Stemmers only cut endings, so a word can match a term only if it begins with the
-    // letter the term's stem (or, for a prefix, its typed form) begins with: only those
-    // words are stemmed.
-    let firsts: Vec<char> =
-        query.terms.iter().flat_map(|t| [t.stem.chars().next(), t.folded.chars().next()]).flatten().collect();
-    let mut folded = String::new();
-    let marked: Vec<bool> = words
-        .iter()
-        .map(|r| {
-            let word = &source[r.clone()];
-            let Some(c) = word.chars().next() else { return false };
-            let (head, rest) = word.split_at(c.len_utf8());
-            folded.clear();
-            text::fold_into(head, &mut folded);
-            if !folded.chars().next().is_some_and(|c| firsts.contains(&c)) {
-                return false;
-            }
-            text::fold_into(rest, &mut folded);
-            query.matches(&text::stem_folded(&folded), &folded)
-        })
-        .collect();
-    // The window with the most marks, starting a few words before its first mark.
-    let mut best = (0usize, 0usize);
-    let mut count = 0;
-    for i in 0..words.len() {
-        if marked[i] {
-            count += 1;
+    // The window of `width` words with the most marks (the first such): the marks
+    // `marks[first..=last]` fit in one when they span fewer than `width` words. It starts
+    // a few words before its first mark.
+    let mut best = (0usize, 0usize); // (index into `marks` of the window's first mark, marks in it)
+    let mut first = 0;
+    for last in 0..marks.len() {
+        while marks[last] - marks[first] >= width {
+            first += 1;
         }
-        if i >= width && marked[i - width] {
-            count -= 1;
-        }
-        if count > best.1 {
-            best = (i.saturating_sub(width - 1), count);
+        if last - first + 1 > best.1 {
+            best = (first, last - first + 1);
         }
     }
-    let start = match (best.0..words.len()).find(|&i| marked[i]) {
-        Some(first) => first.saturating_sub(4),
-        None => 0,
-    };
+    let start = marks.get(best.0).map_or(0, |&m| m.saturating_sub(4));
     // Near the end of a text, use the room before the marks rather than leave it empty.
     let start = start.min(words.len().saturating_sub(width));
     let end = (start + width).min(words.len());
-    let mut pieces = Vec::new();
+    let mut pieces = Vec::with_capacity(2 * (marks.len().min(width)) + 3);
     let mut push = |text: &str, mark: bool| {
-        let text = text.replace(['\n', '\r', '\t'], " ");
         if text.is_empty() {
             return;
         }
+        let text: std::borrow::Cow<'_, str> =
+            if text.contains(['\n', '\r', '\t']) { text.replace(['\n', '\r', '\t'], " ").into() } else { text.into() };
         match pieces.last_mut() {
-            Some(Piece { text: t, mark: m }) if *m == mark && !mark => t.push_str(&text),
-            _ => pieces.push(Piece { text, mark }),
+            Some(Piece { text: t, mark: false }) if !mark => t.push_str(&text),
+            _ => pieces.push(Piece { text: text.into_owned(), mark }),
         }
     };
     if start > 0 {
         push("…", false);
     }
     let mut cursor = if start == 0 { 0 } else { words[start].start };
-    for i in start..end {
-        let r = &words[i];
+    let mut next_mark = marks.partition_point(|&m| m < start);
+    for (i, r) in words.iter().enumerate().take(end).skip(start) {
+        let marked = marks.get(next_mark) == Some(&i);
+        if marked {
+            next_mark += 1;
+        }
         push(&source[cursor..r.start], false);
-        push(&source[r.clone()], marked[i]);
+        push(&source[r.clone()], marked);
         cursor = r.end;
     }
     if end < words.len() {
@@ -361,6 +363,134 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first implementation of [`snippet`] (whole-post folding, a mark per word), kept
+    /// to compare with.
+    /// An extract of `body` of about `width` words around the densest run of
+    /// matched words (the title line is left out when the body has more).
+    fn reference_snippet(body: &str, query: &Query, width: usize) -> Snippet {
+        let source = match body.split_once('\n') {
+            Some((_, rest)) if !rest.trim().is_empty() => rest,
+            _ => body,
+        };
+        let words: Vec<Range<usize>> = text::word_ranges(source).collect();
+        if words.is_empty() {
+            return Snippet(vec![Piece { text: source.chars().take(200).collect(), mark: false }]);
+        }
+        // Stemmers only cut endings, so a word can match a term only if it begins with the
+        // letter the term's stem (or, for a prefix, its typed form) begins with: only those
+        // words are stemmed.
+        let firsts: Vec<char> =
+            query.terms.iter().flat_map(|t| [t.stem.chars().next(), t.folded.chars().next()]).flatten().collect();
+        let mut folded = String::new();
+        let marked: Vec<bool> = words
+            .iter()
+            .map(|r| {
+                let word = &source[r.clone()];
+                let Some(c) = word.chars().next() else { return false };
+                let (head, rest) = word.split_at(c.len_utf8());
+                folded.clear();
+                text::fold_into(head, &mut folded);
+                if !folded.chars().next().is_some_and(|c| firsts.contains(&c)) {
+                    return false;
+                }
+                text::fold_into(rest, &mut folded);
+                query.matches(&text::stem_folded(&folded), &folded)
+            })
+            .collect();
+        // The window with the most marks, starting a few words before its first mark.
+        let mut best = (0usize, 0usize);
+        let mut count = 0;
+        for i in 0..words.len() {
+            if marked[i] {
+                count += 1;
+            }
+            if i >= width && marked[i - width] {
+                count -= 1;
+            }
+            if count > best.1 {
+                best = (i.saturating_sub(width - 1), count);
+            }
+        }
+        let start = match (best.0..words.len()).find(|&i| marked[i]) {
+            Some(first) => first.saturating_sub(4),
+            None => 0,
+        };
+        // Near the end of a text, use the room before the marks rather than leave it empty.
+        let start = start.min(words.len().saturating_sub(width));
+        let end = (start + width).min(words.len());
+        let mut pieces = Vec::new();
+        let mut push = |text: &str, mark: bool| {
+            let text = text.replace(['\n', '\r', '\t'], " ");
+            if text.is_empty() {
+                return;
+            }
+            match pieces.last_mut() {
+                Some(Piece { text: t, mark: m }) if *m == mark && !mark => t.push_str(&text),
+                _ => pieces.push(Piece { text, mark }),
+            }
+        };
+        if start > 0 {
+            push("…", false);
+        }
+        let mut cursor = if start == 0 { 0 } else { words[start].start };
+        for i in start..end {
+            let r = &words[i];
+            push(&source[cursor..r.start], false);
+            push(&source[r.clone()], marked[i]);
+            cursor = r.end;
+        }
+        if end < words.len() {
+            push("…", false);
+        } else {
+            push(source[cursor..].trim_end(), false);
+        }
+        Snippet(pieces)
+    }
+
+    #[test]
+    fn snippet_agrees_with_the_first_implementation() {
+        let (_, posts) = crate::ingest::tme_dump::parse(crate::ingest::SEED).expect("the seed parses");
+        let mut queries: Vec<String> = [
+            "обучение с подкреплением",
+            "робот",
+            "роботу-собаке",
+            "нейросети",
+            "глубокое обучение",
+            "медицина",
+            "языковые модели",
+            "gpt",
+            "Google",
+            "модел",
+            "иссл",
+            "ё",
+            "1",
+            "экзопланеты",
+            "нет-такого-слова",
+        ]
+        .iter()
+        .map(|q| q.to_string())
+        .collect();
+        // A word of each post, capitalised as in the post, and the last one as a prefix.
+        queries.extend(posts.iter().filter_map(|p| text::word_ranges(&p.text).nth(7).map(|r| p.text[r].to_string())));
+        queries.extend(posts.iter().filter_map(|p| text::word_ranges(&p.text).nth(30).map(|r| p.text[r].to_string())));
+        let mut marked = 0;
+        for q in &queries {
+            let query = Query::parse(q);
+            for p in &posts {
+                for width in [1, 5, 28] {
+                    let new = snippet(&p.text, &query, width);
+                    assert_eq!(new, reference_snippet(&p.text, &query, width), "{q:?} in post {:?}", p.seq);
+                    marked += new.0.iter().filter(|piece| piece.mark).count();
+                }
+            }
+        }
+        assert!(marked > 100, "the queries mark words ({marked})");
+        for body in ["", "\n", "заголовок", "заголовок\n\n", "😀😀😀", "a\tb\r\nc"] {
+            let query = Query::parse("b");
+            assert_eq!(snippet(body, &query, 28), reference_snippet(body, &query, 28), "{body:?}");
+        }
+    }
 
     #[test]
     fn snippet_marks_and_escapes_separately() {

@@ -40,8 +40,8 @@ pub fn word_ranges(text: &str) -> WordRanges<'_> {
     WordRanges { text, pos: 0 }
 }
 
-/// The iterator of [`word_ranges`]. It reads bytes, decoding ASCII and the two-byte
-/// Cyrillic letters itself (the archive's text; a snippet splits a whole post per hit) and
+/// The iterator of [`word_ranges`]. It reads bytes, classing ASCII and the two-byte
+/// Cyrillic letters by their first byte (the archive's text; a snippet splits a whole post per hit) and
 /// anything else with `char` decoding.
 pub struct WordRanges<'a> {
     text: &'a str,
@@ -57,10 +57,9 @@ impl WordRanges<'_> {
         if b < 0x80 {
             return (b.is_ascii_alphanumeric(), 1);
         }
-        if (b == 0xD0 || b == 0xD1) && at + 1 < bytes.len() {
-            // U+0400..U+047F: two bytes, 110x_xxxx 10xx_xxxx.
-            let c = ((u32::from(b) & 0x1F) << 6) | (u32::from(bytes[at + 1]) & 0x3F);
-            return (char::from_u32(c).is_some_and(is_word_char), 2);
+        if b == 0xD0 || b == 0xD1 {
+            // U+0400..U+047F (a lead byte of two): every one of them is a letter.
+            return (true, 2);
         }
         match self.text[at..].chars().next() {
             Some(c) => (is_word_char(c), c.len_utf8()),
@@ -73,25 +72,49 @@ impl Iterator for WordRanges<'_> {
     type Item = Range<usize>;
 
     fn next(&mut self) -> Option<Range<usize>> {
-        let len = self.text.len();
+        let bytes = self.text.as_bytes();
+        let len = bytes.len();
+        // ASCII and the two-byte Cyrillic letters are classed inline by their first byte;
+        // anything else through `class_at`.
+        let mut at = self.pos;
         let start = loop {
-            if self.pos >= len {
+            let Some(&b) = bytes.get(at) else {
+                self.pos = len;
                 return None;
+            };
+            if b < 0x80 {
+                if b.is_ascii_alphanumeric() {
+                    break at;
+                }
+                at += 1;
+            } else if b == 0xD0 || b == 0xD1 {
+                break at;
+            } else {
+                let (word, n) = self.class_at(at);
+                if word {
+                    break at;
+                }
+                at += n;
             }
-            let (word, n) = self.class_at(self.pos);
-            if word {
-                break self.pos;
-            }
-            self.pos += n;
         };
-        while self.pos < len {
-            let (word, n) = self.class_at(self.pos);
-            if !word {
-                break;
+        while let Some(&b) = bytes.get(at) {
+            if b < 0x80 {
+                if !b.is_ascii_alphanumeric() {
+                    break;
+                }
+                at += 1;
+            } else if b == 0xD0 || b == 0xD1 {
+                at += 2;
+            } else {
+                let (word, n) = self.class_at(at);
+                if !word {
+                    break;
+                }
+                at += n;
             }
-            self.pos += n;
         }
-        Some(start..self.pos)
+        self.pos = at;
+        Some(start..at)
     }
 }
 
@@ -137,17 +160,55 @@ pub fn stem_folded(folded: &str) -> Cow<'_, str> {
     if folded.len() <= 2 {
         return stem_uncached(folded);
     }
+    Cow::Owned(with_stem(folded, str::to_string))
+}
+
+/// Calls `f` with the stem of an already folded word (cached, as [`stem_folded`], but
+/// without copying the stem out of the cache).
+pub fn with_stem<R>(folded: &str, f: impl FnOnce(&str) -> R) -> R {
+    if folded.len() <= 2 {
+        return f(&stem_uncached(folded));
+    }
     CACHE.with_borrow_mut(|cache| {
         if let Some(stem) = cache.get(folded) {
-            return Cow::Owned(stem.to_string());
+            return f(stem);
         }
-        let stem = stem_uncached(folded).into_owned();
+        let stem: Box<str> = stem_uncached(folded).into();
+        let out = f(&stem);
         if cache.len() >= CACHE_WORDS {
             cache.clear();
         }
-        cache.insert(folded.into(), stem.as_str().into());
-        Cow::Owned(stem)
+        cache.insert(folded.into(), stem);
+        out
     })
+}
+
+/// The folded form of a word's first character, read from its bytes for ASCII and the
+/// two-byte Cyrillic letters (what [`fold`] would give for them).
+#[inline]
+pub fn folded_first(word: &str) -> Option<char> {
+    let bytes = word.as_bytes();
+    match *bytes.first()? {
+        b @ 0..0x80 => Some(char::from(b.to_ascii_lowercase())),
+        lead @ (0xD0 | 0xD1) if bytes.len() > 1 => {
+            let c = ((u32::from(lead) & 0x1F) << 6) | (u32::from(bytes[1]) & 0x3F);
+            match c {
+                // А..Я -> а..я
+                0x0410..=0x042F => char::from_u32(c + 0x20),
+                0x0401 | 0x0451 => Some('е'),
+                0x0430..=0x044F => char::from_u32(c),
+                _ => fold_first_slow(word),
+            }
+        }
+        _ => fold_first_slow(word),
+    }
+}
+
+fn fold_first_slow(word: &str) -> Option<char> {
+    let c = word.chars().next()?;
+    let mut out = String::new();
+    fold_into(c.encode_utf8(&mut [0; 4]), &mut out);
+    out.chars().next()
 }
 
 /// The stem of an already folded word: Snowball Russian for Cyrillic words,
@@ -251,6 +312,25 @@ mod tests {
             let expected: String = c.to_lowercase().map(|l| if l == 'ё' { 'е' } else { l }).collect();
             assert_eq!(fold(&c.to_string()), expected, "{c:?}");
             assert_eq!(is_word_char(c), c.is_alphanumeric(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn folded_first_agrees_with_fold() {
+        let chars = (0u32..0x0600).chain(0x1E00..0x1F00).chain([0x130, 0x1E9E, 0x2160, 0x1F600]);
+        for c in chars.filter_map(char::from_u32) {
+            let word = format!("{c}xя");
+            assert_eq!(folded_first(&word), fold(&word).chars().next(), "{c:?}");
+        }
+        assert_eq!(folded_first(""), None);
+    }
+
+    #[test]
+    fn with_stem_gives_the_stem() {
+        for word in ["торговых", "роботу", "networks", "m1", "я", "ёлка"] {
+            let folded = fold(word);
+            let twice = [with_stem(&folded, str::to_string), with_stem(&folded, str::to_string)];
+            assert_eq!(twice, [stem(word), stem(word)], "{word}");
         }
     }
 

@@ -54,6 +54,26 @@ pub struct Archive {
     pub(crate) vocabulary: std::cell::RefCell<Option<crate::search::suggest::Vocabulary>>,
 }
 
+/// See [`Archive::snapshot`].
+pub(crate) struct Snapshot<'a> {
+    conn: &'a Connection,
+    /// Whether the savepoint began the transaction (no transaction was open).
+    outermost: bool,
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.conn.execute_batch("RELEASE snapshot") {
+            tracing::warn!("ending a read snapshot of the store: {e}");
+            // Never leave the connection inside a transaction of ours: later reads would
+            // keep seeing this state, and later writes would fail to begin.
+            if self.outermost && !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+}
+
 impl Archive {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
@@ -109,6 +129,15 @@ impl Archive {
 
     pub fn taxonomy(&self) -> &Taxonomy {
         &self.taxonomy
+    }
+
+    /// A read snapshot for several statements: they see one state of the store, and take
+    /// SQLite's read lock (file locks on the WAL index: system calls) once instead of once
+    /// each. Nests inside a transaction already open. Ends when dropped.
+    pub(crate) fn snapshot(&self) -> Result<Snapshot<'_>> {
+        let outermost = self.conn.is_autocommit();
+        self.conn.execute_batch("SAVEPOINT snapshot")?;
+        Ok(Snapshot { conn: &self.conn, outermost })
     }
 
     /// The raw connection, for the modules that own their own tables (search, replay).
@@ -256,6 +285,31 @@ fn apply_migrations(conn: &mut Connection, from: usize, to: usize) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A search reads in a snapshot of its own, and leaves the connection as it found it:
+    /// outside a transaction, or inside the caller's (which it neither ends nor spoils).
+    #[test]
+    fn search_snapshot_ends_and_nests() -> Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        archive.seed_if_empty()?;
+        let found = archive.search("робот", 0, 5)?.total;
+        assert!(found > 0);
+        assert!(archive.conn.is_autocommit(), "the search left a transaction open");
+        archive.conn.execute_batch("BEGIN")?;
+        archive.conn.execute("DELETE FROM posts_fts", [])?;
+        assert_eq!(archive.search("робот", 0, 5)?.total, 0, "the search sees the caller's transaction");
+        assert!(!archive.conn.is_autocommit(), "the caller's transaction is still open");
+        archive.conn.execute_batch("ROLLBACK")?;
+        assert_eq!(archive.search("робот", 0, 5)?.total, found);
+        // A statement failing inside a snapshot does not keep it open.
+        let snapshot = archive.snapshot()?;
+        assert!(archive.conn.query_row("SELECT count(*) FROM posts", [], |r| r.get::<_, i64>(0))? > 0);
+        assert!(archive.conn.execute_batch("SELECT * FROM no_such_table").is_err());
+        assert!(!archive.conn.is_autocommit());
+        drop(snapshot);
+        assert!(archive.conn.is_autocommit());
+        Ok(())
+    }
 
     /// A store written before the index changed tokenizer (schema 4): after the upgrade,
     /// search finds its posts through the rebuilt index, inflected forms included.

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -41,11 +42,22 @@ fn corrupt(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
+/// A text column, its UTF-8 checked with SIMD (rusqlite's check of a page of post bodies
+/// took a tenth of a search).
+fn text(r: &Row<'_>, i: usize) -> rusqlite::Result<String> {
+    match r.get_ref(i)? {
+        ValueRef::Text(bytes) => simdutf8::compat::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))),
+        other => Err(rusqlite::Error::InvalidColumnType(i, format!("column {i}"), other.data_type())),
+    }
+}
+
 fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
     let username: Option<String> = r.get(3)?;
     let message_id: Option<i64> = r.get(4)?;
-    let entities: String = r.get(10)?;
-    let links: String = r.get(11)?;
+    let entities = r.get_ref(10)?.as_bytes()?;
+    let links = r.get_ref(11)?.as_bytes()?;
     Ok(Post {
         id: r.get(0)?,
         channel_id: r.get(1)?,
@@ -54,10 +66,10 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
         seq: r.get(5)?,
         date: from_unix(r.get(6)?),
         edited: from_unix(r.get(7)?),
-        title: r.get(8)?,
-        body: r.get(9)?,
-        entities: serde_json::from_str::<Vec<Entity>>(&entities).map_err(corrupt)?,
-        links: serde_json::from_str(&links).map_err(corrupt)?,
+        title: text(r, 8)?,
+        body: text(r, 9)?,
+        entities: serde_json::from_slice::<Vec<Entity>>(entities).map_err(corrupt)?,
+        links: serde_json::from_slice(links).map_err(corrupt)?,
         topics: Vec::new(),
         url: post_url(username.as_deref(), message_id),
     })
