@@ -17,9 +17,15 @@
 //!   its burst throughput for 5 s), latency percentiles;
 //! * one at a time: the next update is pushed when the previous one was answered.
 //!
+//! The echo, seed and canned bots run at the same time and take turns within each phase
+//! (burst rounds alternate, the steady phase alternates in 5 blocks, one-at-a-time
+//! updates in blocks of 50; a 20 ms pause at each change of bot), so the machine's changing load falls on them alike and
+//! their ratios (the targets) are not set by which bot happened to run during a busy
+//! spell. The 100k-post bot runs after them, alone.
+//!
 //! Knobs (environment): `POSTKEEPER_DISPATCH_N` (2000), `POSTKEEPER_DISPATCH_ROUNDS` (3),
 //! `POSTKEEPER_DISPATCH_RATE` (200), `POSTKEEPER_DISPATCH_STEADY` (2000 updates),
-//! `POSTKEEPER_DISPATCH_SEQUENTIAL` (300), `POSTKEEPER_DISPATCH_POSTS` (100000),
+//! `POSTKEEPER_DISPATCH_SEQUENTIAL` (1000), `POSTKEEPER_DISPATCH_POSTS` (100000),
 //! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,canned,big`: which bots to run; `canned` needs `seed`).
 //! Run: `cargo bench --bench dispatch`.
 //!
@@ -65,6 +71,13 @@ const CORE_PASSES: usize = 15;
 const STEADY_SECS: f64 = 5.0;
 /// Further burst rounds are skipped once one took longer than this.
 const SLOW_ROUND: Duration = Duration::from_secs(12);
+/// The steady phase of bots measured together runs in this many alternating blocks.
+const STEADY_BLOCKS: usize = 5;
+/// One-at-a-time updates of bots measured together alternate in blocks of this many.
+const SEQUENTIAL_BLOCK: usize = 50;
+/// A pause before a bot's turn, so that the work the previous bot still does after its
+/// last reply was received (reading the response, freeing) is not timed as this one's.
+const SETTLE: Duration = Duration::from_millis(20);
 
 const ECHO: &str = "echo (bare teloxide)";
 const SEED: &str = "postkeeper, seed";
@@ -109,7 +122,7 @@ impl Settings {
             rounds: env_usize("POSTKEEPER_DISPATCH_ROUNDS", 3).max(1),
             rate: env_usize("POSTKEEPER_DISPATCH_RATE", 200).max(1) as f64,
             steady: env_usize("POSTKEEPER_DISPATCH_STEADY", 2000),
-            sequential: env_usize("POSTKEEPER_DISPATCH_SEQUENTIAL", 300),
+            sequential: env_usize("POSTKEEPER_DISPATCH_SEQUENTIAL", 1000),
             posts: env_usize("POSTKEEPER_DISPATCH_POSTS", 100_000),
             bots: std::env::var("POSTKEEPER_DISPATCH_BOTS")
                 .unwrap_or_else(|_| "echo,seed,canned,big".into())
@@ -194,12 +207,13 @@ impl Target {
         .await
     }
 
-    /// Pushes `/search <query i>` from a new private chat.
-    fn push(&mut self, i: usize) -> Sent {
+    /// Pushes `/search <the next query>` from a new private chat.
+    fn push(&mut self) -> Sent {
         let chat = self.next_chat;
         self.next_chat += 1;
+        let query = QUERIES[self.pushed % QUERIES.len()];
         self.pushed += 1;
-        let update = updates::text(chat, chat, Some("ru"), &format!("/search {}", QUERIES[i % QUERIES.len()]));
+        let update = updates::text(chat, chat, Some("ru"), &format!("/search {query}"));
         let at = Instant::now();
         self.tg.push_update(update);
         Sent { chat, at }
@@ -331,15 +345,15 @@ impl Row {
 // Phases
 
 async fn warm_up(target: &mut Target) {
-    for i in 0..WARMUP {
-        target.push(i);
+    for _ in 0..WARMUP {
+        target.push();
     }
     target.wait_replies(Duration::from_millis(5)).await;
 }
 
 /// `n` updates pushed at once: (updates/s, latencies, unanswered).
 async fn burst(target: &mut Target, n: usize) -> (f64, Vec<Duration>, usize) {
-    let sent: Vec<Sent> = (0..n).map(|i| target.push(i)).collect();
+    let sent: Vec<Sent> = (0..n).map(|_| target.push()).collect();
     target.wait_replies(Duration::from_millis(5)).await;
     let (lat, last, missing) = target.latencies(&sent);
     let span = last.map_or(Duration::ZERO, |l| l.saturating_duration_since(sent[0].at));
@@ -352,9 +366,9 @@ async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64
     let period = Duration::from_secs_f64(1.0 / rate);
     let mut ticks = tokio::time::interval(period);
     let mut sent = Vec::with_capacity(n);
-    for i in 0..n {
+    for _ in 0..n {
         ticks.tick().await;
-        sent.push(target.push(i));
+        sent.push(target.push());
     }
     let pushed_in = sent.last().map_or(Duration::ZERO, |l| l.at.saturating_duration_since(sent[0].at));
     let achieved = if pushed_in.is_zero() { 0.0 } else { (n - 1) as f64 / pushed_in.as_secs_f64() };
@@ -363,19 +377,14 @@ async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64
     (lat, achieved, missing)
 }
 
-/// `n` updates, each pushed once the previous one was answered.
-async fn one_at_a_time(target: &mut Target, n: usize) -> (Vec<Duration>, usize) {
-    let mut sent = Vec::with_capacity(n);
-    for i in 0..n {
-        let s = target.push(i);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while target.unanswered() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        sent.push(s);
+/// One update, pushed when every earlier one was answered, and waited for.
+async fn one_alone(target: &mut Target) -> Sent {
+    let sent = target.push();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while target.unanswered() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let (lat, _, missing) = target.latencies(&sent);
-    (lat, missing)
+    sent
 }
 
 /// Time of `chat::on_command(Search)` for each query: the median over passes through all
@@ -438,51 +447,128 @@ struct Core {
     per_query: Vec<Duration>,
 }
 
-async fn measure(name: &str, mut target: Target, core: Option<Core>, s: &Settings) -> Row {
-    eprintln!("{name}: warming up");
-    warm_up(&mut target).await;
-    let mut rounds = Vec::new();
-    let mut burst_lat = Vec::new();
-    let mut missing = 0;
-    for round in 0..s.rounds {
-        let started = Instant::now();
-        let (rate, lat, miss) = burst(&mut target, s.burst).await;
-        eprintln!("{name}: burst round {}: {rate:.0} updates/s", round + 1);
-        rounds.push(rate);
-        burst_lat.extend(lat);
-        missing += miss;
-        if started.elapsed() > SLOW_ROUND && round + 1 < s.rounds {
-            eprintln!("{name}: burst rounds are slow, skipping the remaining ones");
-            break;
+/// A bot under measurement and what was measured of it so far.
+struct Bench {
+    name: String,
+    target: Target,
+    core: Option<Core>,
+    rounds: Vec<f64>,
+    burst_lat: Vec<Duration>,
+    /// No further burst rounds (one was slow).
+    slow: bool,
+    steady_lat: Vec<Duration>,
+    /// (updates pushed, seconds they took) over the steady blocks.
+    steady_pushed: (usize, f64),
+    sequential: Vec<Sent>,
+    missing: usize,
+}
+
+impl Bench {
+    fn new(name: &str, target: Target, core: Option<Core>) -> Self {
+        Bench {
+            name: name.to_string(),
+            target,
+            core,
+            rounds: Vec::new(),
+            burst_lat: Vec::new(),
+            slow: false,
+            steady_lat: Vec::new(),
+            steady_pushed: (0, 0.0),
+            sequential: Vec::new(),
+            missing: 0,
         }
     }
-    // A steady rate the bot can keep up with: at most half of its burst throughput, and
-    // then at most STEADY_SECS of updates.
-    let throughput = median(&rounds);
-    let (rate, count) = if s.rate <= throughput / 2.0 {
-        (s.rate, s.steady)
-    } else {
-        let rate = (throughput / 2.0).floor().max(1.0);
-        (rate, s.steady.min((rate * STEADY_SECS) as usize).max(2))
-    };
-    eprintln!("{name}: steady {rate:.0}/s, {count} updates");
-    let (steady_lat, steady_rate, miss) = steady(&mut target, count, rate).await;
-    missing += miss;
-    eprintln!("{name}: one at a time, {} updates", s.sequential);
-    let (seq_lat, miss) = one_at_a_time(&mut target, s.sequential).await;
-    missing += miss;
-    let errors = target.shutdown().await;
-    Row {
-        name: name.to_string(),
-        rounds,
-        burst: percentiles(burst_lat),
-        steady: percentiles(steady_lat),
-        steady_rate,
-        sequential: percentiles(seq_lat),
-        core,
-        missing,
-        errors,
+}
+
+/// Measures bots together: in each phase they take turns (burst rounds alternate, the
+/// steady phase and the one-at-a-time updates run in alternating blocks),
+/// so that a change in the machine's load during the run falls on all of them alike.
+/// The targets are ratios between bots; measured one after the other, the same code's
+/// ratio moved by a factor of two between runs.
+async fn measure_together(mut bots: Vec<Bench>, s: &Settings) -> Vec<Row> {
+    for b in &mut bots {
+        eprintln!("{}: warming up", b.name);
+        warm_up(&mut b.target).await;
     }
+    for round in 0..s.rounds {
+        for b in bots.iter_mut().filter(|b| !b.slow) {
+            tokio::time::sleep(SETTLE).await;
+            let started = Instant::now();
+            let (rate, lat, miss) = burst(&mut b.target, s.burst).await;
+            eprintln!("{}: burst round {}: {rate:.0} updates/s", b.name, round + 1);
+            b.rounds.push(rate);
+            b.burst_lat.extend(lat);
+            b.missing += miss;
+            if started.elapsed() > SLOW_ROUND && round + 1 < s.rounds {
+                eprintln!("{}: burst rounds are slow, skipping the remaining ones", b.name);
+                b.slow = true;
+            }
+        }
+    }
+    // A steady rate each bot can keep up with: at most half of its burst throughput, and
+    // then at most STEADY_SECS of updates.
+    let plans: Vec<(f64, usize)> = bots
+        .iter()
+        .map(|b| {
+            let throughput = median(&b.rounds);
+            if s.rate <= throughput / 2.0 {
+                (s.rate, s.steady)
+            } else {
+                let rate = (throughput / 2.0).floor().max(1.0);
+                (rate, s.steady.min((rate * STEADY_SECS) as usize).max(2))
+            }
+        })
+        .collect();
+    for (b, (rate, count)) in bots.iter().zip(&plans) {
+        eprintln!("{}: steady {rate:.0}/s, {count} updates in {STEADY_BLOCKS} blocks", b.name);
+    }
+    for block in 0..STEADY_BLOCKS {
+        for (b, &(rate, count)) in bots.iter_mut().zip(&plans) {
+            // This block's share of the bot's updates.
+            let n = count * (block + 1) / STEADY_BLOCKS - count * block / STEADY_BLOCKS;
+            if n == 0 {
+                continue;
+            }
+            tokio::time::sleep(SETTLE).await;
+            let (lat, achieved, miss) = steady(&mut b.target, n, rate).await;
+            b.steady_lat.extend(lat);
+            if achieved > 0.0 {
+                b.steady_pushed.0 += n - 1;
+                b.steady_pushed.1 += (n - 1) as f64 / achieved;
+            }
+            b.missing += miss;
+        }
+    }
+    eprintln!("one at a time: {} updates each, the bots taking turns every {SEQUENTIAL_BLOCK}", s.sequential);
+    for block in 0..s.sequential.div_ceil(SEQUENTIAL_BLOCK) {
+        let n = SEQUENTIAL_BLOCK.min(s.sequential - block * SEQUENTIAL_BLOCK);
+        for b in &mut bots {
+            tokio::time::sleep(SETTLE).await;
+            for _ in 0..n {
+                let sent = one_alone(&mut b.target).await;
+                b.sequential.push(sent);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for mut b in bots {
+        let (seq_lat, _, miss) = b.target.latencies(&b.sequential);
+        b.missing += miss;
+        let errors = b.target.shutdown().await;
+        let (pushed, secs) = b.steady_pushed;
+        rows.push(Row {
+            name: b.name,
+            rounds: b.rounds,
+            burst: percentiles(b.burst_lat),
+            steady: percentiles(b.steady_lat),
+            steady_rate: if secs > 0.0 { pushed as f64 / secs } else { 0.0 },
+            sequential: percentiles(seq_lat),
+            core: b.core,
+            missing: b.missing,
+            errors,
+        });
+    }
+    rows
 }
 
 /// A private copy of the cached corpus store (the bot writes its search queries into the
@@ -626,8 +712,10 @@ async fn main() {
     let runs = |bot: &str| s.bots.iter().any(|b| b == bot);
     let mut rows = Vec::new();
 
+    // The bots whose ratios are the targets are measured together, taking turns.
+    let mut together = Vec::new();
     if runs("echo") {
-        rows.push(measure(ECHO, Target::echo().await, None, &s).await);
+        together.push(Bench::new(ECHO, Target::echo().await, None));
     }
     let dir = tempfile::tempdir_in(common::target_dir()).expect("a temporary directory under target/");
     if runs("seed") {
@@ -636,16 +724,17 @@ async fn main() {
         seed.seed_if_empty().expect("seed imports");
         let core = core_search(&mut seed);
         let canned = canned_replies(&mut seed);
-        rows.push(measure(SEED, Target::postkeeper(seed).await, Some(core), &s).await);
+        together.push(Bench::new(SEED, Target::postkeeper(seed).await, Some(core)));
         if runs("canned") {
-            rows.push(measure(CANNED, Target::canned(canned).await, None, &s).await);
+            together.push(Bench::new(CANNED, Target::canned(canned).await, None));
         }
     }
+    rows.extend(measure_together(together, &s).await);
     if runs("big") && s.posts > 0 {
         let mut archive = big_archive(s.posts, dir.path());
         let core = core_search(&mut archive);
         let name = format!("postkeeper, {}k posts", s.posts / 1000);
-        rows.push(measure(&name, Target::postkeeper(archive).await, Some(core), &s).await);
+        rows.extend(measure_together(vec![Bench::new(&name, Target::postkeeper(archive).await, Some(core))], &s).await);
     }
 
     print_table(&rows, &s);
