@@ -63,7 +63,7 @@ pub(crate) struct Snapshot<'a> {
 
 impl Drop for Snapshot<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.conn.execute_batch("RELEASE snapshot") {
+        if let Err(e) = self.conn.prepare_cached("RELEASE snapshot").and_then(|mut release| release.execute([])) {
             tracing::warn!("ending a read snapshot of the store: {e}");
             // Never leave the connection inside a transaction of ours: later reads would
             // keep seeing this state, and later writes would fail to begin.
@@ -136,7 +136,8 @@ impl Archive {
     /// each. Nests inside a transaction already open. Ends when dropped.
     pub(crate) fn snapshot(&self) -> Result<Snapshot<'_>> {
         let outermost = self.conn.is_autocommit();
-        self.conn.execute_batch("SAVEPOINT snapshot")?;
+        // Cached: a search begins and ends one, and `execute_batch` would parse them each time.
+        self.conn.prepare_cached("SAVEPOINT snapshot")?.execute([])?;
         Ok(Snapshot { conn: &self.conn, outermost })
     }
 
