@@ -11,7 +11,6 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use rusqlite::{OptionalExtension, params};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 pub use query::Query;
@@ -142,18 +141,18 @@ impl Archive {
             query.terms.iter().enumerate().filter(|(i, _)| !common(*i)).map(|(_, t)| t).collect();
 
         let mut mode = Mode::All;
-        let (mut plan, mut total) = match Query::join(rare.iter().copied(), " AND ") {
+        let mut plan = match Query::join(rare.iter().copied(), " AND ") {
             // No rare word: bm25 would score most of the archive, and weakly; newest first.
-            None => (Plan::Newest(all.clone()), self.count(&all)?),
-            Some(rare_all) if rare.len() == query.terms.len() => (Plan::Ranked(rare_all), self.count(&all)?),
+            None => Plan::Newest(all.clone()),
+            Some(rare_all) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
             // Rank by the rare words (cheap: few posts), keep the posts that have all words.
             // Those are no more than the rarest word has: read once, for the count too (each
             // read walks the common words' long lists).
-            Some(rare_all) => {
-                let members = self.matching(&all)?;
-                let total = (members.len() as i64).min(COUNT_CAP);
-                (Plan::RankedWithin { rank: rare_all, members }, total)
-            }
+            Some(rare_all) => Plan::RankedWithin { rank: rare_all, members: self.matching(&all)? },
+        };
+        let mut total = match &plan {
+            Plan::RankedWithin { members, .. } => (members.len() as i64).min(COUNT_CAP),
+            _ => self.count(&all)?,
         };
         if total == 0 && query.terms.len() > 1 {
             // Any word: a very common word would match nearly everything, so only the rare ones count.
@@ -173,13 +172,13 @@ impl Archive {
         }
         let ranked = self.rank(&plan, offset, limit)?;
         let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
-        let scores: FxHashMap<i64, f64> = ranked.into_iter().collect();
         let hits = self
             .posts_by_id(&ids)?
             .into_iter()
             .map(|post| {
                 let snippet = snippet(&post.body, &query, 28);
-                let score = scores.get(&post.id).copied().unwrap_or_default();
+                // A page is a handful of hits: a scan finds a post's score.
+                let score = ranked.iter().find(|(id, _)| *id == post.id).map_or(0.0, |(_, s)| *s);
                 SearchHit { post, score, snippet }
             })
             .collect();
@@ -325,6 +324,12 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
     let start = marks.get(best.0).map_or(0, |&m| m.saturating_sub(4));
     // Near the end of a text, use the room before the marks rather than leave it empty.
     let start = start.min(words.len().saturating_sub(width));
+    extract(source, &words, &marks, start, width)
+}
+
+/// Words `start..start + width` of `source` (split as `words`) as pieces, the words at
+/// `marks` (ascending indexes into `words`) marked, "…" where the text goes on.
+fn extract(source: &str, words: &[Range<usize>], marks: &[usize], start: usize, width: usize) -> Snippet {
     let end = (start + width).min(words.len());
     let mut pieces = Vec::with_capacity(2 * (marks.len().min(width)) + 3);
     let mut push = |text: &str, mark: bool| {
@@ -364,10 +369,9 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
 mod tests {
     use super::*;
 
-    /// The first implementation of [`snippet`] (whole-post folding, a mark per word), kept
-    /// to compare with.
-    /// An extract of `body` of about `width` words around the densest run of
-    /// matched words (the title line is left out when the body has more).
+    /// The first implementation of [`snippet`]'s marking and window (whole-post folding, a
+    /// mark per word, a window slid word by word), kept to compare with; the extraction of
+    /// the window is shared.
     fn reference_snippet(body: &str, query: &Query, width: usize) -> Snippet {
         let source = match body.split_once('\n') {
             Some((_, rest)) if !rest.trim().is_empty() => rest,
@@ -418,34 +422,8 @@ mod tests {
         };
         // Near the end of a text, use the room before the marks rather than leave it empty.
         let start = start.min(words.len().saturating_sub(width));
-        let end = (start + width).min(words.len());
-        let mut pieces = Vec::new();
-        let mut push = |text: &str, mark: bool| {
-            let text = text.replace(['\n', '\r', '\t'], " ");
-            if text.is_empty() {
-                return;
-            }
-            match pieces.last_mut() {
-                Some(Piece { text: t, mark: m }) if *m == mark && !mark => t.push_str(&text),
-                _ => pieces.push(Piece { text, mark }),
-            }
-        };
-        if start > 0 {
-            push("…", false);
-        }
-        let mut cursor = if start == 0 { 0 } else { words[start].start };
-        for i in start..end {
-            let r = &words[i];
-            push(&source[cursor..r.start], false);
-            push(&source[r.clone()], marked[i]);
-            cursor = r.end;
-        }
-        if end < words.len() {
-            push("…", false);
-        } else {
-            push(source[cursor..].trim_end(), false);
-        }
-        Snippet(pieces)
+        let marks: Vec<usize> = (0..words.len()).filter(|&i| marked[i]).collect();
+        extract(source, &words, &marks, start, width)
     }
 
     #[test]

@@ -296,6 +296,8 @@ mod tests {
         let found = archive.search("робот", 0, 5)?.total;
         assert!(found > 0);
         assert!(archive.conn.is_autocommit(), "the search left a transaction open");
+        assert!(!archive.posts(None, 0, 5)?.0.is_empty());
+        assert!(archive.conn.is_autocommit(), "a page of posts left a transaction open");
         archive.conn.execute_batch("BEGIN")?;
         archive.conn.execute("DELETE FROM posts_fts", [])?;
         assert_eq!(archive.search("робот", 0, 5)?.total, 0, "the search sees the caller's transaction");

@@ -124,6 +124,8 @@ impl Archive {
 
     /// A page of the archive, oldest first, optionally of one topic; with the total count.
     pub fn posts(&self, topic: Option<&str>, offset: usize, limit: usize) -> Result<(Vec<Post>, usize)> {
+        // The count and the page from one state of the store (as a search reads them).
+        let _snapshot = self.snapshot()?;
         // ?1 is the topic slug, or '' for all posts.
         let slug = topic.unwrap_or("");
         let total: i64 = self.conn.query_row(

@@ -1521,12 +1521,14 @@ async fn handle(
 
     let params = Params(params);
     let outcome = if lower == "getupdates" {
+        // Recorded before the wait: a long poll may be cancelled while it waits.
         guard.params = Value::Object(params.0.clone());
         get_updates(&shared, &params).await
     } else {
-        shared.lock().dispatch(&lower, &params)
+        let outcome = shared.lock().dispatch(&lower, &params);
+        guard.params = Value::Object(params.0);
+        outcome
     };
-    guard.params = Value::Object(params.0);
     match outcome {
         Ok(result) => {
             let response = ok_response(&result);
