@@ -100,6 +100,17 @@ async fn valid_html_is_parsed_into_text_and_entities() {
         ]
     );
 
+    // offsets count UTF-16 units (Cyrillic 1, emoji 2) and shift when the text is trimmed
+    let sent = bot
+        .send_message(ChatId(USER), " \n<b>Привет</b> 😀 <i>мир</i> &lt;ё&gt;\n ")
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect("trimmed text with entities");
+    assert_eq!(sent.text(), Some("Привет 😀 мир <ё>"));
+    let spans: Vec<_> =
+        sent.entities().expect("entities").iter().map(|e| (e.kind.clone(), e.offset, e.length)).collect();
+    assert_eq!(spans, vec![(MessageEntityKind::Bold, 0, 6), (MessageEntityKind::Italic, 10, 3)]);
+
     // without parse_mode the text is literal
     let sent = bot.send_message(ChatId(USER), "a < b & <b>c</b>").await.expect("literal text");
     assert_eq!(sent.text(), Some("a < b & <b>c</b>"));

@@ -23,23 +23,26 @@ impl Parsed {
 
     /// Telegram trims leading and trailing whitespace of message texts; entities are clipped
     /// and shifted accordingly.
-    pub fn trimmed(&self) -> Parsed {
+    pub fn trimmed(self) -> Parsed {
         let start_trimmed = self.text.trim_start();
-        let lead = &self.text[..self.text.len() - start_trimmed.len()];
-        let text = start_trimmed.trim_end().to_string();
-        let shift = utf16_len(lead) as i64;
+        let lead_len = self.text.len() - start_trimmed.len();
+        let kept = start_trimmed.trim_end().len();
+        if lead_len == 0 && kept == self.text.len() {
+            return self;
+        }
+        let shift = utf16_len(&self.text[..lead_len]) as i64;
+        let text = self.text[lead_len..lead_len + kept].to_string();
         let end = utf16_len(&text) as i64;
         let entities = self
             .entities
-            .iter()
-            .filter_map(|e| {
+            .into_iter()
+            .filter_map(|mut e| {
                 let off = e["offset"].as_i64()? - shift;
                 let len = e["length"].as_i64()?;
                 let (s, t) = (off.max(0), (off + len).min(end));
                 if t <= s {
                     return None;
                 }
-                let mut e = e.clone();
                 e["offset"] = json!(s);
                 e["length"] = json!(t - s);
                 Some(e)
@@ -49,8 +52,10 @@ impl Parsed {
     }
 }
 
+/// UTF-16 code units of `s`: one per character, two for those above U+FFFF (the ones
+/// whose UTF-8 takes 4 bytes), counted from the bytes (lead bytes, and 4-byte leads).
 pub fn utf16_len(s: &str) -> usize {
-    s.encode_utf16().count()
+    s.bytes().map(|b| usize::from((b as i8) >= -64) + usize::from(b >= 0xF0)).sum()
 }
 
 const ALLOWED_TAGS: &[&str] = &[
@@ -181,10 +186,13 @@ pub fn parse_html(src: &str) -> Result<Parsed, String> {
             }
         }
         if c != b'<' {
-            let ch = src[i..].chars().next().expect("in-bounds char");
-            out.push(ch);
-            utf16_offset += ch.len_utf16();
-            i += ch.len_utf8();
+            // a run of plain text up to the next `&` or `<` (both ASCII, so the run ends
+            // on a character boundary)
+            let end = memchr::memchr2(b'&', b'<', &b[i..]).map_or(b.len(), |n| i + n);
+            let run = &src[i..end];
+            out.push_str(run);
+            utf16_offset += utf16_len(run);
+            i = end;
             continue;
         }
 
