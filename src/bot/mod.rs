@@ -5,7 +5,7 @@
 mod handlers;
 mod send;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use teloxide::dispatching::{Dispatcher, ShutdownToken, UpdateHandler};
@@ -25,30 +25,51 @@ use crate::store::Archive;
 
 pub use send::{retry, send_reply};
 
-/// The archive shared by handlers. SQLite is blocking: every call runs on the
-/// blocking pool with a connection of its own. A store on disk gets one connection
-/// per core (WAL: searches run in parallel; writes take turns on SQLite's write lock,
-/// each write transaction taking it as it begins); a store in memory has one.
-/// Callers queue on an async gate first, so a burst of updates waits as cheap tasks
-/// rather than as blocked threads.
+/// The archive shared by handlers. SQLite is blocking, so the store has threads of its
+/// own, one per connection: a store on disk gets one connection per core (WAL: searches
+/// run in parallel; writes take turns on SQLite's write lock, each write transaction
+/// taking it as it begins); a store in memory has one. A call is a job on one queue the
+/// threads share (the shape of `tokio-rusqlite`, with a pool): a burst of updates waits
+/// there as boxed closures, and a busy thread takes the next job without being put to
+/// sleep and woken again for each one, as a thread of tokio's blocking pool is.
 #[derive(Clone)]
 pub struct SharedArchive {
-    pool: Arc<Mutex<Vec<Archive>>>,
-    gate: Arc<tokio::sync::Semaphore>,
+    inner: Arc<StoreThreads>,
 }
 
-/// A connection taken from the pool, given back when dropped (also when a call panics).
-struct Lease<'a> {
-    archive: Option<Archive>,
-    pool: &'a Mutex<Vec<Archive>>,
+type Job = Box<dyn FnOnce(&mut Archive) + Send>;
+
+struct StoreThreads {
+    /// `None` once dropped: the threads then finish the jobs queued and end.
+    jobs: Option<crossbeam_channel::Sender<Job>>,
+    /// Each gives its connection back as it ends.
+    threads: Vec<std::thread::JoinHandle<Archive>>,
 }
 
-impl Drop for Lease<'_> {
+impl Drop for StoreThreads {
+    /// Closes the queue, waits for the threads and closes the store's connections one
+    /// after another (closed at once, none of them would see itself as the last one and
+    /// remove the WAL), all before the last handle is gone.
     fn drop(&mut self) {
-        if let Some(archive) = self.archive.take() {
-            self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(archive);
-        }
+        self.jobs = None;
+        let me = std::thread::current().id();
+        // (A job holding the last handle would be waiting for its own thread.)
+        let connections: Vec<Archive> =
+            self.threads.drain(..).filter(|t| t.thread().id() != me).filter_map(|t| t.join().ok()).collect();
+        drop(connections);
     }
+}
+
+/// A store thread: runs the jobs with its connection until the queue is closed, then
+/// gives the connection back. A job
+/// that panics is ended there (its caller gets an error); the thread goes on, and the
+/// connection with it (a transaction or snapshot open in the job was rolled back as it
+/// unwound).
+fn serve(mut archive: Archive, jobs: crossbeam_channel::Receiver<Job>) -> Archive {
+    for job in jobs {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut archive)));
+    }
+    archive
 }
 
 impl SharedArchive {
@@ -72,8 +93,18 @@ impl SharedArchive {
             }
         }
         pool.push(archive);
-        let permits = pool.len();
-        SharedArchive { pool: Arc::new(Mutex::new(pool)), gate: Arc::new(tokio::sync::Semaphore::new(permits)) }
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let mut threads = Vec::with_capacity(pool.len());
+        for (i, archive) in pool.into_iter().enumerate() {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("store-{i}")).spawn(move || serve(archive, rx));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                // Its connection is closed with the closure; the others serve.
+                Err(e) => tracing::error!("cannot start a store thread: {e}"),
+            }
+        }
+        SharedArchive { inner: Arc::new(StoreThreads { jobs: Some(tx), threads }) }
     }
 
     pub async fn call<R, F>(&self, f: F) -> anyhow::Result<R>
@@ -81,15 +112,13 @@ impl SharedArchive {
         F: FnOnce(&mut Archive) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _turn = self.gate.acquire().await?;
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let archive = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-            let mut lease = Lease { archive, pool: &pool };
-            let archive = lease.archive.as_mut().ok_or_else(|| anyhow::anyhow!("no store connection is free"))?;
-            Ok(f(archive))
-        })
-        .await?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |archive| {
+            let _ = tx.send(f(archive));
+        });
+        let queued = self.inner.jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
+        anyhow::ensure!(queued, "the store is closed");
+        rx.await.map_err(|_| anyhow::anyhow!("a call of the store failed (it panicked)"))
     }
 
     /// [`SharedArchive::call`] for a fallible `f`: one error to handle instead of two.
@@ -307,6 +336,48 @@ mod tests {
         for w in writes {
             w.await??;
         }
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_that_panics_is_an_error_and_the_store_goes_on() -> anyhow::Result<()> {
+        let shared = SharedArchive::with_connections(Archive::open_in_memory()?, 1);
+        shared.try_call(|a| a.seed_if_empty()).await?;
+        let failed = shared
+            .call(|a| {
+                let _snapshot = a.snapshot();
+                panic!("a bug in a handler");
+            })
+            .await;
+        assert!(failed.is_err_and(|e| e.to_string().contains("panicked")));
+        // The same thread and connection serve the next call, with no snapshot left open.
+        let found = shared.try_call(|a| a.search("экзопланеты", 0, 5)).await?;
+        assert_eq!(found.total, 1);
+        shared.try_call(|a| a.remember_query("после паники", 1)).await?;
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_last_handle_closes_the_store() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.db");
+        let shared = SharedArchive::with_connections(Archive::open(&path)?, 2);
+        shared.try_call(|a| a.seed_if_empty()).await?;
+        let wal = dir.path().join("c.db-wal");
+        assert!(wal.exists());
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                let shared = shared.clone();
+                tokio::spawn(async move { shared.try_call(|a| a.search("робот", 0, 5)).await })
+            })
+            .collect();
+        drop(shared);
+        for call in calls {
+            assert!(call.await??.total > 0);
+        }
+        // The last handle went with the last call: every connection is closed, and SQLite
+        // removed the WAL as the last one closed.
+        assert!(!wal.exists());
         Ok(())
     }
 
