@@ -61,10 +61,9 @@ impl Drop for StoreThreads {
 }
 
 /// A store thread: runs the jobs with its connection until the queue is closed, then
-/// gives the connection back. A job
-/// that panics is ended there (its caller gets an error); the thread goes on, and the
-/// connection with it (a transaction or snapshot open in the job was rolled back as it
-/// unwound).
+/// gives the connection back. A job that panics is ended there (its caller gets an
+/// error); the thread goes on, and the connection with it (a transaction or snapshot
+/// open in the job was rolled back as it unwound).
 fn serve(mut archive: Archive, jobs: crossbeam_channel::Receiver<Job>) -> Archive {
     for job in jobs {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut archive)));
