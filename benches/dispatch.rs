@@ -19,9 +19,9 @@
 //!
 //! The echo, seed and canned bots run at the same time and take turns within each phase
 //! (burst rounds alternate, the steady phase alternates in 5 blocks, one-at-a-time
-//! updates in blocks of 50; a 20 ms pause at each change of bot), so the machine's changing load falls on them alike and
-//! their ratios (the targets) are not set by which bot happened to run during a busy
-//! spell. The 100k-post bot runs after them, alone.
+//! updates in blocks of 50; a 20 ms pause at each change of bot), so the machine's
+//! changing load falls on them alike and their ratios (the targets) are not set by which
+//! bot happened to run during a busy spell. The 100k-post bot runs after them, alone.
 //!
 //! Knobs (environment): `POSTKEEPER_DISPATCH_N` (2000), `POSTKEEPER_DISPATCH_ROUNDS` (3),
 //! `POSTKEEPER_DISPATCH_RATE` (200), `POSTKEEPER_DISPATCH_STEADY` (2000 updates),
@@ -361,8 +361,8 @@ async fn burst(target: &mut Target, n: usize) -> (f64, Vec<Duration>, usize) {
     (rate, lat, missing)
 }
 
-/// `n` updates at `rate` per second: (latencies, achieved push rate, unanswered).
-async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64, usize) {
+/// `n` updates at `rate` per second: (latencies, time from the first push to the last, unanswered).
+async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, Duration, usize) {
     let period = Duration::from_secs_f64(1.0 / rate);
     let mut ticks = tokio::time::interval(period);
     let mut sent = Vec::with_capacity(n);
@@ -371,10 +371,9 @@ async fn steady(target: &mut Target, n: usize, rate: f64) -> (Vec<Duration>, f64
         sent.push(target.push());
     }
     let pushed_in = sent.last().map_or(Duration::ZERO, |l| l.at.saturating_duration_since(sent[0].at));
-    let achieved = if pushed_in.is_zero() { 0.0 } else { (n - 1) as f64 / pushed_in.as_secs_f64() };
     target.wait_replies(Duration::from_millis(20)).await;
     let (lat, _, missing) = target.latencies(&sent);
-    (lat, achieved, missing)
+    (lat, pushed_in, missing)
 }
 
 /// One update, pushed when every earlier one was answered, and waited for.
@@ -530,12 +529,10 @@ async fn measure_together(mut bots: Vec<Bench>, s: &Settings) -> Vec<Row> {
                 continue;
             }
             tokio::time::sleep(SETTLE).await;
-            let (lat, achieved, miss) = steady(&mut b.target, n, rate).await;
+            let (lat, pushed_in, miss) = steady(&mut b.target, n, rate).await;
             b.steady_lat.extend(lat);
-            if achieved > 0.0 {
-                b.steady_pushed.0 += n - 1;
-                b.steady_pushed.1 += (n - 1) as f64 / achieved;
-            }
+            b.steady_pushed.0 += n - 1;
+            b.steady_pushed.1 += pushed_in.as_secs_f64();
             b.missing += miss;
         }
     }

@@ -363,7 +363,7 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
             .map(|h| {
                 let mut v = post_json(&h.post);
                 v["score"] = json!(h.score);
-                v["snippet"] = json!(h.snippet.render(crate::render::html::escape, "<b>", "</b>"));
+                v["snippet"] = json!(h.snippet.render(crate::render::html::escape_into, "<b>", "</b>"));
                 v
             })
             .collect();
@@ -386,7 +386,7 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
     for h in &page.hits {
         println!("\n{}  score {:.2}", line(&h.post), h.score);
         let (open, close) = if bold { ("\x1b[1m", "\x1b[0m") } else { ("[", "]") };
-        println!("  {}", h.snippet.render(str::to_string, open, close));
+        println!("  {}", h.snippet.render(String::push_str, open, close));
     }
     Ok(())
 }

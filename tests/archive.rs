@@ -251,7 +251,7 @@ fn names_work_as_typed() {
         assert_eq!(page.mode, Mode::All);
     }
     let page = archive.search("<script>", 0, 5).expect("search");
-    let html = page.hits[0].snippet.render(postkeeper::render::html::escape, "<b>", "</b>");
+    let html = page.hits[0].snippet.render(postkeeper::render::html::escape_into, "<b>", "</b>");
     assert!(html.contains("&lt;<b>script</b>&gt;"), "{html}");
 }
 

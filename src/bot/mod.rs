@@ -54,9 +54,10 @@ impl Drop for StoreThreads {
         self.jobs = None;
         let me = std::thread::current().id();
         // (A job holding the last handle would be waiting for its own thread.)
-        let connections: Vec<Archive> =
-            self.threads.drain(..).filter(|t| t.thread().id() != me).filter_map(|t| t.join().ok()).collect();
-        drop(connections);
+        for thread in self.threads.drain(..).filter(|t| t.thread().id() != me) {
+            // Joined and closed one at a time: the connection comes back and is dropped here.
+            drop(thread.join());
+        }
     }
 }
 

@@ -135,13 +135,7 @@ pub fn snippet_html(hit: &SearchHit) -> String {
             budget -= n;
             std::borrow::Cow::Borrowed(piece.text.as_str())
         };
-        if piece.mark {
-            out.push_str("<b>");
-            html::escape_into(&mut out, &text);
-            out.push_str("</b>");
-        } else {
-            html::escape_into(&mut out, &text);
-        }
+        crate::search::render_piece(&mut out, &text, piece.mark, html::escape_into, "<b>", "</b>");
     }
     out
 }

@@ -51,23 +51,36 @@ pub struct Piece {
 pub struct Snippet(pub Vec<Piece>);
 
 impl Snippet {
-    /// The snippet with marked words wrapped in `open`/`close`, text passed through `escape`.
-    pub fn render(&self, escape: impl Fn(&str) -> String, open: &str, close: &str) -> String {
+    /// The snippet with marked words wrapped in `open`/`close`, text appended through
+    /// `escape` (`String::push_str` for none).
+    pub fn render(&self, escape: impl Fn(&mut String, &str), open: &str, close: &str) -> String {
         let mut out = String::new();
         for p in &self.0 {
-            if p.mark {
-                out.push_str(open);
-                out.push_str(&escape(&p.text));
-                out.push_str(close);
-            } else {
-                out.push_str(&escape(&p.text));
-            }
+            render_piece(&mut out, &p.text, p.mark, &escape, open, close);
         }
         out
     }
 
     pub fn plain(&self) -> String {
-        self.render(str::to_string, "", "")
+        self.render(String::push_str, "", "")
+    }
+}
+
+/// Appends one piece of a snippet as [`Snippet::render`] does.
+pub fn render_piece(
+    out: &mut String,
+    text: &str,
+    mark: bool,
+    escape: impl Fn(&mut String, &str),
+    open: &str,
+    close: &str,
+) {
+    if mark {
+        out.push_str(open);
+        escape(out, text);
+        out.push_str(close);
+    } else {
+        escape(out, text);
     }
 }
 
@@ -475,7 +488,10 @@ mod tests {
         let body = "Заголовок\nПост про <script>alert(1)</script> и AT&T: роботу-собаке помогли.";
         let q = Query::parse("робота-собаку");
         let s = snippet(body, &q, 28);
-        let html = s.render(|t| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"), "<b>", "</b>");
+        let escape = |out: &mut String, t: &str| {
+            out.push_str(&t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+        };
+        let html = s.render(escape, "<b>", "</b>");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("AT&amp;T"), "{html}");
         assert!(html.contains("<b>роботу</b>-<b>собаке</b>"), "{html}");
