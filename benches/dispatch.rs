@@ -277,7 +277,7 @@ impl Target {
     async fn shutdown(self) -> usize {
         let errors = self.tg.errors().len();
         match self.stop {
-            Stop::Postkeeper(running) => bot::stop(running, Duration::from_secs(5)).await,
+            Stop::Postkeeper(running) => running.shutdown(Duration::from_secs(5)).await,
             Stop::Bare(token, task) => {
                 if let Ok(done) = token.shutdown() {
                     let _ = tokio::time::timeout(Duration::from_secs(5), done).await;

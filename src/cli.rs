@@ -1,18 +1,17 @@
 //! The command line: clap definitions (every option also from the
 //! environment or `.env`) and the archive commands that need no Telegram.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::config::{ChatRef, Config, parse_admins, parse_duration, parse_timezone};
 use crate::model::Post;
 use crate::search::SearchPage;
+use crate::settings::Settings;
 use crate::store::Archive;
 use crate::topics::Taxonomy;
 
@@ -25,75 +24,59 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// A value never printed: `Debug` shows `<redacted>`.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.trim().to_string()))
-    }
-}
-
+/// The settings' flags, taken as typed: `settings` checks them together with the
+/// environment and `.env` (a flag beats both), so that a bad value gets the same
+/// message wherever it came from. Each flag also works after the subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// SQLite file of the archive.
-    #[arg(long, global = true, env = "POSTKEEPER_DB", default_value = "postkeeper.db")]
-    pub db: PathBuf,
-    /// Bot token from @BotFather (needed only by `run`).
-    #[arg(long, global = true, env = "TELOXIDE_TOKEN", hide_env_values = true)]
-    pub token: Option<Secret>,
-    /// Bot API server URL (a self-hosted server, or a fake one in tests).
-    #[arg(long, global = true, env = "TELOXIDE_API_URL")]
+    /// SQLite file of the archive [env: POSTKEEPER_DB; default: postkeeper.db].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<String>,
+    /// Bot token from @BotFather, needed by `run` and `doctor` [env: TELOXIDE_TOKEN].
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Bot API server URL: a self-hosted server, or a fake one in tests [env: TELOXIDE_API_URL].
+    #[arg(long, global = true, value_name = "URL")]
     pub api_url: Option<String>,
-    /// Comma-separated Telegram user ids allowed to replay and schedule.
-    #[arg(long, global = true, env = "POSTKEEPER_ADMINS", value_parser = parse_admins)]
-    pub admins: Option<Vec<i64>>,
-    /// Chat id or @username of the channel replays go to.
-    #[arg(long, global = true, env = "POSTKEEPER_REPLAY_CHAT")]
-    pub replay_chat: Option<ChatRef>,
-    /// Chat id or @username of the channel whose new posts are archived live.
-    #[arg(long, global = true, env = "POSTKEEPER_SOURCE_CHAT")]
-    pub source_chat: Option<ChatRef>,
-    /// IANA time zone for schedules.
-    #[arg(long, global = true, env = "POSTKEEPER_TIMEZONE", default_value = "UTC", value_parser = parse_timezone)]
-    pub timezone: Tz,
-    /// Optional first line of each replay.
-    #[arg(long, global = true, env = "POSTKEEPER_REPLAY_HEADER")]
+    /// Comma-separated Telegram user ids allowed to replay and schedule [env: POSTKEEPER_ADMINS].
+    #[arg(long, global = true, value_name = "IDS")]
+    pub admins: Option<String>,
+    /// Chat id or @username of the channel replays go to [env: POSTKEEPER_REPLAY_CHAT].
+    #[arg(long, global = true, value_name = "CHAT", allow_hyphen_values = true)]
+    pub replay_chat: Option<String>,
+    /// Chat id or @username of the channel whose new posts are archived live [env: POSTKEEPER_SOURCE_CHAT].
+    #[arg(long, global = true, value_name = "CHAT", allow_hyphen_values = true)]
+    pub source_chat: Option<String>,
+    /// IANA time zone for dates and schedules [env: POSTKEEPER_TIMEZONE; default: UTC].
+    #[arg(long, global = true, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// Optional first line of each replay; {date} becomes the post's date [env: POSTKEEPER_REPLAY_HEADER].
+    #[arg(long, global = true, value_name = "TEXT", allow_hyphen_values = true)]
     pub replay_header: Option<String>,
-    /// How late an overdue replay may still go out after a restart.
-    #[arg(long, global = true, env = "POSTKEEPER_REPLAY_GRACE", default_value = "24h", value_parser = parse_duration)]
-    pub replay_grace: Duration,
-    /// Show link previews under replayed posts (true/false).
-    #[arg(long, global = true, env = "POSTKEEPER_REPLAY_PREVIEWS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub replay_previews: bool,
+    /// How late an overdue replay may still go out after a restart [env: POSTKEEPER_REPLAY_GRACE; default: 24h].
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub replay_grace: Option<String>,
+    /// Link previews under replayed posts, true or false [env: POSTKEEPER_REPLAY_PREVIEWS; default: true].
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub replay_previews: Option<String>,
 }
 
 impl Global {
-    pub fn config(&self) -> Config {
-        Config {
-            db: self.db.clone(),
-            admins: self.admins.clone().unwrap_or_default(),
-            replay_chat: self.replay_chat.clone(),
-            source_chat: self.source_chat.clone(),
-            timezone: self.timezone,
-            replay_header: self.replay_header.clone().filter(|h| !h.trim().is_empty()),
-            replay_grace: self.replay_grace,
-            replay_previews: self.replay_previews,
-        }
+    /// The flags given, keyed by name without dashes (as `settings::Spec::flag`).
+    pub fn flags(&self) -> HashMap<&'static str, String> {
+        let given = [
+            ("db", &self.db),
+            ("token", &self.token),
+            ("api-url", &self.api_url),
+            ("admins", &self.admins),
+            ("replay-chat", &self.replay_chat),
+            ("source-chat", &self.source_chat),
+            ("timezone", &self.timezone),
+            ("replay-header", &self.replay_header),
+            ("replay-grace", &self.replay_grace),
+            ("replay-previews", &self.replay_previews),
+        ];
+        given.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect()
     }
 }
 
@@ -101,6 +84,10 @@ impl Global {
 pub enum Command {
     /// Start the bot (long polling); what a bare `postkeeper` does.
     Run,
+    /// Check the setup before going live: the token, the channels, the store, the time zone.
+    Doctor,
+    /// The settings in effect, each with where it came from (flag, env, .env, default).
+    Config,
     /// Chat with the bot in this terminal: no token needed.
     Console {
         /// Language of the replies: ru or en.
@@ -174,6 +161,11 @@ pub fn open_archive(db: &std::path::Path, seed: bool) -> anyhow::Result<Archive>
     Ok(archive)
 }
 
+/// Opens the store, filling it from the seed when this call creates it.
+pub fn open_or_seed(db: &std::path::Path) -> anyhow::Result<Archive> {
+    open_archive(db, !db.exists())
+}
+
 fn date(post: &Post) -> serde_json::Value {
     post.date.map_or(serde_json::Value::Null, |d| json!(d.to_rfc3339()))
 }
@@ -202,42 +194,44 @@ fn line(post: &Post) -> String {
 }
 
 /// Runs an archive command (everything but `run` and `console`).
-pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<()> {
+pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Result<()> {
+    let db = &settings.config.db;
     match command {
-        Command::Run => bail!("`run` is started by main"),
+        Command::Run | Command::Doctor => bail!("`run` and `doctor` are started by main"),
+        Command::Config => print!("{}", settings.describe()),
         Command::Console { lang } => {
-            let mut archive = open_archive(&global.db, !global.db.exists())?;
+            let mut archive = open_or_seed(db)?;
             let lang = if lang == "en" { crate::i18n::Lang::En } else { crate::i18n::Lang::Ru };
             let stdin = std::io::stdin();
             let prompt = stdin.is_terminal();
             let mut stdout = std::io::stdout();
             crate::console::run(
                 &mut archive,
-                crate::console::context(lang, &global.config()),
+                crate::console::context(lang, &settings.config.clone()),
                 stdin.lock(),
                 &mut stdout,
                 prompt,
             )?;
         }
         Command::Import { paths } => {
-            let existed = global.db.exists();
-            let mut archive = open_archive(&global.db, false)?;
+            let existed = db.exists();
+            let mut archive = open_archive(db, false)?;
             let result = crate::ingest::import_paths(&mut archive, &paths, std::io::stderr().is_terminal());
             if result.is_err() && !existed {
                 drop(archive);
-                remove_store(&global.db);
+                remove_store(db);
             }
             let summary = result?;
             println!("{summary}");
         }
         Command::Search { query, limit, json } => {
-            let archive = open_archive(&global.db, !global.db.exists())?;
+            let archive = open_or_seed(db)?;
             let query = query.join(" ");
             let page = archive.search(&query, 0, limit.clamp(1, 1000))?;
             print_search(&query, &page, json)?;
         }
         Command::Posts { topic, json } => {
-            let archive = open_archive(&global.db, !global.db.exists())?;
+            let archive = open_or_seed(db)?;
             let slug = match &topic {
                 Some(name) => match archive.taxonomy().find(name) {
                     Some(t) => Some(t.slug.clone()),
@@ -263,7 +257,7 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
             out.flush()?;
         }
         Command::Show { id, json } => {
-            let archive = open_archive(&global.db, !global.db.exists())?;
+            let archive = open_or_seed(db)?;
             let post = archive.post(id)?.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
             if json {
                 let mut v = post_json(&post);
@@ -281,7 +275,7 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
             }
         }
         Command::Topics { json, retag, file } => {
-            let mut archive = open_archive(&global.db, !global.db.exists())?;
+            let mut archive = open_or_seed(db)?;
             if retag {
                 let default = PathBuf::from("seeds/topics.toml");
                 let file = file.or_else(|| default.is_file().then_some(default));
@@ -314,19 +308,23 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
         }
         Command::Queue | Command::Schedule { .. } | Command::Cancel { .. } => {
             use crate::replay::commands::{self as replay, Access};
-            let archive = open_archive(&global.db, !global.db.exists())?;
-            let config = global.config();
-            let Access::Admin(settings) = Access::for_operator(&config) else {
+            let archive = open_or_seed(db)?;
+            let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
                 bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
             };
             let lang = crate::i18n::Lang::En;
             let now = chrono::Utc::now();
             let answer = match command {
-                Command::Schedule { what, when } => {
-                    replay::schedule(&archive, &settings, lang, &format!("{what} {}", when.join(" ")), None, now)?
-                }
+                Command::Schedule { what, when } => replay::schedule(
+                    &archive,
+                    &replay_settings,
+                    lang,
+                    &format!("{what} {}", when.join(" ")),
+                    None,
+                    now,
+                )?,
                 Command::Cancel { id } => replay::cancel(&archive, lang, &id)?,
-                _ => replay::queue(&archive, &settings, lang, now)?,
+                _ => replay::queue(&archive, &replay_settings, lang, now)?,
             };
             println!("{}", crate::console::html_to_text(&answer.html));
             if !answer.ok {
@@ -334,7 +332,7 @@ pub fn run_archive_command(global: &Global, command: Command) -> anyhow::Result<
             }
         }
         Command::Stats { json } => {
-            let archive = open_archive(&global.db, !global.db.exists())?;
+            let archive = open_or_seed(db)?;
             let stats = archive.stats()?;
             if json {
                 print_json(&serde_json::to_value(&stats)?)?;

@@ -22,11 +22,12 @@ impl FromStr for ChatRef {
             return Ok(ChatRef::Id(id));
         }
         let name = s.strip_prefix('@').unwrap_or(s);
-        let valid = (4..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = (5..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if valid {
             Ok(ChatRef::Username(name.to_string()))
         } else {
-            Err(format!("{s:?} is neither a chat id (like -1001234567890) nor a @username"))
+            Err("is neither a chat id (like -1001234567890) nor a @username (5 to 32 letters, digits and _)"
+                .to_string())
         }
     }
 }
@@ -55,8 +56,32 @@ pub fn parse_admins(s: &str) -> Result<Vec<i64>, String> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<i64>().map_err(|_| format!("{p:?} is not a Telegram user id (a number)")))
+        .map(|p| match p.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(id),
+            _ => Err(format!("{p:?} is not a Telegram user id (a positive number)")),
+        })
         .collect()
+}
+
+/// `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`).
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err("is neither true nor false".to_string()),
+    }
+}
+
+/// A duration the way [`parse_duration`] reads it: `24h`, `90s`.
+pub fn show_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".to_string(),
+        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
 }
 
 /// `30s`, `10m`, `24h`, `2d`.
@@ -64,19 +89,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 24h or 2d"))?;
-    let secs = match unit.trim() {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?} is not a duration like 30s, 10m, 24h or 2d")),
+    let bad = || "is not a duration like 30s, 10m, 24h or 2d".to_string();
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let unit = match unit.trim() {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
     };
-    Ok(Duration::from_secs(secs))
+    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(|| "is too long".to_string())
 }
 
 pub fn parse_timezone(s: &str) -> Result<Tz, String> {
-    s.trim().parse::<Tz>().map_err(|_| format!("{s:?} is not an IANA time zone (like Europe/Moscow or UTC)"))
+    s.trim().parse::<Tz>().map_err(|_| "is not an IANA time zone (like Europe/Moscow or UTC)".to_string())
 }
 
 /// Everything the bot and the replay worker need to know.

@@ -15,5 +15,6 @@ pub mod model;
 pub mod render;
 pub mod replay;
 pub mod search;
+pub mod settings;
 pub mod store;
 pub mod topics;

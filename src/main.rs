@@ -1,30 +1,44 @@
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use postkeeper::cli::{Cli, Command, run_archive_command};
+use postkeeper::settings::{Settings, Sources};
 
 const NO_TOKEN: &str = "TELOXIDE_TOKEN is not set.
 Get a bot token from @BotFather (https://t.me/BotFather), then put TELOXIDE_TOKEN=... in .env
 (.env.example lists every setting) or pass --token.
 To try the bot without a token, chat with it in this terminal: postkeeper console";
 
+/// The exit code of a bad setting (clap's, for a bad command line, is the same).
+const BAD_SETTING: u8 = 2;
+
 fn main() -> ExitCode {
-    // `.env` first, so clap's env fallbacks see it.
-    let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    // Every setting is checked before anything else happens: a bad one changes nothing.
+    let settings = match Sources::from_process(cli.global.flags(), Path::new(".")).and_then(|s| Settings::resolve(&s)) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_SETTING);
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        None | Some(Command::Run) => run_bot(&cli),
-        Some(command) => run_archive_command(&cli.global, command),
+        None | Some(Command::Run) => with_token(&settings, |token, rt| {
+            rt.block_on(postkeeper::bot::run(&settings, token)).map(|()| ExitCode::SUCCESS)
+        }),
+        Some(Command::Doctor) => with_token(&settings, |token, rt| {
+            let healthy = rt.block_on(postkeeper::bot::doctor::run(&settings, token, &mut std::io::stdout()))?;
+            Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }),
+        Some(command) => run_archive_command(&settings, command).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -32,10 +46,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_bot(cli: &Cli) -> anyhow::Result<()> {
-    let Some(token) = cli.global.token.as_ref().filter(|t| !t.expose().is_empty()) else {
-        anyhow::bail!(NO_TOKEN);
+/// Runs `f` with the token and a runtime, or explains where a token comes from.
+fn with_token(
+    settings: &Settings,
+    f: impl FnOnce(&str, &tokio::runtime::Runtime) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    let Some(token) = &settings.token else {
+        eprintln!("error: {NO_TOKEN}");
+        return Ok(ExitCode::from(BAD_SETTING));
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(postkeeper::bot::run(cli.global.config(), token.expose(), cli.global.api_url.as_deref()))
+    f(token.expose(), &runtime)
 }

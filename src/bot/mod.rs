@@ -2,6 +2,7 @@
 //! `schema()` builds the handler tree; `spawn()` starts a dispatcher and
 //! returns its shutdown token, so tests and `run` drive the same code.
 
+pub mod doctor;
 mod handlers;
 mod send;
 
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::i18n::Lang;
 use crate::replay::worker::Worker;
 use crate::replay::{Clock, ReplaySettings};
+use crate::settings::Settings;
 use crate::store::Archive;
 
 pub use send::{retry, send_reply};
@@ -176,13 +178,81 @@ pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> 
     Ok(())
 }
 
-/// A running bot: its dispatcher task, its replay worker, and what stops them.
+/// A running bot: its dispatcher, its replay worker, and what stops them. Stopped
+/// with [`Running::shutdown`], by `run` at a signal and by every test.
 pub struct Running {
-    pub task: JoinHandle<()>,
-    pub shutdown: ShutdownToken,
-    pub worker: Option<JoinHandle<()>>,
+    task: JoinHandle<()>,
+    dispatcher: ShutdownToken,
+    worker: Option<JoinHandle<()>>,
     /// Stops the replay worker (after the part it is sending).
-    pub stop: CancellationToken,
+    stop_worker: CancellationToken,
+    /// Cancelled when Telegram cut this bot's long poll off for another one on the token.
+    conflict: CancellationToken,
+    /// Cancelled when the dispatcher has stopped, whatever stopped it.
+    ended: CancellationToken,
+}
+
+impl Running {
+    /// Resolves when the dispatcher stopped without being asked to: another instance
+    /// took the token over, or it could not start.
+    pub async fn ended(&self) {
+        self.ended.cancelled().await;
+    }
+
+    pub fn is_conflicted(&self) -> bool {
+        self.conflict.is_cancelled()
+    }
+
+    /// Takes no new updates, lets the handlers in hand and the replay part being sent
+    /// finish, each wait at most `limit`.
+    pub async fn shutdown(self, limit: Duration) {
+        self.stop_worker.cancel();
+        match self.dispatcher.shutdown() {
+            Ok(done) => {
+                let _ = tokio::time::timeout(limit, done).await;
+            }
+            Err(_) => tracing::debug!("dispatcher was not running"),
+        }
+        let _ = tokio::time::timeout(limit, self.task).await;
+        if let Some(worker) = self.worker {
+            let _ = tokio::time::timeout(limit, worker).await;
+        }
+    }
+}
+
+/// What `run` says when another process polls with the same token.
+pub const CONFLICT: &str = "another instance is running with this token (Telegram cut this one's getUpdates off): \
+stopping; run one bot per token";
+
+/// The long poll's errors: logged, and a 409 (another poller on the token) stops the bot:
+/// two pollers would take turns cutting each other off, each seeing half the updates.
+struct PollingErrors {
+    conflict: CancellationToken,
+    dispatcher: ShutdownToken,
+}
+
+impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingErrors {
+    fn handle_error(
+        self: Arc<Self>,
+        error: teloxide::RequestError,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            if matches!(error, teloxide::RequestError::Api(teloxide::ApiError::TerminatedByOtherGetUpdates)) {
+                if !self.conflict.is_cancelled() {
+                    tracing::error!("{CONFLICT}");
+                    self.conflict.cancel();
+                    let dispatcher = self.dispatcher.clone();
+                    tokio::spawn(async move {
+                        if let Ok(done) = dispatcher.shutdown() {
+                            done.await;
+                        }
+                    });
+                }
+            } else {
+                tracing::error!("polling failed: {error}");
+            }
+        })
+    }
 }
 
 /// Starts long polling with the handler tree. `poll_timeout` is the long-poll
@@ -196,7 +266,7 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
         .error_handler(LoggingErrorHandler::with_custom_text("a handler failed"))
         .build();
     let shutdown = dispatcher.shutdown_token();
-    let stop = CancellationToken::new();
+    let stop_worker = CancellationToken::new();
     let worker = ReplaySettings::from_config(&state.config).map(|settings| {
         let worker = Worker {
             bot: bot.clone(),
@@ -204,73 +274,79 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             settings,
             clock: state.clock.clone(),
             wake: state.wake.clone(),
-            stop: stop.clone(),
+            stop: stop_worker.clone(),
             previews: state.config.replay_previews,
         };
         tokio::spawn(worker.run())
     });
     let listener = Polling::builder(bot).timeout(poll_timeout).build();
-    let task = tokio::spawn(async move {
-        let errors = LoggingErrorHandler::with_custom_text("polling failed");
-        if let Err(e) = dispatcher.try_dispatch_with_listener(listener, errors).await {
-            tracing::error!("cannot start: getMe failed: {e}");
+    let conflict = CancellationToken::new();
+    let errors = Arc::new(PollingErrors { conflict: conflict.clone(), dispatcher: shutdown.clone() });
+    let ended = CancellationToken::new();
+    let task = tokio::spawn({
+        let ended = ended.clone();
+        async move {
+            if let Err(e) = dispatcher.try_dispatch_with_listener(listener, errors).await {
+                tracing::error!("cannot start: getMe failed: {e}");
+            }
+            ended.cancel();
         }
     });
-    Ok(Running { task, shutdown, worker, stop })
+    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, conflict, ended })
 }
 
-/// Asks a running dispatcher to stop and waits for in-flight handlers, at most `limit`.
-pub async fn stop(running: Running, limit: Duration) {
-    running.stop.cancel();
-    match running.shutdown.shutdown() {
-        Ok(done) => {
-            let _ = tokio::time::timeout(limit, done).await;
-        }
-        Err(_) => tracing::debug!("dispatcher was not running"),
-    }
-    let _ = tokio::time::timeout(limit, running.task).await;
-    if let Some(worker) = running.worker {
-        let _ = tokio::time::timeout(limit, worker).await;
+/// A bot for `token`, talking to `api_url` when given (a self-hosted or fake server).
+pub fn make_bot(token: &str, api_url: Option<&url::Url>) -> Bot {
+    let bot = Bot::new(token);
+    match api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
     }
 }
 
-/// `postkeeper run`: the bot until SIGINT or SIGTERM.
-pub async fn run(config: Config, token: &str, api_url: Option<&str>) -> anyhow::Result<()> {
-    let mut bot = Bot::new(token);
-    if let Some(url) = api_url {
-        let url = url.parse().map_err(|e| anyhow::anyhow!("TELOXIDE_API_URL {url:?} is not a URL: {e}"))?;
-        bot = bot.set_api_url(url);
-    }
-    let seed = !config.db.exists();
-    let archive = crate::cli::open_archive(&config.db, seed)?;
+/// `postkeeper run`: the bot until SIGINT or SIGTERM (exit 0), or until another
+/// instance takes the token over (an error).
+pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
+    let config = settings.config.clone();
+    let bot = make_bot(token, settings.api_url.as_ref());
+    let archive = crate::cli::open_or_seed(&config.db)?;
     // Queries behind buttons are kept a month; older buttons answer "search again".
     let forgotten = archive.forget_queries(chrono::Utc::now().timestamp() - crate::chat::QUERY_TTL_SECS)?;
     tracing::debug!(forgotten, "old search queries forgotten");
-    let me =
-        retry(|| bot.get_me().send()).await.map_err(|e| anyhow::anyhow!("cannot reach the Bot API (getMe): {e}"))?;
+    let me = match retry(|| bot.get_me().send()).await {
+        Ok(me) => me,
+        Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => anyhow::bail!(
+            "the Bot API refuses the token (Unauthorized): get it from @BotFather and put it in TELOXIDE_TOKEN"
+        ),
+        Err(e) => anyhow::bail!("cannot reach the Bot API (getMe): {e}"),
+    };
     tracing::info!(bot = me.username(), db = %config.db.display(), "starting");
+    // `doctor`'s checks: a setup problem is worth a warning, not a refusal to start.
+    let mut checks = doctor::chats(&bot, &me, &config).await;
+    checks.push(doctor::admins(&config));
+    for check in checks.iter().filter(|c| c.state == doctor::State::Fail) {
+        tracing::warn!("{} — {}", check.text, check.fix.as_deref().unwrap_or(""));
+    }
     if let Err(e) = register_commands(&bot).await {
         tracing::warn!("cannot register the command menu: {e}");
     }
     let state = Arc::new(BotState::new(SharedArchive::new(archive), config));
     let running = spawn(bot, state, Duration::from_secs(25)).await?;
-    let shutdown = running.shutdown.clone();
-    let stop_worker = running.stop.clone();
-    let signals = tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: finishing the updates in hand");
-        stop_worker.cancel();
-        if let Ok(done) = shutdown.shutdown() {
-            done.await;
+    let asked = tokio::select! {
+        _ = wait_for_signal() => {
+            tracing::info!("stopping: finishing the updates in hand");
+            true
         }
-    });
-    let _ = running.task.await;
-    if let Some(worker) = running.worker {
-        let _ = tokio::time::timeout(Duration::from_secs(4), worker).await;
-    }
-    signals.abort();
+        _ = running.ended() => false,
+    };
+    let conflicted = running.is_conflicted();
+    running.shutdown(Duration::from_secs(4)).await;
     tracing::info!("stopped");
-    Ok(())
+    match (asked, conflicted) {
+        (true, _) => Ok(()),
+        (false, true) => anyhow::bail!(CONFLICT),
+        (false, false) => anyhow::bail!("the dispatcher stopped by itself (see the log above)"),
+    }
 }
 
 async fn wait_for_signal() {

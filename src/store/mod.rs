@@ -42,6 +42,49 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What `postkeeper doctor` reports of a store, read without changing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// Migrations applied to it.
+    pub schema: i64,
+    /// Migrations this build knows (opening the store applies the missing ones).
+    pub known: usize,
+    pub posts: i64,
+    /// Replay jobs still to run (once or recurring).
+    pub pending_jobs: i64,
+}
+
+/// Reads a store's schema version and sizes through a read-only connection: no
+/// migration runs and nothing is written.
+pub fn inspect(path: &Path) -> Result<StoreInfo> {
+    let display = path.display().to_string();
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|source| StoreError::Open { path: display.clone(), source })?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if schema > MIGRATIONS.len() as i64 {
+        return Err(StoreError::TooNew { path: display, found: schema, known: MIGRATIONS.len() });
+    }
+    let table = |name: &str| -> Result<bool> {
+        Ok(conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| {
+            r.get::<_, i64>(0)
+        })? > 0)
+    };
+    if !table("posts")? {
+        return Err(StoreError::Corrupt(format!("{display} is not a postkeeper store (it has no posts table)")));
+    }
+    let posts = conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?;
+    let pending_jobs = if table("replay_jobs")? {
+        conn.query_row("SELECT count(*) FROM replay_jobs WHERE state = 'active' AND next_run IS NOT NULL", [], |r| {
+            r.get(0)
+        })?
+    } else {
+        0
+    };
+    Ok(StoreInfo { schema, known: MIGRATIONS.len(), posts, pending_jobs })
+}
+
 /// The archive: one SQLite connection and the taxonomy used to tag posts.
 pub struct Archive {
     conn: Connection,

@@ -87,7 +87,7 @@ impl Harness {
         assert!(self.tg.errors().is_empty(), "Bot API errors: {:#?}", self.tg.errors());
         assert!(self.tg.unanswered_callbacks().is_empty(), "unanswered: {:?}", self.tg.unanswered_callbacks());
         if let Some(r) = self.running.take() {
-            bot::stop(r, Duration::from_secs(5)).await;
+            r.shutdown(Duration::from_secs(5)).await;
         }
     }
 }

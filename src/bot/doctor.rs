@@ -1,0 +1,238 @@
+//! `postkeeper doctor`: what a channel admin runs once before going live. The same
+//! checks run when the bot starts, where each failure is a warning in the log.
+
+use std::io::Write;
+
+use teloxide::prelude::*;
+use teloxide::types::{Me, Recipient};
+use teloxide::{ApiError, RequestError};
+
+use crate::config::{ChatRef, Config};
+use crate::settings::Settings;
+
+/// One line of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub state: State,
+    pub text: String,
+    /// For a failure: the fix, in one sentence.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pass,
+    Fail,
+    /// Nothing to check: a feature that is off.
+    Off,
+}
+
+impl Check {
+    fn pass(text: impl Into<String>) -> Check {
+        Check { state: State::Pass, text: text.into(), fix: None }
+    }
+    fn off(text: impl Into<String>) -> Check {
+        Check { state: State::Off, text: text.into(), fix: None }
+    }
+    fn fail(text: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check { state: State::Fail, text: text.into(), fix: Some(fix.into()) }
+    }
+
+    /// `✓ text`, `– text`, or `✗ text` with the fix on the next line.
+    pub fn line(&self) -> String {
+        match (self.state, &self.fix) {
+            (State::Pass, _) => format!("✓ {}", self.text),
+            (State::Off, _) => format!("– {}", self.text),
+            (State::Fail, Some(fix)) => format!("✗ {}\n  → {fix}", self.text),
+            (State::Fail, None) => format!("✗ {}", self.text),
+        }
+    }
+}
+
+pub(crate) fn recipient(chat: &ChatRef) -> Recipient {
+    match chat {
+        ChatRef::Id(id) => Recipient::Id(ChatId(*id)),
+        ChatRef::Username(u) => Recipient::ChannelUsername(format!("@{u}")),
+    }
+}
+
+/// The token: `getMe`. The bot's identity is needed by the chat checks.
+pub async fn token(bot: &Bot, api_url: Option<&url::Url>) -> (Check, Option<Me>) {
+    match bot.get_me().await {
+        Ok(me) => {
+            let check = Check::pass(format!("the token works: @{} ({}, id {})", me.username(), me.first_name, me.id));
+            (check, Some(me))
+        }
+        Err(RequestError::Api(ApiError::InvalidToken)) => (
+            Check::fail(
+                "the Bot API refuses the token (Unauthorized)",
+                "get the token from @BotFather (/mybots → API Token) and put it in TELOXIDE_TOKEN",
+            ),
+            None,
+        ),
+        Err(e) => {
+            let server = api_url.map_or_else(|| "api.telegram.org".to_string(), ToString::to_string);
+            (
+                Check::fail(
+                    format!("cannot reach the Bot API at {server}: {e}"),
+                    "check the network connection, or TELOXIDE_API_URL if you use a Bot API server of your own",
+                ),
+                None,
+            )
+        }
+    }
+}
+
+/// What the bot needs to be in a chat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Replays: post messages.
+    Poster,
+    /// The live archive: a channel sends its posts only to bots that are its admins.
+    Reader,
+}
+
+/// The bot's standing in the replay chat and the source chat.
+pub async fn chats(bot: &Bot, me: &Me, config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    match &config.replay_chat {
+        Some(chat) => checks.push(chat_check(bot, me, "POSTKEEPER_REPLAY_CHAT", chat, Role::Poster).await),
+        None => checks.push(Check::off("replays are off: POSTKEEPER_REPLAY_CHAT is not set")),
+    }
+    match &config.source_chat {
+        Some(chat) => checks.push(chat_check(bot, me, "POSTKEEPER_SOURCE_CHAT", chat, Role::Reader).await),
+        None => checks.push(Check::off("the live archive is off: POSTKEEPER_SOURCE_CHAT is not set")),
+    }
+    checks
+}
+
+async fn chat_check(bot: &Bot, me: &Me, var: &str, chat: &ChatRef, role: Role) -> Check {
+    let bot_name = format!("@{}", me.username());
+    let add = match role {
+        Role::Poster => format!("add {bot_name} to {chat} as an administrator with the right \"Post messages\""),
+        Role::Reader => format!(
+            "add {bot_name} to {chat} as an administrator (a channel sends its new posts only to bots that are its admins)"
+        ),
+    };
+    let info = match bot.get_chat(recipient(chat)).await {
+        Ok(info) => info,
+        Err(RequestError::Api(ApiError::ChatNotFound)) => {
+            return Check::fail(
+                format!("{var} {chat}: Telegram finds no such chat for this bot"),
+                format!("check the name or id, then {add}"),
+            );
+        }
+        Err(e) => return Check::fail(format!("{var} {chat}: getChat failed: {e}"), format!("check {var}, then {add}")),
+    };
+    let title = info.title().unwrap_or("untitled");
+    let member = match bot.get_chat_member(recipient(chat), me.id).await {
+        Ok(member) => member,
+        Err(RequestError::Api(e)) if matches!(e, ApiError::ChatNotFound) || e.to_string().contains("Forbidden") => {
+            return Check::fail(format!("{var} {chat} («{title}»): {bot_name} is not a member"), add);
+        }
+        Err(e) => return Check::fail(format!("{var} {chat}: getChatMember failed: {e}"), add),
+    };
+    let kind = &member.kind;
+    let channel = info.is_channel();
+    match role {
+        Role::Poster if channel && kind.can_post_messages() => {
+            Check::pass(format!("{var} {chat} («{title}»): {bot_name} may post there"))
+        }
+        Role::Poster if !channel && (kind.is_privileged() || kind.is_member()) => {
+            Check::pass(format!("{var} {chat} («{title}»): {bot_name} is a member and may post there"))
+        }
+        Role::Poster if kind.is_administrator() => Check::fail(
+            format!("{var} {chat} («{title}»): {bot_name} is an administrator without the right to post"),
+            format!("give {bot_name} the right \"Post messages\" in {chat}'s administrators"),
+        ),
+        Role::Reader if kind.is_privileged() => {
+            Check::pass(format!("{var} {chat} («{title}»): {bot_name} is an administrator, new posts will be archived"))
+        }
+        _ => Check::fail(format!("{var} {chat} («{title}»): {bot_name} is not an administrator there"), add),
+    }
+}
+
+/// Admins and the replay chat go together.
+pub fn admins(config: &Config) -> Check {
+    match (&config.replay_chat, config.admins.is_empty()) {
+        (Some(_), true) => Check::fail(
+            "POSTKEEPER_REPLAY_CHAT is set but POSTKEEPER_ADMINS is empty: nobody may replay or schedule",
+            "put your Telegram user id in POSTKEEPER_ADMINS (e.g. POSTKEEPER_ADMINS=123456789; @userinfobot tells it)",
+        ),
+        (None, false) => Check::fail(
+            "POSTKEEPER_ADMINS is set but POSTKEEPER_REPLAY_CHAT is not: replays have nowhere to go",
+            "set POSTKEEPER_REPLAY_CHAT to the channel's @username or id (e.g. -1001234567890)",
+        ),
+        (None, true) => Check::off("no admins: POSTKEEPER_ADMINS is not set"),
+        (Some(_), false) => {
+            let ids: Vec<String> = config.admins.iter().map(i64::to_string).collect();
+            Check::pass(format!("admins who may replay and schedule: {}", ids.join(", ")))
+        }
+    }
+}
+
+/// The store, read without changing it.
+pub fn store(config: &Config) -> Check {
+    let db = config.db.display();
+    if !config.db.exists() {
+        return Check::pass(format!(
+            "the store {db} does not exist yet: the bot creates it and fills it from the seed"
+        ));
+    }
+    match crate::store::inspect(&config.db) {
+        Ok(info) => {
+            let upgrade = if info.schema < info.known as i64 {
+                format!(" (upgraded to {} when the bot starts)", info.known)
+            } else {
+                String::new()
+            };
+            Check::pass(format!(
+                "the store {db} opens: schema {}{upgrade}, {} posts, {} pending replay jobs",
+                info.schema, info.posts, info.pending_jobs
+            ))
+        }
+        Err(e) => Check::fail(
+            format!("the store {db} cannot be read: {e}"),
+            "point POSTKEEPER_DB at a postkeeper store, or at a new file to start afresh",
+        ),
+    }
+}
+
+pub fn timezone(config: &Config) -> Check {
+    let now = chrono::Utc::now().with_timezone(&config.timezone);
+    Check::pass(format!("time zone {}: it is {} there now", config.timezone.name(), now.format("%Y-%m-%d %H:%M (%:z)")))
+}
+
+/// Every check, in the order they are shown.
+pub async fn all(bot: &Bot, settings: &Settings) -> Vec<Check> {
+    let config = &settings.config;
+    let (token, me) = token(bot, settings.api_url.as_ref()).await;
+    let mut checks = vec![token];
+    match &me {
+        Some(me) => checks.extend(chats(bot, me, config).await),
+        None => checks.push(Check::fail(
+            "the channels cannot be checked without a working token",
+            "fix the token first, then run `postkeeper doctor` again",
+        )),
+    }
+    checks.push(admins(config));
+    checks.push(store(config));
+    checks.push(timezone(config));
+    checks
+}
+
+/// Prints the checklist; true when nothing failed.
+pub async fn run(settings: &Settings, token: &str, out: &mut impl Write) -> anyhow::Result<bool> {
+    let bot = super::make_bot(token, settings.api_url.as_ref());
+    let checks = all(&bot, settings).await;
+    for check in &checks {
+        writeln!(out, "{}", check.line())?;
+    }
+    let failed = checks.iter().filter(|c| c.state == State::Fail).count();
+    match failed {
+        0 => writeln!(out, "\nall checks passed")?,
+        1 => writeln!(out, "\n1 check failed")?,
+        n => writeln!(out, "\n{n} checks failed")?,
+    }
+    Ok(failed == 0)
+}

@@ -1,0 +1,446 @@
+//! Where each setting comes from: a command-line flag beats the environment, which beats
+//! `.env` in the working directory, which beats the default. Every value is checked here,
+//! before any command runs, so a bad one stops the start with a message that names the
+//! setting, the value and an example of a good one — and nothing has been touched yet.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{ChatRef, Config, parse_admins, parse_bool, parse_duration, parse_timezone, show_duration};
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    Env,
+    DotEnv,
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Flag => "flag",
+            Source::Env => "env",
+            Source::DotEnv => ".env",
+            Source::Default => "default",
+        })
+    }
+}
+
+/// A value never printed: `Debug` shows `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A bot token's id part is public (it is the bot's user id); the rest is not.
+    pub fn redacted(&self) -> String {
+        match self.0.split_once(':') {
+            Some((id, _)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => format!("{id}:<redacted>"),
+            _ => "<redacted>".to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One setting as the operator knows it: its variable, its flag, and a good value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    pub var: &'static str,
+    /// The flag without its dashes; `None` for settings with no flag.
+    pub flag: Option<&'static str>,
+    pub example: &'static str,
+}
+
+pub const TOKEN: Spec =
+    Spec { var: "TELOXIDE_TOKEN", flag: Some("token"), example: "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" };
+pub const API_URL: Spec = Spec { var: "TELOXIDE_API_URL", flag: Some("api-url"), example: "http://127.0.0.1:8081/" };
+pub const DB: Spec = Spec { var: "POSTKEEPER_DB", flag: Some("db"), example: "postkeeper.db" };
+pub const ADMINS: Spec = Spec { var: "POSTKEEPER_ADMINS", flag: Some("admins"), example: "123456789,987654321" };
+pub const REPLAY_CHAT: Spec =
+    Spec { var: "POSTKEEPER_REPLAY_CHAT", flag: Some("replay-chat"), example: "@my_channel (or -1001234567890)" };
+pub const SOURCE_CHAT: Spec =
+    Spec { var: "POSTKEEPER_SOURCE_CHAT", flag: Some("source-chat"), example: "@my_channel (or -1001234567890)" };
+pub const TIMEZONE: Spec = Spec { var: "POSTKEEPER_TIMEZONE", flag: Some("timezone"), example: "Europe/Moscow" };
+pub const REPLAY_HEADER: Spec =
+    Spec { var: "POSTKEEPER_REPLAY_HEADER", flag: Some("replay-header"), example: "Из архива, {date}" };
+pub const REPLAY_GRACE: Spec = Spec { var: "POSTKEEPER_REPLAY_GRACE", flag: Some("replay-grace"), example: "24h" };
+pub const REPLAY_PREVIEWS: Spec =
+    Spec { var: "POSTKEEPER_REPLAY_PREVIEWS", flag: Some("replay-previews"), example: "false" };
+pub const LOG: Spec = Spec { var: "RUST_LOG", flag: None, example: "info,postkeeper=debug" };
+
+/// Every setting, in the order `postkeeper config` shows them.
+pub const ALL: &[Spec] = &[
+    TOKEN,
+    API_URL,
+    DB,
+    ADMINS,
+    REPLAY_CHAT,
+    SOURCE_CHAT,
+    TIMEZONE,
+    REPLAY_HEADER,
+    REPLAY_GRACE,
+    REPLAY_PREVIEWS,
+    LOG,
+];
+
+/// The token `.env.example` ships with: set, well-formed, and useless.
+const EXAMPLE_TOKEN: &str = "123456789:replace-with-your-token";
+
+/// A setting that cannot be used, or a `.env` that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError(String);
+
+impl SettingError {
+    fn bad(spec: Spec, source: Source, value: Option<&str>, problem: &str) -> Self {
+        let given = match (source, spec.flag, value) {
+            (Source::Flag, Some(flag), Some(v)) => format!("--{flag} {v:?}"),
+            (Source::Flag, Some(flag), None) => format!("--{flag}"),
+            (_, _, Some(v)) => format!("{}={v:?} (from {source})", spec.var),
+            (_, _, None) => format!("{} (from {source})", spec.var),
+        };
+        let example = match spec.flag {
+            Some(flag) => format!("{}={} or --{flag} {}", spec.var, spec.example, spec.example),
+            None => format!("{}={}", spec.var, spec.example),
+        };
+        SettingError(format!("{given}: {problem}. Example: {example}"))
+    }
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+/// The raw values before they are checked: flags, the environment, `.env`.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// Keyed by the flag's name without dashes (`db`, `replay-chat`).
+    pub flags: HashMap<&'static str, String>,
+    pub env: HashMap<String, String>,
+    pub dotenv: HashMap<String, String>,
+}
+
+impl Sources {
+    /// The process's environment and `.env` in `dir` (a missing `.env` is no error).
+    pub fn from_process(flags: HashMap<&'static str, String>, dir: &Path) -> Result<Sources, SettingError> {
+        let mut env = HashMap::new();
+        for spec in ALL {
+            match std::env::var(spec.var) {
+                Ok(v) => {
+                    env.insert(spec.var.to_string(), v);
+                }
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(SettingError::bad(*spec, Source::Env, None, "is not valid UTF-8"));
+                }
+            }
+        }
+        let dotenv = read_dotenv(&dir.join(".env"))?;
+        Ok(Sources { flags, env, dotenv })
+    }
+
+    fn lookup(&self, spec: Spec) -> Option<(&str, Source)> {
+        if let Some(v) = spec.flag.and_then(|f| self.flags.get(f)) {
+            return Some((v, Source::Flag));
+        }
+        if let Some(v) = self.env.get(spec.var) {
+            return Some((v, Source::Env));
+        }
+        self.dotenv.get(spec.var).map(|v| (v.as_str(), Source::DotEnv))
+    }
+}
+
+/// `.env`'s settings, without putting them into the process's environment (so that
+/// `postkeeper config` can tell them from the environment's).
+fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, SettingError> {
+    let unreadable = |e: &dyn fmt::Display| {
+        SettingError(format!(
+            "{} cannot be read: {e}. Fix or remove it; each line is NAME=value, e.g. POSTKEEPER_TIMEZONE=Europe/Moscow",
+            path.display()
+        ))
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(unreadable(&e)),
+        Ok(m) if !m.is_file() => return Err(unreadable(&"it is not a file")),
+        Ok(_) => {}
+    }
+    let iter = dotenvy::from_path_iter(path).map_err(|e| unreadable(&e))?;
+    let mut values = HashMap::new();
+    for item in iter {
+        let (k, v) = item.map_err(|e| unreadable(&e))?;
+        values.insert(k, v);
+    }
+    Ok(values)
+}
+
+/// A setting as `postkeeper config` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub var: &'static str,
+    pub value: String,
+    pub source: Source,
+}
+
+/// Every setting, checked: what the commands run with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub token: Option<Secret>,
+    pub api_url: Option<url::Url>,
+    pub log_filter: String,
+    pub shown: Vec<Shown>,
+}
+
+impl Settings {
+    /// Checks every setting; the first bad one is the error.
+    pub fn resolve(sources: &Sources) -> Result<Settings, SettingError> {
+        let mut shown = Vec::with_capacity(ALL.len());
+        let take = |spec: Spec| {
+            let found = sources.lookup(spec);
+            let source = found.map_or(Source::Default, |(_, s)| s);
+            (found.map(|(v, _)| v.trim()).filter(|v| !v.is_empty()), source)
+        };
+        let bad = |spec, source, value: &str, problem: &str| SettingError::bad(spec, source, Some(value), problem);
+
+        let (value, token_source) = take(TOKEN);
+        let token = match value {
+            None => None,
+            Some(EXAMPLE_TOKEN) => {
+                return Err(SettingError::bad(
+                    TOKEN,
+                    token_source,
+                    None,
+                    "is still the placeholder of .env.example; put the token @BotFather gave you",
+                ));
+            }
+            Some(t) if looks_like_token(t) => Some(Secret::new(t)),
+            // The value is not repeated: it may be a real token with a typo.
+            Some(_) => {
+                return Err(SettingError::bad(
+                    TOKEN,
+                    token_source,
+                    None,
+                    "does not look like a bot token (digits, a colon, then letters, digits, - and _)",
+                ));
+            }
+        };
+        shown.push(Shown {
+            var: TOKEN.var,
+            value: token.as_ref().map_or_else(|| "(not set)".to_string(), Secret::redacted),
+            source: token_source,
+        });
+
+        let (value, source) = take(API_URL);
+        let api_url = match value {
+            None => None,
+            Some(v) => Some(parse_api_url(v).map_err(|p| bad(API_URL, source, v, &p))?),
+        };
+        shown.push(Shown {
+            var: API_URL.var,
+            value: api_url.as_ref().map_or_else(|| "(not set: api.telegram.org)".to_string(), |u| u.to_string()),
+            source,
+        });
+
+        let (value, source) = take(DB);
+        let db = PathBuf::from(value.unwrap_or("postkeeper.db"));
+        shown.push(Shown { var: DB.var, value: db.display().to_string(), source });
+
+        let (value, source) = take(ADMINS);
+        let admins = match value {
+            None => Vec::new(),
+            Some(v) => parse_admins(v).map_err(|p| bad(ADMINS, source, v, &p))?,
+        };
+        let admins_shown = admins.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        shown.push(Shown {
+            var: ADMINS.var,
+            value: if admins.is_empty() { "(none)".to_string() } else { admins_shown },
+            source,
+        });
+
+        let mut chat = |spec: Spec| -> Result<Option<ChatRef>, SettingError> {
+            let (value, source) = take(spec);
+            let chat = match value {
+                None => None,
+                Some(v) => Some(v.parse::<ChatRef>().map_err(|p| bad(spec, source, v, &p))?),
+            };
+            shown.push(Shown {
+                var: spec.var,
+                value: chat.as_ref().map_or_else(|| "(not set)".to_string(), ToString::to_string),
+                source,
+            });
+            Ok(chat)
+        };
+        let replay_chat = chat(REPLAY_CHAT)?;
+        let source_chat = chat(SOURCE_CHAT)?;
+
+        let (value, source) = take(TIMEZONE);
+        let timezone = match value {
+            None => chrono_tz::Tz::UTC,
+            Some(v) => parse_timezone(v).map_err(|p| bad(TIMEZONE, source, v, &p))?,
+        };
+        shown.push(Shown { var: TIMEZONE.var, value: timezone.name().to_string(), source });
+
+        // The header keeps its inner spacing; only a blank one is no header.
+        let (_, source) = take(REPLAY_HEADER);
+        let replay_header = sources.lookup(REPLAY_HEADER).map(|(v, _)| v.to_string()).filter(|h| !h.trim().is_empty());
+        shown.push(Shown {
+            var: REPLAY_HEADER.var,
+            value: replay_header.clone().unwrap_or_else(|| "(none)".to_string()),
+            source,
+        });
+
+        let (value, source) = take(REPLAY_GRACE);
+        let replay_grace = match value {
+            None => Duration::from_secs(24 * 3600),
+            Some(v) => parse_duration(v).map_err(|p| bad(REPLAY_GRACE, source, v, &p))?,
+        };
+        shown.push(Shown { var: REPLAY_GRACE.var, value: show_duration(replay_grace), source });
+
+        let (value, source) = take(REPLAY_PREVIEWS);
+        let replay_previews = match value {
+            None => true,
+            Some(v) => parse_bool(v).map_err(|p| bad(REPLAY_PREVIEWS, source, v, &p))?,
+        };
+        shown.push(Shown { var: REPLAY_PREVIEWS.var, value: replay_previews.to_string(), source });
+
+        let (value, source) = take(LOG);
+        let log_filter = value.unwrap_or("info").to_string();
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            return Err(bad(LOG, source, &log_filter, &format!("is not a log filter ({e})")));
+        }
+        shown.push(Shown { var: LOG.var, value: log_filter.clone(), source });
+
+        let config =
+            Config { db, admins, replay_chat, source_chat, timezone, replay_header, replay_grace, replay_previews };
+        Ok(Settings { config, token, api_url, log_filter, shown })
+    }
+
+    /// `postkeeper config`: one line per setting — name, where it came from, value.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for s in &self.shown {
+            out.push_str(&format!("{:<27} {:<8} {}\n", s.var, s.source.to_string(), s.value));
+        }
+        out
+    }
+}
+
+/// `123456:ABC-def_…`: a number, a colon, then URL-safe characters.
+fn looks_like_token(t: &str) -> bool {
+    t.split_once(':').is_some_and(|(id, secret)| {
+        !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && !secret.is_empty()
+            && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// An http(s) URL with a host (teloxide appends `bot<token>/<method>` to its path).
+fn parse_api_url(v: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("is not an http:// or https:// URL of a Bot API server".to_string());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(flags: &[(&'static str, &str)], env: &[(&str, &str)], dotenv: &[(&str, &str)]) -> Sources {
+        let map = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Sources { flags: flags.iter().map(|(k, v)| (*k, v.to_string())).collect(), env: map(env), dotenv: map(dotenv) }
+    }
+
+    fn shown<'a>(s: &'a Settings, var: &str) -> &'a Shown {
+        s.shown.iter().find(|x| x.var == var).expect("every setting is shown")
+    }
+
+    #[test]
+    fn a_flag_beats_the_environment_which_beats_dotenv() -> Result<(), SettingError> {
+        let s = Settings::resolve(&sources(
+            &[("timezone", "Asia/Tokyo")],
+            &[("POSTKEEPER_TIMEZONE", "Europe/Moscow"), ("POSTKEEPER_ADMINS", "7")],
+            &[("POSTKEEPER_TIMEZONE", "Europe/Paris"), ("POSTKEEPER_ADMINS", "8"), ("POSTKEEPER_DB", "x.db")],
+        ))?;
+        assert_eq!(s.config.timezone, chrono_tz::Asia::Tokyo);
+        assert_eq!(shown(&s, "POSTKEEPER_TIMEZONE").source, Source::Flag);
+        assert_eq!(s.config.admins, vec![7]);
+        assert_eq!(shown(&s, "POSTKEEPER_ADMINS").source, Source::Env);
+        assert_eq!(s.config.db, PathBuf::from("x.db"));
+        assert_eq!(shown(&s, "POSTKEEPER_DB").source, Source::DotEnv);
+        assert_eq!(shown(&s, "POSTKEEPER_REPLAY_GRACE").source, Source::Default);
+        assert_eq!(s.shown.len(), ALL.len());
+        Ok(())
+    }
+
+    #[test]
+    fn the_token_is_never_shown_or_repeated() {
+        let token = "987654321:ZZsecretPartOfTheToken";
+        let s = Settings::resolve(&sources(&[], &[("TELOXIDE_TOKEN", token)], &[])).expect("valid");
+        assert_eq!(s.token.as_ref().map(Secret::expose), Some(token));
+        assert!(s.describe().contains("987654321:<redacted>"), "{}", s.describe());
+        assert!(!s.describe().contains("ZZsecret"), "{}", s.describe());
+        assert!(format!("{s:?}").contains("<redacted>") && !format!("{s:?}").contains("ZZsecret"));
+        let typo = "987654321:ZZsecret PartOfTheToken";
+        let e = Settings::resolve(&sources(&[], &[("TELOXIDE_TOKEN", typo)], &[])).expect_err("refused");
+        assert!(!e.to_string().contains("ZZsecret") && e.to_string().contains("TELOXIDE_TOKEN"), "{e}");
+        let e = Settings::resolve(&sources(&[], &[], &[("TELOXIDE_TOKEN", EXAMPLE_TOKEN)])).expect_err("refused");
+        assert!(e.to_string().contains("placeholder"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting_the_value_and_a_good_one() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("POSTKEEPER_ADMINS", "1001,abc", "123456789,987654321"),
+            ("POSTKEEPER_TIMEZONE", "Moscow", "Europe/Moscow"),
+            ("POSTKEEPER_REPLAY_GRACE", "soon", "24h"),
+            ("POSTKEEPER_REPLAY_CHAT", "channel name with spaces", "@my_channel"),
+            ("POSTKEEPER_SOURCE_CHAT", "@x y", "@my_channel"),
+            ("TELOXIDE_API_URL", "localhost:8081", "http://127.0.0.1:8081/"),
+            ("TELOXIDE_API_URL", "not a url", "http://127.0.0.1:8081/"),
+            ("POSTKEEPER_REPLAY_PREVIEWS", "maybe", "false"),
+            ("RUST_LOG", "info,postkeeper=loud", "info,postkeeper=debug"),
+        ];
+        for (var, value, example) in cases {
+            let e = Settings::resolve(&sources(&[], &[(var, value)], &[])).expect_err(var).to_string();
+            assert!(e.starts_with(&format!("{var}={value:?} (from env)")), "{e}");
+            assert!(e.contains(&format!("Example: {var}={example}")), "{e}");
+        }
+        let e = Settings::resolve(&sources(&[("admins", "1001,abc")], &[], &[])).expect_err("refused").to_string();
+        assert!(e.starts_with("--admins \"1001,abc\""), "{e}");
+    }
+
+    #[test]
+    fn an_empty_value_clears_the_setting_and_headers_keep_their_spacing() -> Result<(), SettingError> {
+        let s = Settings::resolve(&sources(
+            &[],
+            &[("POSTKEEPER_ADMINS", ""), ("POSTKEEPER_REPLAY_HEADER", "  Из архива  ")],
+            &[("POSTKEEPER_ADMINS", "5")],
+        ))?;
+        assert!(s.config.admins.is_empty());
+        assert_eq!(s.config.replay_header.as_deref(), Some("  Из архива  "));
+        Ok(())
+    }
+}

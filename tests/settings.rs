@@ -1,0 +1,210 @@
+//! Every setting through the built binary, given each of the three ways an operator
+//! gives it (environment, `.env` in the working directory, flag), their precedence, and
+//! bad values refused before anything happens.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The binary in `dir` with an empty environment: only what a test sets reaches it.
+fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_postkeeper"));
+    c.current_dir(dir).env_clear();
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// `postkeeper config`'s line for `var`: (source, value).
+fn shown(o: &Output, var: &str) -> (String, String) {
+    assert!(o.status.success(), "config failed: {}", text(o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().find(|l| l.split_whitespace().next() == Some(var)).unwrap_or_else(|| panic!("{out}"));
+    let rest = line[var.len()..].trim_start();
+    let (source, value) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    (source.to_string(), value.trim().to_string())
+}
+
+/// (variable, flag, a good value, how `config` shows it)
+const GOOD: &[(&str, Option<&str>, &str, &str)] = &[
+    ("TELOXIDE_TOKEN", Some("--token"), "4242:SECRETsecret_part-1", "4242:<redacted>"),
+    ("TELOXIDE_API_URL", Some("--api-url"), "http://127.0.0.1:8081/", "http://127.0.0.1:8081/"),
+    ("POSTKEEPER_DB", Some("--db"), "other.db", "other.db"),
+    ("POSTKEEPER_ADMINS", Some("--admins"), "1001, 1002", "1001,1002"),
+    ("POSTKEEPER_REPLAY_CHAT", Some("--replay-chat"), "@replay_chan", "@replay_chan"),
+    ("POSTKEEPER_SOURCE_CHAT", Some("--source-chat"), "-1001234567890", "-1001234567890"),
+    ("POSTKEEPER_TIMEZONE", Some("--timezone"), "Europe/Moscow", "Europe/Moscow"),
+    ("POSTKEEPER_REPLAY_HEADER", Some("--replay-header"), "Из архива, {date}", "Из архива, {date}"),
+    ("POSTKEEPER_REPLAY_GRACE", Some("--replay-grace"), "90m", "90m"),
+    ("POSTKEEPER_REPLAY_PREVIEWS", Some("--replay-previews"), "false", "false"),
+    ("RUST_LOG", None, "warn,postkeeper=debug", "warn,postkeeper=debug"),
+];
+
+#[test]
+fn admins_from_every_source_no_longer_panic() {
+    for how in ["env", ".env", "flag"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = bin(dir.path());
+        match how {
+            "env" => {
+                c.env("POSTKEEPER_ADMINS", "1001");
+            }
+            ".env" => std::fs::write(dir.path().join(".env"), "POSTKEEPER_ADMINS=1001\n").expect("writes .env"),
+            _ => {
+                c.args(["--admins", "1001"]);
+            }
+        }
+        let out = c.arg("stats").output().expect("runs");
+        assert!(out.status.success(), "{how}: {}", text(&out));
+        assert!(!text(&out).contains("panicked"), "{how}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("posts:    20"), "{how}: {}", text(&out));
+    }
+}
+
+#[test]
+fn every_setting_is_read_from_each_of_its_sources() {
+    for &(var, flag, value, show) in GOOD {
+        let mut ways = vec!["env", ".env"];
+        if flag.is_some() {
+            ways.push("flag");
+        }
+        for how in ways {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut c = bin(dir.path());
+            match how {
+                "env" => {
+                    c.env(var, value);
+                }
+                ".env" => std::fs::write(dir.path().join(".env"), format!("{var}=\"{value}\"\n")).expect("writes"),
+                _ => {
+                    c.args([flag.unwrap_or_default(), value]);
+                }
+            }
+            let out = c.arg("config").output().expect("runs");
+            assert_eq!(shown(&out, var), (how.to_string(), show.to_string()), "{var} from {how}");
+            // Nothing else came from anywhere but the defaults.
+            for &(other, ..) in GOOD.iter().filter(|(v, ..)| *v != var) {
+                assert_eq!(shown(&out, other).0, "default", "{other} while testing {var} from {how}");
+            }
+            assert!(!text(&out).contains("SECRET"), "the token leaked: {}", text(&out));
+            assert!(!dir.path().join("postkeeper.db").exists(), "`config` touched no store");
+        }
+    }
+}
+
+#[test]
+fn a_flag_beats_the_environment_which_beats_dotenv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(".env"), "POSTKEEPER_TIMEZONE=Asia/Tokyo\nPOSTKEEPER_DB=from-dotenv.db\n")
+        .expect("writes");
+    let config = |flag: Option<&str>, env: Option<&str>| {
+        let mut c = bin(dir.path());
+        if let Some(zone) = env {
+            c.env("POSTKEEPER_TIMEZONE", zone);
+        }
+        if let Some(zone) = flag {
+            c.args(["--timezone", zone]);
+        }
+        c.arg("config").output().expect("runs")
+    };
+    let all = config(Some("America/New_York"), Some("Europe/Paris"));
+    assert_eq!(shown(&all, "POSTKEEPER_TIMEZONE"), ("flag".into(), "America/New_York".into()));
+    let env = config(None, Some("Europe/Paris"));
+    assert_eq!(shown(&env, "POSTKEEPER_TIMEZONE"), ("env".into(), "Europe/Paris".into()));
+    let dotenv = config(None, None);
+    assert_eq!(shown(&dotenv, "POSTKEEPER_TIMEZONE"), (".env".into(), "Asia/Tokyo".into()));
+    // A flag after the subcommand counts as well.
+    let after = bin(dir.path()).args(["config", "--timezone", "UTC"]).output().expect("runs");
+    assert_eq!(shown(&after, "POSTKEEPER_TIMEZONE"), ("flag".into(), "UTC".into()));
+
+    // The value in effect, not only shown: the store named in .env is the one used.
+    let stats = bin(dir.path()).arg("stats").output().expect("runs");
+    assert!(stats.status.success(), "{}", text(&stats));
+    assert!(dir.path().join("from-dotenv.db").exists() && !dir.path().join("postkeeper.db").exists());
+    let flag_db = bin(dir.path()).args(["--db", "from-flag.db", "stats"]).output().expect("runs");
+    assert!(flag_db.status.success(), "{}", text(&flag_db));
+    assert!(dir.path().join("from-flag.db").exists());
+}
+
+#[test]
+fn bad_values_are_refused_before_anything_happens() {
+    // (how it is given, the setting, the value, what a good one looks like)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("env", "POSTKEEPER_ADMINS", "1001,abc", "POSTKEEPER_ADMINS=123456789"),
+        (".env", "POSTKEEPER_TIMEZONE", "Moscow", "POSTKEEPER_TIMEZONE=Europe/Moscow"),
+        ("flag", "POSTKEEPER_REPLAY_GRACE", "soon", "POSTKEEPER_REPLAY_GRACE=24h"),
+        ("env", "POSTKEEPER_REPLAY_CHAT", "channel name with spaces", "POSTKEEPER_REPLAY_CHAT=@my_channel"),
+        (".env", "POSTKEEPER_SOURCE_CHAT", "@no", "POSTKEEPER_SOURCE_CHAT=@my_channel"),
+        ("env", "TELOXIDE_API_URL", "not a url", "TELOXIDE_API_URL=http://127.0.0.1:8081/"),
+        ("flag", "TELOXIDE_API_URL", "localhost:8081", "TELOXIDE_API_URL=http://127.0.0.1:8081/"),
+        ("env", "POSTKEEPER_REPLAY_PREVIEWS", "maybe", "POSTKEEPER_REPLAY_PREVIEWS=false"),
+        (".env", "RUST_LOG", "info,postkeeper=loud", "RUST_LOG=info,postkeeper=debug"),
+    ];
+    let flag_of = |var: &str| GOOD.iter().find(|(v, ..)| *v == var).and_then(|(_, f, ..)| *f).expect("has a flag");
+    for &(how, var, value, example) in cases {
+        for command in ["stats", "import", "run"] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut c = bin(dir.path());
+            match how {
+                "env" => {
+                    c.env(var, value);
+                }
+                ".env" => std::fs::write(dir.path().join(".env"), format!("{var}={value}\n")).expect("writes"),
+                _ => {
+                    c.args([flag_of(var), value]);
+                }
+            }
+            c.arg(command);
+            if command == "import" {
+                c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export_single"));
+            }
+            let out = c.output().expect("runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{var}={value} ({how}, {command}): {}", text(&out));
+            assert!(err.contains(var) || err.contains(flag_of(var)), "names the setting: {err}");
+            assert!(err.contains(&format!("{value:?}")), "names the value: {err}");
+            assert!(err.contains(&format!("Example: {example}")), "gives a good one: {err}");
+            assert_eq!(err.lines().count(), 1, "one message: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+            assert!(!dir.path().join("postkeeper.db").exists(), "{var}: a store was created");
+        }
+    }
+}
+
+#[test]
+fn an_unreadable_dotenv_is_refused_and_an_existing_store_is_left_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = bin(dir.path()).arg("stats").output().expect("runs");
+    assert!(made.status.success(), "{}", text(&made));
+    let db = dir.path().join("postkeeper.db");
+    let before = std::fs::read(&db).expect("reads the store");
+
+    type Make<'a> = &'a dyn Fn(&Path);
+    let broken: &[(&str, Make)] = &[
+        ("a line that is not NAME=value", &|d| {
+            std::fs::write(d.join(".env"), "POSTKEEPER_TIMEZONE=UTC\nthis is not a setting\n").expect("writes")
+        }),
+        ("a folder named .env", &|d| std::fs::create_dir(d.join(".env")).expect("mkdir")),
+        ("bytes that are not UTF-8", &|d| std::fs::write(d.join(".env"), b"RUST_LOG=\xff\xfe\n").expect("writes")),
+    ];
+    for (what, make) in broken {
+        make(dir.path());
+        let out = bin(dir.path())
+            .arg("import")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export_single"))
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", text(&out));
+        assert!(err.contains(".env") && err.contains("cannot be read"), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert_eq!(std::fs::read(&db).expect("reads the store"), before, "{what}: the store changed");
+        let env = dir.path().join(".env");
+        if env.is_dir() {
+            std::fs::remove_dir(&env).expect("rmdir");
+        } else {
+            std::fs::remove_file(&env).expect("rm");
+        }
+    }
+}
