@@ -730,3 +730,43 @@ async fn teloxide_dispatcher_runs_and_stops_cleanly() {
     assert!(last_polls[0].ok, "the graceful-shutdown poll");
     assert!(last_polls[1].cancelled, "the abandoned long poll is not an error");
 }
+
+#[tokio::test]
+async fn chat_members_and_rights_are_checked_like_telegram() {
+    let (fake, bot) = setup().await;
+    let me = UserId(BOT_ID as u64);
+    let unknown = bot.get_chat_member(Recipient::ChannelUsername("@no_such_chan".into()), me).await;
+    assert_eq!(description(&unknown.expect_err("unknown chat")), "Bad Request: chat not found");
+    let unknown = bot.get_chat_administrators(ChatId(-100999)).await;
+    assert_eq!(description(&unknown.expect_err("unknown chat")), "Bad Request: chat not found");
+
+    // A channel added by a test has the bot as an administrator that may post.
+    fake.add_chat(updates::channel_chat(CHANNEL, Some("selftest_chan")));
+    let member = bot.get_chat_member(Recipient::ChannelUsername("@selftest_chan".into()), me).await.expect("member");
+    assert!(member.kind.is_administrator() && member.kind.can_post_messages(), "{member:?}");
+    let admins = bot.get_chat_administrators(ChatId(CHANNEL)).await.expect("admins");
+    assert_eq!(admins.iter().map(|a| a.user.id).collect::<Vec<_>>(), vec![me]);
+    bot.send_message(ChatId(CHANNEL), "posted").await.expect("an admin with the right posts");
+
+    fake.set_bot_member(CHANNEL, "administrator", false);
+    let member = bot.get_chat_member(ChatId(CHANNEL), me).await.expect("member");
+    assert!(member.kind.is_administrator() && !member.kind.can_post_messages(), "{member:?}");
+    let refused = bot.send_message(ChatId(CHANNEL), "no right").await.expect_err("no right to post");
+    assert_eq!(description(&refused), "Bad Request: need administrator rights in the channel chat");
+
+    fake.set_bot_member(CHANNEL, "member", false);
+    let member = bot.get_chat_member(ChatId(CHANNEL), me).await.expect("member");
+    assert!(member.kind.is_member() && !member.kind.is_privileged(), "{member:?}");
+    assert!(bot.get_chat_administrators(ChatId(CHANNEL)).await.expect("admins").is_empty());
+
+    fake.set_bot_member(CHANNEL, "left", false);
+    let not_member = "Forbidden: bot is not a member of the channel chat";
+    let refused = bot.get_chat_member(ChatId(CHANNEL), me).await.expect_err("not a member");
+    assert_eq!(description(&refused), not_member);
+    let refused = bot.get_chat_administrators(ChatId(CHANNEL)).await.expect_err("not a member");
+    assert_eq!(description(&refused), not_member);
+    let refused = bot.send_message(ChatId(CHANNEL), "gone").await.expect_err("not a member");
+    assert_eq!(description(&refused), not_member);
+    let statuses: Vec<u16> = fake.calls().iter().filter(|c| !c.ok).map(|c| c.status).collect();
+    assert_eq!(statuses, vec![400, 400, 400, 403, 403, 403]);
+}

@@ -72,6 +72,8 @@ const METHODS: &[&str] = &[
     "getMyShortDescription",
     "setChatMenuButton",
     "getChat",
+    "getChatMember",
+    "getChatAdministrators",
     "sendMessage",
     "editMessageText",
     "editMessageReplyMarkup",
@@ -230,6 +232,10 @@ struct State {
     usernames: HashMap<String, i64>,
     /// chat id -> the 403 description sends get (bot blocked / kicked).
     blocked: HashMap<i64, String>,
+    /// chat id -> the bot's standing there (`status`, `can_post_messages`), where a test or
+    /// a `my_chat_member` update set it. A chat without one has the bot as an administrator
+    /// that may post (so channels added with `add_chat` can be written to).
+    bot_member: HashMap<i64, (String, bool)>,
     messages: HashMap<i64, BTreeMap<i64, StoredMessage>>,
     /// Ids of messages in a chat that the bot did not send (seen in updates).
     foreign: HashMap<i64, HashSet<i64>>,
@@ -262,6 +268,7 @@ impl Default for State {
             chats: HashMap::new(),
             usernames: HashMap::new(),
             blocked: HashMap::new(),
+            bot_member: HashMap::new(),
             messages: HashMap::new(),
             foreign: HashMap::new(),
             last_message_id: HashMap::new(),
@@ -351,6 +358,13 @@ impl FakeTelegram {
     /// it and `getChat` finds it by id or by `@username`.
     pub fn add_chat(&self, chat: Value) {
         self.shared.lock().register_chat(&chat);
+    }
+
+    /// Sets the bot's standing in a registered chat, as `getChatMember` reports it and as
+    /// sends to a channel are checked: `creator`, `administrator` (with or without the right
+    /// to post), `member`, `left` or `kicked`.
+    pub fn set_bot_member(&self, chat_id: i64, status: &str, can_post_messages: bool) {
+        self.shared.lock().bot_member.insert(chat_id, (status.to_string(), can_post_messages));
     }
 
     /// Sets `update_id` (monotonic), fills placeholder message ids (see `updates`), registers
@@ -747,7 +761,12 @@ impl State {
             let chat = member["chat"].clone();
             self.register_chat(&chat);
             if let Some(chat_id) = chat["id"].as_i64() {
-                match member["new_chat_member"]["status"].as_str() {
+                let new = &member["new_chat_member"];
+                if let Some(status) = new["status"].as_str() {
+                    let can_post = status == "creator" || new["can_post_messages"].as_bool().unwrap_or(false);
+                    self.bot_member.insert(chat_id, (status.to_string(), can_post));
+                }
+                match new["status"].as_str() {
                     Some(status @ ("kicked" | "left")) => {
                         self.blocked.insert(chat_id, blocked_description(&chat, status));
                     }
@@ -776,10 +795,75 @@ impl State {
     }
 
     fn check_blocked(&self, chat_id: i64) -> ApiResult<()> {
-        match self.blocked.get(&chat_id) {
-            Some(d) => Err(ApiErr::new(403, d.clone())),
-            None => Ok(()),
+        if let Some(d) = self.blocked.get(&chat_id) {
+            return Err(ApiErr::new(403, d.clone()));
         }
+        let chat = &self.chats[&chat_id];
+        let (status, can_post) = self.bot_status(chat_id);
+        match status.as_str() {
+            "left" | "kicked" if chat_type(chat) != "private" => {
+                Err(ApiErr::new(403, blocked_description(chat, &status)))
+            }
+            "creator" => Ok(()),
+            "administrator" if can_post => Ok(()),
+            _ if chat_type(chat) == "channel" => Err(bad("need administrator rights in the channel chat")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The bot's status in a chat and whether it may post there.
+    fn bot_status(&self, chat_id: i64) -> (String, bool) {
+        match self.bot_member.get(&chat_id) {
+            Some(m) => m.clone(),
+            None if self.chats.get(&chat_id).is_some_and(|c| chat_type(c) == "private") => ("member".into(), true),
+            None => ("administrator".into(), true),
+        }
+    }
+
+    /// Telegram's `ChatMember` of the bot in a chat.
+    fn bot_member_json(&self, chat_id: i64) -> Value {
+        let (status, can_post) = self.bot_status(chat_id);
+        let mut member = json!({ "status": status, "user": super::bot_user() });
+        match status.as_str() {
+            "administrator" => {
+                let channel = chat_type(&self.chats[&chat_id]) == "channel";
+                let rights = json!({
+                    "can_be_edited": false,
+                    "is_anonymous": false,
+                    "can_manage_chat": true,
+                    "can_delete_messages": true,
+                    "can_manage_video_chats": true,
+                    "can_restrict_members": true,
+                    "can_promote_members": false,
+                    "can_change_info": true,
+                    "can_invite_users": true,
+                    "can_post_stories": true,
+                    "can_edit_stories": true,
+                    "can_delete_stories": true,
+                });
+                if let (Some(m), Some(r)) = (member.as_object_mut(), rights.as_object()) {
+                    m.extend(r.clone());
+                    if channel {
+                        m.insert("can_post_messages".into(), json!(can_post));
+                        m.insert("can_edit_messages".into(), json!(can_post));
+                    }
+                }
+            }
+            "creator" => member["is_anonymous"] = json!(false),
+            "kicked" => member["until_date"] = json!(0),
+            _ => {}
+        }
+        member
+    }
+
+    /// Reading a group's or channel's members needs the bot to be in it.
+    fn check_member(&self, chat_id: i64) -> ApiResult<()> {
+        let chat = &self.chats[&chat_id];
+        let (status, _) = self.bot_status(chat_id);
+        if chat_type(chat) != "private" && matches!(status.as_str(), "left" | "kicked") {
+            return Err(ApiErr::new(403, blocked_description(chat, &status)));
+        }
+        Ok(())
     }
 
     fn check_rate(&mut self, chat_id: i64) -> ApiResult<()> {
@@ -901,6 +985,36 @@ impl State {
                     "premium_subscription": false,
                 }));
                 Ok(chat)
+            }
+            "getchatmember" => {
+                let chat_id = self.chat(p)?;
+                let user = p.i64("user_id")?.ok_or_else(|| bad("invalid user_id specified"))?;
+                if user == BOT_ID {
+                    self.check_member(chat_id)?;
+                    return Ok(self.bot_member_json(chat_id));
+                }
+                self.check_member(chat_id)?;
+                let chat = &self.chats[&chat_id];
+                if chat_type(chat) == "private" && user == chat_id {
+                    let name = chat["first_name"].as_str().unwrap_or("User");
+                    return Ok(
+                        json!({ "status": "member", "user": {"id": user, "is_bot": false, "first_name": name} }),
+                    );
+                }
+                Err(bad("user not found"))
+            }
+            "getchatadministrators" => {
+                let chat_id = self.chat(p)?;
+                self.check_member(chat_id)?;
+                if chat_type(&self.chats[&chat_id]) == "private" {
+                    return Err(bad("there are no administrators in the private chat"));
+                }
+                let me = self.bot_member_json(chat_id);
+                let admins = match me["status"].as_str() {
+                    Some("administrator" | "creator") => vec![me],
+                    _ => Vec::new(),
+                };
+                Ok(Value::Array(admins))
             }
             "sendmessage" => self.send_message(p),
             "editmessagetext" => self.edit_message_text(p),
