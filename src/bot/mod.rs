@@ -204,9 +204,19 @@ impl Running {
     }
 
     /// Takes no new updates, lets the handlers in hand and the replay part being sent
-    /// finish, each wait at most `limit`.
+    /// finish, each wait at most `limit`. After a conflict the dispatcher is dropped
+    /// instead: a graceful stop ends with one more getUpdates (to confirm the offset),
+    /// which would cut off the other instance's poll in turn; the updates not confirmed
+    /// go to the instance that holds the token now.
     pub async fn shutdown(self, limit: Duration) {
         self.stop_worker.cancel();
+        if self.conflict.is_cancelled() {
+            self.task.abort();
+            if let Some(worker) = self.worker {
+                let _ = tokio::time::timeout(limit, worker).await;
+            }
+            return;
+        }
         match self.dispatcher.shutdown() {
             Ok(done) => {
                 let _ = tokio::time::timeout(limit, done).await;
@@ -228,7 +238,6 @@ stopping; run one bot per token";
 /// two pollers would take turns cutting each other off, each seeing half the updates.
 struct PollingErrors {
     conflict: CancellationToken,
-    dispatcher: ShutdownToken,
 }
 
 impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingErrors {
@@ -241,12 +250,6 @@ impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingE
                 if !self.conflict.is_cancelled() {
                     tracing::error!("{CONFLICT}");
                     self.conflict.cancel();
-                    let dispatcher = self.dispatcher.clone();
-                    tokio::spawn(async move {
-                        if let Ok(done) = dispatcher.shutdown() {
-                            done.await;
-                        }
-                    });
                 }
             } else {
                 tracing::error!("polling failed: {error}");
@@ -281,7 +284,7 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
     });
     let listener = Polling::builder(bot).timeout(poll_timeout).build();
     let conflict = CancellationToken::new();
-    let errors = Arc::new(PollingErrors { conflict: conflict.clone(), dispatcher: shutdown.clone() });
+    let errors = Arc::new(PollingErrors { conflict: conflict.clone() });
     let ended = CancellationToken::new();
     let task = tokio::spawn({
         let ended = ended.clone();
@@ -289,6 +292,14 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             if let Err(e) = dispatcher.try_dispatch_with_listener(listener, errors).await {
                 tracing::error!("cannot start: getMe failed: {e}");
             }
+            ended.cancel();
+        }
+    });
+    // Another poller on the token ends this bot as if the dispatcher had stopped.
+    tokio::spawn({
+        let (conflict, ended) = (conflict.clone(), ended.clone());
+        async move {
+            conflict.cancelled().await;
             ended.cancel();
         }
     });

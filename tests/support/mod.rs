@@ -7,6 +7,7 @@
 mod fake_api;
 pub mod harness;
 pub mod html;
+pub mod process;
 pub mod updates;
 
 pub use fake_api::FakeTelegram;

@@ -1,0 +1,330 @@
+//! postkeeper as an operator runs it: the built binary as a child process, configured only
+//! through `.env` in its working directory, against the strict fake Bot API server
+//! (`TELOXIDE_API_URL`). Chat, the live archive, replays (with SIGTERM, restart and a 429),
+//! `doctor`, and a second process on the same token. Every test ends by checking that the
+//! fake server saw no error the bot caused. The tests run on two threads: a CLI command run
+//! to its end blocks one while the other serves the fake server.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::harness::{button, labels};
+use support::process::{BotProcess, Workdir, eventually};
+use support::{FakeTelegram, Fault, StoredMessage, TOKEN, updates};
+
+const ME: i64 = 7001;
+const ADMIN: i64 = 1001;
+const STRANGER: i64 = 2002;
+const REPLAY: i64 = -1_002_000_000_001;
+const SOURCE: i64 = -1_001_500_000_001;
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The `.env` an operator writes after reading `.env.example`.
+fn dotenv(tg: &FakeTelegram) -> String {
+    format!(
+        "# as in .env.example\nTELOXIDE_TOKEN={TOKEN}\nTELOXIDE_API_URL={}\nPOSTKEEPER_ADMINS={ADMIN}\n\
+         POSTKEEPER_REPLAY_CHAT=@replay_chan\nPOSTKEEPER_SOURCE_CHAT=@source_chan\n\
+         POSTKEEPER_TIMEZONE=Europe/Moscow\nRUST_LOG=info\n",
+        tg.url()
+    )
+}
+
+async fn fake() -> FakeTelegram {
+    let tg = FakeTelegram::start().await;
+    tg.add_chat(updates::channel_chat(REPLAY, Some("replay_chan")));
+    tg.add_chat(updates::channel_chat(SOURCE, Some("source_chan")));
+    tg
+}
+
+fn ok_calls(tg: &FakeTelegram, method: &str) -> usize {
+    tg.calls_to(method).iter().filter(|c| c.ok).count()
+}
+
+/// Pushes an update and waits for `n` more successful calls of `method`.
+async fn exchange(tg: &FakeTelegram, update: Value, method: &str, n: usize) {
+    let before = ok_calls(tg, method);
+    tg.push_update(update);
+    tg.wait_for_calls(method, before + n, WAIT).await;
+}
+
+fn last(tg: &FakeTelegram, chat: i64) -> StoredMessage {
+    tg.messages(chat).into_iter().next_back().expect("the bot wrote to this chat")
+}
+
+fn ru(text: &str) -> Value {
+    updates::text(ME, ME, Some("ru"), text)
+}
+
+/// No Bot API error the bot caused, no callback left unanswered, a clean exit.
+async fn finish(tg: &FakeTelegram, bot: BotProcess) -> String {
+    let (status, logs) = bot.stop().await;
+    assert!(status.success(), "exit status {status:?}; log:\n{logs}");
+    assert!(tg.errors().is_empty(), "Bot API errors: {:#?}", tg.errors());
+    assert!(tg.unanswered_callbacks().is_empty(), "unanswered: {:?}", tg.unanswered_callbacks());
+    let secret = TOKEN.split(':').nth(1).expect("token secret part");
+    assert!(!logs.contains(secret), "the token leaked into the log");
+    logs
+}
+
+/// A post's fields as `postkeeper show ID --json` prints them (the store the bot uses).
+fn show(dir: &Workdir, id: i64) -> Value {
+    let out = dir.cli(&["show", &id.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    v[0].clone()
+}
+
+/// The titles `postkeeper search` finds in the store.
+fn cli_titles(dir: &Workdir, query: &str) -> Vec<String> {
+    let out = dir.cli(&["search", query, "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(json!([]));
+    v.as_array().into_iter().flatten().filter_map(|h| h["title"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_search_paging_random_topics_posts_and_inline() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let bot = dir.start_bot();
+
+    exchange(&tg, ru("/search обучение"), "sendMessage", 1).await;
+    let results = last(&tg, ME);
+    assert!(results.text.contains("Найдено"), "{}", results.text);
+    let next = button(&results, "▶").expect("several pages");
+    exchange(&tg, updates::callback(ME, Some("ru"), &results, &next), "editMessageText", 1).await;
+    assert!(last(&tg, ME).text.contains("стр. 2/"), "{}", last(&tg, ME).text);
+
+    exchange(&tg, ru("/random"), "sendMessage", 1).await;
+    let random = last(&tg, ME);
+    assert!(labels(&random).iter().any(|l| l.contains("🎲")), "{:?}", labels(&random));
+
+    exchange(&tg, ru("/topic"), "sendMessage", 1).await;
+    let topics = last(&tg, ME);
+    let robotics = button(&topics, "🤖").expect("robotics button");
+    exchange(&tg, updates::callback(ME, Some("ru"), &topics, &robotics), "editMessageText", 1).await;
+    assert!(last(&tg, ME).text.contains("Робототехника — 4"), "{}", last(&tg, ME).text);
+
+    exchange(&tg, ru("/post 3"), "sendMessage", 1).await;
+    let title = show(&dir, 3)["title"].as_str().expect("title").to_string();
+    assert!(last(&tg, ME).text.contains(&title), "{} / {title}", last(&tg, ME).text);
+
+    exchange(&tg, updates::inline_query(ME, Some("ru"), "робот", ""), "answerInlineQuery", 1).await;
+    let answer = tg.inline_answers().pop().expect("answered");
+    let results = answer["results"].as_array().expect("results");
+    assert!(!results.is_empty() && results.iter().all(|r| r["type"] == "article"), "{answer}");
+
+    // The English menu for an English user.
+    exchange(&tg, updates::text(ME + 1, ME + 1, Some("en"), "/search robot"), "sendMessage", 1).await;
+    assert!(last(&tg, ME + 1).text.contains("Found"), "{}", last(&tg, ME + 1).text);
+    assert!(tg.my_commands(Some("en")).iter().any(|(c, _)| c == "search"));
+    finish(&tg, bot).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_channel_posts_are_archived_and_edits_replace_them() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let bot = dir.start_bot();
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+
+    let text = "Квантовые чипы\nНовые квантовые компьютеры и зюзябра обучают нейросети.";
+    tg.push_update(updates::channel_post(SOURCE, Some("source_chan"), 42, 1_700_000_000, text, json!([])));
+    eventually("the post is in the store", WAIT, || cli_titles(&dir, "зюзябра") == ["Квантовые чипы"]).await;
+    exchange(&tg, ru("/search зюзябра"), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Квантовые чипы"), "{}", last(&tg, ME).text);
+
+    let edited = "Квантовые чипы\nТеперь про фотонные процессоры.";
+    tg.push_update(updates::edited_channel_post(
+        SOURCE,
+        Some("source_chan"),
+        42,
+        1_700_000_000,
+        1_700_000_600,
+        edited,
+        json!([]),
+    ));
+    eventually("the edit is in the store", WAIT, || cli_titles(&dir, "фотонные процессоры") == ["Квантовые чипы"])
+        .await;
+    exchange(&tg, ru("/search фотонные процессоры"), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Квантовые чипы"), "{}", last(&tg, ME).text);
+    exchange(&tg, ru("/search зюзябра"), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Ничего не нашлось"), "the old text is gone: {}", last(&tg, ME).text);
+
+    // A post of another channel is not archived.
+    tg.push_update(updates::channel_post(
+        -1_009,
+        Some("other_chan"),
+        5,
+        1_700_000_000,
+        "Чужой пост\nкракозябра",
+        json!([]),
+    ));
+    exchange(&tg, ru("/search кракозябра"), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Ничего не нашлось"), "{}", last(&tg, ME).text);
+    finish(&tg, bot).await;
+}
+
+fn admin(text: &str) -> Value {
+    updates::text(ADMIN, ADMIN, Some("en"), text)
+}
+
+/// Replays that reached the channel, as plain text.
+fn channel(tg: &FakeTelegram) -> Vec<String> {
+    tg.messages(REPLAY).into_iter().map(|m| m.text).collect()
+}
+
+async fn wait_channel(tg: &FakeTelegram, n: usize) {
+    eventually(&format!("{n} messages in the channel"), WAIT, || tg.messages(REPLAY).len() >= n).await;
+}
+
+/// The sends to the replay channel, in order.
+fn channel_sends(tg: &FakeTelegram) -> Vec<support::Call> {
+    tg.calls_to("sendMessage").into_iter().filter(|c| c.params["chat_id"] == "@replay_chan").collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_go_out_once_across_sigterm_and_restart_and_wait_out_a_429() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let bot = dir.start_bot();
+
+    exchange(&tg, updates::text(STRANGER, STRANGER, Some("en"), "/schedule 3 in 2s"), "sendMessage", 1).await;
+    assert!(last(&tg, STRANGER).text.contains("only the channel's admins"), "{}", last(&tg, STRANGER).text);
+
+    exchange(&tg, admin("/schedule 3 in 2s"), "sendMessage", 1).await;
+    assert!(last(&tg, ADMIN).text.contains("#1"), "{}", last(&tg, ADMIN).text);
+    // The channel's first send is refused with a 429: the replay waits it out and resends.
+    tg.inject("sendMessage", Fault::RetryAfter(1));
+    wait_channel(&tg, 1).await;
+    let post3 = show(&dir, 3);
+    let title3 = post3["title"].as_str().expect("title");
+    assert!(channel(&tg)[0].contains(title3), "{:?}", channel(&tg));
+    let sends = channel_sends(&tg);
+    assert_eq!(sends.len(), 2, "one 429, one resend: {}", tg.dump_calls());
+    assert!(sends[0].injected && sends[0].status == 429 && sends[1].ok);
+    assert!(sends[1].at.duration_since(sends[0].at) >= Duration::from_secs(1), "resent before retry_after");
+
+    // A job pending at SIGTERM is delivered once by the next start.
+    exchange(&tg, admin("/schedule 5 in 3s"), "sendMessage", 1).await;
+    assert!(last(&tg, ADMIN).text.contains("#2"), "{}", last(&tg, ADMIN).text);
+    let (status, logs) = bot.stop().await;
+    assert!(status.success(), "{status:?}\n{logs}");
+    assert_eq!(tg.messages(REPLAY).len(), 1, "nothing more went out before the stop");
+
+    let bot = dir.start_bot();
+    wait_channel(&tg, 2).await;
+    finish(&tg, bot).await;
+    // Both processes have exited: nothing more can arrive.
+    let texts = channel(&tg);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    let title5 = show(&dir, 5)["title"].as_str().expect("title").to_string();
+    assert!(texts[1].contains(&title5), "{texts:?}");
+    let out = dir.cli(&["queue"]);
+    let queue = String::from_utf8_lossy(&out.stdout);
+    assert!(queue.contains("sent"), "{queue}");
+}
+
+/// `doctor`'s output and exit status.
+fn doctor(dir: &Workdir) -> (bool, String) {
+    let out = dir.cli(&["doctor"]);
+    // Shown with --nocapture: what an operator sees.
+    println!("$ postkeeper doctor\n{}", String::from_utf8_lossy(&out.stdout));
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_a_healthy_setup_and_names_the_fix_for_a_broken_one() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let (ok, out) = doctor(&dir);
+    assert!(ok, "{out}");
+    for line in [
+        "✓ the token works: @postkeeper_test_bot",
+        "✓ POSTKEEPER_REPLAY_CHAT @replay_chan",
+        "may post there",
+        "✓ POSTKEEPER_SOURCE_CHAT @source_chan",
+        "✓ admins who may replay and schedule: 1001",
+        "✓ the store postkeeper.db does not exist yet",
+        "✓ time zone Europe/Moscow",
+        "all checks passed",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert!(!out.contains('✗'), "{out}");
+    assert!(!dir.path().join("postkeeper.db").exists(), "doctor creates no store");
+
+    // The bot cannot post to the replay channel, is no admin of the source, and no admins.
+    tg.set_bot_member(REPLAY, "administrator", false);
+    tg.set_bot_member(SOURCE, "member", false);
+    let broken = dotenv(&tg).replace(&format!("POSTKEEPER_ADMINS={ADMIN}\n"), "");
+    std::fs::write(dir.path().join(".env"), broken).expect("writes .env");
+    let (ok, out) = doctor(&dir);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("✗ POSTKEEPER_REPLAY_CHAT @replay_chan") && out.contains("without the right to post"),
+        "{out}"
+    );
+    assert!(out.contains("→ give @postkeeper_test_bot the right \"Post messages\""), "{out}");
+    assert!(out.contains("✗ POSTKEEPER_SOURCE_CHAT @source_chan") && out.contains("is not an administrator"), "{out}");
+    assert!(out.contains("→ add @postkeeper_test_bot to @source_chan as an administrator"), "{out}");
+    assert!(out.contains("✗ POSTKEEPER_REPLAY_CHAT is set but POSTKEEPER_ADMINS is empty"), "{out}");
+    assert!(out.contains("3 checks failed"), "{out}");
+
+    // A chat Telegram does not know, a bot that left, a token it refuses.
+    tg.set_bot_member(SOURCE, "left", false);
+    let unknown = dotenv(&tg).replace("@replay_chan", "@no_such_chan");
+    std::fs::write(dir.path().join(".env"), unknown).expect("writes .env");
+    let (ok, out) = doctor(&dir);
+    assert!(!ok);
+    assert!(out.contains("✗ POSTKEEPER_REPLAY_CHAT @no_such_chan: Telegram finds no such chat"), "{out}");
+    assert!(out.contains("✗ POSTKEEPER_SOURCE_CHAT @source_chan") && out.contains("is not a member"), "{out}");
+    let bad_token = dotenv(&tg).replace(TOKEN, "42:not-this-bots-token");
+    std::fs::write(dir.path().join(".env"), bad_token).expect("writes .env");
+    let (ok, out) = doctor(&dir);
+    assert!(!ok);
+    assert!(out.contains("✗ the Bot API refuses the token (Unauthorized)") && out.contains("@BotFather"), "{out}");
+    assert!(!out.contains("not-this-bots-token"), "the token is never printed: {out}");
+
+    // `run` makes the same checks and logs the failures, but starts.
+    tg.set_bot_member(SOURCE, "member", false);
+    std::fs::write(dir.path().join(".env"), dotenv(&tg)).expect("writes .env");
+    let bot = dir.start_bot();
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+    let logs = bot.wait_for_log("is not an administrator there", WAIT).await;
+    assert!(logs.contains("WARN"), "{logs}");
+    let (status, _) = bot.stop().await;
+    assert!(status.success());
+    // The only errors are the ones doctor provoked on purpose (the unknown chat, the bot
+    // that left, the wrong token).
+    let unexpected: Vec<_> = tg
+        .errors()
+        .into_iter()
+        .filter(|c| !matches!(c.method.as_str(), "getChat" | "getChatMember" | "getMe"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_token_makes_the_first_stop_with_a_clear_error() {
+    let tg = fake().await;
+    let first_dir = Workdir::new(&dotenv(&tg));
+    let second_dir = Workdir::new(&dotenv(&tg));
+    let mut first = first_dir.start_bot();
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+    let second = second_dir.start_bot();
+    // Telegram cuts the older long poll off with a 409: the first stops and says why.
+    let status = first.exit_within(WAIT).await;
+    assert!(!status.success(), "{status:?}");
+    let logs = first.logs();
+    assert!(logs.contains("another instance is running with this token"), "{logs}");
+    assert_eq!(logs.matches("another instance is running").count(), 2, "one log line and one error:\n{logs}");
+    // The second keeps the token and answers.
+    exchange(&tg, ru("/random"), "sendMessage", 1).await;
+    let (status, logs) = second.stop().await;
+    assert!(status.success(), "{logs}");
+    let conflicts: Vec<_> = tg.errors().into_iter().filter(|c| c.status == 409).collect();
+    assert_eq!(conflicts.len(), 1, "no fight over the token: {:#?}", tg.errors());
+    assert!(tg.errors().iter().all(|c| c.status == 409), "{:#?}", tg.errors());
+}
