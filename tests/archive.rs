@@ -25,18 +25,27 @@ fn all_posts(archive: &Archive) -> Vec<postkeeper::model::Post> {
     archive.posts(None, 0, 100_000).expect("posts").0
 }
 
-/// Everything observable about the store, to prove a failed import changed nothing.
+/// Every row of a table (or view), in a stable order, as text.
+fn dump(archive: &Archive, table: &str) -> String {
+    let conn = archive.conn();
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2")).expect("prepares");
+    let columns = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| (0..columns).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect::<Result<Vec<_>, _>>())
+        .expect("queries")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("reads");
+    format!("{table}: {rows:?}")
+}
+
+/// Everything observable about the store, to prove a failed import changed nothing: the
+/// posts as read back, and whole dumps of the tables search and tagging read.
 fn snapshot(archive: &Archive) -> String {
     let posts = all_posts(archive);
     let stats = archive.stats().expect("stats");
-    let vocab: i64 = archive
-        .conn()
-        .query_row("SELECT count(*) || '/' || coalesce(sum(freq),0) FROM vocabulary", [], |r| {
-            r.get::<_, String>(0).map(|s| s.len() as i64)
-        })
-        .expect("vocab");
-    let fts: i64 = archive.conn().query_row("SELECT count(*) FROM posts_vocab", [], |r| r.get(0)).expect("fts");
-    format!("{posts:?}\n{stats:?}\n{:?}\n{vocab}\n{fts}", archive.channels().expect("channels"))
+    let tables: Vec<String> =
+        ["vocabulary", "stems", "posts_vocab", "post_topics", "channels"].iter().map(|t| dump(archive, t)).collect();
+    format!("{posts:?}\n{stats:?}\n{:?}\n{}", archive.channels().expect("channels"), tables.join("\n"))
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod support;
 
 use std::collections::HashSet;
 
+use postkeeper::chat::callback::Action;
 use postkeeper::config::Config;
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::store::Archive;
@@ -72,8 +73,15 @@ async fn search_pages_forward_back_and_past_the_end() {
         msg = h.last(ME);
     }
     assert!(msg.text.contains("стр. 4/4"), "{}", msg.text);
-    let past = next.replace(":1", ":9");
+    // The same search, a page past the last: clamped to the last page (which is shown, so
+    // nothing is edited), not treated as an expired button.
+    let Some(Action::Search { query, .. }) = Action::decode(&next) else { panic!("a search button: {next}") };
+    let past = Action::Search { query, page: 9 }.encode();
+    let edits = h.tg.calls_to("editMessageText").len();
     h.exchange(updates::callback(ME, Some("ru"), &msg, &past), "answerCallbackQuery", 1).await;
+    let answer = h.tg.calls_to("answerCallbackQuery").pop().expect("answered");
+    assert!(answer.params["text"].as_str().is_none_or(|t| !t.contains("повторите поиск")), "{:?}", answer.params);
+    assert_eq!(h.tg.calls_to("editMessageText").len(), edits, "clamped to the page shown");
     assert!(h.last(ME).text.contains("стр. 4/4"));
     h.finish().await;
 }
@@ -122,11 +130,19 @@ async fn expired_and_garbage_buttons_say_search_again() {
         h.exchange(updates::callback(ME, Some("ru"), &m, data), "answerCallbackQuery", 1).await;
     }
     let answers = h.tg.calls_to("answerCallbackQuery");
-    assert!(
-        answers[0].params["text"].as_str().is_some_and(|t| t.contains("повторите поиск")),
-        "{:?}",
-        answers[0].params
-    );
+    assert_eq!(answers.len(), 4);
+    for (data, answer) in ["s:999999:1", "zzz", "t:no-such-topic:0", "p:notanumber"].iter().zip(&answers) {
+        let text = answer.params["text"].as_str();
+        if data.starts_with("t:") {
+            // A topic that no longer exists: the message itself says so.
+            assert_eq!(text, None, "{data}");
+        } else {
+            assert!(text.is_some_and(|t| t.contains("повторите поиск")), "{data}: {:?}", answer.params);
+        }
+    }
+    let edits = h.tg.calls_to("editMessageText");
+    assert_eq!(edits.len(), 1, "only the topic button edits: {}", h.tg.dump_calls());
+    assert!(h.last(ME).text.contains("Такой темы нет"), "{}", h.last(ME).text);
     h.finish().await;
 }
 
