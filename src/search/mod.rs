@@ -200,7 +200,7 @@ impl Archive {
 
     /// One page of (post id, score), best first. LIMIT and OFFSET are written into the
     /// SQL, not bound: SQLite passes them to FTS5 and re-prepares a statement each time
-    /// such a bound value is bound again (a tenth of a small search's time).
+    /// such a bound value is bound again (figures: benches/README.md).
     fn rank(&self, plan: &Plan, offset: usize, limit: usize) -> Result<Vec<(i64, f64)>> {
         let bm25 =
             format!("SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY score, rowid DESC");

@@ -42,8 +42,8 @@ fn corrupt(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
-/// A text column, its UTF-8 checked with SIMD (rusqlite's check of a page of post bodies
-/// took a tenth of a search).
+/// A text column, its UTF-8 checked with SIMD: rusqlite's own check of a page of post
+/// bodies was a visible part of a search (benches/README.md).
 fn text(r: &Row<'_>, i: usize) -> rusqlite::Result<String> {
     match r.get_ref(i)? {
         ValueRef::Text(bytes) => simdutf8::compat::from_utf8(bytes)
