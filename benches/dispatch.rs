@@ -399,6 +399,7 @@ fn core_ctx() -> Ctx {
         now: chrono::Utc::now(),
         user_id: Some(1),
         access: Access::for_user(&config, 1),
+        searcher: postkeeper::search::Searcher::default(),
     }
 }
 
@@ -718,7 +719,7 @@ async fn main() {
     if runs("seed") {
         // A store on disk, as `postkeeper run` keeps it (one connection per core).
         let mut seed = Archive::open(&dir.path().join("seed.db")).expect("a store");
-        seed.seed_if_empty().expect("seed imports");
+        postkeeper::ingest::seed_if_empty(&mut seed).expect("seed imports");
         let core = core_search(&mut seed);
         let canned = canned_replies(&mut seed);
         together.push(Bench::new(SEED, Target::postkeeper(seed).await, Some(core)));

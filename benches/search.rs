@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use postkeeper::model::{NewPost, title_of};
-use postkeeper::search::{Mode, Query, text};
+use postkeeper::search::{Mode, Query, Searcher};
 use postkeeper::store::{Archive, StoreError};
+use postkeeper::text;
 use rusqlite::{Connection, params};
 
 /// Realistic queries: (label, query as typed).
@@ -81,13 +82,14 @@ fn search_benches(c: &mut Criterion) {
         let path = common::corpus_db(n);
         let archive = Archive::open(&path).expect("open the corpus store");
         let conn = archive.conn();
+        let searcher = Searcher::default();
         let mut group = c.benchmark_group(format!("search/{n}"));
         let (samples, secs) = if n >= 1_000_000 { (10, 3) } else { (20, 2) };
         group.sample_size(samples).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(secs));
         group.sampling_mode(SamplingMode::Flat);
 
         for &(label, input) in REALISTIC.iter().chain(COMMON).chain(COMPLETE) {
-            let page = archive.search(input, 0, 10).expect("search");
+            let page = searcher.search(&archive, input, 0, 10).expect("search");
             let query = Query::parse(input);
             let (expr, plain) = match page.mode {
                 Mode::All => (query.all_expr(), plain_expr(&query, " AND ")),
@@ -109,7 +111,7 @@ fn search_benches(c: &mut Criterion) {
                 docs.join(" "),
             );
             group.bench_function(BenchmarkId::new("ours", label), |b| {
-                b.iter(|| archive.search(black_box(input), 0, 10).expect("search"))
+                b.iter(|| searcher.search(&archive, black_box(input), 0, 10).expect("search"))
             });
             if COMPLETE.iter().any(|&(l, _)| l == label) {
                 continue; // the bare queries are those of the same words above

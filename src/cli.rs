@@ -12,7 +12,6 @@ use serde_json::json;
 use crate::model::Post;
 use crate::search::SearchPage;
 use crate::settings::Settings;
-use crate::store::Archive;
 use crate::topics::Taxonomy;
 
 #[derive(Debug, Parser)]
@@ -151,21 +150,6 @@ pub enum Command {
     Cancel { id: String },
 }
 
-/// Opens the store; a store that does not exist yet is filled from the seed
-/// unless `seed` is false (the first command is an import).
-pub fn open_archive(db: &std::path::Path, seed: bool) -> anyhow::Result<Archive> {
-    let mut archive = Archive::open(db)?;
-    if seed && let Some(summary) = archive.seed_if_empty()? {
-        tracing::info!("new store {} filled from the seed archive: {summary}", db.display());
-    }
-    Ok(archive)
-}
-
-/// Opens the store, filling it from the seed when this call creates it.
-pub fn open_or_seed(db: &std::path::Path) -> anyhow::Result<Archive> {
-    open_archive(db, !db.exists())
-}
-
 fn date(post: &Post) -> serde_json::Value {
     post.date.map_or(serde_json::Value::Null, |d| json!(d.to_rfc3339()))
 }
@@ -200,7 +184,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         Command::Run | Command::Doctor => bail!("`run` and `doctor` are started by main"),
         Command::Config => print!("{}", settings.describe()),
         Command::Console { lang } => {
-            let mut archive = open_or_seed(db)?;
+            let mut archive = crate::ingest::open_or_seed(db)?;
             let lang = if lang == "en" { crate::i18n::Lang::En } else { crate::i18n::Lang::Ru };
             let stdin = std::io::stdin();
             let prompt = stdin.is_terminal();
@@ -215,7 +199,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Import { paths } => {
             let existed = db.exists();
-            let mut archive = open_archive(db, false)?;
+            let mut archive = crate::ingest::open_archive(db, false)?;
             let result = crate::ingest::import_paths(&mut archive, &paths, std::io::stderr().is_terminal());
             if result.is_err() && !existed {
                 drop(archive);
@@ -225,13 +209,13 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             println!("{summary}");
         }
         Command::Search { query, limit, json } => {
-            let archive = open_or_seed(db)?;
+            let archive = crate::ingest::open_or_seed(db)?;
             let query = query.join(" ");
-            let page = archive.search(&query, 0, limit.clamp(1, 1000))?;
+            let page = crate::search::Searcher::default().search(&archive, &query, 0, limit.clamp(1, 1000))?;
             print_search(&query, &page, json)?;
         }
         Command::Posts { topic, json } => {
-            let archive = open_or_seed(db)?;
+            let archive = crate::ingest::open_or_seed(db)?;
             let slug = match &topic {
                 Some(name) => match archive.taxonomy().find(name) {
                     Some(t) => Some(t.slug.clone()),
@@ -257,7 +241,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             out.flush()?;
         }
         Command::Show { id, json } => {
-            let archive = open_or_seed(db)?;
+            let archive = crate::ingest::open_or_seed(db)?;
             let post = archive.post(id)?.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
             if json {
                 let mut v = post_json(&post);
@@ -275,7 +259,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             }
         }
         Command::Topics { json, retag, file } => {
-            let mut archive = open_or_seed(db)?;
+            let mut archive = crate::ingest::open_or_seed(db)?;
             if retag {
                 let default = PathBuf::from("seeds/topics.toml");
                 let file = file.or_else(|| default.is_file().then_some(default));
@@ -308,7 +292,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Queue | Command::Schedule { .. } | Command::Cancel { .. } => {
             use crate::replay::commands::{self as replay, Access};
-            let archive = open_or_seed(db)?;
+            let archive = crate::ingest::open_or_seed(db)?;
             let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
                 bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
             };
@@ -332,7 +316,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             }
         }
         Command::Stats { json } => {
-            let archive = open_or_seed(db)?;
+            let archive = crate::ingest::open_or_seed(db)?;
             let stats = archive.stats()?;
             if json {
                 print_json(&serde_json::to_value(&stats)?)?;

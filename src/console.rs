@@ -132,6 +132,7 @@ pub fn context(lang: Lang, config: &crate::config::Config) -> Ctx {
         now: chrono::Utc::now(),
         user_id: None,
         access: crate::replay::commands::Access::for_operator(config),
+        searcher: crate::search::Searcher::default(),
     }
 }
 
@@ -151,7 +152,7 @@ mod tests {
     #[test]
     fn a_session_pages_and_presses_buttons() {
         let mut archive = Archive::open_in_memory().expect("store");
-        archive.seed_if_empty().expect("seed");
+        crate::ingest::seed_if_empty(&mut archive).expect("seed");
         let input = "/search обучение\n2\n/post 1\n/topic\n1\n/nonsense\nэкзопланетты\n1\n";
         let mut out = Vec::new();
         run(&mut archive, context(Lang::Ru, &crate::config::Config::default()), input.as_bytes(), &mut out, false)

@@ -17,4 +17,5 @@ pub mod replay;
 pub mod search;
 pub mod settings;
 pub mod store;
+pub mod text;
 pub mod topics;

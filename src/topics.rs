@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use serde::Deserialize;
 
-use crate::search::text;
+use crate::text;
 
 /// The taxonomy shipped with the binary.
 pub const BUNDLED: &str = include_str!("../seeds/topics.toml");

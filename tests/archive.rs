@@ -3,8 +3,19 @@
 use std::path::{Path, PathBuf};
 
 use postkeeper::model::EntityKind;
-use postkeeper::search::Mode;
-use postkeeper::store::{Archive, ImportSummary};
+use postkeeper::search::{Mode, SearchPage, Searcher};
+use postkeeper::store::{Archive, ImportSummary, StoreError};
+
+/// The tests search as the CLI does: with a searcher of their own.
+trait Search {
+    fn search(&self, query: &str, offset: usize, limit: usize) -> Result<SearchPage, StoreError>;
+}
+
+impl Search for Archive {
+    fn search(&self, query: &str, offset: usize, limit: usize) -> Result<SearchPage, StoreError> {
+        Searcher::default().search(self, query, offset, limit)
+    }
+}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -12,7 +23,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn seeded() -> Archive {
     let mut archive = Archive::open_in_memory().expect("store opens");
-    archive.seed_if_empty().expect("seed imports");
+    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
     archive
 }
 
@@ -238,9 +249,8 @@ fn search_finds_inflected_forms() {
         assert!(top.starts_with(title), "{query:?}: expected {title:?}, got {top:?}");
         // The query is not in the post as typed.
         let post = &page.hits[0].post;
-        let body_words: Vec<String> =
-            postkeeper::search::text::words(&post.body).into_iter().map(|w| w.folded).collect();
-        let query_words: Vec<String> = postkeeper::search::text::words(query).into_iter().map(|w| w.folded).collect();
+        let body_words: Vec<String> = postkeeper::text::words(&post.body).into_iter().map(|w| w.folded).collect();
+        let query_words: Vec<String> = postkeeper::text::words(query).into_iter().map(|w| w.folded).collect();
         assert!(query_words.iter().any(|q| !body_words.contains(q)), "{query:?} appears literally in its post");
         // The snippet marks something.
         assert!(page.hits[0].snippet.0.iter().any(|p| p.mark), "{query:?}: nothing marked");
@@ -371,7 +381,7 @@ fn retag_with_another_taxonomy_is_remembered() {
     let db = dir.path().join("a.db");
     {
         let mut archive = Archive::open(&db).expect("open");
-        archive.seed_if_empty().expect("seed");
+        postkeeper::ingest::seed_if_empty(&mut archive).expect("seed");
         let toml =
             "[[topic]]\nslug = \"space\"\nru = \"Космос\"\nen = \"Space\"\nmarkers = [\"экзопланета\", \"звезда\"]\n";
         let taxonomy = postkeeper::topics::Taxonomy::parse(toml, "t").expect("valid");
@@ -386,13 +396,13 @@ fn retag_with_another_taxonomy_is_remembered() {
 
 #[test]
 fn common_words_filter_but_do_not_rank() {
-    let mut archive = seeded();
+    let archive = seeded();
     let ranked_all = archive.search("обучение экзопланеты", 0, 50).expect("search");
     let everything_newest: Vec<i64> =
         archive.search("обучение", 0, 50).expect("search").hits.iter().map(|h| h.post.id).collect();
     // Pretend "обучение" (16 of 20 posts) is as common as on a huge archive.
-    archive.set_common_docs(5);
-    let within = archive.search("обучение экзопланеты", 0, 50).expect("search");
+    let big = Searcher::with_common_docs(5);
+    let within = big.search(&archive, "обучение экзопланеты", 0, 50).expect("search");
     let ids = |p: &postkeeper::search::SearchPage| {
         let mut v: Vec<i64> = p.hits.iter().map(|h| h.post.id).collect();
         v.sort();
@@ -401,7 +411,7 @@ fn common_words_filter_but_do_not_rank() {
     assert_eq!(ids(&within), ids(&ranked_all), "the same posts: all words still required");
     assert_eq!(within.mode, Mode::All);
     // Only common words: newest first, every match still found.
-    let newest = archive.search("обучение", 0, 50).expect("search");
+    let newest = big.search(&archive, "обучение", 0, 50).expect("search");
     let got: Vec<i64> = newest.hits.iter().map(|h| h.post.id).collect();
     let mut expected = everything_newest.clone();
     expected.sort_by(|a, b| b.cmp(a));
@@ -410,14 +420,23 @@ fn common_words_filter_but_do_not_rank() {
     let mut paged = Vec::new();
     for page in 0..4 {
         paged.extend(
-            archive.search("обучение подкреплением", page * 2, 2).expect("search").hits.into_iter().map(|h| h.post.id),
+            big.search(&archive, "обучение подкреплением", page * 2, 2)
+                .expect("search")
+                .hits
+                .into_iter()
+                .map(|h| h.post.id),
         );
     }
-    let whole: Vec<i64> =
-        archive.search("обучение подкреплением", 0, 8).expect("search").hits.into_iter().map(|h| h.post.id).collect();
+    let whole: Vec<i64> = big
+        .search(&archive, "обучение подкреплением", 0, 8)
+        .expect("search")
+        .hits
+        .into_iter()
+        .map(|h| h.post.id)
+        .collect();
     assert_eq!(paged, whole);
     // Any-word fallback ignores the common word.
-    let any = archive.search("обучение кукуруза блокчейн", 0, 50).expect("search");
+    let any = big.search(&archive, "обучение кукуруза блокчейн", 0, 50).expect("search");
     assert_eq!(any.mode, Mode::Any);
     assert!(any.hits.iter().all(|h| h.post.body.contains("кукуруз")), "only the rare word counts");
 }

@@ -186,7 +186,7 @@ async fn topics_list_and_pages() {
 
 fn archive_with(extra: Vec<(String, Vec<postkeeper::model::Entity>)>) -> Archive {
     let mut archive = Archive::open_in_memory().expect("store");
-    archive.seed_if_empty().expect("seed");
+    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed");
     archive
         .import(|sink| -> Result<(), postkeeper::store::StoreError> {
             sink.channel(&NewChannel { username: Some("testchan".into()), ..NewChannel::telegram(-100777, "Test") })?;

@@ -4,6 +4,7 @@
 mod support;
 
 use postkeeper::config::{ChatRef, Config};
+use postkeeper::search::Searcher;
 use serde_json::json;
 use support::harness::Harness;
 use support::updates;
@@ -20,7 +21,7 @@ async fn count_posts(h: &Harness) -> i64 {
 
 async fn top_hit(h: &Harness, q: &'static str) -> Option<postkeeper::model::Post> {
     h.archive
-        .call(move |a| a.search(q, 0, 5))
+        .call(move |a| Searcher::default().search(a, q, 0, 5))
         .await
         .expect("runs")
         .expect("search")
@@ -51,7 +52,12 @@ async fn source_posts_are_archived_edited_and_deduplicated() {
     assert_eq!(stored.date.map(|d| d.timestamp()), Some(1_700_000_000));
     assert_eq!(stored.entities.len(), 1);
 
-    let before = h.archive.call(|a| a.search("компьютеры обучают", 0, 50)).await.expect("runs").expect("search");
+    let before = h
+        .archive
+        .call(|a| Searcher::default().search(a, "компьютеры обучают", 0, 50))
+        .await
+        .expect("runs")
+        .expect("search");
     assert!(before.hits.iter().any(|hit| hit.post.id == stored.id), "found by its words before the edit");
 
     // Delivered twice: stored once.
@@ -72,7 +78,12 @@ async fn source_posts_are_archived_edited_and_deduplicated() {
     assert_eq!(count_posts(&h).await, base + 1);
     let edited = top_hit(&h, "фотонный процессор").await.expect("edit searchable");
     assert_eq!((edited.id, edited.edited.map(|d| d.timestamp())), (stored.id, Some(1_700_000_500)));
-    let old_words = h.archive.call(|a| a.search("компьютеры обучают", 0, 50)).await.expect("runs").expect("search");
+    let old_words = h
+        .archive
+        .call(|a| Searcher::default().search(a, "компьютеры обучают", 0, 50))
+        .await
+        .expect("runs")
+        .expect("search");
     assert!(old_words.hits.iter().all(|hit| hit.post.id != stored.id), "the old text is no longer indexed");
 
     // A photo keeps its caption; a photo without one is not a post.

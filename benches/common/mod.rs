@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use postkeeper::model::{NewChannel, NewPost};
-use postkeeper::search::text;
 use postkeeper::store::{Archive, StoreError};
+use postkeeper::text;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

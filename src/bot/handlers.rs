@@ -32,6 +32,7 @@ fn ctx(state: &BotState, me: &Me, chat_id: i64, user_id: i64, lang: Lang, privat
         now: state.clock.now(),
         user_id: Some(user_id),
         access: Access::for_user(&state.config, user_id),
+        searcher: state.searcher.clone(),
     }
 }
 
@@ -168,7 +169,8 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
     let tz = state.config.timezone;
     let (query, offset) = (q.query.clone(), q.offset.clone());
     tracing::debug!(user = q.from.id.0, query, offset, "inline query");
-    let page = state.archive.try_call(move |archive| chat::inline(archive, lang, tz, &query, &offset)).await;
+    let searcher = state.searcher.clone();
+    let page = state.archive.try_call(move |archive| chat::inline(archive, &searcher, lang, tz, &query, &offset)).await;
     let page = match page {
         Ok(p) => p,
         Err(e) => {

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::i18n::Lang;
 use crate::replay::worker::Worker;
 use crate::replay::{Clock, ReplaySettings};
+use crate::search::Searcher;
 use crate::settings::Settings;
 use crate::store::Archive;
 
@@ -142,6 +143,8 @@ pub struct BotState {
     pub clock: Clock,
     /// Nudges the replay worker when a command changes the queue.
     pub wake: Arc<Notify>,
+    /// What searches share across the store's threads.
+    pub searcher: Searcher,
 }
 
 impl BotState {
@@ -150,7 +153,7 @@ impl BotState {
     }
 
     pub fn with_clock(archive: SharedArchive, config: Config, clock: Clock) -> Self {
-        BotState { archive, config, clock, wake: Arc::new(Notify::new()) }
+        BotState { archive, config, clock, wake: Arc::new(Notify::new()), searcher: Searcher::default() }
     }
 }
 
@@ -320,7 +323,7 @@ pub fn make_bot(token: &str, api_url: Option<&url::Url>) -> Bot {
 pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     let config = settings.config.clone();
     let bot = make_bot(token, settings.api_url.as_ref());
-    let archive = crate::cli::open_or_seed(&config.db)?;
+    let archive = crate::ingest::open_or_seed(&config.db)?;
     // Queries behind buttons are kept a month; older buttons answer "search again".
     let forgotten = archive.forget_queries(chrono::Utc::now().timestamp() - crate::chat::QUERY_TTL_SECS)?;
     tracing::debug!(forgotten, "old search queries forgotten");
@@ -410,9 +413,9 @@ mod tests {
         let shared = SharedArchive::with_connections(archive, 2);
         assert!(both_run_at_once(&shared).await);
         // A write through one connection is seen by the next call, whichever connection it gets.
-        shared.try_call(|a| a.seed_if_empty()).await?;
+        shared.try_call(crate::ingest::seed_if_empty).await?;
         for _ in 0..4 {
-            let found = shared.try_call(|a| a.search("экзопланеты", 0, 5)).await?;
+            let found = shared.try_call(|a| Searcher::default().search(a, "экзопланеты", 0, 5)).await?;
             assert_eq!(found.total, 1);
         }
         // Concurrent writers take turns instead of failing.
@@ -429,7 +432,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_call_that_panics_is_an_error_and_the_store_goes_on() -> anyhow::Result<()> {
         let shared = SharedArchive::with_connections(Archive::open_in_memory()?, 1);
-        shared.try_call(|a| a.seed_if_empty()).await?;
+        shared.try_call(crate::ingest::seed_if_empty).await?;
         let failed = shared
             .call(|a| {
                 let _snapshot = a.snapshot();
@@ -438,7 +441,7 @@ mod tests {
             .await;
         assert!(failed.is_err_and(|e| e.to_string().contains("panicked")));
         // The same thread and connection serve the next call, with no snapshot left open.
-        let found = shared.try_call(|a| a.search("экзопланеты", 0, 5)).await?;
+        let found = shared.try_call(|a| Searcher::default().search(a, "экзопланеты", 0, 5)).await?;
         assert_eq!(found.total, 1);
         shared.try_call(|a| a.remember_query("после паники", 1)).await?;
         Ok(())
@@ -449,13 +452,13 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("c.db");
         let shared = SharedArchive::with_connections(Archive::open(&path)?, 2);
-        shared.try_call(|a| a.seed_if_empty()).await?;
+        shared.try_call(crate::ingest::seed_if_empty).await?;
         let wal = dir.path().join("c.db-wal");
         assert!(wal.exists());
         let calls: Vec<_> = (0..4)
             .map(|_| {
                 let shared = shared.clone();
-                tokio::spawn(async move { shared.try_call(|a| a.search("робот", 0, 5)).await })
+                tokio::spawn(async move { shared.try_call(|a| Searcher::default().search(a, "робот", 0, 5)).await })
             })
             .collect();
         drop(shared);

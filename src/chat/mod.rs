@@ -16,7 +16,7 @@ use crate::model::Post;
 use crate::render::html::{self, escape};
 use crate::render::post::{list_entry, post_messages, snippet_html};
 use crate::replay::commands::{self as replay, Access};
-use crate::search::Mode;
+use crate::search::{Mode, Searcher};
 use crate::store::{Archive, StoreError};
 
 /// Hits per page of `/search` and `/topic`.
@@ -72,6 +72,8 @@ pub struct Ctx {
     pub user_id: Option<i64>,
     /// Whether this person may replay, and where to.
     pub access: Access,
+    /// Shared by every search of the process (the vocabulary suggestions read).
+    pub searcher: Searcher,
 }
 
 /// What to do about a button press.
@@ -204,12 +206,12 @@ fn pager(page: usize, pages: usize, make: impl Fn(usize) -> Action) -> Vec<Butto
 fn search_page(archive: &Archive, ctx: &Ctx, query_id: i64, query: &str, page: usize) -> Result<Reply, StoreError> {
     let t = ctx.lang.texts();
     let echo = escape(&html::truncate(query, 100));
-    let mut results = archive.search(query, page * PAGE_SIZE, PAGE_SIZE)?;
+    let mut results = ctx.searcher.search(archive, query, page * PAGE_SIZE, PAGE_SIZE)?;
     let pages = results.total.div_ceil(PAGE_SIZE).max(1);
     // A button of an old message may point past the end (the archive changed): show the last page.
     let page = page.min(pages - 1);
     if results.hits.is_empty() && results.total > 0 {
-        results = archive.search(query, page * PAGE_SIZE, PAGE_SIZE)?;
+        results = ctx.searcher.search(archive, query, page * PAGE_SIZE, PAGE_SIZE)?;
     }
     if results.hits.is_empty() {
         let mut reply = Reply::text(format!("{} «{echo}».", t.nothing_found));
@@ -360,7 +362,14 @@ pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<Callb
 }
 
 /// Inline mode: matching posts as articles, `INLINE_PAGE` per page; newest posts for an empty query.
-pub fn inline(archive: &Archive, lang: Lang, tz: Tz, query: &str, offset: &str) -> Result<InlinePage, StoreError> {
+pub fn inline(
+    archive: &Archive,
+    searcher: &Searcher,
+    lang: Lang,
+    tz: Tz,
+    query: &str,
+    offset: &str,
+) -> Result<InlinePage, StoreError> {
     let start: usize = offset.parse().unwrap_or(0).min(10_000);
     let query = normalize_query(query);
     let (posts, snippets, more): (Vec<Post>, Vec<String>, bool) = if query.is_empty() {
@@ -370,7 +379,7 @@ pub fn inline(archive: &Archive, lang: Lang, tz: Tz, query: &str, offset: &str) 
         let snippets = posts.iter().map(|p| p.body.lines().nth(1).unwrap_or("").to_string()).collect();
         (posts, snippets, more)
     } else {
-        let page = archive.search(&query, start, INLINE_PAGE)?;
+        let page = searcher.search(archive, &query, start, INLINE_PAGE)?;
         let more = start + page.hits.len() < page.total;
         let snippets = page.hits.iter().map(|h| h.snippet.plain()).collect();
         (page.hits.into_iter().map(|h| h.post).collect(), snippets, more)

@@ -16,6 +16,38 @@ use crate::store::{Archive, ImportSink, ImportSummary, StoreError};
 /// The seed archive, embedded so a fresh store can be filled from anywhere.
 pub const SEED: &str = include_str!("../../seeds/000_88851c1974256884.txt");
 
+/// Fills an empty store from the seed archive embedded in the binary; `None` when the
+/// store already holds posts.
+pub fn seed_if_empty(archive: &mut Archive) -> Result<Option<ImportSummary>, StoreError> {
+    if !archive.is_empty()? {
+        return Ok(None);
+    }
+    let (channel, posts) = tme_dump::parse(SEED).map_err(|e| StoreError::Corrupt(format!("embedded seed: {e}")))?;
+    let summary = archive.import(|sink| -> Result<(), StoreError> {
+        sink.channel(&channel)?;
+        for p in posts {
+            sink.post(p)?;
+        }
+        Ok(())
+    })?;
+    Ok(Some(summary))
+}
+
+/// Opens the store; a store that does not exist yet is filled from the seed
+/// unless `seed` is false (the first command is an import).
+pub fn open_archive(db: &std::path::Path, seed: bool) -> anyhow::Result<Archive> {
+    let mut archive = Archive::open(db)?;
+    if seed && let Some(summary) = seed_if_empty(&mut archive)? {
+        tracing::info!("new store {} filled from the seed archive: {summary}", db.display());
+    }
+    Ok(archive)
+}
+
+/// Opens the store, filling it from the seed when this call creates it.
+pub fn open_or_seed(db: &std::path::Path) -> anyhow::Result<Archive> {
+    open_archive(db, !db.exists())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("{path}: no such file or directory")]

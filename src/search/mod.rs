@@ -2,13 +2,14 @@
 //! all-words first and any-word as a fallback, snippets with the matched
 //! words marked, and "did you mean" from the archive's own vocabulary.
 
-pub mod lexicon;
 pub mod query;
+#[cfg(test)]
+mod store_tests;
 pub(crate) mod suggest;
-pub mod text;
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -17,6 +18,7 @@ pub use query::Query;
 
 use crate::model::Post;
 use crate::store::{Archive, Result};
+use crate::text;
 
 /// bm25 weights of the index columns: title, body.
 const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
@@ -117,11 +119,75 @@ impl SearchPage {
     }
 }
 
-impl Archive {
+/// Searches an archive. Holds what searches share across the store's connections: the
+/// threshold of common terms, and the vocabulary suggestions read (one copy for every
+/// thread, read again when an import changed it). Cheap to clone.
+#[derive(Clone)]
+pub struct Searcher {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    common_docs: i64,
+    vocabulary: Mutex<Option<Arc<suggest::Vocabulary>>>,
+}
+
+impl Default for Searcher {
+    fn default() -> Self {
+        Self::with_common_docs(COMMON_DOCS)
+    }
+}
+
+impl std::fmt::Debug for Searcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Searcher").field("common_docs", &self.inner.common_docs).finish_non_exhaustive()
+    }
+}
+
+impl Searcher {
+    /// A searcher for which a term in more than `posts` posts is common (tests exercise
+    /// the large-archive plans on small data).
+    pub fn with_common_docs(posts: i64) -> Self {
+        Searcher { inner: Arc::new(Shared { common_docs: posts, vocabulary: Mutex::new(None) }) }
+    }
+
     /// Searches the archive; `offset`/`limit` select the page.
-    pub fn search(&self, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
+    pub fn search(&self, archive: &Archive, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
+        Search { archive, searcher: self }.run(input, offset, limit)
+    }
+
+    /// A query of real archive words close to one that found nothing, if it finds something.
+    pub fn suggest(&self, archive: &Archive, query: &Query) -> Result<Option<String>> {
+        Search { archive, searcher: self }.suggest(query)
+    }
+
+    /// The vocabulary as of `generation`, read from `archive` when the copy is older; one
+    /// thread reads it while the others wait for it.
+    fn vocabulary(&self, archive: &Archive, generation: i64) -> Result<Arc<suggest::Vocabulary>> {
+        let mut cached = self.inner.vocabulary.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cached.as_ref().filter(|v| v.generation == generation) {
+            return Ok(v.clone());
+        }
+        let fresh = Arc::new(suggest::Vocabulary::load(archive, generation)?);
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
+
+/// One search: the archive's connection and the shared state.
+struct Search<'a> {
+    archive: &'a Archive,
+    searcher: &'a Searcher,
+}
+
+impl Search<'_> {
+    fn conn(&self) -> &rusqlite::Connection {
+        self.archive.conn()
+    }
+
+    fn run(&self, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
         // One snapshot for the count and the page, and one read lock instead of one per statement.
-        let _snapshot = self.snapshot()?;
+        let _snapshot = self.archive.snapshot()?;
         let mut query = Query::parse(input);
         // The last word is a prefix only while it is not a word yet (being typed):
         // a prefix of a common stem is costly, and a whole word needs none.
@@ -143,13 +209,13 @@ impl Archive {
             .iter()
             .map(|t| {
                 if t.prefix {
-                    t.expansions.iter().map(|s| self.doc_count(s)).sum::<Result<i64>>()
+                    t.expansions.iter().map(|s| self.archive.doc_count(s)).sum::<Result<i64>>()
                 } else {
-                    self.doc_count(&t.stem)
+                    self.archive.doc_count(&t.stem)
                 }
             })
             .collect::<Result<_>>()?;
-        let common = |i: usize| docs[i] > self.common_docs;
+        let common = |i: usize| docs[i] > self.searcher.inner.common_docs;
         let rare: Vec<&query::Term> =
             query.terms.iter().enumerate().filter(|(i, _)| !common(*i)).map(|(_, t)| t).collect();
 
@@ -186,6 +252,7 @@ impl Archive {
         let ranked = self.rank(&plan, offset, limit)?;
         let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
         let hits = self
+            .archive
             .posts_by_id(&ids)?
             .into_iter()
             .map(|post| {
@@ -258,16 +325,6 @@ impl Archive {
                 "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT {COUNT_CAP})"
             ))?
             .query_row(params![expr], |r| r.get(0))?)
-    }
-
-    /// Posts holding a stem (0 when none).
-    pub fn doc_count(&self, stem: &str) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT docs FROM stems WHERE stem = ?1")?
-            .query_row([stem], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0))
     }
 
     /// The most frequent stems beginning with `prefix` (at most 5).

@@ -2,7 +2,7 @@
 //! Every term is a quoted string of letters and digits, so nothing a user
 //! types can reach FTS5 as syntax.
 
-use super::text;
+use crate::text;
 
 /// Words too common to narrow a search; dropped when other words remain.
 const STOPWORDS: &[&str] = &[

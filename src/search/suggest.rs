@@ -3,12 +3,11 @@
 //! with a 64-bit sketch of its letters: a word within edit distance `k` differs
 //! from the typed one in at most `2k` sketch bits, so nearly all of the vocabulary
 //! is rejected by one XOR and a popcount before any edit distance is computed.
-//! The copy is rebuilt when the store changed (`PRAGMA data_version` for other
-//! connections; this one drops it at each import).
+//! One copy serves every connection (`Searcher`); it is read again when an import
+//! changed the vocabulary (the store's vocabulary generation, which every import's
+//! commit advances, in any process).
 
-use rusqlite::Connection;
-
-use super::Query;
+use super::{Query, Search};
 use crate::store::{Archive, Result};
 
 /// A word of the vocabulary.
@@ -23,8 +22,8 @@ struct Entry {
 /// The archive's vocabulary as last read, for suggestions.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
-    /// `PRAGMA data_version` when read.
-    version: i64,
+    /// The store's vocabulary generation when read.
+    pub(super) generation: i64,
     /// Entries by length in characters.
     by_len: Vec<Vec<Entry>>,
 }
@@ -35,20 +34,18 @@ fn sketch(chars: &[char]) -> u64 {
 }
 
 impl Vocabulary {
-    fn load(conn: &Connection, version: i64) -> Result<Self> {
+    pub(super) fn load(archive: &Archive, generation: i64) -> Result<Self> {
         let mut by_len: Vec<Vec<Entry>> = Vec::new();
-        let mut stmt = conn.prepare("SELECT word, freq FROM vocabulary ORDER BY word")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let word: String = row.get(0)?;
+        archive.for_each_word(|word, freq| {
+            let word = word.to_string();
             let chars: Box<[char]> = word.chars().collect();
             let len = chars.len();
             if by_len.len() <= len {
                 by_len.resize_with(len + 1, Vec::new);
             }
-            by_len[len].push(Entry { sketch: sketch(&chars), chars, word: word.into(), freq: row.get(1)? });
-        }
-        Ok(Vocabulary { version, by_len })
+            by_len[len].push(Entry { sketch: sketch(&chars), chars, word: word.into(), freq });
+        })?;
+        Ok(Vocabulary { generation, by_len })
     }
 
     /// The most frequent word within a small edit distance of `word` (the nearest
@@ -84,13 +81,13 @@ impl Vocabulary {
     }
 }
 
-impl Archive {
+impl Search<'_> {
     /// A query of real archive words close to the one that found nothing, if it finds something.
-    pub fn suggest(&self, query: &Query) -> Result<Option<String>> {
+    pub(super) fn suggest(&self, query: &Query) -> Result<Option<String>> {
         let mut changed = false;
         let mut words = Vec::with_capacity(query.terms.len());
         for t in &query.terms {
-            if self.doc_count(&t.stem)? > 0 {
+            if self.archive.doc_count(&t.stem)? > 0 {
                 words.push(t.folded.clone());
                 continue;
             }
@@ -118,15 +115,9 @@ impl Archive {
 
     /// The closest vocabulary word to `word`, reading the vocabulary again if the store changed.
     fn closest_word(&self, word: &str) -> Result<Option<String>> {
-        let version: i64 = self.conn().query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        let mut cache = self.vocabulary.borrow_mut();
-        let vocabulary = match cache.take() {
-            Some(v) if v.version == version => v,
-            _ => Vocabulary::load(self.conn(), version)?,
-        };
-        let found = vocabulary.closest(word).map(str::to_string);
-        *cache = Some(vocabulary);
-        Ok(found)
+        let generation = self.archive.vocabulary_generation()?;
+        let vocabulary = self.searcher.vocabulary(self.archive, generation)?;
+        Ok(vocabulary.closest(word).map(str::to_string))
     }
 }
 
@@ -188,13 +179,18 @@ mod tests {
 
     #[test]
     fn closest_prefers_near_then_frequent_then_alphabetical() -> Result<()> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(
-            "CREATE TABLE vocabulary(word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
-             INSERT INTO vocabulary VALUES ('экзопланеты', 3), ('экзопланета', 9), ('роботы', 5), ('работы', 5),
-                                           ('роботов', 7), ('кот', 1);",
-        )?;
-        let v = Vocabulary::load(&conn, 0)?;
+        let words = [("экзопланеты", 3), ("экзопланета", 9), ("роботы", 5), ("работы", 5), ("роботов", 7), ("кот", 1)];
+        let mut by_len: Vec<Vec<Entry>> = Vec::new();
+        for (word, freq) in words {
+            let chars: Box<[char]> = word.chars().collect();
+            let len = chars.len();
+            if by_len.len() <= len {
+                by_len.resize_with(len + 1, Vec::new);
+            }
+            by_len[len].push(Entry { sketch: sketch(&chars), chars, word: word.into(), freq });
+        }
+        by_len.iter_mut().for_each(|g| g.sort_by(|a, b| a.word.cmp(&b.word)));
+        let v = Vocabulary { generation: 0, by_len };
         assert_eq!(v.closest("экзопланетты"), Some("экзопланеты"));
         // Distance 1 from both: the more frequent one.
         assert_eq!(v.closest("экзопланетa"), Some("экзопланета"));

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{Result, StoreError};
 use crate::model::{NewChannel, NewPost, links_of, title_of};
-use crate::search::lexicon::Lexicon;
-use crate::search::text;
+use crate::text;
+use crate::text::lexicon::Lexicon;
 use crate::topics::Taxonomy;
 
 /// A stored post's id and the fields an upsert compares: body, entities, date, edited.
@@ -320,6 +320,11 @@ impl<'a> ImportSink<'a> {
         flush(
             "INSERT INTO stems(stem, docs) VALUES (?1, ?2) ON CONFLICT(stem) DO UPDATE SET docs = docs + excluded.docs",
             &mut lexicon.stem_counts(),
+        )?;
+        self.tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('vocabulary_generation', '1')
+             ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            [],
         )?;
         self.tx.commit()?;
         Ok(self.summary)

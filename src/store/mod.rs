@@ -18,7 +18,7 @@ use crate::topics::Taxonomy;
 type After = fn(&rusqlite::Transaction<'_>) -> Result<()>;
 
 /// Migrations, applied in order at open; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V1__archive.sql", include_str!("../../migrations/V1__archive.sql"), None),
     ("V2__bot.sql", include_str!("../../migrations/V2__bot.sql"), None),
     ("V3__replay.sql", include_str!("../../migrations/V3__replay.sql"), None),
@@ -91,10 +91,6 @@ pub struct Archive {
     taxonomy: Taxonomy,
     /// topic index in `taxonomy` -> topics.id
     topic_ids: Vec<i64>,
-    /// Posts above which a search term counts as common (see `search`).
-    pub(crate) common_docs: i64,
-    /// The vocabulary as suggestions last read it (see `search::suggest`).
-    pub(crate) vocabulary: std::cell::RefCell<Option<crate::search::suggest::Vocabulary>>,
 }
 
 /// See [`Archive::snapshot`].
@@ -136,13 +132,7 @@ impl Archive {
         let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_string(), source })?;
         configure(&mut conn)?;
         migrate(&mut conn, path)?;
-        Ok(Some(Archive {
-            conn,
-            taxonomy: self.taxonomy.clone(),
-            topic_ids: self.topic_ids.clone(),
-            common_docs: self.common_docs,
-            vocabulary: Default::default(),
-        }))
+        Ok(Some(Archive { conn, taxonomy: self.taxonomy.clone(), topic_ids: self.topic_ids.clone() }))
     }
 
     fn setup(mut conn: Connection, path: &str) -> Result<Self> {
@@ -154,20 +144,9 @@ impl Archive {
             Some(text) => Taxonomy::parse(&text, "the store's saved taxonomy")?,
             None => Taxonomy::bundled(),
         };
-        let mut archive = Archive {
-            conn,
-            taxonomy,
-            topic_ids: Vec::new(),
-            common_docs: crate::search::COMMON_DOCS,
-            vocabulary: Default::default(),
-        };
+        let mut archive = Archive { conn, taxonomy, topic_ids: Vec::new() };
         archive.sync_topics()?;
         Ok(archive)
-    }
-
-    /// Changes when a search term counts as common (tests exercise the large-archive plans on small data).
-    pub fn set_common_docs(&mut self, posts: i64) {
-        self.common_docs = posts;
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
@@ -259,10 +238,7 @@ impl Archive {
         let tx = self.conn.transaction().map_err(StoreError::from)?;
         let mut sink = ImportSink::new(tx, &self.taxonomy, &self.topic_ids);
         f(&mut sink)?;
-        let summary = sink.commit()?;
-        // New words: `PRAGMA data_version` tells other connections, not this one.
-        self.vocabulary.get_mut().take();
-        Ok(summary)
+        Ok(sink.commit()?)
     }
 
     /// True when the store holds no post at all.
@@ -270,21 +246,35 @@ impl Archive {
         Ok(self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM posts)", [], |r| r.get(0))?)
     }
 
-    /// Fills an empty store from the seed archive embedded in the binary.
-    pub fn seed_if_empty(&mut self) -> Result<Option<ImportSummary>> {
-        if !self.is_empty()? {
-            return Ok(None);
+    /// Posts holding a stem (0 when none), from the per-stem counts imports keep.
+    pub fn doc_count(&self, stem: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT docs FROM stems WHERE stem = ?1")?
+            .query_row([stem], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Advances with every import that commits, in any process: what a copy of the
+    /// vocabulary held in memory is checked against.
+    pub fn vocabulary_generation(&self) -> Result<i64> {
+        let value: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'vocabulary_generation'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Every word of the vocabulary with its occurrences, in alphabetical order.
+    pub fn for_each_word(&self, mut f: impl FnMut(&str, i64)) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT word, freq FROM vocabulary ORDER BY word")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            f(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?, row.get(1)?);
         }
-        let (channel, posts) = crate::ingest::tme_dump::parse(crate::ingest::SEED)
-            .map_err(|e| StoreError::Corrupt(format!("embedded seed: {e}")))?;
-        let summary = self.import(|sink| -> Result<(), StoreError> {
-            sink.channel(&channel)?;
-            for p in posts {
-                sink.post(p)?;
-            }
-            Ok(())
-        })?;
-        Ok(Some(summary))
+        Ok(())
     }
 }
 
@@ -313,7 +303,7 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
 }
 
 /// Applies migrations `from..to` (0-based), each in its own transaction.
-fn apply_migrations(conn: &mut Connection, from: usize, to: usize) -> Result<()> {
+pub(crate) fn apply_migrations(conn: &mut Connection, from: usize, to: usize) -> Result<()> {
     for (i, (_name, sql, after)) in MIGRATIONS.iter().enumerate().take(to).skip(from) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -329,201 +319,6 @@ fn apply_migrations(conn: &mut Connection, from: usize, to: usize) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A search reads in a snapshot of its own, and leaves the connection as it found it:
-    /// outside a transaction, or inside the caller's (which it neither ends nor spoils).
-    #[test]
-    fn search_snapshot_ends_and_nests() -> Result<()> {
-        let mut archive = Archive::open_in_memory()?;
-        archive.seed_if_empty()?;
-        let found = archive.search("робот", 0, 5)?.total;
-        assert!(found > 0);
-        assert!(archive.conn.is_autocommit(), "the search left a transaction open");
-        assert!(!archive.posts(None, 0, 5)?.0.is_empty());
-        assert!(archive.conn.is_autocommit(), "a page of posts left a transaction open");
-        archive.conn.execute_batch("BEGIN")?;
-        archive.conn.execute("DELETE FROM posts_fts", [])?;
-        assert_eq!(archive.search("робот", 0, 5)?.total, 0, "the search sees the caller's transaction");
-        assert!(!archive.conn.is_autocommit(), "the caller's transaction is still open");
-        archive.conn.execute_batch("ROLLBACK")?;
-        assert_eq!(archive.search("робот", 0, 5)?.total, found);
-        // A statement failing inside a snapshot does not keep it open.
-        let snapshot = archive.snapshot()?;
-        assert!(archive.conn.query_row("SELECT count(*) FROM posts", [], |r| r.get::<_, i64>(0))? > 0);
-        assert!(archive.conn.execute_batch("SELECT * FROM no_such_table").is_err());
-        assert!(!archive.conn.is_autocommit());
-        drop(snapshot);
-        assert!(archive.conn.is_autocommit());
-        Ok(())
-    }
-
-    /// A store written before the index changed tokenizer (schema 4): after the upgrade,
-    /// search finds its posts through the rebuilt index, inflected forms included.
-    #[test]
-    fn upgrade_rebuilds_the_search_index() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let path = dir.path().join("old.db");
-        {
-            let mut conn = Connection::open(&path)?;
-            apply_migrations(&mut conn, 0, 4)?;
-            conn.execute_batch(
-                "INSERT INTO channels(id, source_key, title) VALUES (1, 'tg:-100', 'Old');
-                 INSERT INTO posts(id, channel_id, seq, title, body) VALUES
-                    (7, 1, 1, 'Роботы-собаки', 'Роботы-собаки учатся ходить'),
-                    (8, 1, 2, 'Торговых стратегий', 'Торговых стратегий много');
-                 INSERT INTO posts_fts(rowid, title, body) VALUES (7, 'old', 'old'), (8, 'old', 'old');",
-            )?;
-        }
-        let archive = Archive::open(&path)?;
-        let version: i64 = archive.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        assert_eq!(version, MIGRATIONS.len() as i64);
-        let ids =
-            |q: &str| -> Result<Vec<i64>> { Ok(archive.search(q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
-        assert_eq!(ids("роботу-собаке")?, [7]);
-        assert_eq!(ids("торговая стратегия")?, [8]);
-        assert_eq!(ids("old")?, Vec::<i64>::new());
-        Ok(())
-    }
-
-    fn channel() -> crate::model::NewChannel {
-        crate::model::NewChannel {
-            source_key: "tg:-1001".into(),
-            tg_id: Some(-1001),
-            username: None,
-            title: "Test".into(),
-            description: None,
-            counters: Default::default(),
-        }
-    }
-
-    /// Post `seq` of a generated batch: inflected words that repeat across posts, a
-    /// topic marker in some, and a word of its own in each.
-    fn generated(seq: i64, edition: &str) -> crate::model::NewPost {
-        let words = ["робот", "роботы", "роботу", "обучение", "обучения", "с", "подкреплением", "Ёжик", "ёжики"];
-        let mut text = format!("Пост {seq} {edition}\n");
-        for k in 0..12 {
-            text.push_str(words[(seq as usize * 7 + k * 3) % words.len()]);
-            text.push(' ');
-        }
-        text.push_str(&format!("слово{seq}"));
-        crate::model::NewPost {
-            message_id: Some(seq),
-            seq,
-            date: Some(1_600_000_000 + seq),
-            edited: None,
-            text,
-            entities: vec![],
-        }
-    }
-
-    fn snapshot(archive: &Archive) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for sql in [
-            "SELECT stem || ':' || docs FROM stems ORDER BY stem",
-            "SELECT word || ':' || freq FROM vocabulary ORDER BY word",
-            "SELECT post_id || ':' || topic_id FROM post_topics ORDER BY post_id, topic_id",
-            "SELECT term || ':' || doc || ':' || cnt FROM posts_vocab ORDER BY term",
-            "SELECT id || ':' || body FROM posts ORDER BY id",
-        ] {
-            let mut stmt = archive.conn().prepare(sql)?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            for row in rows {
-                out.push(row?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// A big import analyses on a second thread; it must store exactly what one small
-    /// import per post stores, including a post that comes twice with different text.
-    #[test]
-    fn threaded_analysis_stores_what_inline_analysis_stores() -> Result<()> {
-        const N: i64 = 700;
-        let posts = || (1..=N).map(|seq| generated(seq, "альфа")).chain([generated(5, "бета"), generated(600, "бета")]);
-        let mut big = Archive::open_in_memory()?;
-        let summary = big.import(|sink| -> Result<()> {
-            sink.channel(&channel())?;
-            for p in posts() {
-                sink.post(p)?;
-            }
-            Ok(())
-        })?;
-        assert_eq!((summary.new, summary.updated), (N as usize, 2));
-
-        let mut small = Archive::open_in_memory()?;
-        for p in posts() {
-            small.import(|sink| -> Result<()> {
-                sink.channel(&channel())?;
-                sink.post(p)?;
-                Ok(())
-            })?;
-        }
-        assert_eq!(snapshot(&big)?, snapshot(&small)?);
-        let found =
-            |q: &str| -> Result<Vec<i64>> { Ok(big.search(q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
-        assert_eq!(found("слово650")?, [650]);
-        let mut updated = found("бета")?;
-        updated.sort_unstable();
-        assert_eq!(updated, [5, 600]);
-        // The first text of post 600 is gone from the index: both words no longer meet.
-        assert_eq!(big.search("альфа слово600", 0, 10)?.mode, crate::search::Mode::Any);
-        assert_eq!(big.search("альфа слово599", 0, 10)?.mode, crate::search::Mode::All);
-        Ok(())
-    }
-
-    /// An import that fails after its analysis went to the second thread leaves nothing behind.
-    #[test]
-    fn failed_threaded_import_changes_nothing() -> Result<()> {
-        let mut archive = Archive::open_in_memory()?;
-        let before = snapshot(&archive)?;
-        let result = archive.import(|sink| -> Result<()> {
-            sink.channel(&channel())?;
-            for seq in 1..=600 {
-                sink.post(generated(seq, "альфа"))?;
-            }
-            Err(StoreError::Corrupt("broken file".into()))
-        });
-        assert!(matches!(result, Err(StoreError::Corrupt(m)) if m == "broken file"));
-        assert_eq!(snapshot(&archive)?, before);
-        assert!(archive.search("робот", 0, 10)?.hits.is_empty());
-        Ok(())
-    }
-
-    fn import_text(archive: &mut Archive, seq: i64, text: &str) -> Result<()> {
-        archive.import(|sink| -> Result<()> {
-            sink.channel(&channel())?;
-            let mut post = generated(seq, "");
-            post.text = text.to_string();
-            sink.post(post)?;
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// Suggestions read the vocabulary into memory; new words reach them after an import
-    /// through the same connection and through another one (the bot and the CLI).
-    #[test]
-    fn suggestions_see_new_words() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let path = dir.path().join("s.db");
-        let mut a = Archive::open(&path)?;
-        let mut b = Archive::open(&path)?;
-        let suggestion =
-            |archive: &Archive, q: &str| -> Result<Option<String>> { Ok(archive.search(q, 0, 5)?.suggestion) };
-        import_text(&mut a, 1, "Котлеты по-киевски")?;
-        assert_eq!(suggestion(&a, "котлетты")?.as_deref(), Some("котлеты"));
-        assert_eq!(suggestion(&b, "котлетты")?.as_deref(), Some("котлеты"));
-        assert_eq!(suggestion(&a, "пельмешки")?, None);
-        assert_eq!(suggestion(&b, "пельмешки")?, None);
-        import_text(&mut a, 2, "Пельмени")?;
-        assert_eq!(suggestion(&a, "пельмешки")?.as_deref(), Some("пельмени"));
-        assert_eq!(suggestion(&a, "пельмины")?.as_deref(), Some("пельмени"));
-        assert_eq!(suggestion(&b, "пельмины")?.as_deref(), Some("пельмени"));
-        import_text(&mut b, 3, "Вареники")?;
-        assert_eq!(suggestion(&a, "вореники")?.as_deref(), Some("вареники"));
-        assert_eq!(suggestion(&b, "вореники")?.as_deref(), Some("вареники"));
-        Ok(())
-    }
 
     /// A query searched again within the hour is read back, not written; later it is refreshed.
     #[test]

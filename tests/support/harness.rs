@@ -24,7 +24,7 @@ impl Harness {
     /// A bot over the seed archive.
     pub async fn start(config: Config) -> Harness {
         let mut archive = Archive::open_in_memory().expect("store opens");
-        archive.seed_if_empty().expect("seed imports");
+        postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
         Self::with_archive(config, archive).await
     }
 

@@ -7,7 +7,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::text;
+use crate::text;
 
 /// What one word form maps to.
 #[derive(Debug, Clone, Copy)]

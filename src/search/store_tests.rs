@@ -1,0 +1,206 @@
+//! Search over stores as imports, edits and upgrades leave them (moved here from the
+//! store's tests when search stopped being part of `Archive`).
+
+use rusqlite::Connection;
+
+use super::{Mode, SearchPage, Searcher};
+use crate::store::{Archive, MIGRATIONS, Result, StoreError, apply_migrations};
+
+fn search(archive: &Archive, q: &str, offset: usize, limit: usize) -> Result<SearchPage> {
+    Searcher::default().search(archive, q, offset, limit)
+}
+
+/// A search reads in a snapshot of its own, and leaves the connection as it found it:
+/// outside a transaction, or inside the caller's (which it neither ends nor spoils).
+#[test]
+fn search_snapshot_ends_and_nests() -> Result<()> {
+    let mut archive = Archive::open_in_memory()?;
+    crate::ingest::seed_if_empty(&mut archive)?;
+    let found = search(&archive, "робот", 0, 5)?.total;
+    assert!(found > 0);
+    assert!(archive.conn().is_autocommit(), "the search left a transaction open");
+    assert!(!archive.posts(None, 0, 5)?.0.is_empty());
+    assert!(archive.conn().is_autocommit(), "a page of posts left a transaction open");
+    archive.conn().execute_batch("BEGIN")?;
+    archive.conn().execute("DELETE FROM posts_fts", [])?;
+    assert_eq!(search(&archive, "робот", 0, 5)?.total, 0, "the search sees the caller's transaction");
+    assert!(!archive.conn().is_autocommit(), "the caller's transaction is still open");
+    archive.conn().execute_batch("ROLLBACK")?;
+    assert_eq!(search(&archive, "робот", 0, 5)?.total, found);
+    // A statement failing inside a snapshot does not keep it open.
+    let snapshot = archive.snapshot()?;
+    assert!(archive.conn().query_row("SELECT count(*) FROM posts", [], |r| r.get::<_, i64>(0))? > 0);
+    assert!(archive.conn().execute_batch("SELECT * FROM no_such_table").is_err());
+    assert!(!archive.conn().is_autocommit());
+    drop(snapshot);
+    assert!(archive.conn().is_autocommit());
+    Ok(())
+}
+
+/// A store written before the index changed tokenizer (schema 4): after the upgrade,
+/// search finds its posts through the rebuilt index, inflected forms included.
+#[test]
+fn upgrade_rebuilds_the_search_index() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = Connection::open(&path)?;
+        apply_migrations(&mut conn, 0, 4)?;
+        conn.execute_batch(
+            "INSERT INTO channels(id, source_key, title) VALUES (1, 'tg:-100', 'Old');
+             INSERT INTO posts(id, channel_id, seq, title, body) VALUES
+                (7, 1, 1, 'Роботы-собаки', 'Роботы-собаки учатся ходить'),
+                (8, 1, 2, 'Торговых стратегий', 'Торговых стратегий много');
+             INSERT INTO posts_fts(rowid, title, body) VALUES (7, 'old', 'old'), (8, 'old', 'old');",
+        )?;
+    }
+    let archive = Archive::open(&path)?;
+    let version: i64 = archive.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let ids =
+        |q: &str| -> Result<Vec<i64>> { Ok(search(&archive, q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
+    assert_eq!(ids("роботу-собаке")?, [7]);
+    assert_eq!(ids("торговая стратегия")?, [8]);
+    assert_eq!(ids("old")?, Vec::<i64>::new());
+    Ok(())
+}
+
+fn channel() -> crate::model::NewChannel {
+    crate::model::NewChannel {
+        source_key: "tg:-1001".into(),
+        tg_id: Some(-1001),
+        username: None,
+        title: "Test".into(),
+        description: None,
+        counters: Default::default(),
+    }
+}
+
+/// Post `seq` of a generated batch: inflected words that repeat across posts, a
+/// topic marker in some, and a word of its own in each.
+fn generated(seq: i64, edition: &str) -> crate::model::NewPost {
+    let words = ["робот", "роботы", "роботу", "обучение", "обучения", "с", "подкреплением", "Ёжик", "ёжики"];
+    let mut text = format!("Пост {seq} {edition}\n");
+    for k in 0..12 {
+        text.push_str(words[(seq as usize * 7 + k * 3) % words.len()]);
+        text.push(' ');
+    }
+    text.push_str(&format!("слово{seq}"));
+    crate::model::NewPost {
+        message_id: Some(seq),
+        seq,
+        date: Some(1_600_000_000 + seq),
+        edited: None,
+        text,
+        entities: vec![],
+    }
+}
+
+fn snapshot(archive: &Archive) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT stem || ':' || docs FROM stems ORDER BY stem",
+        "SELECT word || ':' || freq FROM vocabulary ORDER BY word",
+        "SELECT post_id || ':' || topic_id FROM post_topics ORDER BY post_id, topic_id",
+        "SELECT term || ':' || doc || ':' || cnt FROM posts_vocab ORDER BY term",
+        "SELECT id || ':' || body FROM posts ORDER BY id",
+    ] {
+        let mut stmt = archive.conn().prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
+
+/// A big import analyses on a second thread; it must store exactly what one small
+/// import per post stores, including a post that comes twice with different text.
+#[test]
+fn threaded_analysis_stores_what_inline_analysis_stores() -> Result<()> {
+    const N: i64 = 700;
+    let posts = || (1..=N).map(|seq| generated(seq, "альфа")).chain([generated(5, "бета"), generated(600, "бета")]);
+    let mut big = Archive::open_in_memory()?;
+    let summary = big.import(|sink| -> Result<()> {
+        sink.channel(&channel())?;
+        for p in posts() {
+            sink.post(p)?;
+        }
+        Ok(())
+    })?;
+    assert_eq!((summary.new, summary.updated), (N as usize, 2));
+
+    let mut small = Archive::open_in_memory()?;
+    for p in posts() {
+        small.import(|sink| -> Result<()> {
+            sink.channel(&channel())?;
+            sink.post(p)?;
+            Ok(())
+        })?;
+    }
+    assert_eq!(snapshot(&big)?, snapshot(&small)?);
+    let found = |q: &str| -> Result<Vec<i64>> { Ok(search(&big, q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
+    assert_eq!(found("слово650")?, [650]);
+    let mut updated = found("бета")?;
+    updated.sort_unstable();
+    assert_eq!(updated, [5, 600]);
+    // The first text of post 600 is gone from the index: both words no longer meet.
+    assert_eq!(search(&big, "альфа слово600", 0, 10)?.mode, Mode::Any);
+    assert_eq!(search(&big, "альфа слово599", 0, 10)?.mode, Mode::All);
+    Ok(())
+}
+
+/// An import that fails after its analysis went to the second thread leaves nothing behind.
+#[test]
+fn failed_threaded_import_changes_nothing() -> Result<()> {
+    let mut archive = Archive::open_in_memory()?;
+    let before = snapshot(&archive)?;
+    let result = archive.import(|sink| -> Result<()> {
+        sink.channel(&channel())?;
+        for seq in 1..=600 {
+            sink.post(generated(seq, "альфа"))?;
+        }
+        Err(StoreError::Corrupt("broken file".into()))
+    });
+    assert!(matches!(result, Err(StoreError::Corrupt(m)) if m == "broken file"));
+    assert_eq!(snapshot(&archive)?, before);
+    assert!(search(&archive, "робот", 0, 10)?.hits.is_empty());
+    Ok(())
+}
+
+fn import_text(archive: &mut Archive, seq: i64, text: &str) -> Result<()> {
+    archive.import(|sink| -> Result<()> {
+        sink.channel(&channel())?;
+        let mut post = generated(seq, "");
+        post.text = text.to_string();
+        sink.post(post)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Suggestions read the vocabulary into memory, one copy for every connection; new words
+/// reach them after an import through either connection (the bot's threads, the CLI).
+#[test]
+fn suggestions_see_new_words() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let path = dir.path().join("s.db");
+    let mut a = Archive::open(&path)?;
+    let mut b = Archive::open(&path)?;
+    let searcher = Searcher::default();
+    let suggestion =
+        |archive: &Archive, q: &str| -> Result<Option<String>> { Ok(searcher.search(archive, q, 0, 5)?.suggestion) };
+    import_text(&mut a, 1, "Котлеты по-киевски")?;
+    assert_eq!(suggestion(&a, "котлетты")?.as_deref(), Some("котлеты"));
+    assert_eq!(suggestion(&b, "котлетты")?.as_deref(), Some("котлеты"));
+    assert_eq!(suggestion(&a, "пельмешки")?, None);
+    assert_eq!(suggestion(&b, "пельмешки")?, None);
+    import_text(&mut a, 2, "Пельмени")?;
+    assert_eq!(suggestion(&a, "пельмешки")?.as_deref(), Some("пельмени"));
+    assert_eq!(suggestion(&a, "пельмины")?.as_deref(), Some("пельмени"));
+    assert_eq!(suggestion(&b, "пельмины")?.as_deref(), Some("пельмени"));
+    import_text(&mut b, 3, "Вареники")?;
+    assert_eq!(suggestion(&a, "вореники")?.as_deref(), Some("вареники"));
+    assert_eq!(suggestion(&b, "вореники")?.as_deref(), Some("вареники"));
+    Ok(())
+}
