@@ -28,6 +28,49 @@ impl Answer {
     }
 }
 
+/// A cron expression with the quotes that tell it from the other forms of `WHEN`.
+fn quoted_cron(expr: &str) -> String {
+    format!("\"{expr}\"")
+}
+
+/// Fills a text's `{slot}`s in one pass, so that a value (which may echo what
+/// was typed) is never itself filled.
+fn fill(text: &str, slots: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let from = &rest[open..];
+        let slot = from.find('}').and_then(|close| {
+            let name = &from[1..close];
+            slots.iter().find(|(k, _)| *k == name).map(|(_, v)| (close, *v))
+        });
+        match slot {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &from[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &from[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What was typed, fit to be quoted back: on one line and cut short, so that
+/// no reply grows past Telegram's limit (escape it for HTML).
+fn shown(typed: &str) -> String {
+    truncate(&typed.split_whitespace().collect::<Vec<_>>().join(" "), 60)
+}
+
+/// [`shown`], escaped.
+fn echo(typed: &str) -> String {
+    escape(&shown(typed))
+}
+
 /// May this person replay, and if so where to.
 #[derive(Debug, Clone)]
 pub enum Access {
@@ -149,7 +192,30 @@ pub fn replay_now(
     confirm(archive, s, lang, job, now).map(Answer::done)
 }
 
-/// `/schedule WHAT WHEN`.
+/// How `/schedule WHAT WHEN` is written.
+fn schedule_usage(lang: Lang) -> String {
+    let cron = escape(&quoted_cron("0 10 * * 1-5"));
+    fill(lang.texts().schedule_usage, &[("schedule", "/schedule"), ("cron", &cron)])
+}
+
+/// What was wrong with a `WHEN`, in words (HTML).
+fn when_reason(e: &WhenError, typed: &str, s: &ReplaySettings, lang: Lang) -> String {
+    let t = lang.texts();
+    match e {
+        WhenError::Missing => t.when_missing.to_string(),
+        WhenError::Unreadable => fill(t.when_unreadable, &[("when", &echo(typed))]),
+        WhenError::TooOften => t.when_too_often.to_string(),
+        WhenError::NotTimeOfDay(time) => fill(t.when_not_time, &[("time", &echo(time))]),
+        WhenError::NotDate(date) => fill(t.when_not_date, &[("date", &echo(date))]),
+        WhenError::Past(at) => fill(t.when_past, &[("at", &escape(&lang.date_time(*at, s.tz)))]),
+        WhenError::NotCron(expr) => fill(t.cron_bad, &[("cron", &echo(expr))]),
+        WhenError::CronNever(expr) => fill(t.cron_never, &[("cron", &echo(expr))]),
+        WhenError::UnquotedCron(expr) => fill(t.cron_unquoted, &[("cron", &escape(&quoted_cron(&shown(expr))))]),
+    }
+}
+
+/// `/schedule WHAT WHEN`: a refusal says what was wrong, then how the command
+/// is written; nothing is scheduled.
 pub fn schedule(
     archive: &Archive,
     s: &ReplaySettings,
@@ -160,22 +226,25 @@ pub fn schedule(
 ) -> Result<Answer> {
     let t = lang.texts();
     let args = args.trim();
-    let (what, when_text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    if args.is_empty() {
+        return Ok(Answer::refused(schedule_usage(lang)));
+    }
+    let refuse = |reason: String| Answer::refused(format!("{reason}\n\n{}", schedule_usage(lang)));
+    let (what, when_arg) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let Some(target) = Target::parse(what) else {
-        return Ok(Answer::refused(t.schedule_usage));
+        return Ok(refuse(fill(t.schedule_what_unknown, &[("what", &echo(what))])));
     };
     if let Target::Post(id) = target
         && archive.post(id)?.is_none()
     {
-        return Ok(Answer::refused(format!("{}\n\n{}", t.unknown_post, t.schedule_usage)));
+        return Ok(refuse(fill(t.schedule_no_post, &[("id", &id.to_string())])));
     }
     if archive.is_empty()? {
         return Ok(Answer::refused(t.empty_archive));
     }
-    let (schedule, first) = match when::parse(when_text, now, s.tz) {
+    let (schedule, first) = match when::parse(when_arg, now, s.tz) {
         Ok(ok) => ok,
-        Err(WhenError::Past) => return Ok(Answer::refused(format!("{}\n\n{}", t.when_past, t.schedule_usage))),
-        Err(WhenError::Unreadable) => return Ok(Answer::refused(t.schedule_usage)),
+        Err(e) => return Ok(refuse(when_reason(&e, when_arg, s, lang))),
     };
     let job = archive.create_job(target, &schedule, first, by, now)?;
     confirm(archive, s, lang, job, now).map(Answer::done)
@@ -231,11 +300,37 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
 pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
     let t = lang.texts();
     let Ok(id) = arg.trim().trim_start_matches('#').parse::<i64>() else {
-        return Ok(Answer::refused(t.cancel_usage));
+        return Ok(Answer::refused(fill(t.cancel_usage, &[("cancel", "/cancel"), ("queue", "/queue")])));
     };
     Ok(if archive.cancel_job(id)? {
         Answer::done(format!("🛑 #{id} {}", t.cancelled))
     } else {
-        Answer::refused(t.no_job)
+        Answer::refused(fill(t.cancel_no_job, &[("id", &id.to_string()), ("queue", "/queue")]))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_filled_once_and_unknown_braces_kept() {
+        let filled = fill("{a} and {b}, {c} {", &[("a", "{b}"), ("b", "x")]);
+        assert_eq!(filled, "{b} and x, {c} {", "a value is not filled again");
+    }
+
+    #[test]
+    fn echoes_are_one_escaped_short_line() {
+        assert_eq!(echo("<b>\n &amp;"), "&lt;b&gt; &amp;amp;");
+        let long = echo(&"я".repeat(5000));
+        assert!(long.chars().count() <= 60 && long.ends_with('…'), "{long}");
+    }
+
+    #[test]
+    fn every_usage_slot_is_filled() {
+        for lang in [Lang::Ru, Lang::En] {
+            let usage = schedule_usage(lang);
+            assert!(!usage.contains('{'), "{usage}");
+        }
+    }
 }
