@@ -28,9 +28,32 @@ impl Answer {
     }
 }
 
-/// A cron expression with the quotes that tell it from the other forms of `WHEN`.
-fn quoted_cron(expr: &str) -> String {
-    format!("\"{expr}\"")
+/// Where a command was typed: a hint names the commands as they are typed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// A Telegram chat, or the console that speaks like one: `/schedule`.
+    Chat,
+    /// The command line: `postkeeper schedule`.
+    Cli,
+}
+
+impl Surface {
+    /// The command `name` as typed here.
+    fn command(self, name: &str) -> String {
+        match self {
+            Surface::Chat => format!("/{name}"),
+            Surface::Cli => format!("postkeeper {name}"),
+        }
+    }
+
+    /// A cron expression with the quotes that must reach the parser: a shell
+    /// takes double quotes away, so on the command line they go inside single ones.
+    fn quoted_cron(self, expr: &str) -> String {
+        match self {
+            Surface::Chat => format!("\"{expr}\""),
+            Surface::Cli => format!("'\"{expr}\"'"),
+        }
+    }
 }
 
 /// Fills a text's `{slot}`s in one pass, so that a value (which may echo what
@@ -192,14 +215,26 @@ pub fn replay_now(
     confirm(archive, s, lang, job, now).map(Answer::done)
 }
 
-/// How `/schedule WHAT WHEN` is written.
-fn schedule_usage(lang: Lang) -> String {
-    let cron = escape(&quoted_cron("0 10 * * 1-5"));
-    fill(lang.texts().schedule_usage, &[("schedule", "/schedule"), ("cron", &cron)])
+/// `/schedule WHAT WHEN` in a chat (and the console, which speaks like one).
+pub fn schedule(
+    archive: &Archive,
+    s: &ReplaySettings,
+    lang: Lang,
+    args: &str,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Answer> {
+    schedule_on(Surface::Chat, archive, s, lang, args, by, now)
+}
+
+/// How `WHAT WHEN` is written on `surface`.
+fn schedule_usage(surface: Surface, lang: Lang) -> String {
+    let cron = escape(&surface.quoted_cron("0 10 * * 1-5"));
+    fill(lang.texts().schedule_usage, &[("schedule", &surface.command("schedule")), ("cron", &cron)])
 }
 
 /// What was wrong with a `WHEN`, in words (HTML).
-fn when_reason(e: &WhenError, typed: &str, s: &ReplaySettings, lang: Lang) -> String {
+fn when_reason(e: &WhenError, typed: &str, surface: Surface, s: &ReplaySettings, lang: Lang) -> String {
     let t = lang.texts();
     match e {
         WhenError::Missing => t.when_missing.to_string(),
@@ -210,13 +245,16 @@ fn when_reason(e: &WhenError, typed: &str, s: &ReplaySettings, lang: Lang) -> St
         WhenError::Past(at) => fill(t.when_past, &[("at", &escape(&lang.date_time(*at, s.tz)))]),
         WhenError::NotCron(expr) => fill(t.cron_bad, &[("cron", &echo(expr))]),
         WhenError::CronNever(expr) => fill(t.cron_never, &[("cron", &echo(expr))]),
-        WhenError::UnquotedCron(expr) => fill(t.cron_unquoted, &[("cron", &escape(&quoted_cron(&shown(expr))))]),
+        WhenError::UnquotedCron(expr) => {
+            fill(t.cron_unquoted, &[("cron", &escape(&surface.quoted_cron(&shown(expr))))])
+        }
     }
 }
 
-/// `/schedule WHAT WHEN`: a refusal says what was wrong, then how the command
-/// is written; nothing is scheduled.
-pub fn schedule(
+/// `WHAT WHEN` typed on `surface`: a refusal says what was wrong, then how
+/// the command is written there; nothing is scheduled.
+pub fn schedule_on(
+    surface: Surface,
     archive: &Archive,
     s: &ReplaySettings,
     lang: Lang,
@@ -227,9 +265,9 @@ pub fn schedule(
     let t = lang.texts();
     let args = args.trim();
     if args.is_empty() {
-        return Ok(Answer::refused(schedule_usage(lang)));
+        return Ok(Answer::refused(schedule_usage(surface, lang)));
     }
-    let refuse = |reason: String| Answer::refused(format!("{reason}\n\n{}", schedule_usage(lang)));
+    let refuse = |reason: String| Answer::refused(format!("{reason}\n\n{}", schedule_usage(surface, lang)));
     let (what, when_arg) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let Some(target) = Target::parse(what) else {
         return Ok(refuse(fill(t.schedule_what_unknown, &[("what", &echo(what))])));
@@ -244,7 +282,7 @@ pub fn schedule(
     }
     let (schedule, first) = match when::parse(when_arg, now, s.tz) {
         Ok(ok) => ok,
-        Err(e) => return Ok(refuse(when_reason(&e, when_arg, s, lang))),
+        Err(e) => return Ok(refuse(when_reason(&e, when_arg, surface, s, lang))),
     };
     let job = archive.create_job(target, &schedule, first, by, now)?;
     confirm(archive, s, lang, job, now).map(Answer::done)
@@ -296,16 +334,22 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
     Ok(Answer::done(out))
 }
 
-/// `/cancel N`.
+/// `/cancel N` in a chat (and the console).
 pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
+    cancel_on(Surface::Chat, archive, lang, arg)
+}
+
+/// `cancel N` typed on `surface`: its hints name that surface's commands.
+pub fn cancel_on(surface: Surface, archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
     let t = lang.texts();
+    let queue = surface.command("queue");
     let Ok(id) = arg.trim().trim_start_matches('#').parse::<i64>() else {
-        return Ok(Answer::refused(fill(t.cancel_usage, &[("cancel", "/cancel"), ("queue", "/queue")])));
+        return Ok(Answer::refused(fill(t.cancel_usage, &[("cancel", &surface.command("cancel")), ("queue", &queue)])));
     };
     Ok(if archive.cancel_job(id)? {
         Answer::done(format!("🛑 #{id} {}", t.cancelled))
     } else {
-        Answer::refused(fill(t.cancel_no_job, &[("id", &id.to_string()), ("queue", "/queue")]))
+        Answer::refused(fill(t.cancel_no_job, &[("id", &id.to_string()), ("queue", &queue)]))
     })
 }
 
@@ -329,8 +373,14 @@ mod tests {
     #[test]
     fn every_usage_slot_is_filled() {
         for lang in [Lang::Ru, Lang::En] {
-            let usage = schedule_usage(lang);
-            assert!(!usage.contains('{'), "{usage}");
+            for surface in [Surface::Chat, Surface::Cli] {
+                let usage = schedule_usage(surface, lang);
+                assert!(!usage.contains('{'), "{usage}");
+            }
         }
+        let cli = schedule_usage(Surface::Cli, Lang::En);
+        assert!(cli.starts_with("Usage: <code>postkeeper schedule WHAT WHEN</code>"), "{cli}");
+        assert!(cli.contains("<code>'&quot;0 10 * * 1-5&quot;'</code>"), "{cli}");
+        assert!(!cli.contains("/schedule"), "{cli}");
     }
 }
