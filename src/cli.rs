@@ -291,7 +291,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             }
         }
         Command::Queue | Command::Schedule { .. } | Command::Cancel { .. } => {
-            use crate::replay::commands::{self as replay, Access};
+            use crate::replay::commands::{self as replay, Access, Surface};
             let archive = crate::ingest::open_or_seed(db)?;
             let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
                 bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
@@ -299,7 +299,8 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             let lang = crate::i18n::Lang::En;
             let now = chrono::Utc::now();
             let answer = match command {
-                Command::Schedule { what, when } => replay::schedule(
+                Command::Schedule { what, when } => replay::schedule_on(
+                    Surface::Cli,
                     &archive,
                     &replay_settings,
                     lang,
@@ -307,13 +308,16 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
                     None,
                     now,
                 )?,
-                Command::Cancel { id } => replay::cancel(&archive, lang, &id)?,
+                Command::Cancel { id } => replay::cancel_on(Surface::Cli, &archive, lang, &id)?,
                 _ => replay::queue(&archive, &replay_settings, lang, now)?,
             };
-            println!("{}", crate::console::html_to_text(&answer.html));
+            let text = crate::console::html_to_text(&answer.html);
+            // A refusal says what was wrong, so it is the error itself (main prints it on
+            // stderr and exits 1): a line of our own after it would only repeat it.
             if !answer.ok {
-                bail!("nothing was changed");
+                bail!(text);
             }
+            println!("{text}");
         }
         Command::Stats { json } => {
             let archive = crate::ingest::open_or_seed(db)?;

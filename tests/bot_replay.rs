@@ -173,6 +173,104 @@ async fn every_when_form_is_confirmed_and_bad_ones_refused() {
     h.finish().await;
 }
 
+/// Each bad `/schedule`, with the reason it is refused for in English and in Russian.
+const REFUSALS: &[(&str, &str, &str)] = &[
+    (
+        "/schedule 3 every 3s",
+        "The interval must be at least a minute (a channel takes 20 posts a minute).",
+        "Интервал — не меньше минуты (канал принимает 20 постов в минуту).",
+    ),
+    (
+        "/schedule 3 daily 25:00",
+        "25:00 is not a time of day (00:00 to 23:59).",
+        "25:00 — не время суток (от 00:00 до 23:59).",
+    ),
+    (
+        "/schedule 3 14:61",
+        "14:61 is not a time of day (00:00 to 23:59).",
+        "14:61 — не время суток (от 00:00 до 23:59).",
+    ),
+    (
+        "/schedule 3 daily 24:00",
+        "24:00 is not a time of day (00:00 to 23:59).",
+        "24:00 — не время суток (от 00:00 до 23:59).",
+    ),
+    (
+        "/schedule 3 2020-01-01 10:00",
+        "That time has passed: 1 January 2020, 10:00 MSK.",
+        "Это время уже прошло: 1 января 2020, 10:00 MSK.",
+    ),
+    ("/schedule 3 2026-13-01 10:00", "2026-13-01 is not a date.", "2026-13-01 — такой даты нет."),
+    ("/schedule 999999 in 2s", "There is no post #999999 in the archive.", "Поста #999999 в архиве нет."),
+    (
+        "/schedule abc in 2s",
+        "I can't tell what “abc” is: WHAT is a post id, random or next.",
+        "Не понимаю, что такое «abc»: ЧТО — это номер поста, random или next.",
+    ),
+    ("/schedule 3", "WHEN is missing: say when to replay it.", "Не указано КОГДА: напишите, когда повторить."),
+    ("/schedule 3 in soon", "I can't read “in soon” as a time.", "Не понимаю время «in soon»."),
+    (
+        "/schedule 3 \"0 10 * *\"",
+        "“0 10 * *” is not a cron expression: it takes five fields (minute, hour, day, month, weekday).",
+        "«0 10 * *» — не выражение cron: нужно пять полей (минута, час, день, месяц, день недели).",
+    ),
+    (
+        "/schedule 3 \"0 0 31 2 *\"",
+        "“0 0 31 2 *” never comes round: no date matches it.",
+        "«0 0 31 2 *» никогда не наступит: ни одна дата не подходит.",
+    ),
+    (
+        "/schedule 3 0 10 * * 1-5",
+        "A cron expression goes in quotes: \"0 10 * * 1-5\"",
+        "Выражение cron пишется в кавычках: \"0 10 * * 1-5\"",
+    ),
+];
+
+#[tokio::test]
+async fn each_refusal_says_why_in_the_users_language_and_schedules_nothing() {
+    let (h, _) = start(Config { timezone: chrono_tz::Europe::Moscow, ..config() }, seeded()).await;
+    let usage = [
+        ("en", "Usage: /schedule WHAT WHEN\nWHAT: a post id, random or next\n", "E.g. /schedule next daily 10:00"),
+        (
+            "ru",
+            "Формат: /schedule ЧТО КОГДА\nЧТО: номер поста, random или next\n",
+            "Например: /schedule next daily 10:00",
+        ),
+    ];
+    for (cmd, en, ru) in REFUSALS {
+        for ((lang, head, tail), reason) in usage.iter().zip([en, ru]) {
+            h.exchange(updates::text(ADMIN, ADMIN, Some(lang), cmd), "sendMessage", 1).await;
+            let reply = h.last(ADMIN).text;
+            assert!(
+                reply.starts_with(&format!("{reason}\n\n{head}")) && reply.ends_with(tail),
+                "{cmd} ({lang}): {reply}"
+            );
+        }
+    }
+    // Nothing to say but how it is written.
+    h.exchange(admin("/schedule"), "sendMessage", 1).await;
+    assert!(h.last(ADMIN).text.starts_with("Usage: /schedule WHAT WHEN\n"), "{}", h.last(ADMIN).text);
+    // What is typed comes back as text, however it is marked up and however long.
+    h.exchange(admin("/schedule 3 <b>&amp;</i>"), "sendMessage", 1).await;
+    assert!(h.last(ADMIN).text.starts_with("I can't read “<b>&amp;</i>” as a time.\n\n"), "{}", h.last(ADMIN).text);
+    h.exchange(admin(&format!("/schedule {} in 2s", "<".repeat(4000))), "sendMessage", 1).await;
+    let reply = h.last(ADMIN).text;
+    assert!(reply.starts_with(&format!("I can't tell what “{}…” is", "<".repeat(59))), "{reply}");
+    assert!(reply.ends_with("E.g. /schedule next daily 10:00"), "{reply}");
+
+    assert!(h.archive.call(|a| a.active_jobs()).await.expect("runs").expect("jobs").is_empty(), "refusals scheduled");
+    h.exchange(admin("/queue"), "sendMessage", 1).await;
+    assert_eq!(h.last(ADMIN).text, "The queue is empty.");
+    h.exchange(admin("/cancel 999"), "sendMessage", 1).await;
+    assert_eq!(h.last(ADMIN).text, "No active job #999 (see /queue).");
+    h.exchange(updates::text(ADMIN, ADMIN, Some("ru"), "/cancel abc"), "sendMessage", 1).await;
+    assert_eq!(h.last(ADMIN).text, "Укажите номер задания: /cancel 3 (номера — в /queue)");
+    // The same command, well formed, is taken.
+    h.exchange(admin("/schedule 3 every 1m"), "sendMessage", 1).await;
+    assert!(h.last(ADMIN).text.contains("Job #1") && h.last(ADMIN).text.contains("every 1m"), "{}", h.last(ADMIN).text);
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn next_walks_the_archive_and_cancel_stops_it() {
     let (h, clock) = start(config(), seeded()).await;

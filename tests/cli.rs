@@ -26,6 +26,10 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).expect("stdout is JSON")
@@ -114,7 +118,7 @@ fn replay_commands_for_operators() {
     let out = with_chat(&["schedule", "3", "\"0 10 * * 1-5\""]);
     assert!(stdout(&out).contains("Job #2"), "{}", stdout(&out));
     let bad = with_chat(&["schedule", "3", "someday"]);
-    assert!(!bad.status.success() && stdout(&bad).contains("Usage"));
+    assert!(!bad.status.success() && stderr(&bad).contains("Usage"));
     let queue = stdout(&with_chat(&["queue"]));
     assert!(queue.contains("#1") && queue.contains("#2") && queue.contains("MSK"), "{queue}");
     assert!(with_chat(&["cancel", "1"]).status.success());
@@ -123,6 +127,52 @@ fn replay_commands_for_operators() {
     assert!(!queue.contains("#1 ·") && queue.contains("#2"), "{queue}");
     let no_chat = run(&db, &["queue"]);
     assert!(!no_chat.status.success() && String::from_utf8_lossy(&no_chat.stderr).contains("POSTKEEPER_REPLAY_CHAT"));
+}
+
+const SCHEDULE_USAGE: &str = "Usage: postkeeper schedule WHAT WHEN
+WHAT: a post id, random or next
+WHEN: in 30s · in 10m · in 2h · in 1d · 14:30 · 2026-12-01 10:00 · daily 10:00 · every 6h · '\"0 10 * * 1-5\"'
+E.g. postkeeper schedule next daily 10:00
+";
+
+#[test]
+fn a_refused_replay_command_says_why_in_cli_words_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let with_chat = |args: &[&str]| {
+        let mut all = vec!["--replay-chat", "@replay_chan", "--timezone", "Europe/Moscow"];
+        all.extend_from_slice(args);
+        run(&db, &all)
+    };
+    // The refusal is the whole error: no line of ours after it, nothing on stdout.
+    let refused = |args: &[&str], message: &str| {
+        let out = with_chat(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{args:?}");
+        assert_eq!(stderr(&out), format!("error: {message}"), "{args:?}");
+    };
+    let schedule = [
+        (&["3", "every", "3s"][..], "The interval must be at least a minute (a channel takes 20 posts a minute)."),
+        (&["3", "daily", "25:00"], "25:00 is not a time of day (00:00 to 23:59)."),
+        (&["3", "2020-01-01", "10:00"], "That time has passed: 1 January 2020, 10:00 MSK."),
+        (&["999999", "in", "2s"], "There is no post #999999 in the archive."),
+        (&["abc", "in", "2s"], "I can't tell what “abc” is: WHAT is a post id, random or next."),
+        (&["3", "in soon"], "I can't read “in soon” as a time."),
+        (&["3", "0 10 * * 1-5"], "A cron expression goes in quotes: '\"0 10 * * 1-5\"'"),
+    ];
+    for (args, reason) in schedule {
+        let mut all = vec!["schedule"];
+        all.extend_from_slice(args);
+        refused(&all, &format!("{reason}\n\n{SCHEDULE_USAGE}"));
+    }
+    refused(&["cancel", "999"], "No active job #999 (see postkeeper queue).\n");
+    refused(&["cancel", "abc"], "Give a job number: postkeeper cancel 3 (see postkeeper queue)\n");
+    let queue = with_chat(&["queue"]);
+    assert_eq!((queue.status.code(), stdout(&queue)), (Some(0), "The queue is empty.\n".into()), "nothing scheduled");
+    // The quoting the hint shows is the one that works.
+    let out = with_chat(&["schedule", "3", "\"0 10 * * 1-5\""]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Job #1") && stdout(&out).contains("cron 0 10 * * 1-5"), "{}", stdout(&out));
 }
 
 #[test]

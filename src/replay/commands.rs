@@ -28,6 +28,72 @@ impl Answer {
     }
 }
 
+/// Where a command was typed: a hint names the commands as they are typed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// A Telegram chat, or the console that speaks like one: `/schedule`.
+    Chat,
+    /// The command line: `postkeeper schedule`.
+    Cli,
+}
+
+impl Surface {
+    /// The command `name` as typed here.
+    fn command(self, name: &str) -> String {
+        match self {
+            Surface::Chat => format!("/{name}"),
+            Surface::Cli => format!("postkeeper {name}"),
+        }
+    }
+
+    /// A cron expression with the quotes that must reach the parser: a shell
+    /// takes double quotes away, so on the command line they go inside single ones.
+    fn quoted_cron(self, expr: &str) -> String {
+        match self {
+            Surface::Chat => format!("\"{expr}\""),
+            Surface::Cli => format!("'\"{expr}\"'"),
+        }
+    }
+}
+
+/// Fills a text's `{slot}`s in one pass, so that a value (which may echo what
+/// was typed) is never itself filled.
+fn fill(text: &str, slots: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let from = &rest[open..];
+        let slot = from.find('}').and_then(|close| {
+            let name = &from[1..close];
+            slots.iter().find(|(k, _)| *k == name).map(|(_, v)| (close, *v))
+        });
+        match slot {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &from[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &from[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What was typed, fit to be quoted back: on one line and cut short, so that
+/// no reply grows past Telegram's limit (escape it for HTML).
+fn shown(typed: &str) -> String {
+    truncate(&typed.split_whitespace().collect::<Vec<_>>().join(" "), 60)
+}
+
+/// [`shown`], escaped.
+fn echo(typed: &str) -> String {
+    escape(&shown(typed))
+}
+
 /// May this person replay, and if so where to.
 #[derive(Debug, Clone)]
 pub enum Access {
@@ -149,8 +215,46 @@ pub fn replay_now(
     confirm(archive, s, lang, job, now).map(Answer::done)
 }
 
-/// `/schedule WHAT WHEN`.
+/// `/schedule WHAT WHEN` in a chat (and the console, which speaks like one).
 pub fn schedule(
+    archive: &Archive,
+    s: &ReplaySettings,
+    lang: Lang,
+    args: &str,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Answer> {
+    schedule_on(Surface::Chat, archive, s, lang, args, by, now)
+}
+
+/// How `WHAT WHEN` is written on `surface`.
+fn schedule_usage(surface: Surface, lang: Lang) -> String {
+    let cron = escape(&surface.quoted_cron("0 10 * * 1-5"));
+    fill(lang.texts().schedule_usage, &[("schedule", &surface.command("schedule")), ("cron", &cron)])
+}
+
+/// What was wrong with a `WHEN`, in words (HTML).
+fn when_reason(e: &WhenError, typed: &str, surface: Surface, s: &ReplaySettings, lang: Lang) -> String {
+    let t = lang.texts();
+    match e {
+        WhenError::Missing => t.when_missing.to_string(),
+        WhenError::Unreadable => fill(t.when_unreadable, &[("when", &echo(typed))]),
+        WhenError::TooOften => t.when_too_often.to_string(),
+        WhenError::NotTimeOfDay(time) => fill(t.when_not_time, &[("time", &echo(time))]),
+        WhenError::NotDate(date) => fill(t.when_not_date, &[("date", &echo(date))]),
+        WhenError::Past(at) => fill(t.when_past, &[("at", &escape(&lang.date_time(*at, s.tz)))]),
+        WhenError::NotCron(expr) => fill(t.cron_bad, &[("cron", &echo(expr))]),
+        WhenError::CronNever(expr) => fill(t.cron_never, &[("cron", &echo(expr))]),
+        WhenError::UnquotedCron(expr) => {
+            fill(t.cron_unquoted, &[("cron", &escape(&surface.quoted_cron(&shown(expr))))])
+        }
+    }
+}
+
+/// `WHAT WHEN` typed on `surface`: a refusal says what was wrong, then how
+/// the command is written there; nothing is scheduled.
+pub fn schedule_on(
+    surface: Surface,
     archive: &Archive,
     s: &ReplaySettings,
     lang: Lang,
@@ -160,22 +264,25 @@ pub fn schedule(
 ) -> Result<Answer> {
     let t = lang.texts();
     let args = args.trim();
-    let (what, when_text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    if args.is_empty() {
+        return Ok(Answer::refused(schedule_usage(surface, lang)));
+    }
+    let refuse = |reason: String| Answer::refused(format!("{reason}\n\n{}", schedule_usage(surface, lang)));
+    let (what, when_arg) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let Some(target) = Target::parse(what) else {
-        return Ok(Answer::refused(t.schedule_usage));
+        return Ok(refuse(fill(t.schedule_what_unknown, &[("what", &echo(what))])));
     };
     if let Target::Post(id) = target
         && archive.post(id)?.is_none()
     {
-        return Ok(Answer::refused(format!("{}\n\n{}", t.unknown_post, t.schedule_usage)));
+        return Ok(refuse(fill(t.schedule_no_post, &[("id", &id.to_string())])));
     }
     if archive.is_empty()? {
         return Ok(Answer::refused(t.empty_archive));
     }
-    let (schedule, first) = match when::parse(when_text, now, s.tz) {
+    let (schedule, first) = match when::parse(when_arg, now, s.tz) {
         Ok(ok) => ok,
-        Err(WhenError::Past) => return Ok(Answer::refused(format!("{}\n\n{}", t.when_past, t.schedule_usage))),
-        Err(WhenError::Unreadable) => return Ok(Answer::refused(t.schedule_usage)),
+        Err(e) => return Ok(refuse(when_reason(&e, when_arg, surface, s, lang))),
     };
     let job = archive.create_job(target, &schedule, first, by, now)?;
     confirm(archive, s, lang, job, now).map(Answer::done)
@@ -227,15 +334,53 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
     Ok(Answer::done(out))
 }
 
-/// `/cancel N`.
+/// `/cancel N` in a chat (and the console).
 pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
+    cancel_on(Surface::Chat, archive, lang, arg)
+}
+
+/// `cancel N` typed on `surface`: its hints name that surface's commands.
+pub fn cancel_on(surface: Surface, archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
     let t = lang.texts();
+    let queue = surface.command("queue");
     let Ok(id) = arg.trim().trim_start_matches('#').parse::<i64>() else {
-        return Ok(Answer::refused(t.cancel_usage));
+        return Ok(Answer::refused(fill(t.cancel_usage, &[("cancel", &surface.command("cancel")), ("queue", &queue)])));
     };
     Ok(if archive.cancel_job(id)? {
         Answer::done(format!("🛑 #{id} {}", t.cancelled))
     } else {
-        Answer::refused(t.no_job)
+        Answer::refused(fill(t.cancel_no_job, &[("id", &id.to_string()), ("queue", &queue)]))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_filled_once_and_unknown_braces_kept() {
+        let filled = fill("{a} and {b}, {c} {", &[("a", "{b}"), ("b", "x")]);
+        assert_eq!(filled, "{b} and x, {c} {", "a value is not filled again");
+    }
+
+    #[test]
+    fn echoes_are_one_escaped_short_line() {
+        assert_eq!(echo("<b>\n &amp;"), "&lt;b&gt; &amp;amp;");
+        let long = echo(&"я".repeat(5000));
+        assert!(long.chars().count() <= 60 && long.ends_with('…'), "{long}");
+    }
+
+    #[test]
+    fn every_usage_slot_is_filled() {
+        for lang in [Lang::Ru, Lang::En] {
+            for surface in [Surface::Chat, Surface::Cli] {
+                let usage = schedule_usage(surface, lang);
+                assert!(!usage.contains('{'), "{usage}");
+            }
+        }
+        let cli = schedule_usage(Surface::Cli, Lang::En);
+        assert!(cli.starts_with("Usage: <code>postkeeper schedule WHAT WHEN</code>"), "{cli}");
+        assert!(cli.contains("<code>'&quot;0 10 * * 1-5&quot;'</code>"), "{cli}");
+        assert!(!cli.contains("/schedule"), "{cli}");
+    }
 }

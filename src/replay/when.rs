@@ -13,12 +13,35 @@ pub enum Schedule {
     Cron(String),
 }
 
+/// Why a `WHEN` was not taken, told apart so that a refusal can say which.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WhenError {
+    #[error("no time given")]
+    Missing,
+    /// None of the forms.
     #[error("unreadable time")]
     Unreadable,
-    #[error("that time is in the past")]
-    Past,
+    /// `every` more often than a channel takes posts (20 a minute).
+    #[error("an interval under a minute")]
+    TooOften,
+    /// Written like `HH:MM` but no clock shows it (`25:00`, `14:61`, `24:00`): the text as given.
+    #[error("{0} is not a time of day")]
+    NotTimeOfDay(String),
+    /// Written like `YYYY-MM-DD` but no such day (`2026-13-01`, `2026-02-30`): the text as given.
+    #[error("{0} is not a date")]
+    NotDate(String),
+    /// A one-off time already gone: the time read.
+    #[error("{0} has passed")]
+    Past(DateTime<Utc>),
+    /// A quoted expression that cron cannot read.
+    #[error("{0} is not a cron expression")]
+    NotCron(String),
+    /// A cron expression no date ever matches (`0 0 31 2 *`).
+    #[error("{0} never comes round")]
+    CronNever(String),
+    /// A cron expression given without its quotes (they tell it from the other forms).
+    #[error("{0} is a cron expression without quotes")]
+    UnquotedCron(String),
 }
 
 impl Schedule {
@@ -121,6 +144,48 @@ fn clock_time(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
 }
 
+/// `digits:digits:...` with the given widths (`None`: one or two digits), so that a
+/// time or date out of range can be told from text that is neither.
+fn shaped(s: &str, sep: char, widths: &[Option<usize>]) -> bool {
+    let parts: Vec<&str> = s.split(sep).collect();
+    parts.len() == widths.len()
+        && parts
+            .iter()
+            .zip(widths)
+            .all(|(p, w)| p.bytes().all(|b| b.is_ascii_digit()) && w.map_or(matches!(p.len(), 1 | 2), |w| p.len() == w))
+}
+
+fn looks_like_clock(s: &str) -> bool {
+    shaped(s, ':', &[None, Some(2)])
+}
+
+fn looks_like_date(s: &str) -> bool {
+    shaped(s, '-', &[Some(4), None, None])
+}
+
+/// `HH:MM`; text written like one but out of range is [`WhenError::NotTimeOfDay`].
+fn time_of_day(s: &str) -> Result<NaiveTime, WhenError> {
+    let s = s.trim();
+    match clock_time(s) {
+        Some(t) => Ok(t),
+        None if looks_like_clock(s) => Err(WhenError::NotTimeOfDay(s.to_string())),
+        None => Err(WhenError::Unreadable),
+    }
+}
+
+/// Why `YYYY-MM-DD HH:MM` did not parse: the part out of range, if it is written like one.
+fn date_time_error(s: &str) -> WhenError {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [date, time] = parts[..] else { return WhenError::Unreadable };
+    if !looks_like_date(date) || !looks_like_clock(time) {
+        return WhenError::Unreadable;
+    }
+    if NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+        return WhenError::NotDate(date.to_string());
+    }
+    time_of_day(time).err().unwrap_or(WhenError::Unreadable)
+}
+
 fn unquote(s: &str) -> Option<&str> {
     let s = s.trim();
     let open = s.chars().next()?;
@@ -132,11 +197,17 @@ fn unquote(s: &str) -> Option<&str> {
 /// Parses `WHEN` at `now`: the schedule and its first run.
 pub fn parse(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<(Schedule, DateTime<Utc>), WhenError> {
     let s = input.trim();
+    if s.is_empty() {
+        return Err(WhenError::Missing);
+    }
     let lower = s.to_lowercase();
     if let Some(expr) = unquote(s) {
         let expr = expr.split_whitespace().collect::<Vec<_>>().join(" ");
-        let schedule = Schedule::Cron(expr);
-        let first = schedule.next_after(now, now, tz).ok_or(WhenError::Unreadable)?;
+        if cron(&expr).is_none() {
+            return Err(WhenError::NotCron(expr));
+        }
+        let schedule = Schedule::Cron(expr.clone());
+        let first = schedule.next_after(now, now, tz).ok_or(WhenError::CronNever(expr))?;
         return Ok((schedule, first));
     }
     if let Some(rest) = lower.strip_prefix("in ").or_else(|| lower.strip_prefix("через ")) {
@@ -146,23 +217,30 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<(Schedule, DateT
     if let Some(rest) = lower.strip_prefix("every ").or_else(|| lower.strip_prefix("каждые ")) {
         let d = span(rest).ok_or(WhenError::Unreadable)?;
         if d < Duration::minutes(1) {
-            return Err(WhenError::Unreadable);
+            return Err(WhenError::TooOften);
         }
         return Ok((Schedule::Every(d), now + d));
     }
     if let Some(rest) = lower.strip_prefix("daily ").or_else(|| lower.strip_prefix("ежедневно ")) {
-        let t = clock_time(rest).ok_or(WhenError::Unreadable)?;
+        let t = time_of_day(rest)?;
         let first = next_local_time(t, now, tz).ok_or(WhenError::Unreadable)?;
         return Ok((Schedule::Daily(t), first));
     }
-    if let Some(t) = clock_time(s) {
+    if clock_time(s).is_some() || looks_like_clock(s) {
+        let t = time_of_day(s)?;
         let first = next_local_time(t, now, tz).ok_or(WhenError::Unreadable)?;
         return Ok((Schedule::Once, first));
     }
-    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").map_err(|_| WhenError::Unreadable)?;
+    let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M") else {
+        let words = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if cron(&words).is_some() {
+            return Err(WhenError::UnquotedCron(words));
+        }
+        return Err(date_time_error(s));
+    };
     let at = resolve_local(naive, tz).ok_or(WhenError::Unreadable)?;
     if at <= now {
-        return Err(WhenError::Past);
+        return Err(WhenError::Past(at));
     }
     Ok((Schedule::Once, at))
 }
@@ -195,7 +273,7 @@ mod tests {
             "next occurrence"
         );
         assert_eq!(parse("2026-12-01 10:00", now, Tz::UTC), Ok((Schedule::Once, at(Tz::UTC, 2026, 12, 1, 10, 0))));
-        assert_eq!(parse("2026-11-01 10:00", now, Tz::UTC), Err(WhenError::Past));
+        assert_eq!(parse("2026-11-01 10:00", now, Tz::UTC), Err(WhenError::Past(at(Tz::UTC, 2026, 11, 1, 10, 0))));
         assert_eq!(
             parse("every 6h", now, Tz::UTC),
             Ok((Schedule::Every(Duration::hours(6)), now + Duration::hours(6)))
@@ -210,11 +288,42 @@ mod tests {
             Ok((Schedule::Cron("0 10 * * 1-5".into()), at(Tz::UTC, 2026, 11, 30, 10, 0)))
         );
         assert_eq!(parse("«0 10 * * 1-5»", now, Tz::UTC).map(|r| r.1), Ok(at(Tz::UTC, 2026, 11, 30, 10, 0)));
-        for bad in
-            ["tomorrow", "in 5 parsecs", "25:00", "\"0 10 * *\"", "\"a b c d e\"", "every 10s", "2026-13-01 10:00", ""]
-        {
+        for bad in ["tomorrow", "in 5 parsecs", "in soon", "every", "daily noon", "1:2:3", "2026-12-01 noon"] {
             assert_eq!(parse(bad, now, Tz::UTC).map(|_| ()), Err(WhenError::Unreadable), "{bad}");
         }
+    }
+
+    #[test]
+    fn each_refusal_has_its_reason() {
+        let now = at(Tz::UTC, 2026, 11, 27, 12, 0);
+        let why = |s: &str| parse(s, now, Tz::UTC).map(|_| ()).expect_err(s);
+        assert_eq!(why(""), WhenError::Missing);
+        assert_eq!(why("  "), WhenError::Missing);
+        for often in ["every 3s", "every 59s", "каждые 10 сек"] {
+            assert_eq!(why(often), WhenError::TooOften, "{often}");
+        }
+        assert_eq!(parse("every 60s", now, Tz::UTC).map(|r| r.0), Ok(Schedule::Every(Duration::minutes(1))));
+        for (bad, time) in [
+            ("25:00", "25:00"),
+            ("14:61", "14:61"),
+            ("daily 24:00", "24:00"),
+            ("ежедневно 99:99", "99:99"),
+            ("2026-12-01 25:00", "25:00"),
+        ] {
+            assert_eq!(why(bad), WhenError::NotTimeOfDay(time.into()), "{bad}");
+        }
+        assert_eq!(why("2026-13-01 10:00"), WhenError::NotDate("2026-13-01".into()));
+        assert_eq!(why("2026-02-30 10:00"), WhenError::NotDate("2026-02-30".into()));
+        // Past in the zone it was read in: 10:00 in Berlin is 09:00 UTC in winter.
+        assert_eq!(
+            parse("2020-01-01 10:00", now, Berlin).map(|_| ()),
+            Err(WhenError::Past(at(Tz::UTC, 2020, 1, 1, 9, 0)))
+        );
+        assert_eq!(why("2026-11-27 12:00"), WhenError::Past(now), "now is not the future");
+        assert_eq!(why("\"0 10 * *\""), WhenError::NotCron("0 10 * *".into()));
+        assert_eq!(why("\"a  b c d e\""), WhenError::NotCron("a b c d e".into()));
+        assert_eq!(why("\"0 0 31 2 *\""), WhenError::CronNever("0 0 31 2 *".into()));
+        assert_eq!(why("0 10 * * 1-5"), WhenError::UnquotedCron("0 10 * * 1-5".into()));
     }
 
     #[test]
