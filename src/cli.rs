@@ -299,7 +299,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             let lang = crate::i18n::Lang::En;
             let now = chrono::Utc::now();
             let answer = match command {
-                Command::Schedule { what, when } => replay::schedule_on(
+                Command::Schedule { what, when } => replay::schedule(
                     Surface::Cli,
                     &archive,
                     &replay_settings,
@@ -308,7 +308,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
                     None,
                     now,
                 )?,
-                Command::Cancel { id } => replay::cancel_on(Surface::Cli, &archive, lang, &id)?,
+                Command::Cancel { id } => replay::cancel(Surface::Cli, &archive, lang, &id)?,
                 _ => replay::queue(&archive, &replay_settings, lang, now)?,
             };
             let text = crate::console::html_to_text(&answer.html);

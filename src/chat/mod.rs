@@ -126,8 +126,10 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
             let (lang, by, now) = (ctx.lang, ctx.user_id, ctx.now);
             let answer = match command {
                 Command::Replay(arg) => replay::replay_now(archive, settings, lang, &arg, by, now)?,
-                Command::Schedule(args) => replay::schedule(archive, settings, lang, &args, by, now)?,
-                Command::Cancel(arg) => replay::cancel(archive, lang, &arg)?,
+                Command::Schedule(args) => {
+                    replay::schedule(replay::Surface::Chat, archive, settings, lang, &args, by, now)?
+                }
+                Command::Cancel(arg) => replay::cancel(replay::Surface::Chat, archive, lang, &arg)?,
                 _ => replay::queue(archive, settings, lang, now)?,
             };
             vec![Reply::text(answer.html)]

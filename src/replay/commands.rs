@@ -215,18 +215,6 @@ pub fn replay_now(
     confirm(archive, s, lang, job, now).map(Answer::done)
 }
 
-/// `/schedule WHAT WHEN` in a chat (and the console, which speaks like one).
-pub fn schedule(
-    archive: &Archive,
-    s: &ReplaySettings,
-    lang: Lang,
-    args: &str,
-    by: Option<i64>,
-    now: DateTime<Utc>,
-) -> Result<Answer> {
-    schedule_on(Surface::Chat, archive, s, lang, args, by, now)
-}
-
 /// How `WHAT WHEN` is written on `surface`.
 fn schedule_usage(surface: Surface, lang: Lang) -> String {
     let cron = escape(&surface.quoted_cron("0 10 * * 1-5"));
@@ -253,7 +241,7 @@ fn when_reason(e: &WhenError, typed: &str, surface: Surface, s: &ReplaySettings,
 
 /// `WHAT WHEN` typed on `surface`: a refusal says what was wrong, then how
 /// the command is written there; nothing is scheduled.
-pub fn schedule_on(
+pub fn schedule(
     surface: Surface,
     archive: &Archive,
     s: &ReplaySettings,
@@ -334,13 +322,8 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
     Ok(Answer::done(out))
 }
 
-/// `/cancel N` in a chat (and the console).
-pub fn cancel(archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
-    cancel_on(Surface::Chat, archive, lang, arg)
-}
-
 /// `cancel N` typed on `surface`: its hints name that surface's commands.
-pub fn cancel_on(surface: Surface, archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
+pub fn cancel(surface: Surface, archive: &Archive, lang: Lang, arg: &str) -> Result<Answer> {
     let t = lang.texts();
     let queue = surface.command("queue");
     let Ok(id) = arg.trim().trim_start_matches('#').parse::<i64>() else {
