@@ -311,7 +311,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
                 Command::Cancel { id } => replay::cancel(Surface::Cli, &archive, lang, &id)?,
                 _ => replay::queue(&archive, &replay_settings, lang, now)?,
             };
-            let text = crate::console::html_to_text(&answer.html);
+            let text = crate::render::html::to_text(&answer.html, true);
             // A refusal says what was wrong, so it is the error itself (main prints it on
             // stderr and exits 1): a line of our own after it would only repeat it.
             if !answer.ok {

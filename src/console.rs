@@ -6,43 +6,8 @@ use std::io::{BufRead, Write};
 
 use crate::chat::{self, ButtonKind, Ctx, Reply};
 use crate::i18n::Lang;
+use crate::render::html;
 use crate::store::Archive;
-
-/// Telegram HTML as readable text: tags dropped (a link's URL shown after
-/// its text), entities decoded.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    let mut hrefs: Vec<String> = Vec::new();
-    while let Some(i) = rest.find(['<', '&']) {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        if rest.starts_with('<') {
-            let Some(end) = rest.find('>') else { break };
-            let tag = &rest[1..end];
-            if let Some(attrs) = tag.strip_prefix("a ") {
-                let href = attrs.split('"').nth(1).unwrap_or("").to_string();
-                hrefs.push(unescape(&href));
-            } else if tag == "/a"
-                && let Some(href) = hrefs.pop()
-                && !href.is_empty()
-            {
-                out.push_str(&format!(" <{href}>"));
-            }
-            rest = &rest[end + 1..];
-        } else {
-            let end = rest.find(';').filter(|&e| e <= 8).unwrap_or(0);
-            out.push_str(&unescape(&rest[..=end]));
-            rest = &rest[end + 1..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
-}
 
 /// The chat loop over `input` until its end (or `/quit`).
 pub fn run(
@@ -55,7 +20,7 @@ pub fn run(
     let mut buttons: Vec<String> = Vec::new();
     let show = |out: &mut dyn Write, replies: &[Reply], buttons: &mut Vec<String>| -> std::io::Result<()> {
         for reply in replies {
-            writeln!(out, "{}", html_to_text(&reply.html))?;
+            writeln!(out, "{}", html::to_text(&reply.html, true))?;
             if reply.keyboard.is_empty() {
                 continue;
             }
@@ -139,15 +104,6 @@ pub fn context(lang: Lang, config: &crate::config::Config) -> Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_becomes_text() {
-        assert_eq!(
-            html_to_text("<b>a &lt;b&gt;</b> &amp; <a href=\"https://x.y/?a=1&amp;b\">link</a>"),
-            "a <b> & link <https://x.y/?a=1&b>"
-        );
-        assert_eq!(html_to_text("AT&T"), "AT&T");
-    }
 
     #[test]
     fn a_session_pages_and_presses_buttons() {

@@ -13,10 +13,10 @@ use teloxide::types::{
 };
 
 use super::BotState;
+use super::live;
 use super::send::{keyboard, no_preview, retry, send_reply};
 use crate::chat::{self, Command, Ctx, Reply};
 use crate::i18n::Lang;
-use crate::ingest::live;
 use crate::render::html;
 use crate::replay::commands::Access;
 

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 mod handlers;
+mod live;
 mod send;
 
 use std::sync::Arc;

@@ -1,7 +1,6 @@
 //! Sources of posts, one module per format; the format is told from the
 //! content, never from the file name.
 
-pub mod live;
 pub mod tdesktop;
 pub mod tme_dump;
 

@@ -34,30 +34,44 @@ pub fn escape_into(out: &mut String, text: &str) {
 
 /// The text Telegram shows for our HTML: tags dropped, entities decoded.
 pub fn plain(html: &str) -> String {
+    to_text(html, false)
+}
+
+/// Our HTML as text: tags dropped, entities decoded; with `links`, each link's target
+/// follows its text (` <url>`), as the console and the CLI show them. A `&` that starts
+/// no entity is kept as it is.
+pub fn to_text(html: &str, links: bool) -> String {
     let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    let mut entity: Option<String> = None;
-    for c in html.chars() {
-        match (in_tag, &mut entity, c) {
-            (true, _, '>') => in_tag = false,
-            (true, _, _) => {}
-            (false, None, '<') => in_tag = true,
-            (false, None, '&') => entity = Some(String::new()),
-            (false, None, c) => out.push(c),
-            (false, Some(e), ';') => {
-                out.push_str(match e.as_str() {
-                    "lt" => "<",
-                    "gt" => ">",
-                    "amp" => "&",
-                    "quot" => "\"",
-                    _ => "",
-                });
-                entity = None;
+    let mut rest = html;
+    let mut hrefs: Vec<String> = Vec::new();
+    while let Some(i) = rest.find(['<', '&']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.starts_with('<') {
+            let Some(end) = rest.find('>') else { break };
+            let tag = &rest[1..end];
+            if let Some(attrs) = tag.strip_prefix("a ") {
+                hrefs.push(unescape(attrs.split('"').nth(1).unwrap_or("")));
+            } else if tag == "/a"
+                && let Some(href) = hrefs.pop()
+                && links
+                && !href.is_empty()
+            {
+                out.push_str(&format!(" <{href}>"));
             }
-            (false, Some(e), c) => e.push(c),
+            rest = &rest[end + 1..];
+        } else {
+            let end = rest.find(';').filter(|&e| e <= 8).unwrap_or(0);
+            out.push_str(&unescape(&rest[..=end]));
+            rest = &rest[end + 1..];
         }
     }
+    out.push_str(rest);
     out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
 }
 
 /// Length in UTF-16 code units, as Telegram counts.
@@ -309,6 +323,15 @@ fn slice(text: &str, entities: &[Entity], at: &impl Fn(u32) -> usize, start: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_becomes_text() {
+        let html = "<b>a &lt;b&gt;</b> &amp; <a href=\"https://x.y/?a=1&amp;b\">link</a>";
+        assert_eq!(to_text(html, true), "a <b> & link <https://x.y/?a=1&b>");
+        assert_eq!(plain(html), "a <b> & link");
+        assert_eq!(to_text("AT&T", true), "AT&T");
+        assert_eq!(plain("AT&T &quot;x&quot;"), "AT&T \"x\"");
+    }
 
     fn e(kind: EntityKind, offset: u32, length: u32) -> Entity {
         Entity { kind, offset, length }

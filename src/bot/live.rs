@@ -1,4 +1,5 @@
-//! New posts as the bot receives them (`channel_post`, `edited_channel_post`).
+//! New posts as the bot receives them (`channel_post`, `edited_channel_post`): Telegram's
+//! message mapped to the post the store keeps. Here, in the shell, because it reads teloxide types.
 
 use teloxide::types::{Message, MessageEntity, MessageEntityKind};
 
