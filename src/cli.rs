@@ -1,16 +1,18 @@
-//! The command line: clap definitions (every option also from the
-//! environment or `.env`) and the archive commands that need no Telegram.
+//! The command line: clap definitions (every setting's flag is checked with the
+//! environment and `.env` by `settings`) and one small function per archive command.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use serde_json::json;
+use serde::Serialize;
 
+use crate::i18n::Lang;
 use crate::model::Post;
-use crate::search::SearchPage;
+use crate::search::{SearchPage, Searcher};
 use crate::settings::Settings;
 use crate::topics::Taxonomy;
 
@@ -89,9 +91,9 @@ pub enum Command {
     Config,
     /// Chat with the bot in this terminal: no token needed.
     Console {
-        /// Language of the replies: ru or en.
-        #[arg(long, default_value = "ru", value_parser = ["ru", "en"])]
-        lang: String,
+        /// Language of the replies.
+        #[arg(long, value_enum, default_value_t = Lang::Ru)]
+        lang: Lang,
     },
     /// Import Telegram Desktop exports (result.json) and t.me dumps: files or folders.
     Import {
@@ -150,23 +152,64 @@ pub enum Command {
     Cancel { id: String },
 }
 
-fn date(post: &Post) -> serde_json::Value {
-    post.date.map_or(serde_json::Value::Null, |d| json!(d.to_rfc3339()))
+/// A post in `--json` output (the README lists these fields).
+#[derive(Serialize)]
+struct PostJson<'a> {
+    id: i64,
+    title: &'a str,
+    #[serde(serialize_with = "rfc3339")]
+    date: Option<DateTime<Utc>>,
+    topics: Vec<&'a str>,
+    url: Option<&'a str>,
+    channel: &'a str,
+    message_id: Option<i64>,
 }
 
-fn post_json(post: &Post) -> serde_json::Value {
-    json!({
-        "id": post.id,
-        "title": post.title,
-        "date": date(post),
-        "topics": post.topics.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(),
-        "url": post.url,
-        "channel": post.channel_title,
-        "message_id": post.message_id,
-    })
+impl<'a> From<&'a Post> for PostJson<'a> {
+    fn from(post: &'a Post) -> Self {
+        PostJson {
+            id: post.id,
+            title: &post.title,
+            date: post.date,
+            topics: post.topics.iter().map(|t| t.slug.as_str()).collect(),
+            url: post.url.as_deref(),
+            channel: &post.channel_title,
+            message_id: post.message_id,
+        }
+    }
 }
 
-fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+/// `show --json`: the post in full.
+#[derive(Serialize)]
+struct FullPostJson<'a> {
+    #[serde(flatten)]
+    post: PostJson<'a>,
+    text: &'a str,
+    entities: &'a [crate::model::Entity],
+    links: &'a [String],
+    #[serde(serialize_with = "rfc3339")]
+    edited: Option<DateTime<Utc>>,
+}
+
+/// `search --json`: a hit.
+#[derive(Serialize)]
+struct HitJson<'a> {
+    #[serde(flatten)]
+    post: PostJson<'a>,
+    score: f64,
+    /// HTML, matched words in `<b>`.
+    snippet: String,
+}
+
+/// Dates as `2021-10-12T10:00:00+00:00`, as the JSON output always gave them.
+fn rfc3339<S: serde::Serializer>(date: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match date {
+        Some(d) => s.serialize_str(&d.to_rfc3339()),
+        None => s.serialize_none(),
+    }
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -177,183 +220,194 @@ fn line(post: &Post) -> String {
     format!("#{:<5} {date}{}  [{}]", post.id, post.title, topics.join(", "))
 }
 
-/// Runs an archive command (everything but `run` and `console`).
+/// Runs an archive command (everything but `run` and `doctor`, which need Telegram).
 pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Result<()> {
     let db = &settings.config.db;
     match command {
         Command::Run | Command::Doctor => bail!("`run` and `doctor` are started by main"),
-        Command::Config => print!("{}", settings.describe()),
-        Command::Console { lang } => {
-            let mut archive = crate::ingest::open_or_seed(db)?;
-            let lang = if lang == "en" { crate::i18n::Lang::En } else { crate::i18n::Lang::Ru };
-            let stdin = std::io::stdin();
-            let prompt = stdin.is_terminal();
-            let mut stdout = std::io::stdout();
-            crate::console::run(
-                &mut archive,
-                crate::console::context(lang, &settings.config.clone()),
-                stdin.lock(),
-                &mut stdout,
-                prompt,
-            )?;
+        Command::Config => {
+            print!("{}", settings.describe());
+            Ok(())
         }
-        Command::Import { paths } => {
-            let existed = db.exists();
-            let mut archive = crate::ingest::open_archive(db, false)?;
-            let result = crate::ingest::import_paths(&mut archive, &paths, std::io::stderr().is_terminal());
-            if result.is_err() && !existed {
-                drop(archive);
-                remove_store(db);
-            }
-            let summary = result?;
-            println!("{summary}");
+        Command::Console { lang } => console(settings, lang),
+        Command::Import { paths } => import(db, &paths),
+        Command::Search { query, limit, json } => search(db, &query.join(" "), limit, json),
+        Command::Posts { topic, json } => posts(db, topic.as_deref(), json),
+        Command::Show { id, json } => show(db, id, json),
+        Command::Topics { json, retag, file } => topics(db, json, retag, file),
+        Command::Stats { json } => stats(db, json),
+        Command::Queue => replay_command(settings, ReplayCommand::Queue),
+        Command::Schedule { what, when } => {
+            replay_command(settings, ReplayCommand::Schedule(format!("{what} {}", when.join(" "))))
         }
-        Command::Search { query, limit, json } => {
-            let archive = crate::ingest::open_or_seed(db)?;
-            let query = query.join(" ");
-            let page = crate::search::Searcher::default().search(&archive, &query, 0, limit.clamp(1, 1000))?;
-            print_search(&query, &page, json)?;
-        }
-        Command::Posts { topic, json } => {
-            let archive = crate::ingest::open_or_seed(db)?;
-            let slug = match &topic {
-                Some(name) => match archive.taxonomy().find(name) {
-                    Some(t) => Some(t.slug.clone()),
-                    None => bail!("no topic {name:?}; `postkeeper topics` lists them"),
-                },
-                None => None,
-            };
-            // One post at a time: a million posts never sit in memory at once.
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut first = true;
-            archive.for_each_post(slug.as_deref(), |p| {
-                if json {
-                    let sep = if first { "[\n  " } else { ",\n  " };
-                    first = false;
-                    write!(out, "{sep}{}", serde_json::to_string(&post_json(&p))?)
-                } else {
-                    writeln!(out, "{}", line(&p))
-                }
-            })?;
-            if json {
-                writeln!(out, "{}", if first { "[]" } else { "\n]" })?;
-            }
-            out.flush()?;
-        }
-        Command::Show { id, json } => {
-            let archive = crate::ingest::open_or_seed(db)?;
-            let post = archive.post(id)?.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
-            if json {
-                let mut v = post_json(&post);
-                v["text"] = json!(post.body);
-                v["entities"] = json!(post.entities);
-                v["links"] = json!(post.links);
-                v["edited"] = json!(post.edited.map(|d| d.to_rfc3339()));
-                print_json(&json!([v]))?;
-            } else {
-                println!("{}", line(&post));
-                if let Some(url) = &post.url {
-                    println!("{url}");
-                }
-                println!("\n{}", post.body);
-            }
-        }
-        Command::Topics { json, retag, file } => {
-            let mut archive = crate::ingest::open_or_seed(db)?;
-            if retag {
-                let default = PathBuf::from("seeds/topics.toml");
-                let file = file.or_else(|| default.is_file().then_some(default));
-                let tagged = match &file {
-                    Some(path) => {
-                        let text =
-                            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                        let taxonomy = Taxonomy::parse(&text, &path.display().to_string())?;
-                        archive.set_taxonomy(taxonomy, &text)?
-                    }
-                    None => archive.retag()?,
-                };
-                let source = match &file {
-                    Some(path) => path.display().to_string(),
-                    None => "the store's taxonomy".to_string(),
-                };
-                eprintln!("re-tagged with {source}: {tagged} posts have a topic");
-            }
-            let counts = archive.topic_counts()?;
-            if json {
-                print_json(&json!(counts
-                    .iter()
-                    .map(|c| json!({"slug": c.topic.slug, "ru": c.topic.ru, "en": c.topic.en, "emoji": c.topic.emoji, "posts": c.posts}))
-                    .collect::<Vec<_>>()))?;
-            } else {
-                for c in counts {
-                    println!("{:<14} {:>5}  {} {} / {}", c.topic.slug, c.posts, c.topic.emoji, c.topic.ru, c.topic.en);
-                }
-            }
-        }
-        Command::Queue | Command::Schedule { .. } | Command::Cancel { .. } => {
-            use crate::replay::commands::{self as replay, Access, Surface};
-            let archive = crate::ingest::open_or_seed(db)?;
-            let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
-                bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
-            };
-            let lang = crate::i18n::Lang::En;
-            let now = chrono::Utc::now();
-            let answer = match command {
-                Command::Schedule { what, when } => replay::schedule(
-                    Surface::Cli,
-                    &archive,
-                    &replay_settings,
-                    lang,
-                    &format!("{what} {}", when.join(" ")),
-                    None,
-                    now,
-                )?,
-                Command::Cancel { id } => replay::cancel(Surface::Cli, &archive, lang, &id)?,
-                _ => replay::queue(&archive, &replay_settings, lang, now)?,
-            };
-            let text = crate::render::html::to_text(&answer.html, true);
-            // A refusal says what was wrong, so it is the error itself (main prints it on
-            // stderr and exits 1): a line of our own after it would only repeat it.
-            if !answer.ok {
-                bail!(text);
-            }
-            println!("{text}");
-        }
-        Command::Stats { json } => {
-            let archive = crate::ingest::open_or_seed(db)?;
-            let stats = archive.stats()?;
-            if json {
-                print_json(&serde_json::to_value(&stats)?)?;
-            } else {
-                println!("posts:    {} ({} undated, {} without a topic)", stats.posts, stats.undated, stats.untagged);
-                println!("channels: {}", stats.channels);
-                match (stats.first_date, stats.last_date) {
-                    (Some(a), Some(b)) => println!("dates:    {} .. {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
-                    _ => println!("dates:    unknown"),
-                }
-                println!("topics:");
-                for c in stats.topics {
-                    println!("  {:<14} {:>5}  {}", c.topic.slug, c.posts, c.topic.en);
-                }
-            }
-        }
+        Command::Cancel { id } => replay_command(settings, ReplayCommand::Cancel(id)),
     }
+}
+
+fn console(settings: &Settings, lang: Lang) -> anyhow::Result<()> {
+    let mut archive = crate::ingest::open_or_seed(&settings.config.db)?;
+    let stdin = std::io::stdin();
+    let prompt = stdin.is_terminal();
+    let ctx = crate::console::context(lang, &settings.config);
+    crate::console::run(&mut archive, ctx, stdin.lock(), &mut std::io::stdout(), prompt)
+}
+
+/// One transaction; a store this import created is removed again when it fails.
+fn import(db: &Path, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let existed = db.exists();
+    let mut archive = crate::ingest::open_archive(db, false)?;
+    let result = crate::ingest::import_paths(&mut archive, paths, std::io::stderr().is_terminal());
+    if result.is_err() && !existed {
+        drop(archive);
+        remove_store(db);
+    }
+    println!("{}", result?);
+    Ok(())
+}
+
+fn search(db: &Path, query: &str, limit: usize, json: bool) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(db)?;
+    let page = Searcher::default().search(&archive, query, 0, limit.clamp(1, 1000))?;
+    print_search(query, &page, json)
+}
+
+/// One post at a time: a million posts never sit in memory at once.
+fn posts(db: &Path, topic: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(db)?;
+    let slug = match topic {
+        Some(name) => match archive.taxonomy().find(name) {
+            Some(t) => Some(t.slug.clone()),
+            None => bail!("no topic {name:?}; `postkeeper topics` lists them"),
+        },
+        None => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut first = true;
+    archive.for_each_post(slug.as_deref(), |p| {
+        if json {
+            let sep = if first { "[\n  " } else { ",\n  " };
+            first = false;
+            write!(out, "{sep}{}", serde_json::to_string(&PostJson::from(&p))?)
+        } else {
+            writeln!(out, "{}", line(&p))
+        }
+    })?;
+    if json {
+        writeln!(out, "{}", if first { "[]" } else { "\n]" })?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn show(db: &Path, id: i64, json: bool) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(db)?;
+    let post = archive.post(id)?.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
+    if json {
+        return print_json(&[FullPostJson {
+            post: PostJson::from(&post),
+            text: &post.body,
+            entities: &post.entities,
+            links: &post.links,
+            edited: post.edited,
+        }]);
+    }
+    println!("{}", line(&post));
+    if let Some(url) = &post.url {
+        println!("{url}");
+    }
+    println!("\n{}", post.body);
+    Ok(())
+}
+
+fn topics(db: &Path, json: bool, retag: bool, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut archive = crate::ingest::open_or_seed(db)?;
+    if retag {
+        let default = PathBuf::from("seeds/topics.toml");
+        let file = file.or_else(|| default.is_file().then_some(default));
+        let tagged = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let taxonomy = Taxonomy::parse(&text, &path.display().to_string())?;
+                archive.set_taxonomy(taxonomy, &text)?
+            }
+            None => archive.retag()?,
+        };
+        let source = file.map_or_else(|| "the store's taxonomy".to_string(), |p| p.display().to_string());
+        eprintln!("re-tagged with {source}: {tagged} posts have a topic");
+    }
+    let counts = archive.topic_counts()?;
+    if json {
+        return print_json(&counts);
+    }
+    for c in counts {
+        println!("{:<14} {:>5}  {} {} / {}", c.topic.slug, c.posts, c.topic.emoji, c.topic.ru, c.topic.en);
+    }
+    Ok(())
+}
+
+fn stats(db: &Path, json: bool) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(db)?;
+    let stats = archive.stats()?;
+    if json {
+        return print_json(&stats);
+    }
+    println!("posts:    {} ({} undated, {} without a topic)", stats.posts, stats.undated, stats.untagged);
+    println!("channels: {}", stats.channels);
+    match (stats.first_date, stats.last_date) {
+        (Some(a), Some(b)) => println!("dates:    {} .. {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
+        _ => println!("dates:    unknown"),
+    }
+    println!("topics:");
+    for c in stats.topics {
+        println!("  {:<14} {:>5}  {}", c.topic.slug, c.posts, c.topic.en);
+    }
+    Ok(())
+}
+
+enum ReplayCommand {
+    Queue,
+    /// `WHAT WHEN`
+    Schedule(String),
+    Cancel(String),
+}
+
+/// `queue`, `schedule`, `cancel`: the chat's replay commands, in CLI words.
+fn replay_command(settings: &Settings, command: ReplayCommand) -> anyhow::Result<()> {
+    use crate::replay::commands::{self as replay, Access, Surface};
+    let archive = crate::ingest::open_or_seed(&settings.config.db)?;
+    let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
+        bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
+    };
+    let (lang, now) = (Lang::En, chrono::Utc::now());
+    let answer = match command {
+        ReplayCommand::Schedule(args) => {
+            replay::schedule(Surface::Cli, &archive, &replay_settings, lang, &args, None, now)?
+        }
+        ReplayCommand::Cancel(id) => replay::cancel(Surface::Cli, &archive, lang, &id)?,
+        ReplayCommand::Queue => replay::queue(&archive, &replay_settings, lang, now)?,
+    };
+    let text = crate::render::html::to_text(&answer.html, true);
+    // A refusal says what was wrong, so it is the error itself (main prints it on
+    // stderr and exits 1): a line of our own after it would only repeat it.
+    if !answer.ok {
+        bail!(text);
+    }
+    println!("{text}");
     Ok(())
 }
 
 fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()> {
     if json {
-        let hits: Vec<_> = page
+        let hits: Vec<HitJson> = page
             .hits
             .iter()
-            .map(|h| {
-                let mut v = post_json(&h.post);
-                v["score"] = json!(h.score);
-                v["snippet"] = json!(h.snippet.render(crate::render::html::escape_into, "<b>", "</b>"));
-                v
+            .map(|h| HitJson {
+                post: PostJson::from(&h.post),
+                score: h.score,
+                snippet: h.snippet.render(crate::render::html::escape_into, "<b>", "</b>"),
             })
             .collect();
-        return print_json(&json!(hits));
+        return print_json(&hits);
     }
     if page.hits.is_empty() {
         println!("nothing found for {query:?}");

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The language of replies (`--lang ru|en` on the console).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Lang {
     #[default]
     Ru,
