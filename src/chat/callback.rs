@@ -15,8 +15,6 @@ pub enum Action {
     Topic { slug: String, page: usize },
     /// Another random post.
     Random,
-    /// Show a post in full.
-    Post { id: i64 },
     /// A label button (the current page): nothing to do.
     Noop,
 }
@@ -28,7 +26,6 @@ impl Action {
             Action::Topics => "tl".to_string(),
             Action::Topic { slug, page } => format!("t:{slug}:{page}"),
             Action::Random => "r".to_string(),
-            Action::Post { id } => format!("p:{id}"),
             Action::Noop => "x".to_string(),
         };
         debug_assert!(data.len() <= MAX_BYTES, "callback data too long: {data}");
@@ -43,7 +40,6 @@ impl Action {
             "tl" => Action::Topics,
             "t" => Action::Topic { slug: parts.next()?.to_string(), page: parts.next()?.parse().ok()? },
             "r" => Action::Random,
-            "p" => Action::Post { id: parts.next()?.parse().ok()? },
             "x" => Action::Noop,
             _ => return None,
         };
@@ -62,7 +58,6 @@ mod tests {
             Action::Topics,
             Action::Topic { slug: "a".repeat(24), page: 1_000_000 },
             Action::Random,
-            Action::Post { id: i64::MAX },
             Action::Noop,
         ];
         for a in actions {

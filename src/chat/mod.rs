@@ -95,7 +95,6 @@ pub struct InlineArticle {
     pub title: String,
     pub description: String,
     pub html: String,
-    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,7 +358,6 @@ pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<Callb
             CallbackReply { edit: Some(topic_page(archive, ctx, &slug, page)?), ..Default::default() }
         }
         Action::Random => CallbackReply { send: random(archive, ctx)?, ..Default::default() },
-        Action::Post { id } => CallbackReply { send: post(archive, ctx, id)?, ..Default::default() },
     })
 }
 
@@ -401,7 +399,6 @@ pub fn inline(
                 title: html::truncate(if p.title.is_empty() { lang.texts().no_title } else { &p.title }, 120),
                 description: html::truncate(snippet.trim(), 200),
                 html,
-                url: p.url.clone(),
             }
         })
         .collect();

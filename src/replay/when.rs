@@ -245,18 +245,16 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<(Schedule, DateT
     Ok((Schedule::Once, at))
 }
 
-/// For tests and the CLI: a date and time in a zone.
-pub fn local(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> Option<DateTime<Utc>> {
-    resolve_local(NaiveDate::from_ymd_opt(y, m, d)?.and_hms_opt(h, min, 0)?, tz)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono_tz::Europe::Berlin;
 
     fn at(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        local(tz, y, m, d, h, min).expect("valid")
+        NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(h, min, 0))
+            .and_then(|naive| resolve_local(naive, tz))
+            .expect("valid")
     }
 
     #[test]
