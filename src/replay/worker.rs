@@ -160,6 +160,8 @@ impl Worker {
         let begin = self.archive.try_call(move |a| a.begin_run(&job, &settings, now)).await?;
         match begin {
             Begin::Run { run_id } => self.deliver(run_id, limiter).await,
+            // Only the lease-checked `begin_run_held` answers this.
+            Begin::NotHolder => Ok(()),
             Begin::Missed { job_id } => {
                 tracing::warn!(job = job_id, "replay missed: due too long ago");
                 Ok(())
