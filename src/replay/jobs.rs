@@ -1,5 +1,6 @@
-//! The replay tables: jobs, runs, parts, history. Every state change of a
-//! delivery is committed before the next request goes out.
+//! The replay tables: jobs, runs, parts, history, and the delivery lease. Every
+//! state change of a delivery is committed before the next request goes out; the
+//! worker's changes land only while it holds the lease (the `_held` methods).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
@@ -52,6 +53,73 @@ pub enum Begin {
     Missed { job_id: i64 },
     /// Nothing to send (the post is gone, the archive is empty).
     Failed { job_id: i64, reason: String },
+    /// The worker no longer holds the delivery lease: nothing was written, the job is
+    /// left to the holder (only [`Archive::begin_run_held`] answers this).
+    NotHolder,
+}
+
+/// The one lease replay delivery runs under (a row of `replay_lease`).
+const LEASE: &str = "delivery";
+
+/// The delivery lease as the store has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub acquired_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What trying to take the delivery lease led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Take {
+    /// The lease is ours until `expires_at`. `from` names the previous holder when its
+    /// lease had run out unreleased (a takeover); `None` when it was free or already ours.
+    Taken { expires_at: DateTime<Utc>, from: Option<String> },
+    /// Another worker holds it and it has not expired.
+    Busy(Lease),
+}
+
+/// The proof a delivery write asks for: `owner` holds the lease, unexpired at `at`
+/// (system time). Checked in the write's own transaction, so a worker that lost the
+/// lease can write nothing after another worker took it over.
+#[derive(Debug, Clone)]
+pub struct Holding {
+    pub owner: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Holding {
+    /// `owner`'s claim as of now (made where the write runs, so a call that waited for
+    /// the store is not checked against an earlier time).
+    pub fn now(owner: &str) -> Holding {
+        Holding { owner: owner.to_string(), at: Utc::now() }
+    }
+}
+
+/// Whether `holding` is true in the store (inside the caller's transaction).
+fn holds(conn: &rusqlite::Connection, holding: &Holding) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM replay_lease WHERE name = ?1 AND owner = ?2 AND expires_at > ?3)",
+    )?
+    .query_row(params![LEASE, holding.owner, holding.at.timestamp_millis()], |r| r.get(0))
+}
+
+fn millis(ms: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("lease time"))
+}
+
+fn lease_from_row(r: &Row<'_>) -> rusqlite::Result<Lease> {
+    Ok(Lease {
+        owner: r.get(0)?,
+        acquired_at: millis(r.get(1)?)?,
+        heartbeat_at: millis(r.get(2)?)?,
+        expires_at: millis(r.get(3)?)?,
+    })
+}
+
+fn ttl_millis(ttl: std::time::Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn corrupt(what: &str) -> rusqlite::Error {
@@ -228,6 +296,28 @@ impl Archive {
     /// Starts the due occurrence of `job`: records it as missed (too late), failed
     /// (nothing to send) or as a run whose parts are fixed now; moves the job on.
     pub fn begin_run(&mut self, job: &Job, settings: &ReplaySettings, now: DateTime<Utc>) -> Result<Begin> {
+        self.begin_run_as(None, job, settings, now)
+    }
+
+    /// [`Archive::begin_run`] by the worker holding the delivery lease: nothing is
+    /// written ([`Begin::NotHolder`]) unless `holding` is true as the run begins.
+    pub fn begin_run_held(
+        &mut self,
+        holding: &Holding,
+        job: &Job,
+        settings: &ReplaySettings,
+        now: DateTime<Utc>,
+    ) -> Result<Begin> {
+        self.begin_run_as(Some(holding), job, settings, now)
+    }
+
+    fn begin_run_as(
+        &mut self,
+        holding: Option<&Holding>,
+        job: &Job,
+        settings: &ReplaySettings,
+        now: DateTime<Utc>,
+    ) -> Result<Begin> {
         let due = job.next_run.ok_or_else(|| StoreError::Corrupt(format!("job #{} has no next run", job.id)))?;
         let next = job.schedule.next_after(due, now, settings.tz).map(|d| d.timestamp());
         let chat = settings.chat.to_string();
@@ -235,6 +325,11 @@ impl Archive {
         let late = now - due;
         let post = if late > grace { None } else { self.pick_post(job.target)? };
         let tx = self.conn_mut().transaction()?;
+        if let Some(holding) = holding
+            && !holds(&tx, holding)?
+        {
+            return Ok(Begin::NotHolder);
+        }
         // An occurrence that sends nothing: recorded as `state`; a one-off job ends with it,
         // a recurring one moves on to its next occurrence.
         let close_unsent = |state: &str, reason: &str| -> rusqlite::Result<()> {
@@ -284,7 +379,37 @@ impl Archive {
 
     /// Closes a run: `sent`, `uncertain` (a part's fate unknown) or `failed`.
     pub fn finish_run(&mut self, run_id: i64, state: &str, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        self.finish_run_as(None, run_id, state, reason, now).map(|_| ())
+    }
+
+    /// [`Archive::finish_run`] by the worker holding the delivery lease: false (nothing
+    /// written) unless `holding` is true, so a worker that lost the lease cannot close a
+    /// run the new holder is resuming.
+    pub fn finish_run_held(
+        &mut self,
+        holding: &Holding,
+        run_id: i64,
+        state: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.finish_run_as(Some(holding), run_id, state, reason, now)
+    }
+
+    fn finish_run_as(
+        &mut self,
+        holding: Option<&Holding>,
+        run_id: i64,
+        state: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let tx = self.conn_mut().transaction()?;
+        if let Some(holding) = holding
+            && !holds(&tx, holding)?
+        {
+            return Ok(false);
+        }
         let (job_id, post_id): (i64, Option<i64>) =
             tx.query_row("SELECT job_id, post_id FROM replay_runs WHERE id = ?1", [run_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -308,6 +433,287 @@ impl Archive {
             params![job_id, job_state],
         )?;
         tx.commit()?;
+        Ok(true)
+    }
+
+    /// [`Archive::mark_part`] by the worker holding the delivery lease: false (nothing
+    /// written) unless `holding` is true. Marking a part `sending` this way is the check
+    /// before each request: a worker that lost the lease sends nothing more, and the new
+    /// holder finds every part the old one may have sent marked.
+    pub fn mark_part_held(&mut self, holding: &Holding, run_id: i64, idx: i64, state: &str) -> Result<bool> {
+        let tx = self.conn_mut().transaction()?;
+        if !holds(&tx, holding)? {
+            return Ok(false);
+        }
+        tx.prepare_cached("UPDATE replay_parts SET state = ?3 WHERE run_id = ?1 AND idx = ?2")?
+            .execute(params![run_id, idx, state])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Takes the delivery lease for `owner` until `now + ttl` when it is free, expired or
+    /// already `owner`'s; otherwise reports the live holder. One write transaction (it
+    /// begins IMMEDIATE, taking SQLite's write lock first), so of two processes trying at
+    /// once exactly one gets it.
+    pub fn take_lease(&mut self, owner: &str, now: DateTime<Utc>, ttl: std::time::Duration) -> Result<Take> {
+        let now_ms = now.timestamp_millis();
+        let expires_ms = now_ms.saturating_add(ttl_millis(ttl));
+        let tx = self.conn_mut().transaction()?;
+        let current = tx
+            .query_row(
+                "SELECT owner, acquired_at, heartbeat_at, expires_at FROM replay_lease WHERE name = ?1",
+                [LEASE],
+                lease_from_row,
+            )
+            .optional()?;
+        let from = match current {
+            Some(lease) if lease.owner != owner && lease.expires_at.timestamp_millis() > now_ms => {
+                return Ok(Take::Busy(lease));
+            }
+            Some(lease) if lease.owner != owner => Some(lease.owner),
+            _ => None,
+        };
+        tx.execute(
+            "INSERT INTO replay_lease(name, owner, acquired_at, heartbeat_at, expires_at) VALUES (?1, ?2, ?3, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET
+                acquired_at = CASE WHEN owner = excluded.owner THEN acquired_at ELSE excluded.acquired_at END,
+                owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at",
+            params![LEASE, owner, now_ms, expires_ms],
+        )?;
+        tx.commit()?;
+        Ok(Take::Taken { expires_at: millis(expires_ms)?, from })
+    }
+
+    /// The holder's heartbeat: moves its lease's expiry to `now + ttl`. False when the
+    /// lease is no longer `owner`'s (another worker took it over, or it was released).
+    /// A lease that ran out but that nobody took is renewed: every delivery write
+    /// checks the lease in its own transaction, so no other worker acted meanwhile.
+    pub fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: std::time::Duration) -> Result<bool> {
+        let now_ms = now.timestamp_millis();
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE replay_lease SET heartbeat_at = ?3, expires_at = ?4 WHERE name = ?1 AND owner = ?2",
+            )?
+            .execute(params![LEASE, owner, now_ms, now_ms.saturating_add(ttl_millis(ttl))])?;
+        Ok(changed > 0)
+    }
+
+    /// Gives the lease up (a clean stop), so another worker or a restart takes it at
+    /// once instead of waiting for it to expire. False when it was not `owner`'s.
+    pub fn release_lease(&self, owner: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM replay_lease WHERE name = ?1 AND owner = ?2", [LEASE, owner])? > 0)
+    }
+
+    /// The delivery lease, if any worker holds it (or held it and was killed).
+    pub fn replay_lease(&self) -> Result<Option<Lease>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT owner, acquired_at, heartbeat_at, expires_at FROM replay_lease WHERE name = ?1",
+                [LEASE],
+                lease_from_row,
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::ChatRef;
+
+    const TTL: Duration = Duration::from_secs(15);
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).single().expect("valid")
+    }
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        t0() + chrono::Duration::milliseconds(ms)
+    }
+
+    fn holding(owner: &str, ms: i64) -> Holding {
+        Holding { owner: owner.to_string(), at: at(ms) }
+    }
+
+    fn taken(from: Option<&str>, expires_ms: i64) -> Take {
+        Take::Taken { expires_at: at(expires_ms), from: from.map(str::to_string) }
+    }
+
+    fn holder(take: Take) -> Option<String> {
+        match take {
+            Take::Busy(lease) => Some(lease.owner),
+            Take::Taken { .. } => None,
+        }
+    }
+
+    #[test]
+    fn a_free_lease_is_taken_and_a_live_one_refused() -> Result<()> {
+        let mut a = Archive::open_in_memory()?;
+        assert_eq!(a.replay_lease()?, None);
+        assert_eq!(a.take_lease("a", t0(), TTL)?, taken(None, 15_000));
+        let lease = a.replay_lease()?.expect("held");
+        assert_eq!((lease.owner.as_str(), lease.acquired_at, lease.heartbeat_at), ("a", t0(), t0()));
+        // Live until its last millisecond, for anyone else.
+        assert_eq!(holder(a.take_lease("b", at(14_999), TTL)?).as_deref(), Some("a"));
+        assert_eq!(a.replay_lease()?.expect("held").owner, "a", "a refusal changes nothing");
+        // Its holder taking it again is a renewal: the tenure keeps its start.
+        assert_eq!(a.take_lease("a", at(3_000), TTL)?, taken(None, 18_000));
+        assert_eq!(a.replay_lease()?.expect("held").acquired_at, t0());
         Ok(())
+    }
+
+    #[test]
+    fn an_expired_lease_is_taken_over_and_its_old_holder_shut_out() -> Result<()> {
+        let mut a = Archive::open_in_memory()?;
+        a.take_lease("a", t0(), TTL)?;
+        assert!(a.holds_for_test(&holding("a", 14_999))?);
+        assert!(!a.holds_for_test(&holding("a", 15_000))?, "expired, even for its holder");
+        assert_eq!(a.take_lease("b", at(15_000), TTL)?, taken(Some("a"), 30_000));
+        let lease = a.replay_lease()?.expect("held");
+        assert_eq!((lease.owner.as_str(), lease.acquired_at), ("b", at(15_000)));
+        assert!(!a.renew_lease("a", at(15_001), TTL)?, "the old holder's heartbeat finds it gone");
+        assert!(!a.holds_for_test(&holding("a", 15_001))?);
+        assert!(a.holds_for_test(&holding("b", 15_001))?);
+        assert_eq!(holder(a.take_lease("a", at(16_000), TTL)?).as_deref(), Some("b"));
+        Ok(())
+    }
+
+    #[test]
+    fn renewal_keeps_the_lease_live() -> Result<()> {
+        let mut a = Archive::open_in_memory()?;
+        a.take_lease("a", t0(), TTL)?;
+        for beat in 1..=6 {
+            assert!(a.renew_lease("a", at(beat * 5_000), TTL)?);
+            assert_eq!(holder(a.take_lease("b", at(beat * 5_000 + 14_000), TTL)?).as_deref(), Some("a"));
+        }
+        let lease = a.replay_lease()?.expect("held");
+        assert_eq!((lease.acquired_at, lease.heartbeat_at, lease.expires_at), (t0(), at(30_000), at(45_000)));
+        assert!(!a.renew_lease("b", at(31_000), TTL)?, "only its holder renews it");
+        // Run out, but nobody took it: its holder may renew it (nobody acted meanwhile).
+        assert!(a.renew_lease("a", at(50_000), TTL)?);
+        assert!(a.holds_for_test(&holding("a", 50_000))?);
+        assert_eq!(a.take_lease("b", at(65_000), TTL)?, taken(Some("a"), 80_000));
+        Ok(())
+    }
+
+    #[test]
+    fn a_released_lease_is_free_at_once() -> Result<()> {
+        let mut a = Archive::open_in_memory()?;
+        a.take_lease("a", t0(), TTL)?;
+        assert!(!a.release_lease("b")?, "not b's to release");
+        assert_eq!(a.replay_lease()?.expect("held").owner, "a");
+        assert!(a.release_lease("a")?);
+        assert_eq!(a.replay_lease()?, None);
+        assert!(!a.renew_lease("a", at(1_000), TTL)?, "released is not renewable");
+        assert_eq!(a.take_lease("b", at(1_000), TTL)?, taken(None, 16_000), "no wait for expiry");
+        assert!(!a.release_lease("a")?);
+        Ok(())
+    }
+
+    fn settings() -> ReplaySettings {
+        ReplaySettings {
+            chat: ChatRef::Username("replay_chan".into()),
+            admins: vec![],
+            tz: chrono_tz::UTC,
+            header: None,
+            grace: Duration::from_secs(3600),
+        }
+    }
+
+    /// Beginning a run, marking a part and closing a run all write nothing for a worker
+    /// that does not hold the lease.
+    #[test]
+    fn delivery_writes_need_the_lease() -> Result<()> {
+        let mut a = Archive::open_in_memory()?;
+        crate::ingest::seed_if_empty(&mut a)?;
+        let job_id = a.create_job(Target::Post(3), &Schedule::Once, t0(), None, t0())?;
+        let job = a.job(job_id)?.expect("job");
+        assert_eq!(a.begin_run_held(&holding("a", 0), &job, &settings(), t0())?, Begin::NotHolder, "nobody holds it");
+        a.take_lease("a", t0(), TTL)?;
+        assert_eq!(a.begin_run_held(&holding("b", 1), &job, &settings(), t0())?, Begin::NotHolder);
+        assert!(a.recent_runs(10)?.is_empty(), "no run written");
+        assert_eq!(a.job(job_id)?.expect("job").next_run, Some(t0()), "the job did not move on");
+
+        let Begin::Run { run_id } = a.begin_run_held(&holding("a", 1), &job, &settings(), t0())? else {
+            panic!("the holder begins the run");
+        };
+        assert!(a.mark_part_held(&holding("a", 2), run_id, 0, "sending")?);
+        assert_eq!(a.run_parts(run_id)?[0].state, "sending");
+        // a is killed; b takes over when the lease expires.
+        a.take_lease("b", at(15_000), TTL)?;
+        assert!(!a.mark_part_held(&holding("a", 15_001), run_id, 0, "pending")?);
+        assert!(!a.finish_run_held(&holding("a", 15_001), run_id, "sent", None, t0())?);
+        assert_eq!(a.run(run_id)?.expect("run").state, "sending", "left open for b");
+        assert_eq!(a.open_runs()?, [run_id]);
+        assert!(a.mark_part_held(&holding("b", 15_002), run_id, 0, "unknown")?);
+        assert!(a.finish_run_held(&holding("b", 15_003), run_id, "uncertain", Some("part 1"), t0())?);
+        assert_eq!(a.run(run_id)?.expect("run").state, "uncertain");
+        assert_eq!(a.run_parts(run_id)?[0].state, "unknown");
+        assert_eq!(a.job(job_id)?.expect("job").state, "done");
+        Ok(())
+    }
+
+    /// Workers in as many threads, each with its own connection to one store file (as
+    /// in separate processes), try a free lease at the same moment: exactly one gets it.
+    #[test]
+    fn of_workers_racing_for_the_lease_one_gets_it() -> Result<()> {
+        const WORKERS: usize = 6;
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("race.db");
+        drop(Archive::open(&path)?);
+        for round in 0..5i64 {
+            let start = std::sync::Arc::new(std::sync::Barrier::new(WORKERS));
+            let threads: Vec<_> = (0..WORKERS)
+                .map(|i| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || -> Result<Take> {
+                        let mut a = Archive::open(&path)?;
+                        start.wait();
+                        a.take_lease(&format!("w{i}"), at(round * 60_000), TTL)
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for (i, t) in threads.into_iter().enumerate() {
+                if let Take::Taken { .. } = t.join().expect("no panic")? {
+                    winners.push(format!("w{i}"));
+                }
+            }
+            assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+            let a = Archive::open(&path)?;
+            assert_eq!(a.replay_lease()?.map(|l| l.owner), winners.pop());
+        }
+        Ok(())
+    }
+
+    /// A store from before the lease (schema 5) gains it on open, its jobs kept.
+    #[test]
+    fn an_old_store_gains_the_lease_in_place() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("old.db");
+        let job_id = {
+            let a = Archive::open(&path)?;
+            let id = a.create_job(Target::Next, &Schedule::Once, t0(), None, t0())?;
+            a.conn().execute_batch("DROP TABLE replay_lease; PRAGMA user_version = 5;")?;
+            id
+        };
+        let mut a = Archive::open(&path)?;
+        let version: i64 = a.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert!(version >= 6, "{version}");
+        assert_eq!(a.job(job_id)?.map(|j| j.next_run), Some(Some(t0())));
+        assert_eq!(a.take_lease("a", t0(), TTL)?, taken(None, 15_000));
+        Ok(())
+    }
+
+    impl Archive {
+        fn holds_for_test(&self, holding: &Holding) -> Result<bool> {
+            Ok(holds(self.conn(), holding)?)
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Scheduled replays of archived posts into a channel, delivered exactly
 //! once: jobs and runs live in SQLite; every part of a run is marked before
 //! and after its request, so a restart resumes without losing or doubling.
+//! One worker delivers at a time, under a lease kept in the store, even when
+//! several processes share it (see `worker`).
 
 pub mod commands;
 pub mod jobs;

@@ -1,5 +1,14 @@
 //! The delivery worker: one job at a time, in due order; wakes for the next
 //! due job (or a nudge), never busy-polls; shares the bot's shutdown.
+//!
+//! Several processes may share a store (a bot and the CLI, or two bots by
+//! mistake), so a worker delivers only while it holds the store's delivery
+//! lease (`replay_lease`): it takes the lease when free or expired, renews it
+//! from a heartbeat task, and gives it back when it stops. Every delivery write
+//! (beginning a run, marking a part `sending` before its request, closing a
+//! run) checks the lease in its own transaction, so a worker that lost the
+//! lease sends nothing more, and the one that took it over finds every part
+//! that may have gone out marked.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,7 +21,7 @@ use teloxide::types::{LinkPreviewOptions, ParseMode, Recipient};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::Begin;
+use super::jobs::{Begin, Holding, Take};
 use super::{Clock, ReplaySettings};
 use crate::bot::SharedArchive;
 use crate::config::ChatRef;
@@ -25,6 +34,18 @@ const TRIES: u32 = 5;
 const MAX_RETRY_AFTER: u32 = 20;
 /// How often the store is checked for jobs added by another process (the CLI).
 const RESCAN: Duration = Duration::from_secs(2);
+/// How long the delivery lease lasts unrenewed: how long the replays of a killed
+/// worker (or a frozen one) wait before another process takes over. Long enough that
+/// a live holder never loses it to a slow store: a renewal may wait out the store's
+/// busy timeout (5 s, while the CLI writes) and fail, and the next still lands in
+/// time. Short next to a schedule's minutes, so a takeover delays little.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often the holder renews the lease: a third of [`LEASE_TTL`], so two renewals
+/// can be late or fail before it runs out.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often a waiting worker tries the lease again (sooner when it is due to expire):
+/// a holder that stopped cleanly released it, and is replaced within this.
+const LEASE_RETRY: Duration = Duration::from_secs(2);
 
 pub struct Worker {
     pub bot: Bot,
@@ -41,7 +62,56 @@ pub struct Worker {
 /// Why a part could not be delivered.
 enum SendError {
     Failed(String),
+    /// Stopping, or the lease was lost: the part is left to whoever holds the lease next.
     Stopped,
+}
+
+/// A worker's tenure of the delivery lease.
+struct Held {
+    owner: String,
+    /// Cancelled when the worker stops or loses the lease: everything the worker does
+    /// while holding it waits on this instead of the worker's stop token.
+    session: CancellationToken,
+}
+
+impl Held {
+    /// A delivery write was refused: the lease is no longer ours.
+    fn lost(&self) {
+        if !self.session.is_cancelled() {
+            tracing::warn!(owner = %self.owner, "the replay lease is no longer this worker's: delivery stops here");
+            self.session.cancel();
+        }
+    }
+}
+
+/// A worker's name in the lease: its process and a random part, so two workers (in
+/// two processes, or one process after a restart) never take each other's lease for
+/// their own.
+fn owner_id() -> String {
+    format!("pid{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// Renews the lease every [`HEARTBEAT`] until the session ends; ends it when the lease
+/// turns out to be someone else's. A failed renewal (a busy store) is tried again at
+/// the next beat: until the lease runs out, nobody can take it.
+async fn heartbeat(archive: SharedArchive, owner: String, session: CancellationToken) {
+    let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    loop {
+        tokio::select! {
+            _ = beats.tick() => {}
+            _ = session.cancelled() => return,
+        }
+        let who = owner.clone();
+        match archive.try_call(move |a| a.renew_lease(&who, Utc::now(), LEASE_TTL)).await {
+            Ok(true) => tracing::trace!(owner, "replay lease renewed"),
+            Ok(false) => {
+                tracing::warn!(owner, "the replay lease was taken over by another worker: delivery stops here");
+                session.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(owner, "cannot renew the replay lease (trying again): {e:#}"),
+        }
+    }
 }
 
 /// Sends to one channel at most 20 a minute (sliding window on the worker's clock).
@@ -92,13 +162,82 @@ fn transient(e: &RequestError) -> bool {
 }
 
 impl Worker {
-    /// Runs until the stop token is cancelled.
+    /// Runs until the stop token is cancelled: waits for the delivery lease, delivers
+    /// while holding it, and waits again if it is lost.
     pub async fn run(self) {
+        let owner = owner_id();
         let mut limiter = Limiter { sent: VecDeque::new() };
-        if let Err(e) = self.recover(&mut limiter).await {
+        // The holder last reported as waited for, so the log says so once per holder.
+        let mut waiting_for: Option<String> = None;
+        while !self.stop.is_cancelled() {
+            let who = owner.clone();
+            let taken = self.archive.try_call(move |a| a.take_lease(&who, Utc::now(), LEASE_TTL)).await;
+            let retry = match taken {
+                Ok(Take::Taken { from, .. }) => {
+                    match from {
+                        Some(previous) => tracing::warn!(
+                            owner,
+                            previous,
+                            "took over the replay lease: its holder stopped renewing it (killed?); this worker delivers now"
+                        ),
+                        None => tracing::info!(owner, "took the replay lease: this worker delivers replays"),
+                    }
+                    waiting_for = None;
+                    self.hold(&owner, &mut limiter).await;
+                    continue;
+                }
+                Ok(Take::Busy(lease)) => {
+                    let left = (lease.expires_at - Utc::now()).to_std().unwrap_or_default();
+                    if waiting_for.as_deref() != Some(lease.owner.as_str()) {
+                        tracing::info!(
+                            owner,
+                            holder = lease.owner,
+                            expires_in_ms = left.as_millis() as u64,
+                            "another worker holds the replay lease and delivers: waiting until it stops or its lease expires"
+                        );
+                        waiting_for = Some(lease.owner);
+                    }
+                    left.clamp(Duration::from_millis(50), LEASE_RETRY)
+                }
+                Err(e) => {
+                    tracing::error!("cannot take the replay lease: {e:#}");
+                    LEASE_RETRY
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = self.stop.cancelled() => {}
+            }
+        }
+        tracing::debug!("replay worker stopped");
+    }
+
+    /// One tenure of the lease: a heartbeat renews it, interrupted runs are resumed,
+    /// then due jobs delivered, until the worker stops (the lease is released) or the
+    /// lease is lost.
+    async fn hold(&self, owner: &str, limiter: &mut Limiter) {
+        let held = Held { owner: owner.to_string(), session: self.stop.child_token() };
+        let beat = tokio::spawn(heartbeat(self.archive.clone(), held.owner.clone(), held.session.clone()));
+        if let Err(e) = self.recover(&held, limiter).await {
             tracing::error!("replay recovery failed: {e:#}");
         }
-        while !self.stop.is_cancelled() {
+        self.deliver_due(&held, limiter).await;
+        held.session.cancel();
+        let _ = beat.await;
+        if self.stop.is_cancelled() {
+            let who = held.owner.clone();
+            match self.archive.try_call(move |a| a.release_lease(&who)).await {
+                Ok(true) => tracing::info!(owner, "released the replay lease"),
+                Ok(false) => tracing::debug!(owner, "the replay lease was no longer ours to release"),
+                Err(e) => tracing::warn!(owner, "cannot release the replay lease (it expires by itself): {e:#}"),
+            }
+        }
+    }
+
+    /// Due jobs, one at a time, while the lease is held.
+    async fn deliver_due(&self, held: &Held, limiter: &mut Limiter) {
+        let session = &held.session;
+        while !session.is_cancelled() {
             let next = match self.archive.try_call(|a| a.next_due_job()).await {
                 Ok(job) => job,
                 Err(e) => {
@@ -109,9 +248,9 @@ impl Worker {
             let now = self.clock.now();
             match next {
                 Some(job) if job.next_run.is_some_and(|t| t <= now) => {
-                    if let Err(e) = self.handle(job, &mut limiter).await {
+                    if let Err(e) = self.handle(held, job, limiter).await {
                         tracing::error!("replay failed: {e:#}");
-                        self.pause().await;
+                        self.pause(session).await;
                     }
                 }
                 other => {
@@ -126,40 +265,49 @@ impl Worker {
                         } => {}
                         _ = self.wake.notified() => {}
                         _ = tokio::time::sleep(RESCAN) => {}
-                        _ = self.stop.cancelled() => {}
+                        _ = session.cancelled() => {}
                     }
                 }
             }
         }
-        tracing::debug!("replay worker stopped");
     }
 
     /// A short pause after an unexpected error, so a broken store does not spin.
-    async fn pause(&self) {
+    async fn pause(&self, session: &CancellationToken) {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = self.stop.cancelled() => {}
+            _ = session.cancelled() => {}
         }
     }
 
-    /// Runs interrupted by a crash: parts found `sending` have an unknown fate and
-    /// are reported, never resent; the parts after them are delivered.
-    async fn recover(&self, limiter: &mut Limiter) -> anyhow::Result<()> {
+    /// Runs interrupted by a crash, a shutdown, or a lost lease (this process's or
+    /// another's, whose lease this worker took over): parts found `sending` have an
+    /// unknown fate and are reported, never resent; the parts after them are delivered.
+    async fn recover(&self, held: &Held, limiter: &mut Limiter) -> anyhow::Result<()> {
         let open = self.archive.try_call(|a| a.open_runs()).await?;
         for run_id in open {
+            if held.session.is_cancelled() {
+                break;
+            }
             tracing::warn!(run = run_id, "resuming an interrupted replay");
-            self.deliver(run_id, limiter).await?;
+            self.deliver(held, run_id, limiter).await?;
         }
         Ok(())
     }
 
-    async fn handle(&self, job: super::jobs::Job, limiter: &mut Limiter) -> anyhow::Result<()> {
+    async fn handle(&self, held: &Held, job: super::jobs::Job, limiter: &mut Limiter) -> anyhow::Result<()> {
         let settings = self.settings.clone();
         let now = self.clock.now();
         let job_id = job.id;
-        let begin = self.archive.try_call(move |a| a.begin_run(&job, &settings, now)).await?;
+        let owner = held.owner.clone();
+        let begin =
+            self.archive.try_call(move |a| a.begin_run_held(&Holding::now(&owner), &job, &settings, now)).await?;
         match begin {
-            Begin::Run { run_id } => self.deliver(run_id, limiter).await,
+            Begin::Run { run_id } => self.deliver(held, run_id, limiter).await,
+            Begin::NotHolder => {
+                held.lost();
+                Ok(())
+            }
             Begin::Missed { job_id } => {
                 tracing::warn!(job = job_id, "replay missed: due too long ago");
                 Ok(())
@@ -174,7 +322,7 @@ impl Worker {
     }
 
     /// Sends a run's parts in order, each marked before and after its request.
-    async fn deliver(&self, run_id: i64, limiter: &mut Limiter) -> anyhow::Result<()> {
+    async fn deliver(&self, held: &Held, run_id: i64, limiter: &mut Limiter) -> anyhow::Result<()> {
         let (run, parts) = self
             .archive
             .try_call(move |a| -> crate::store::Result<_> { Ok((a.run(run_id)?, a.run_parts(run_id)?)) })
@@ -190,21 +338,29 @@ impl Worker {
                 }
                 "sending" => {
                     // Interrupted between marking and recording: it may or may not have arrived.
-                    self.archive.try_call(move |a| a.mark_part(run_id, part.idx, "unknown", None)).await?;
+                    let owner = held.owner.clone();
+                    let marked = self
+                        .archive
+                        .try_call(move |a| a.mark_part_held(&Holding::now(&owner), run_id, part.idx, "unknown"))
+                        .await?;
+                    if !marked {
+                        held.lost();
+                        return Ok(());
+                    }
                     unknown.push(part.idx);
                     continue;
                 }
                 _ => {}
             }
-            match self.send_part(run_id, part.idx, &part.html, limiter).await {
+            match self.send_part(held, run_id, part.idx, &part.html, limiter).await {
                 Ok(message_id) => {
                     tracing::info!(job = run.job_id, run = run_id, part = part.idx, message_id, "replay part sent");
                 }
                 Err(SendError::Stopped) => return Ok(()),
                 Err(SendError::Failed(reason)) => {
-                    let now = self.clock.now();
-                    let r = reason.clone();
-                    self.archive.try_call(move |a| a.finish_run(run_id, "failed", Some(&r), now)).await?;
+                    if !self.finish(held, run_id, "failed", Some(reason.clone())).await? {
+                        return Ok(());
+                    }
                     let title = run.title.clone().unwrap_or_default();
                     self.tell_admins(&format!(
                         "⚠️ Повтор по заданию #{} («{title}») в {} не удался: {reason}",
@@ -215,14 +371,14 @@ impl Worker {
                 }
             }
         }
-        let now = self.clock.now();
         if unknown.is_empty() {
-            self.archive.try_call(move |a| a.finish_run(run_id, "sent", None, now)).await?;
+            self.finish(held, run_id, "sent", None).await?;
         } else {
             let parts: Vec<String> = unknown.iter().map(|i| (i + 1).to_string()).collect();
             let reason = format!("part {} may not have arrived (interrupted); not resent", parts.join(", "));
-            let r = reason.clone();
-            self.archive.try_call(move |a| a.finish_run(run_id, "uncertain", Some(&r), now)).await?;
+            if !self.finish(held, run_id, "uncertain", Some(reason)).await? {
+                return Ok(());
+            }
             let title = run.title.clone().unwrap_or_default();
             self.tell_admins(&format!(
                 "⚠️ Повтор по заданию #{} («{title}») в {} был прерван: неизвестно, дошла ли часть {}. Чтобы не задвоить, она не отправлена повторно — проверьте канал.",
@@ -235,7 +391,40 @@ impl Worker {
         Ok(())
     }
 
-    async fn send_part(&self, run_id: i64, idx: i64, html: &str, limiter: &mut Limiter) -> Result<i64, SendError> {
+    /// Closes a run while holding the lease; false when the lease was lost (the run is
+    /// left open for the new holder to resume).
+    async fn finish(
+        &self,
+        held: &Held,
+        run_id: i64,
+        state: &'static str,
+        reason: Option<String>,
+    ) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let owner = held.owner.clone();
+        let done = self
+            .archive
+            .try_call(move |a| a.finish_run_held(&Holding::now(&owner), run_id, state, reason.as_deref(), now))
+            .await?;
+        if !done {
+            held.lost();
+        }
+        Ok(done)
+    }
+
+    /// Sends one part. It is marked `sending` (only while the lease is held: the check
+    /// before each request) and then `sent` with its message id, or back to `pending`
+    /// when the request surely failed; those marks record what the request did, so
+    /// they land even if the lease was lost meanwhile.
+    async fn send_part(
+        &self,
+        held: &Held,
+        run_id: i64,
+        idx: i64,
+        html: &str,
+        limiter: &mut Limiter,
+    ) -> Result<i64, SendError> {
+        let session = &held.session;
         let mut failures = 0;
         let mut waits = 0;
         let db = |state: &'static str, message_id: Option<i64>| {
@@ -248,10 +437,19 @@ impl Worker {
             }
         };
         loop {
-            if !limiter.acquire(&self.clock, &self.stop).await {
+            if !limiter.acquire(&self.clock, session).await {
                 return Err(SendError::Stopped);
             }
-            db("sending", None).await?;
+            let owner = held.owner.clone();
+            let marked = self
+                .archive
+                .try_call(move |a| a.mark_part_held(&Holding::now(&owner), run_id, idx, "sending"))
+                .await
+                .map_err(|e| SendError::Failed(format!("store: {e:#}")))?;
+            if !marked {
+                held.lost();
+                return Err(SendError::Stopped);
+            }
             let request = self
                 .bot
                 .send_message(recipient(&self.settings.chat), html.to_string())
@@ -291,7 +489,7 @@ impl Worker {
             };
             tokio::select! {
                 _ = self.clock.sleep(wait) => {}
-                _ = self.stop.cancelled() => return Err(SendError::Stopped),
+                _ = session.cancelled() => return Err(SendError::Stopped),
             }
         }
     }

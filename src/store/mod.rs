@@ -24,6 +24,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V3__replay.sql", include_str!("../../migrations/V3__replay.sql"), None),
     ("V4__stems.sql", include_str!("../../migrations/V4__stems.sql"), None),
     ("V5__ascii_tokens.sql", include_str!("../../migrations/V5__ascii_tokens.sql"), Some(import::reindex)),
+    ("V6__replay_lease.sql", include_str!("../../migrations/V6__replay_lease.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,316 @@
+//! Two `postkeeper run` processes on one store, configured through the environment
+//! as an operator would (by mistake) set them up: the replay worker's lease lets
+//! exactly one of them deliver, and the other takes over when the holder is killed.
+//!
+//! Each bot talks to a fake server of its own (one server would see two pollers on
+//! the token and answer 409, which stops a bot); both servers know the channel, so a
+//! second delivery would show on either.
+//!
+//! A worker that loses the lease in the middle of a run is tested in process, on a
+//! manual clock, where the moment of the loss can be chosen.
+
+mod support;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use postkeeper::config::{ChatRef, Config};
+use postkeeper::model::{NewChannel, NewPost};
+use postkeeper::replay::jobs::Lease;
+use postkeeper::replay::when::Schedule;
+use postkeeper::replay::{Clock, Target};
+use postkeeper::store::Archive;
+use support::harness::Harness;
+use support::{FakeTelegram, Fault, updates};
+
+const CHANNEL: i64 = -1_002_000_000_001;
+const ADMIN: i64 = 1001;
+/// Long enough for a bot to start, and for a lease to expire (15 s) with room to spare.
+const WAIT: Duration = Duration::from_secs(40);
+
+/// The binary with only the settings given here (none from the developer's shell).
+fn postkeeper(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_postkeeper"));
+    c.env_clear()
+        .current_dir(dir)
+        .env("POSTKEEPER_DB", dir.join("shared.db"))
+        .env("POSTKEEPER_ADMINS", ADMIN.to_string())
+        .env("POSTKEEPER_REPLAY_CHAT", CHANNEL.to_string())
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// `postkeeper ARGS` as a CLI command on the shared store; must succeed.
+fn cli(dir: &Path, args: &[&str]) {
+    let out = postkeeper(dir).args(args).output().expect("the CLI runs");
+    assert!(
+        out.status.success(),
+        "postkeeper {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct BotProcess {
+    name: &'static str,
+    child: Child,
+    tg: FakeTelegram,
+    log: PathBuf,
+}
+
+impl BotProcess {
+    async fn start(dir: &Path, name: &'static str) -> BotProcess {
+        let tg = FakeTelegram::start().await;
+        tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
+        tg.add_chat(updates::private_chat(ADMIN));
+        let log = dir.join(format!("{name}.log"));
+        let child = postkeeper(dir)
+            .env("TELOXIDE_TOKEN", support::TOKEN)
+            .env("TELOXIDE_API_URL", tg.url())
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("the bot starts");
+        let bot = BotProcess { name, child, tg, log };
+        // Running: its replay worker has tried the lease (the dispatcher started with it).
+        until(|| bot.logs(), || bot.logs().contains("replay lease")).await;
+        bot
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Replays that reached the channel through this bot's server.
+    fn replays(&self) -> Vec<String> {
+        self.tg.messages(CHANNEL).into_iter().map(|m| m.text).collect()
+    }
+
+    /// SIGTERM, then the exit (a clean stop within 10 s).
+    async fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                break status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "{} did not stop: {}", self.name, self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{}: exit status {status:?}: {}", self.name, self.logs());
+    }
+
+    fn errors(&self) -> Vec<support::Call> {
+        self.tg.errors()
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        // A failed test must not leave a bot running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (polling, at most `WAIT`) until `done` holds; `what` explains a timeout.
+async fn until(what: impl Fn() -> String, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting: {}", what());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Both bots' logs, for a timeout's message.
+fn describe<'a>(bots: [&'a BotProcess; 2]) -> impl Fn() -> String + 'a {
+    move || bots.iter().map(|b| format!("--- {}:\n{}", b.name, b.logs())).collect()
+}
+
+fn store(dir: &Path) -> Archive {
+    Archive::open(&dir.join("shared.db")).expect("the shared store opens")
+}
+
+fn lease(dir: &Path) -> Option<Lease> {
+    store(dir).replay_lease().expect("reads the lease")
+}
+
+/// The states of the runs of job `id`.
+fn runs_of(dir: &Path, id: i64) -> Vec<String> {
+    let runs = store(dir).recent_runs(100).expect("reads runs");
+    runs.into_iter().filter(|r| r.job_id == id).map(|r| r.state).collect()
+}
+
+fn title(dir: &Path, post: i64) -> String {
+    store(dir).post(post).expect("reads").expect("the seed has the post").title
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_bots_on_one_store_deliver_each_replay_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    // The store exists (seeded) before the bots start, as after an operator's first run.
+    cli(dir, &["queue"]);
+    let a = BotProcess::start(dir, "a").await;
+    let b = BotProcess::start(dir, "b").await;
+    // One worker took the lease, the other says it waits.
+    const TOOK: &str = "took the replay lease";
+    const WAITS: &str = "another worker holds the replay lease";
+    until(describe([&a, &b]), || {
+        let (la, lb) = (a.logs(), b.logs());
+        (la.contains(TOOK) && lb.contains(WAITS)) || (lb.contains(TOOK) && la.contains(WAITS))
+    })
+    .await;
+    let (mut holder, mut other) = if a.logs().contains(TOOK) { (a, b) } else { (b, a) };
+    let first = lease(dir).expect("the lease is held");
+    assert!(holder.logs().contains(&first.owner), "the holder's log names its lease: {}", holder.logs());
+
+    // A due job: delivered once, by the holder.
+    cli(dir, &["schedule", "3", "in", "2s"]);
+    until(describe([&holder, &other]), || holder.replays().len() + other.replays().len() >= 1).await;
+    until(|| format!("{:?}", runs_of(dir, 1)), || runs_of(dir, 1) == ["sent"]).await;
+    assert_eq!(holder.replays().len(), 1, "{:?}", holder.replays());
+    assert!(holder.replays()[0].starts_with(&title(dir, 3)), "{:?}", holder.replays());
+    assert!(other.replays().is_empty(), "the waiting bot delivered too: {:?}", other.replays());
+    assert_eq!(
+        store(dir).job(1).expect("reads").expect("job").state,
+        "done",
+        "nothing left for the other bot to deliver"
+    );
+
+    // The holder is killed: its lease stays until it expires, then the other bot takes
+    // over and delivers the next job, once.
+    holder.child.kill().expect("SIGKILL");
+    holder.child.wait().expect("reaped");
+    let killed = (Instant::now(), Utc::now());
+    let stale = lease(dir).expect("a killed holder leaves its lease");
+    assert_eq!(stale.owner, first.owner);
+    let expiry = killed.0 + (stale.expires_at - killed.1).to_std().unwrap_or_default();
+    cli(dir, &["schedule", "5", "in", "2s"]);
+    until(describe([&holder, &other]), || !other.replays().is_empty()).await;
+    let sent = other.tg.calls_to("sendMessage");
+    let delivery = sent.iter().find(|c| c.ok && c.params["chat_id"] == CHANNEL).expect("the replay's call");
+    // (Instants and the system clock agree to well within 50 ms.)
+    assert!(
+        delivery.at + Duration::from_millis(50) >= expiry,
+        "delivered {:?} before the killed holder's lease expired",
+        expiry - delivery.at
+    );
+    until(|| format!("{:?}", runs_of(dir, 2)), || runs_of(dir, 2) == ["sent"]).await;
+    assert_eq!(other.replays().len(), 1, "{:?}", other.replays());
+    assert!(other.replays()[0].starts_with(&title(dir, 5)), "{:?}", other.replays());
+    assert_eq!(holder.replays().len(), 1, "the killed bot's server got nothing more");
+    let took_over = lease(dir).expect("the other bot holds the lease");
+    assert_ne!(took_over.owner, first.owner);
+    let logs = other.logs();
+    assert!(
+        logs.contains("took over the replay lease") && logs.contains(&first.owner),
+        "the log names the takeover and the previous holder: {logs}"
+    );
+    assert_eq!(runs_of(dir, 1), ["sent"], "the first job was not delivered again");
+
+    // A clean stop gives the lease back at once.
+    other.terminate().await;
+    assert_eq!(lease(dir), None, "released: {}", other.logs());
+    assert!(other.logs().contains("released the replay lease"), "{}", other.logs());
+    for bot in [&holder, &other] {
+        assert!(bot.errors().is_empty(), "{}: {:#?}", bot.name, bot.errors());
+        assert!(!bot.logs().contains("panicked"), "{}: {}", bot.name, bot.logs());
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).single().expect("valid")
+}
+
+/// A store on disk with the seed and one post long enough for several messages (#21).
+fn long_post_store(path: &Path) -> Archive {
+    let mut a = Archive::open(path).expect("store");
+    postkeeper::ingest::seed_if_empty(&mut a).expect("seed");
+    let paragraph = "Длинный абзац про архив, повторы и каналы. ".repeat(60);
+    let text = format!("Очень длинный пост\n{}", vec![paragraph; 6].join("\n\n"));
+    a.import(|sink| -> Result<(), postkeeper::store::StoreError> {
+        sink.channel(&NewChannel::telegram(-100_555, "Long"))?;
+        sink.post(NewPost {
+            message_id: Some(1),
+            seq: 1,
+            date: Some(1_634_000_000),
+            edited: None,
+            text,
+            entities: vec![],
+        })?;
+        Ok(())
+    })
+    .expect("import");
+    a
+}
+
+/// In one process, on a manual clock: the worker holds the lease and is waiting out a
+/// 429 on the first part of a run when another worker takes the lease over. It sends
+/// nothing more; when the lease is free again it takes it back, resumes the run and
+/// every part arrives once.
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shared.db");
+    let archive = long_post_store(&db);
+    let config =
+        Config { admins: vec![ADMIN], replay_chat: Some(ChatRef::Username("replay_chan".into())), ..Config::default() };
+    let (clock, manual) = Clock::manual(t0());
+    let h = Harness::with_clock(config, archive, clock, |tg| {
+        tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
+        tg.add_chat(updates::private_chat(ADMIN));
+    })
+    .await;
+    // Another process's connection: the CLI, then the other worker.
+    let other = Archive::open(&db).expect("second connection");
+    until(|| "the bot's worker never took the lease".into(), || lease(dir.path()).is_some()).await;
+
+    h.tg.inject("sendMessage", Fault::RetryAfter(30));
+    let job = other.create_job(Target::Post(21), &Schedule::Once, t0(), None, t0()).expect("job");
+    until(|| h.tg.dump_calls(), || !h.tg.calls_to("sendMessage").is_empty()).await;
+    let run = || other.recent_runs(10).expect("runs").into_iter().find(|r| r.job_id == job).expect("the run began");
+    let parts = || other.run_parts(run().id).expect("parts");
+    // The 429 is recorded: part 0 is pending again, the worker waits 30 s (manual clock).
+    until(|| format!("{:?}", parts()), || parts()[0].state == "pending").await;
+    let total = parts().len();
+    assert!(total >= 3, "{total} parts");
+
+    // The lease goes to another worker (as after an expiry), which holds it for a while.
+    let far = (Utc::now() + chrono::Duration::seconds(120)).timestamp_millis();
+    other
+        .conn()
+        .execute("UPDATE replay_lease SET owner = 'intruder', expires_at = ?1", [far])
+        .expect("the lease changes hands");
+    manual.advance(Duration::from_secs(30));
+    // The wait is over: the next request would go out now, were it not checked.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.tg.wait_idle(support::harness::QUIET).await;
+    assert_eq!(h.tg.calls_to("sendMessage").len(), 1, "sent after losing the lease: {}", h.tg.dump_calls());
+    assert_eq!(run().state, "sending", "the run is left open for the holder");
+    assert!(parts().iter().all(|p| p.state == "pending"), "{:?}", parts());
+
+    // The other worker stops cleanly: this one takes the lease back and resumes the run.
+    assert!(other.release_lease("intruder").expect("releases"));
+    until(|| h.tg.dump_calls(), || h.tg.messages(CHANNEL).len() >= total).await;
+    until(|| format!("{:?}", run()), || run().state == "sent").await;
+    h.tg.wait_idle(support::harness::QUIET).await;
+    let texts: Vec<String> = h.tg.messages(CHANNEL).into_iter().map(|m| m.text).collect();
+    assert_eq!(texts.len(), total, "every part once: {texts:?}");
+    assert!(
+        texts[0].starts_with("Очень длинный пост"),
+        "in order, from the first: {:?}",
+        texts[0].chars().take(40).collect::<String>()
+    );
+    assert!(parts().iter().all(|p| p.state == "sent" && p.message_id.is_some()), "{:?}", parts());
+    assert!(h.tg.messages(ADMIN).is_empty(), "nothing uncertain to report");
+    assert!(lease(dir.path()).is_some_and(|l| l.owner != "intruder"));
+    h.finish().await;
+    assert_eq!(lease(dir.path()), None, "a clean stop releases the lease");
+}
