@@ -328,3 +328,17 @@ async fn a_second_process_on_the_same_token_makes_the_first_stop_with_a_clear_er
     assert_eq!(conflicts.len(), 1, "no fight over the token: {:#?}", tg.errors());
     assert!(tg.errors().iter().all(|c| c.status == 409), "{:#?}", tg.errors());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_long_poll_outlasts_the_http_client_timeout() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let bot = dir.start_bot();
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+    // Nothing to deliver: the next getUpdates waits its whole 25 s. teloxide's client gives
+    // up after 17 s unless told otherwise, and each such poll would fail and be logged.
+    tokio::time::sleep(Duration::from_secs(19)).await;
+    exchange(&tg, ru("/random"), "sendMessage", 1).await;
+    let logs = finish(&tg, bot).await;
+    assert!(!logs.contains("polling failed") && !logs.contains("ERROR"), "{logs}");
+}

@@ -310,9 +310,21 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
     Ok(Running { task, dispatcher: shutdown, worker, stop_worker, conflict, ended })
 }
 
+/// How long a getUpdates waits for updates (Telegram allows up to 50 s).
+const POLL_TIMEOUT: Duration = Duration::from_secs(25);
+
 /// A bot for `token`, talking to `api_url` when given (a self-hosted or fake server).
 pub fn make_bot(token: &str, api_url: Option<&url::Url>) -> Bot {
-    let bot = Bot::new(token);
+    // teloxide's client gives up on a request after 17 s and does not stretch that for a
+    // long poll: an idle 25 s getUpdates would fail every time. Its other settings are kept.
+    let client = teloxide::net::default_reqwest_settings().timeout(POLL_TIMEOUT + Duration::from_secs(15)).build();
+    let bot = match client {
+        Ok(client) => Bot::with_client(token, client),
+        Err(e) => {
+            tracing::warn!("cannot build the HTTP client with a longer timeout, using teloxide's: {e}");
+            Bot::new(token)
+        }
+    };
     match api_url {
         Some(url) => bot.set_api_url(url.clone()),
         None => bot,
@@ -346,7 +358,7 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         tracing::warn!("cannot register the command menu: {e}");
     }
     let state = Arc::new(BotState::new(SharedArchive::new(archive), config));
-    let running = spawn(bot, state, Duration::from_secs(25)).await?;
+    let running = spawn(bot, state, POLL_TIMEOUT).await?;
     let asked = tokio::select! {
         _ = wait_for_signal() => {
             tracing::info!("stopping: finishing the updates in hand");
