@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::model::{NewChannel, NewPost};
+use postkeeper::replay::state::{PartState, RunState};
 use postkeeper::replay::when::Schedule;
 use postkeeper::replay::{Clock, ManualClock, Target};
 use postkeeper::store::Archive;
@@ -407,7 +408,7 @@ async fn five_failures_fail_the_job_and_tell_the_admins() {
     let dm = dm_texts(&h).await.remove(0);
     assert!(dm.contains("#1") && dm.contains("5 tries"), "{dm}");
     assert_eq!(channel(&h).len(), 0);
-    assert_eq!(runs(&h).await[0].state, "failed");
+    assert_eq!(runs(&h).await[0].state, RunState::Failed);
     h.finish().await;
 }
 
@@ -479,10 +480,10 @@ async fn a_restart_delivers_overdue_jobs_within_grace_and_marks_the_rest_missed(
     wait_channel(&h, 2).await;
     stays(&h, 2).await;
     let runs = runs(&h).await;
-    let state = |job: i64| runs.iter().filter(|r| r.job_id == job).map(|r| r.state.clone()).collect::<Vec<_>>();
-    assert_eq!(state(within), ["sent"]);
-    assert_eq!(state(beyond), ["missed"]);
-    assert_eq!(state(recurring), ["sent"], "fired once, not once per missed period");
+    let state = |job: i64| runs.iter().filter(|r| r.job_id == job).map(|r| r.state).collect::<Vec<_>>();
+    assert_eq!(state(within), [RunState::Sent]);
+    assert_eq!(state(beyond), [RunState::Missed]);
+    assert_eq!(state(recurring), [RunState::Sent], "fired once, not once per missed period");
     let next = h.archive.call(move |a| a.job(recurring)).await.expect("runs").expect("reads").expect("job").next_run;
     assert_eq!(next, Some(anchor + hour * 24), "resumes at its next occurrence");
     h.exchange(admin("/queue"), "sendMessage", 1).await;
@@ -512,14 +513,14 @@ async fn a_crash_between_parts_sends_only_the_rest() {
     let (archive, run_id, parts) = begun_long_run();
     assert!(parts.len() >= 3);
     // The process died right after recording part 0 as sent.
-    archive.mark_part(run_id, 0, "sent", Some(77)).expect("mark");
+    archive.mark_part(run_id, 0, PartState::Sent, Some(77)).expect("mark");
     let (h, _) = start(config(), archive).await;
     wait_channel(&h, parts.len() - 1).await;
     stays(&h, parts.len() - 1).await;
     let texts = channel(&h);
     assert!(!texts[0].starts_with("Очень длинный пост"), "part 0 was not resent");
     let r = h.archive.call(move |a| a.run(run_id)).await.expect("runs").expect("reads").expect("run");
-    assert_eq!(r.state, "sent");
+    assert_eq!(r.state, RunState::Sent);
     assert!(dm_texts(&h).await.is_empty());
     h.finish().await;
 }
@@ -528,8 +529,8 @@ async fn a_crash_between_parts_sends_only_the_rest() {
 async fn a_part_of_unknown_fate_is_reported_not_resent() {
     let (archive, run_id, parts) = begun_long_run();
     // Died during the request of part 1: sent or not, nobody knows.
-    archive.mark_part(run_id, 0, "sent", Some(77)).expect("mark");
-    archive.mark_part(run_id, 1, "sending", None).expect("mark");
+    archive.mark_part(run_id, 0, PartState::Sent, Some(77)).expect("mark");
+    archive.mark_part(run_id, 1, PartState::Sending, None).expect("mark");
     let (h, _) = start(config(), archive).await;
     wait_channel(&h, parts.len() - 2).await;
     stays(&h, parts.len() - 2).await;
@@ -545,7 +546,7 @@ async fn a_part_of_unknown_fate_is_reported_not_resent() {
     }
     assert!(dm_texts(&h).await[0].contains("часть 2"), "{:?}", dm_texts(&h).await);
     let r = h.archive.call(move |a| a.run(run_id)).await.expect("runs").expect("reads").expect("run");
-    assert_eq!(r.state, "uncertain");
+    assert_eq!(r.state, RunState::Uncertain);
     h.finish().await;
 }
 

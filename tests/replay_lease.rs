@@ -11,6 +11,7 @@
 
 mod support;
 
+use postkeeper::replay::state::{JobState, PartState, RunState};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -142,7 +143,7 @@ fn lease(dir: &Path) -> Option<Lease> {
 }
 
 /// The states of the runs of job `id`.
-fn runs_of(dir: &Path, id: i64) -> Vec<String> {
+fn runs_of(dir: &Path, id: i64) -> Vec<RunState> {
     let runs = store(dir).recent_runs(100).expect("reads runs");
     runs.into_iter().filter(|r| r.job_id == id).map(|r| r.state).collect()
 }
@@ -174,13 +175,13 @@ async fn two_bots_on_one_store_deliver_each_replay_once() {
     // A due job: delivered once, by the holder.
     cli(dir, &["schedule", "3", "in", "2s"]);
     until(describe([&holder, &other]), || holder.replays().len() + other.replays().len() >= 1).await;
-    until(|| format!("{:?}", runs_of(dir, 1)), || runs_of(dir, 1) == ["sent"]).await;
+    until(|| format!("{:?}", runs_of(dir, 1)), || runs_of(dir, 1) == [RunState::Sent]).await;
     assert_eq!(holder.replays().len(), 1, "{:?}", holder.replays());
     assert!(holder.replays()[0].starts_with(&title(dir, 3)), "{:?}", holder.replays());
     assert!(other.replays().is_empty(), "the waiting bot delivered too: {:?}", other.replays());
     assert_eq!(
         store(dir).job(1).expect("reads").expect("job").state,
-        "done",
+        JobState::Done,
         "nothing left for the other bot to deliver"
     );
 
@@ -202,7 +203,7 @@ async fn two_bots_on_one_store_deliver_each_replay_once() {
         "delivered {:?} before the killed holder's lease expired",
         expiry - delivery.at
     );
-    until(|| format!("{:?}", runs_of(dir, 2)), || runs_of(dir, 2) == ["sent"]).await;
+    until(|| format!("{:?}", runs_of(dir, 2)), || runs_of(dir, 2) == [RunState::Sent]).await;
     assert_eq!(other.replays().len(), 1, "{:?}", other.replays());
     assert!(other.replays()[0].starts_with(&title(dir, 5)), "{:?}", other.replays());
     assert_eq!(holder.replays().len(), 1, "the killed bot's server got nothing more");
@@ -213,7 +214,7 @@ async fn two_bots_on_one_store_deliver_each_replay_once() {
         logs.contains("took over the replay lease") && logs.contains(&first.owner),
         "the log names the takeover and the previous holder: {logs}"
     );
-    assert_eq!(runs_of(dir, 1), ["sent"], "the first job was not delivered again");
+    assert_eq!(runs_of(dir, 1), [RunState::Sent], "the first job was not delivered again");
 
     // A clean stop gives the lease back at once.
     other.terminate().await;
@@ -278,7 +279,7 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
     let run = || other.recent_runs(10).expect("runs").into_iter().find(|r| r.job_id == job).expect("the run began");
     let parts = || other.run_parts(run().id).expect("parts");
     // The 429 is recorded: part 0 is pending again, the worker waits 30 s (manual clock).
-    until(|| format!("{:?}", parts()), || parts()[0].state == "pending").await;
+    until(|| format!("{:?}", parts()), || parts()[0].state == PartState::Pending).await;
     let total = parts().len();
     assert!(total >= 3, "{total} parts");
 
@@ -293,13 +294,13 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     h.tg.wait_idle(support::harness::QUIET).await;
     assert_eq!(h.tg.calls_to("sendMessage").len(), 1, "sent after losing the lease: {}", h.tg.dump_calls());
-    assert_eq!(run().state, "sending", "the run is left open for the holder");
-    assert!(parts().iter().all(|p| p.state == "pending"), "{:?}", parts());
+    assert_eq!(run().state, RunState::Sending, "the run is left open for the holder");
+    assert!(parts().iter().all(|p| p.state == PartState::Pending), "{:?}", parts());
 
     // The other worker stops cleanly: this one takes the lease back and resumes the run.
     assert!(other.release_lease("intruder").expect("releases"));
     until(|| h.tg.dump_calls(), || h.tg.messages(CHANNEL).len() >= total).await;
-    until(|| format!("{:?}", run()), || run().state == "sent").await;
+    until(|| format!("{:?}", run()), || run().state == RunState::Sent).await;
     h.tg.wait_idle(support::harness::QUIET).await;
     let texts: Vec<String> = h.tg.messages(CHANNEL).into_iter().map(|m| m.text).collect();
     assert_eq!(texts.len(), total, "every part once: {texts:?}");
@@ -308,7 +309,7 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
         "in order, from the first: {:?}",
         texts[0].chars().take(40).collect::<String>()
     );
-    assert!(parts().iter().all(|p| p.state == "sent" && p.message_id.is_some()), "{:?}", parts());
+    assert!(parts().iter().all(|p| p.state == PartState::Sent && p.message_id.is_some()), "{:?}", parts());
     assert!(h.tg.messages(ADMIN).is_empty(), "nothing uncertain to report");
     assert!(lease(dir.path()).is_some_and(|l| l.owner != "intruder"));
     h.finish().await;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::state::RunState;
 use super::when::{self, Schedule, WhenError};
 use super::{ReplaySettings, Target};
 use crate::config::Config;
@@ -304,12 +305,12 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
         }
         out.push_str(&format!("<b>{}</b>", t.queue_outcomes));
         for run in runs {
-            let (mark, word) = match run.state.as_str() {
-                "sent" => ("✅", t.outcome_sent),
-                "failed" => ("❌", t.outcome_failed),
-                "missed" => ("⏭", t.outcome_missed),
-                "uncertain" => ("⚠️", t.outcome_uncertain),
-                _ => ("⏳", t.outcome_sending),
+            let (mark, word) = match run.state {
+                RunState::Sent => ("✅", t.outcome_sent),
+                RunState::Failed => ("❌", t.outcome_failed),
+                RunState::Missed => ("⏭", t.outcome_missed),
+                RunState::Uncertain => ("⚠️", t.outcome_uncertain),
+                RunState::Sending => ("⏳", t.outcome_sending),
             };
             let at = run.finished_at.unwrap_or(run.due);
             let title = run.title.as_deref().map(|x| format!(" «{}»", escape(&truncate(x, 60)))).unwrap_or_default();

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::state::{JobState, PartState, RunState};
 use super::when::Schedule;
 use super::{ReplaySettings, Target};
 use crate::i18n::Lang;
@@ -18,7 +19,7 @@ pub struct Job {
     pub target: Target,
     pub schedule: Schedule,
     pub next_run: Option<DateTime<Utc>>,
-    pub state: String,
+    pub state: JobState,
     pub created_at: DateTime<Utc>,
 }
 
@@ -31,7 +32,7 @@ pub struct Run {
     pub post_id: Option<i64>,
     pub title: Option<String>,
     pub chat: String,
-    pub state: String,
+    pub state: RunState,
     pub reason: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -40,7 +41,7 @@ pub struct Run {
 pub struct Part {
     pub idx: i64,
     pub html: String,
-    pub state: String,
+    pub state: PartState,
     pub message_id: Option<i64>,
 }
 
@@ -255,7 +256,7 @@ impl Archive {
     }
 
     /// Records a part's state (committed at once: this is what makes delivery exactly-once).
-    pub fn mark_part(&self, run_id: i64, idx: i64, state: &str, message_id: Option<i64>) -> Result<()> {
+    pub fn mark_part(&self, run_id: i64, idx: i64, state: PartState, message_id: Option<i64>) -> Result<()> {
         self.conn().execute(
             "UPDATE replay_parts SET state = ?3, message_id = coalesce(?4, message_id) WHERE run_id = ?1 AND idx = ?2",
             params![run_id, idx, state, message_id],
@@ -332,12 +333,12 @@ impl Archive {
         }
         // An occurrence that sends nothing: recorded as `state`; a one-off job ends with it,
         // a recurring one moves on to its next occurrence.
-        let close_unsent = |state: &str, reason: &str| -> rusqlite::Result<()> {
+        let close_unsent = |state: RunState, job_state: JobState, reason: &str| -> rusqlite::Result<()> {
             tx.execute(
                 "INSERT INTO replay_runs(job_id, due, chat, state, reason, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![job.id, due.timestamp(), chat, state, reason, now.timestamp()],
             )?;
-            let job_state = if job.schedule.is_recurring() { "active" } else { state };
+            let job_state = if job.schedule.is_recurring() { JobState::Active } else { job_state };
             tx.execute(
                 "UPDATE replay_jobs SET next_run = ?2, state = ?3 WHERE id = ?1",
                 params![job.id, next, job_state],
@@ -345,15 +346,15 @@ impl Archive {
             Ok(())
         };
         let begin = if late > grace {
-            close_unsent("missed", &format!("{} min late", late.num_minutes()))?;
+            close_unsent(RunState::Missed, JobState::Missed, &format!("{} min late", late.num_minutes()))?;
             Begin::Missed { job_id: job.id }
         } else if let Some(post) = post {
             let header = header_for(settings, &post);
             let parts = post_messages(&post, Lang::Ru, settings.tz, header.as_deref(), false);
             let run_id: i64 = tx.query_row(
-                "INSERT INTO replay_runs(job_id, due, post_id, title, chat, state) VALUES (?1, ?2, ?3, ?4, ?5, 'sending')
+                "INSERT INTO replay_runs(job_id, due, post_id, title, chat, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  RETURNING id",
-                params![job.id, due.timestamp(), post.id, post.title, chat],
+                params![job.id, due.timestamp(), post.id, post.title, chat, RunState::Sending],
                 |r| r.get(0),
             )?;
             for (i, html) in parts.iter().enumerate() {
@@ -370,7 +371,7 @@ impl Archive {
                 Target::Post(id) => format!("post #{id} is not in the archive"),
                 _ => "the archive is empty".to_string(),
             };
-            close_unsent("failed", &reason)?;
+            close_unsent(RunState::Failed, JobState::Failed, &reason)?;
             Begin::Failed { job_id: job.id, reason }
         };
         tx.commit()?;
@@ -378,7 +379,7 @@ impl Archive {
     }
 
     /// Closes a run: `sent`, `uncertain` (a part's fate unknown) or `failed`.
-    pub fn finish_run(&mut self, run_id: i64, state: &str, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    pub fn finish_run(&mut self, run_id: i64, state: RunState, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
         self.finish_run_as(None, run_id, state, reason, now).map(|_| ())
     }
 
@@ -389,7 +390,7 @@ impl Archive {
         &mut self,
         holding: &Holding,
         run_id: i64,
-        state: &str,
+        state: RunState,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
@@ -400,7 +401,7 @@ impl Archive {
         &mut self,
         holding: Option<&Holding>,
         run_id: i64,
-        state: &str,
+        state: RunState,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
@@ -418,7 +419,7 @@ impl Archive {
             "UPDATE replay_runs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1",
             params![run_id, state, reason, now.timestamp()],
         )?;
-        if state != "failed"
+        if state != RunState::Failed
             && let Some(post_id) = post_id
         {
             tx.execute(
@@ -427,10 +428,10 @@ impl Archive {
                 params![post_id, now.timestamp()],
             )?;
         }
-        let job_state = if state == "failed" { "failed" } else { "done" };
+        let job_state = if state == RunState::Failed { JobState::Failed } else { JobState::Done };
         tx.execute(
-            "UPDATE replay_jobs SET state = ?2 WHERE id = ?1 AND state = 'active' AND next_run IS NULL",
-            params![job_id, job_state],
+            "UPDATE replay_jobs SET state = ?2 WHERE id = ?1 AND state = ?3 AND next_run IS NULL",
+            params![job_id, job_state, JobState::Active],
         )?;
         tx.commit()?;
         Ok(true)
@@ -440,7 +441,7 @@ impl Archive {
     /// written) unless `holding` is true. Marking a part `sending` this way is the check
     /// before each request: a worker that lost the lease sends nothing more, and the new
     /// holder finds every part the old one may have sent marked.
-    pub fn mark_part_held(&mut self, holding: &Holding, run_id: i64, idx: i64, state: &str) -> Result<bool> {
+    pub fn mark_part_held(&mut self, holding: &Holding, run_id: i64, idx: i64, state: PartState) -> Result<bool> {
         let tx = self.conn_mut().transaction()?;
         if !holds(&tx, holding)? {
             return Ok(false);
@@ -643,19 +644,19 @@ mod tests {
         let Begin::Run { run_id } = a.begin_run_held(&holding("a", 1), &job, &settings(), t0())? else {
             panic!("the holder begins the run");
         };
-        assert!(a.mark_part_held(&holding("a", 2), run_id, 0, "sending")?);
-        assert_eq!(a.run_parts(run_id)?[0].state, "sending");
+        assert!(a.mark_part_held(&holding("a", 2), run_id, 0, PartState::Sending)?);
+        assert_eq!(a.run_parts(run_id)?[0].state, PartState::Sending);
         // a is killed; b takes over when the lease expires.
         a.take_lease("b", at(15_000), TTL)?;
-        assert!(!a.mark_part_held(&holding("a", 15_001), run_id, 0, "pending")?);
-        assert!(!a.finish_run_held(&holding("a", 15_001), run_id, "sent", None, t0())?);
-        assert_eq!(a.run(run_id)?.expect("run").state, "sending", "left open for b");
+        assert!(!a.mark_part_held(&holding("a", 15_001), run_id, 0, PartState::Pending)?);
+        assert!(!a.finish_run_held(&holding("a", 15_001), run_id, RunState::Sent, None, t0())?);
+        assert_eq!(a.run(run_id)?.expect("run").state, RunState::Sending, "left open for b");
         assert_eq!(a.open_runs()?, [run_id]);
-        assert!(a.mark_part_held(&holding("b", 15_002), run_id, 0, "unknown")?);
-        assert!(a.finish_run_held(&holding("b", 15_003), run_id, "uncertain", Some("part 1"), t0())?);
-        assert_eq!(a.run(run_id)?.expect("run").state, "uncertain");
-        assert_eq!(a.run_parts(run_id)?[0].state, "unknown");
-        assert_eq!(a.job(job_id)?.expect("job").state, "done");
+        assert!(a.mark_part_held(&holding("b", 15_002), run_id, 0, PartState::Unknown)?);
+        assert!(a.finish_run_held(&holding("b", 15_003), run_id, RunState::Uncertain, Some("part 1"), t0())?);
+        assert_eq!(a.run(run_id)?.expect("run").state, RunState::Uncertain);
+        assert_eq!(a.run_parts(run_id)?[0].state, PartState::Unknown);
+        assert_eq!(a.job(job_id)?.expect("job").state, JobState::Done);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 
 pub mod commands;
 pub mod jobs;
+pub mod state;
 pub mod when;
 pub mod worker;
 

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::jobs::{Begin, Holding, Take};
+use super::state::{PartState, RunState};
 use super::{Clock, ReplaySettings};
 use crate::bot::SharedArchive;
 use crate::config::ChatRef;
@@ -330,18 +331,20 @@ impl Worker {
         let Some(run) = run else { return Ok(()) };
         let mut unknown = Vec::new();
         for part in parts {
-            match part.state.as_str() {
-                "sent" => continue,
-                "unknown" => {
+            match part.state {
+                PartState::Sent => continue,
+                PartState::Unknown => {
                     unknown.push(part.idx);
                     continue;
                 }
-                "sending" => {
+                PartState::Sending => {
                     // Interrupted between marking and recording: it may or may not have arrived.
                     let owner = held.owner.clone();
                     let marked = self
                         .archive
-                        .try_call(move |a| a.mark_part_held(&Holding::now(&owner), run_id, part.idx, "unknown"))
+                        .try_call(move |a| {
+                            a.mark_part_held(&Holding::now(&owner), run_id, part.idx, PartState::Unknown)
+                        })
                         .await?;
                     if !marked {
                         held.lost();
@@ -350,7 +353,7 @@ impl Worker {
                     unknown.push(part.idx);
                     continue;
                 }
-                _ => {}
+                PartState::Pending => {}
             }
             match self.send_part(held, run_id, part.idx, &part.html, limiter).await {
                 Ok(message_id) => {
@@ -358,7 +361,7 @@ impl Worker {
                 }
                 Err(SendError::Stopped) => return Ok(()),
                 Err(SendError::Failed(reason)) => {
-                    if !self.finish(held, run_id, "failed", Some(reason.clone())).await? {
+                    if !self.finish(held, run_id, RunState::Failed, Some(reason.clone())).await? {
                         return Ok(());
                     }
                     let title = run.title.clone().unwrap_or_default();
@@ -372,11 +375,11 @@ impl Worker {
             }
         }
         if unknown.is_empty() {
-            self.finish(held, run_id, "sent", None).await?;
+            self.finish(held, run_id, RunState::Sent, None).await?;
         } else {
             let parts: Vec<String> = unknown.iter().map(|i| (i + 1).to_string()).collect();
             let reason = format!("part {} may not have arrived (interrupted); not resent", parts.join(", "));
-            if !self.finish(held, run_id, "uncertain", Some(reason)).await? {
+            if !self.finish(held, run_id, RunState::Uncertain, Some(reason)).await? {
                 return Ok(());
             }
             let title = run.title.clone().unwrap_or_default();
@@ -393,13 +396,7 @@ impl Worker {
 
     /// Closes a run while holding the lease; false when the lease was lost (the run is
     /// left open for the new holder to resume).
-    async fn finish(
-        &self,
-        held: &Held,
-        run_id: i64,
-        state: &'static str,
-        reason: Option<String>,
-    ) -> anyhow::Result<bool> {
+    async fn finish(&self, held: &Held, run_id: i64, state: RunState, reason: Option<String>) -> anyhow::Result<bool> {
         let now = self.clock.now();
         let owner = held.owner.clone();
         let done = self
@@ -427,7 +424,7 @@ impl Worker {
         let session = &held.session;
         let mut failures = 0;
         let mut waits = 0;
-        let db = |state: &'static str, message_id: Option<i64>| {
+        let db = |state: PartState, message_id: Option<i64>| {
             let archive = self.archive.clone();
             async move {
                 archive
@@ -443,7 +440,7 @@ impl Worker {
             let owner = held.owner.clone();
             let marked = self
                 .archive
-                .try_call(move |a| a.mark_part_held(&Holding::now(&owner), run_id, idx, "sending"))
+                .try_call(move |a| a.mark_part_held(&Holding::now(&owner), run_id, idx, PartState::Sending))
                 .await
                 .map_err(|e| SendError::Failed(format!("store: {e:#}")))?;
             if !marked {
@@ -464,18 +461,18 @@ impl Worker {
             let wait = match request.await {
                 Ok(message) => {
                     let id = i64::from(message.id.0);
-                    db("sent", Some(id)).await?;
+                    db(PartState::Sent, Some(id)).await?;
                     return Ok(id);
                 }
                 Err(RequestError::RetryAfter(after)) if waits < MAX_RETRY_AFTER => {
                     waits += 1;
-                    db("pending", None).await?;
+                    db(PartState::Pending, None).await?;
                     tracing::warn!(seconds = after.seconds(), "429 on a replay: waiting");
                     after.duration()
                 }
                 Err(e) if transient(&e) => {
                     failures += 1;
-                    db("pending", None).await?;
+                    db(PartState::Pending, None).await?;
                     if failures >= TRIES {
                         return Err(SendError::Failed(format!("{TRIES} tries failed, last: {e}")));
                     }
@@ -483,7 +480,7 @@ impl Worker {
                     Duration::from_secs(1 << failures)
                 }
                 Err(e) => {
-                    db("pending", None).await?;
+                    db(PartState::Pending, None).await?;
                     return Err(SendError::Failed(e.to_string()));
                 }
             };
