@@ -45,12 +45,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use postkeeper::bot::{self, BotState, SharedArchive};
+use postkeeper::bot::{self, BotState};
 use postkeeper::chat::{self, Command, Ctx, Reply};
 use postkeeper::config::Config;
 use postkeeper::i18n::Lang;
 use postkeeper::replay::commands::Access;
 use postkeeper::store::Archive;
+use postkeeper::store::SharedArchive;
 use serde_json::Value;
 use support::{FakeTelegram, updates};
 use teloxide::dispatching::{ShutdownToken, UpdateHandler};

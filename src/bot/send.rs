@@ -1,4 +1,5 @@
-//! Sending replies: HTML, keyboards, and 429s waited out.
+//! The one send path: replies, replays and admin alerts all go out as `send_html`
+//! (HTML, link previews on or off, a keyboard or none); replies also wait out 429s.
 
 use std::future::Future;
 use std::time::Duration;
@@ -6,7 +7,7 @@ use std::time::Duration;
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::requests::{JsonRequest, Payload};
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ParseMode};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ParseMode, Recipient};
 
 use crate::chat::{ButtonKind, Reply};
 
@@ -49,8 +50,12 @@ pub fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
 }
 
 pub fn no_preview() -> LinkPreviewOptions {
+    previews(false)
+}
+
+pub fn previews(shown: bool) -> LinkPreviewOptions {
     LinkPreviewOptions {
-        is_disabled: true,
+        is_disabled: !shown,
         url: None,
         prefer_small_media: false,
         prefer_large_media: false,
@@ -58,14 +63,14 @@ pub fn no_preview() -> LinkPreviewOptions {
     }
 }
 
-/// `sendMessage` as postkeeper sends every reply: HTML, no link preview, its keyboard.
+/// `sendMessage` as postkeeper sends every message: HTML, link previews as chosen, a keyboard.
 ///
 /// Its own payload rather than teloxide's `SendMessage` for what comes back: teloxide
 /// parses the whole `Message` Telegram returns (text, entities, keyboard — the reply
 /// itself, read back through serde's buffered enums), and a reply needs none of it.
 #[derive(Debug, Clone, serde::Serialize)]
 struct SendHtml {
-    chat_id: ChatId,
+    chat_id: Recipient,
     text: String,
     parse_mode: ParseMode,
     link_preview_options: LinkPreviewOptions,
@@ -84,10 +89,29 @@ impl Payload for SendHtml {
     const NAME: &'static str = "SendMessage";
 }
 
-/// Sends one reply as HTML with its keyboard.
+/// One `sendMessage` request, no retry: the replay worker decides what a 429 or a 5xx
+/// means for its exactly-once records.
+pub async fn send_html(
+    bot: &Bot,
+    to: Recipient,
+    html: &str,
+    shown_previews: bool,
+    reply_markup: Option<InlineKeyboardMarkup>,
+) -> Result<Sent, RequestError> {
+    let payload = SendHtml {
+        chat_id: to,
+        text: html.to_string(),
+        parse_mode: ParseMode::Html,
+        link_preview_options: previews(shown_previews),
+        reply_markup,
+    };
+    JsonRequest::new(bot.clone(), payload).send().await
+}
+
+/// Sends one reply as HTML with its keyboard, waiting out 429s.
 pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<Sent, RequestError> {
     let payload = SendHtml {
-        chat_id: chat,
+        chat_id: Recipient::Id(chat),
         text: reply.html.clone(),
         parse_mode: ParseMode::Html,
         link_preview_options: no_preview(),

@@ -10,6 +10,7 @@ pub mod state;
 pub mod when;
 pub mod worker;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,29 @@ use chrono_tz::Tz;
 use tokio::sync::watch;
 
 use crate::config::{ChatRef, Config};
+
+/// What became of one request to post a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// It arrived, as this message.
+    Done { message_id: i64 },
+    /// `429 Too Many Requests`: not sent; may be sent again after this long.
+    RetryAfter(Duration),
+    /// 5xx or the network: most likely not sent; worth another try later.
+    Transient(String),
+    /// Refused for good (no right to post, a bad request).
+    Refused(String),
+}
+
+/// How replays reach Telegram. The bot's shell implements it; the delivery logic here
+/// (marks before and after each request, retries, the channel's cap, the lease) knows
+/// nothing of Telegram and is tested through the shell against the fake server.
+pub trait Sender: Send + Sync + 'static {
+    /// One request posting `html` in `chat`, no retries (the worker decides what to do).
+    fn post(&self, chat: &ChatRef, html: &str, previews: bool) -> impl Future<Output = Sent> + Send;
+    /// A direct message to a user (an admin alert), 429s waited out; the error says why not.
+    fn tell(&self, user: i64, html: &str) -> impl Future<Output = Result<(), String>> + Send;
+}
 
 /// What a job replays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,17 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use teloxide::RequestError;
-use teloxide::prelude::*;
-use teloxide::types::{LinkPreviewOptions, ParseMode, Recipient};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::jobs::{Begin, Holding, Take};
 use super::state::{PartState, RunState};
-use super::{Clock, ReplaySettings};
-use crate::bot::SharedArchive;
-use crate::config::ChatRef;
+use super::{Clock, ReplaySettings, Sender, Sent};
+use crate::store::SharedArchive;
 
 /// Telegram's cap on messages to one channel.
 const CHANNEL_PER_MINUTE: usize = 20;
@@ -48,8 +44,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// a holder that stopped cleanly released it, and is replaced within this.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
 
-pub struct Worker {
-    pub bot: Bot,
+pub struct Worker<S> {
+    /// Posts the parts and tells the admins.
+    pub sender: S,
     pub archive: SharedArchive,
     pub settings: ReplaySettings,
     pub clock: Clock,
@@ -141,28 +138,7 @@ impl Limiter {
     }
 }
 
-fn recipient(chat: &ChatRef) -> Recipient {
-    match chat {
-        ChatRef::Id(id) => Recipient::Id(ChatId(*id)),
-        ChatRef::Username(u) => Recipient::ChannelUsername(format!("@{u}")),
-    }
-}
-
-/// 5xx and network trouble: worth another try.
-fn transient(e: &RequestError) -> bool {
-    match e {
-        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => true,
-        RequestError::Api(teloxide::ApiError::Unknown(s)) => {
-            let s = s.to_ascii_lowercase();
-            ["internal server error", "bad gateway", "service unavailable", "gateway timeout", "too many requests"]
-                .iter()
-                .any(|p| s.contains(p))
-        }
-        _ => false,
-    }
-}
-
-impl Worker {
+impl<S: Sender> Worker<S> {
     /// Runs until the stop token is cancelled: waits for the delivery lease, delivers
     /// while holding it, and waits again if it is lost.
     pub async fn run(self) {
@@ -447,30 +423,25 @@ impl Worker {
                 held.lost();
                 return Err(SendError::Stopped);
             }
-            let request = self
-                .bot
-                .send_message(recipient(&self.settings.chat), html.to_string())
-                .parse_mode(ParseMode::Html)
-                .link_preview_options(LinkPreviewOptions {
-                    is_disabled: !self.previews,
-                    url: None,
-                    prefer_small_media: false,
-                    prefer_large_media: false,
-                    show_above_text: false,
-                });
-            let wait = match request.await {
-                Ok(message) => {
-                    let id = i64::from(message.id.0);
-                    db(PartState::Sent, Some(id)).await?;
-                    return Ok(id);
+            let wait = match self.sender.post(&self.settings.chat, html, self.previews).await {
+                Sent::Done { message_id } => {
+                    db(PartState::Sent, Some(message_id)).await?;
+                    return Ok(message_id);
                 }
-                Err(RequestError::RetryAfter(after)) if waits < MAX_RETRY_AFTER => {
+                Sent::RetryAfter(after) if waits < MAX_RETRY_AFTER => {
                     waits += 1;
                     db(PartState::Pending, None).await?;
-                    tracing::warn!(seconds = after.seconds(), "429 on a replay: waiting");
-                    after.duration()
+                    tracing::warn!(seconds = after.as_secs(), "429 on a replay: waiting");
+                    after
                 }
-                Err(e) if transient(&e) => {
+                Sent::RetryAfter(after) => {
+                    db(PartState::Pending, None).await?;
+                    return Err(SendError::Failed(format!(
+                        "{MAX_RETRY_AFTER} times 429 Too Many Requests, last: retry after {}s",
+                        after.as_secs()
+                    )));
+                }
+                Sent::Transient(e) => {
                     failures += 1;
                     db(PartState::Pending, None).await?;
                     if failures >= TRIES {
@@ -479,9 +450,9 @@ impl Worker {
                     tracing::warn!(failures, "replay send failed, retrying: {e}");
                     Duration::from_secs(1 << failures)
                 }
-                Err(e) => {
+                Sent::Refused(e) => {
                     db(PartState::Pending, None).await?;
-                    return Err(SendError::Failed(e.to_string()));
+                    return Err(SendError::Failed(e));
                 }
             };
             tokio::select! {
@@ -494,14 +465,7 @@ impl Worker {
     /// A direct message to every admin; failures (an admin who never started the bot) are logged.
     pub async fn tell_admins(&self, text: &str) {
         for &admin in &self.settings.admins {
-            let sent = crate::bot::retry(|| {
-                self.bot
-                    .send_message(ChatId(admin), crate::render::html::escape(text))
-                    .parse_mode(ParseMode::Html)
-                    .send()
-            })
-            .await;
-            if let Err(e) = sent {
+            if let Err(e) = self.sender.tell(admin, &crate::render::html::escape(text)).await {
                 tracing::warn!(admin, "cannot notify an admin: {e}");
             }
         }

@@ -3,9 +3,11 @@
 
 mod import;
 mod posts;
+mod shared;
 
 pub use import::{ImportSink, ImportSummary, Outcome};
 pub use posts::{Stats, TopicCount};
+pub use shared::SharedArchive;
 
 use std::path::Path;
 use std::time::Duration;

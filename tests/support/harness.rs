@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use postkeeper::bot::{self, BotState, Running, SharedArchive};
+use postkeeper::bot::{self, BotState, Running};
 use postkeeper::config::Config;
 use postkeeper::replay::Clock;
 use postkeeper::store::Archive;
+use postkeeper::store::SharedArchive;
 use serde_json::Value;
 
 use super::{FakeTelegram, StoredMessage};

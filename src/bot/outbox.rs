@@ -1,0 +1,60 @@
+//! The replay worker's way to Telegram: each part is one `sendMessage` through the one
+//! send path, its outcome sorted for the worker (sent, wait, try again, refused).
+
+use teloxide::prelude::*;
+use teloxide::{ApiError, RequestError};
+
+use super::doctor::recipient;
+use super::send::{retry, send_html};
+use crate::config::ChatRef;
+use crate::replay::{Sender, Sent};
+
+/// Sends replays and admin alerts with the bot.
+pub struct Outbox {
+    pub bot: Bot,
+}
+
+/// 5xx and network trouble: worth another try.
+fn transient(e: &RequestError) -> bool {
+    match e {
+        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => true,
+        RequestError::Api(ApiError::Unknown(s)) => {
+            let s = s.to_ascii_lowercase();
+            ["internal server error", "bad gateway", "service unavailable", "gateway timeout", "too many requests"]
+                .iter()
+                .any(|p| s.contains(p))
+        }
+        _ => false,
+    }
+}
+
+impl Sender for Outbox {
+    async fn post(&self, chat: &ChatRef, html: &str, previews: bool) -> Sent {
+        match send_html(&self.bot, recipient(chat), html, previews, None).await {
+            Ok(sent) => Sent::Done { message_id: i64::from(sent.message_id) },
+            Err(RequestError::RetryAfter(after)) => Sent::RetryAfter(after.duration()),
+            Err(e) if transient(&e) => Sent::Transient(e.to_string()),
+            Err(e) => Sent::Refused(e.to_string()),
+        }
+    }
+
+    async fn tell(&self, user: i64, html: &str) -> Result<(), String> {
+        retry(|| send_html(&self.bot, ChatId(user).into(), html, false, None))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_and_network_errors_are_transient_refusals_are_not() {
+        assert!(transient(&RequestError::Api(ApiError::Unknown("Internal Server Error".into()))));
+        assert!(transient(&RequestError::Api(ApiError::Unknown("Bad Gateway".into()))));
+        assert!(!transient(&RequestError::Api(ApiError::ChatNotFound)));
+        assert!(!transient(&RequestError::Api(ApiError::Unknown("Forbidden: bot is not a member".into()))));
+    }
+}
