@@ -21,6 +21,14 @@ impl Lang {
         }
     }
 
+    /// The code stored for a user's language (as `from_code` reads it back).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
     pub fn texts(self) -> &'static Texts {
         match self {
             Lang::Ru => &RU,
@@ -66,6 +74,12 @@ pub struct Texts {
     pub open_in_channel: &'static str,
     pub no_title: &'static str,
     pub replay_not_admin: &'static str,
+    /// To admins: a due job sent nothing. Slots: job, reason.
+    pub alert_job_failed: &'static str,
+    /// To admins: a run failed. Slots: job, title, chat, reason.
+    pub alert_run_failed: &'static str,
+    /// To admins: a run was interrupted during a request. Slots: job, title, chat, parts.
+    pub alert_run_uncertain: &'static str,
     pub replay_no_admins: &'static str,
     pub replay_no_chat: &'static str,
     pub replay_usage: &'static str,
@@ -138,6 +152,9 @@ pub static RU: Texts = Texts {
     open_in_channel: "пост в канале",
     no_title: "Без названия",
     replay_not_admin: "Извините, повторять и планировать посты могут только администраторы канала.",
+    alert_job_failed: "⚠️ Повтор по заданию #{job} не удался: {reason}",
+    alert_run_failed: "⚠️ Повтор по заданию #{job} («{title}») в {chat} не удался: {reason}",
+    alert_run_uncertain: "⚠️ Повтор по заданию #{job} («{title}») в {chat} был прерван: неизвестно, дошла ли часть {parts}. Чтобы не задвоить, она не отправлена повторно — проверьте канал.",
     replay_no_admins: "Повторы выключены: не задан POSTKEEPER_ADMINS (id администраторов через запятую).",
     replay_no_chat: "Повторы выключены: не задан POSTKEEPER_REPLAY_CHAT (id или @username канала для повторов).",
     replay_usage: "Укажите номер поста: <code>/replay 12</code>",
@@ -229,6 +246,9 @@ pub static EN: Texts = Texts {
     open_in_channel: "post in the channel",
     no_title: "Untitled",
     replay_not_admin: "Sorry, only the channel's admins can replay and schedule posts.",
+    alert_job_failed: "⚠️ The replay of job #{job} failed: {reason}",
+    alert_run_failed: "⚠️ The replay of job #{job} («{title}») to {chat} failed: {reason}",
+    alert_run_uncertain: "⚠️ The replay of job #{job} («{title}») to {chat} was interrupted: part {parts} may or may not have arrived. It was not sent again, so as not to post it twice — please check the channel.",
     replay_no_admins: "Replays are off: POSTKEEPER_ADMINS (comma-separated admin ids) is not set.",
     replay_no_chat: "Replays are off: POSTKEEPER_REPLAY_CHAT (id or @username of the replay channel) is not set.",
     replay_usage: "Give a post number: <code>/replay 12</code>",
@@ -305,4 +325,31 @@ impl Lang {
         let local = d.with_timezone(&tz);
         format!("{}, {} {}", self.date(d, tz), local.format("%H:%M"), local.format("%Z"))
     }
+}
+
+/// Fills a text's `{slot}`s in one pass, so that a value (which may echo what
+/// was typed) is never itself filled.
+pub fn fill(text: &str, slots: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let from = &rest[open..];
+        let slot = from.find('}').and_then(|close| {
+            let name = &from[1..close];
+            slots.iter().find(|(k, _)| *k == name).map(|(_, v)| (close, *v))
+        });
+        match slot {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &from[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &from[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

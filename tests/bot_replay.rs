@@ -413,6 +413,33 @@ async fn five_failures_fail_the_job_and_tell_the_admins() {
 }
 
 #[tokio::test]
+async fn alerts_speak_each_admins_language() {
+    const QUIET_ADMIN: i64 = 1003;
+    let config = Config { admins: vec![ADMIN, QUIET_ADMIN], ..config() };
+    let (clock, _) = Clock::manual(t0());
+    let h = Harness::with_clock(config, seeded(), clock, |tg| {
+        tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
+        tg.add_chat(updates::private_chat(ADMIN));
+        tg.add_chat(updates::private_chat(QUIET_ADMIN));
+    })
+    .await;
+    // ADMIN writes in English; QUIET_ADMIN never wrote.
+    h.exchange(admin("/queue"), "sendMessage", 1).await;
+    h.tg.inject("sendMessage", Fault::Forbidden);
+    job(&h, Target::Post(7), Schedule::Once, t0()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.tg.messages(QUIET_ADMIN).is_empty() || dm_texts(&h).await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let english = dm_texts(&h).await.pop().expect("an alert");
+    assert!(english.starts_with("⚠️ The replay of job #1") && english.contains("not a member"), "{english}");
+    let russian = h.tg.messages(QUIET_ADMIN).pop().expect("an alert").text;
+    assert!(russian.starts_with("⚠️ Повтор по заданию #1") && russian.contains("not a member"), "{russian}");
+    h.finish().await;
+}
+
+#[tokio::test]
 async fn a_403_fails_at_once_with_the_reason() {
     let (h, _) = start(config(), seeded()).await;
     h.tg.inject("sendMessage", Fault::Forbidden);

@@ -60,11 +60,18 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
     tracing::debug!(chat = msg.chat.id.0, ?command, "message");
     let wakes_worker = matches!(command, Some(Command::Replay(_) | Command::Schedule(_) | Command::Cancel(_)));
     let text = text.to_string();
+    // An admin's language, for the replay worker's alerts (sent when no message is answered).
+    let admin = state.config.admins.contains(&user_id);
     let replies = state
         .archive
-        .try_call(move |archive| match command {
-            Some(c) => chat::on_command(archive, &ctx, c),
-            None => chat::on_text(archive, &ctx, &text),
+        .try_call(move |archive| {
+            if admin && let Err(e) = archive.remember_lang(user_id, lang, ctx.now.timestamp()) {
+                tracing::warn!(user_id, "cannot remember an admin's language: {e}");
+            }
+            match command {
+                Some(c) => chat::on_command(archive, &ctx, c),
+                None => chat::on_text(archive, &ctx, &text),
+            }
         })
         .await;
     let replies = match replies {

@@ -8,6 +8,7 @@ use super::when::{self, Schedule, WhenError};
 use super::{ReplaySettings, Target};
 use crate::config::Config;
 use crate::i18n::Lang;
+use crate::i18n::fill;
 use crate::render::html::{escape, truncate};
 use crate::store::{Archive, Result};
 
@@ -55,33 +56,6 @@ impl Surface {
             Surface::Cli => format!("'\"{expr}\"'"),
         }
     }
-}
-
-/// Fills a text's `{slot}`s in one pass, so that a value (which may echo what
-/// was typed) is never itself filled.
-fn fill(text: &str, slots: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let from = &rest[open..];
-        let slot = from.find('}').and_then(|close| {
-            let name = &from[1..close];
-            slots.iter().find(|(k, _)| *k == name).map(|(_, v)| (close, *v))
-        });
-        match slot {
-            Some((close, value)) => {
-                out.push_str(value);
-                rest = &from[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = &from[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// What was typed, fit to be quoted back: on one line and cut short, so that

@@ -701,7 +701,7 @@ mod tests {
         let job_id = {
             let a = Archive::open(&path)?;
             let id = a.create_job(Target::Next, &Schedule::Once, t0(), None, t0())?;
-            a.conn().execute_batch("DROP TABLE replay_lease; PRAGMA user_version = 5;")?;
+            a.conn().execute_batch("DROP TABLE user_langs; DROP TABLE replay_lease; PRAGMA user_version = 5;")?;
             id
         };
         let mut a = Archive::open(&path)?;

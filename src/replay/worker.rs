@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::jobs::{Begin, Holding, Take};
 use super::state::{PartState, RunState};
 use super::{Clock, ReplaySettings, Sender, Sent};
+use crate::i18n::{Lang, fill};
 use crate::store::SharedArchive;
 
 /// Telegram's cap on messages to one channel.
@@ -291,7 +292,7 @@ impl<S: Sender> Worker<S> {
             }
             Begin::Failed { job_id, reason } => {
                 tracing::warn!(job = job_id, reason, "replay failed");
-                self.tell_admins(&format!("⚠️ Повтор по заданию #{job_id} не удался: {reason}")).await;
+                self.tell_admins(Alert::JobFailed { job: job_id, reason }).await;
                 Ok(())
             }
         }
@@ -341,11 +342,7 @@ impl<S: Sender> Worker<S> {
                         return Ok(());
                     }
                     let title = run.title.clone().unwrap_or_default();
-                    self.tell_admins(&format!(
-                        "⚠️ Повтор по заданию #{} («{title}») в {} не удался: {reason}",
-                        run.job_id, run.chat
-                    ))
-                    .await;
+                    self.tell_admins(Alert::RunFailed { job: run.job_id, title, chat: run.chat.clone(), reason }).await;
                     return Ok(());
                 }
             }
@@ -359,13 +356,8 @@ impl<S: Sender> Worker<S> {
                 return Ok(());
             }
             let title = run.title.clone().unwrap_or_default();
-            self.tell_admins(&format!(
-                "⚠️ Повтор по заданию #{} («{title}») в {} был прерван: неизвестно, дошла ли часть {}. Чтобы не задвоить, она не отправлена повторно — проверьте канал.",
-                run.job_id,
-                run.chat,
-                parts.join(", ")
-            ))
-            .await;
+            let parts = parts.join(", ");
+            self.tell_admins(Alert::RunUncertain { job: run.job_id, title, chat: run.chat.clone(), parts }).await;
         }
         Ok(())
     }
@@ -462,12 +454,47 @@ impl<S: Sender> Worker<S> {
         }
     }
 
-    /// A direct message to every admin; failures (an admin who never started the bot) are logged.
-    pub async fn tell_admins(&self, text: &str) {
+    /// A direct message to every admin, in the language each last wrote to the bot in
+    /// (Russian when unknown); failures (an admin who never started the bot) are logged.
+    async fn tell_admins(&self, alert: Alert) {
         for &admin in &self.settings.admins {
-            if let Err(e) = self.sender.tell(admin, &crate::render::html::escape(text)).await {
+            let lang = match self.archive.try_call(move |a| a.user_lang(admin)).await {
+                Ok(lang) => lang.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(admin, "cannot read an admin's language: {e:#}");
+                    Lang::default()
+                }
+            };
+            if let Err(e) = self.sender.tell(admin, &alert.html(lang)).await {
                 tracing::warn!(admin, "cannot notify an admin: {e}");
             }
+        }
+    }
+}
+
+/// What the admins are told about a replay.
+enum Alert {
+    JobFailed { job: i64, reason: String },
+    RunFailed { job: i64, title: String, chat: String, reason: String },
+    RunUncertain { job: i64, title: String, chat: String, parts: String },
+}
+
+impl Alert {
+    fn html(&self, lang: Lang) -> String {
+        let t = lang.texts();
+        let e = crate::render::html::escape;
+        match self {
+            Alert::JobFailed { job, reason } => {
+                fill(t.alert_job_failed, &[("job", &job.to_string()), ("reason", &e(reason))])
+            }
+            Alert::RunFailed { job, title, chat, reason } => fill(
+                t.alert_run_failed,
+                &[("job", &job.to_string()), ("title", &e(title)), ("chat", &e(chat)), ("reason", &e(reason))],
+            ),
+            Alert::RunUncertain { job, title, chat, parts } => fill(
+                t.alert_run_uncertain,
+                &[("job", &job.to_string()), ("title", &e(title)), ("chat", &e(chat)), ("parts", &e(parts))],
+            ),
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V4__stems.sql", include_str!("../../migrations/V4__stems.sql"), None),
     ("V5__ascii_tokens.sql", include_str!("../../migrations/V5__ascii_tokens.sql"), Some(import::reindex)),
     ("V6__replay_lease.sql", include_str!("../../migrations/V6__replay_lease.sql"), None),
+    ("V7__user_langs.sql", include_str!("../../migrations/V7__user_langs.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +269,28 @@ impl Archive {
             .query_row([], |r| r.get(0))
             .optional()?;
         Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Records the language a user writes in (written only when it changed).
+    pub fn remember_lang(&self, user_id: i64, lang: crate::i18n::Lang, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO user_langs(user_id, lang, seen_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(user_id) DO UPDATE SET lang = excluded.lang, seen_at = excluded.seen_at
+             WHERE lang != excluded.lang",
+            )?
+            .execute(params![user_id, lang.code(), now])?;
+        Ok(())
+    }
+
+    /// The language a user last wrote in, if known.
+    pub fn user_lang(&self, user_id: i64) -> Result<Option<crate::i18n::Lang>> {
+        let code: Option<String> = self
+            .conn
+            .prepare_cached("SELECT lang FROM user_langs WHERE user_id = ?1")?
+            .query_row([user_id], |r| r.get(0))
+            .optional()?;
+        Ok(code.map(|c| crate::i18n::Lang::from_code(Some(&c))))
     }
 
     /// Every word of the vocabulary with its occurrences, in alphabetical order.
