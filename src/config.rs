@@ -84,18 +84,19 @@ pub fn show_duration(d: Duration) -> String {
     }
 }
 
-/// `30s`, `10m`, `24h`, `2d`.
+/// `30s`, `10m`, `24h`, `2d` (also `30 s`, `10 min`, `2 ч`, `1 дн`; bare digits are
+/// seconds): the one duration reader of settings and of schedules (`in 10m`, `every 6h`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
+    let s: String = s.split_whitespace().collect();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
     let bad = || "is not a duration like 30s, 10m, 24h or 2d".to_string();
     let n: u64 = n.parse().map_err(|_| bad())?;
-    let unit = match unit.trim() {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let unit = match unit {
+        "s" | "sec" | "с" | "сек" | "" => 1,
+        "m" | "min" | "м" | "мин" => 60,
+        "h" | "hr" | "ч" => 3600,
+        "d" | "day" | "days" | "д" | "дн" => 86_400,
         _ => return Err(bad()),
     };
     n.checked_mul(unit).map(Duration::from_secs).ok_or_else(|| "is too long".to_string())

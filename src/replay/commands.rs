@@ -7,6 +7,7 @@ use super::state::RunState;
 use super::when::{self, Schedule, WhenError};
 use super::{ReplaySettings, Target};
 use crate::config::Config;
+use crate::config::show_duration;
 use crate::i18n::Lang;
 use crate::i18n::fill;
 use crate::render::html::{escape, truncate};
@@ -113,21 +114,11 @@ impl Access {
     }
 }
 
-fn span(d: chrono::Duration) -> String {
-    let s = d.num_seconds();
-    match s {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
 fn describe_schedule(schedule: &Schedule, lang: Lang) -> Option<String> {
     let t = lang.texts();
     match schedule {
         Schedule::Once => None,
-        Schedule::Every(d) => Some(format!("{} {}", t.every, span(*d))),
+        Schedule::Every(d) => Some(format!("{} {}", t.every, show_duration(d.to_std().unwrap_or_default()))),
         Schedule::Daily(at) => Some(format!("{} {}", t.daily_at, at.format("%H:%M"))),
         Schedule::Cron(expr) => Some(format!("{} <code>{}</code>", t.cron, escape(expr))),
     }

@@ -124,20 +124,13 @@ fn next_local_time(t: NaiveTime, after: DateTime<Utc>, tz: Tz) -> Option<DateTim
     })
 }
 
-/// `30s`, `10m`, `2h`, `1d` (also `30 s`, `10 min`...).
+/// `30s`, `10m`, `2h`, `1d` (also `30 s`, `10 min`...), read by [`parse_duration`]; a
+/// schedule's span names its unit, is not zero, and is under 100,000 of its unit.
 fn span(s: &str) -> Option<Duration> {
-    let s: String = s.split_whitespace().collect();
-    let digits = s.find(|c: char| !c.is_ascii_digit())?;
-    let n: i64 = s[..digits].parse().ok().filter(|n| *n > 0 && *n < 100_000)?;
-    let unit = &s[digits..];
-    let secs = match unit {
-        "s" | "sec" | "с" | "сек" => 1,
-        "m" | "min" | "м" | "мин" => 60,
-        "h" | "hr" | "ч" => 3600,
-        "d" | "day" | "days" | "д" | "дн" => 86_400,
-        _ => return None,
-    };
-    Some(Duration::seconds(n * secs))
+    let s = s.trim();
+    let unit_at = s.find(|c: char| !c.is_ascii_digit() && !c.is_whitespace())?;
+    s[..unit_at].trim().parse::<u64>().ok().filter(|n| (1..100_000).contains(n))?;
+    Duration::from_std(crate::config::parse_duration(s).ok()?).ok()
 }
 
 fn clock_time(s: &str) -> Option<NaiveTime> {
