@@ -3,11 +3,11 @@
 
 mod support;
 
+use fake_bot_api::updates;
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::search::Searcher;
 use serde_json::json;
 use support::harness::Harness;
-use support::updates;
 
 const SOURCE: i64 = -1_001_500_000_001;
 

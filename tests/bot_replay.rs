@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use fake_bot_api::{Fault, updates};
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::replay::state::{PartState, RunState};
@@ -14,7 +15,6 @@ use postkeeper::replay::{Clock, ManualClock, Target};
 use postkeeper::store::Archive;
 use std::sync::Arc;
 use support::harness::Harness;
-use support::{Fault, updates};
 
 const ADMIN: i64 = 1001;
 const STRANGER: i64 = 2002;

@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use fake_bot_api::{FakeTelegram, Fault, updates};
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::replay::jobs::Lease;
@@ -25,7 +26,6 @@ use postkeeper::replay::when::Schedule;
 use postkeeper::replay::{Clock, Target};
 use postkeeper::store::Archive;
 use support::harness::Harness;
-use support::{FakeTelegram, Fault, updates};
 
 const CHANNEL: i64 = -1_002_000_000_001;
 const ADMIN: i64 = 1001;
@@ -70,7 +70,7 @@ impl BotProcess {
         tg.add_chat(updates::private_chat(ADMIN));
         let log = dir.join(format!("{name}.log"));
         let child = postkeeper(dir)
-            .env("TELOXIDE_TOKEN", support::TOKEN)
+            .env("TELOXIDE_TOKEN", fake_bot_api::TOKEN)
             .env("TELOXIDE_API_URL", tg.url())
             .arg("run")
             .stdout(Stdio::null())
@@ -107,7 +107,7 @@ impl BotProcess {
         assert!(status.success(), "{}: exit status {status:?}: {}", self.name, self.logs());
     }
 
-    fn errors(&self) -> Vec<support::Call> {
+    fn errors(&self) -> Vec<fake_bot_api::Call> {
         self.tg.errors()
     }
 }

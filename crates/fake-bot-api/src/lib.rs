@@ -1,0 +1,115 @@
+//! A strict fake Telegram Bot API server for the tests of a Telegram bot: [`FakeTelegram`]
+//! (axum on 127.0.0.1:0; what it routes, checks and does not emulate: `src/fake_api.rs`),
+//! Telegram's HTML parser ([`html`]) and builders for update JSON ([`updates`]).
+//!
+//! It depends on no bot it checks; see README.md for an example.
+
+mod fake_api;
+pub mod html;
+pub mod updates;
+
+pub use fake_api::FakeTelegram;
+
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "123456789:TEST-token_for-fake-server";
+pub const BOT_ID: i64 = 123456789;
+pub const BOT_USERNAME: &str = "postkeeper_test_bot";
+pub const BOT_FIRST_NAME: &str = "Postkeeper Test";
+
+/// One request received by the fake server.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The method name as it appeared in the URL (e.g. `sendMessage`).
+    pub method: String,
+    /// All parameters (query string, JSON or form body) merged into one JSON object.
+    pub params: Value,
+    pub ok: bool,
+    /// The `description` of an `ok:false` answer (or `"connection dropped"` for `Fault::Drop`).
+    pub error: Option<String>,
+    /// The answer came from a fault queued with `FakeTelegram::inject`.
+    pub injected: bool,
+    /// HTTP status of the answer (0 for a dropped connection).
+    pub status: u16,
+    /// The `result` of an `ok:true` answer.
+    pub result: Option<Value>,
+    /// The client went away before the answer was ready (e.g. a long poll dropped by a
+    /// stopping dispatcher); such calls are not counted as errors.
+    pub cancelled: bool,
+    /// When the request arrived (its parameters read), before it was answered.
+    pub at: std::time::Instant,
+}
+
+/// The current state of a message sent by the bot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub message_id: i64,
+    pub chat_id: i64,
+    /// The text exactly as the bot sent it (HTML source when `parse_mode` was HTML).
+    pub html: String,
+    /// The plain text after HTML parsing (trimmed like Telegram does).
+    pub text: String,
+    pub reply_markup: Option<Value>,
+    /// How many successful edits (text or markup) the message went through.
+    pub edits: u32,
+    /// Entities of `text` (UTF-16 offsets), as Telegram would report them.
+    pub entities: Vec<Value>,
+    /// The `parse_mode` of the last send/edit of the text.
+    pub parse_mode: Option<String>,
+    /// The chat object.
+    pub chat: Value,
+    pub date: i64,
+    pub edit_date: Option<i64>,
+}
+
+impl StoredMessage {
+    /// The Bot API `Message` JSON of this message (as returned by sendMessage, or as put in
+    /// a callback query).
+    pub fn to_json(&self) -> Value {
+        let mut m = json!({
+            "message_id": self.message_id,
+            "chat": self.chat,
+            "date": self.date,
+            "text": self.text,
+        });
+        if self.chat["type"] == "channel" {
+            m["sender_chat"] = self.chat.clone();
+        } else {
+            m["from"] = bot_user();
+        }
+        if !self.entities.is_empty() {
+            m["entities"] = Value::Array(self.entities.clone());
+        }
+        if let Some(markup) = &self.reply_markup {
+            m["reply_markup"] = markup.clone();
+        }
+        if let Some(d) = self.edit_date {
+            m["edit_date"] = json!(d);
+        }
+        m
+    }
+}
+
+/// A one-shot fault for the next call of a method (see `FakeTelegram::inject`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 `Too Many Requests: retry after N` with `parameters.retry_after`.
+    RetryAfter(u32),
+    /// A 5xx answer. 502/503/504 come as nginx's HTML page (as from the real front end, so
+    /// teloxide reports `RequestError::InvalidJson`); other codes as a JSON error.
+    ServerError(u16),
+    /// The connection is closed (reset) without any response.
+    Drop,
+    /// 403 `Forbidden: bot is not a member of the channel chat`.
+    Forbidden,
+}
+
+/// The bot's own `User` object.
+pub fn bot_user() -> Value {
+    json!({
+        "id": BOT_ID,
+        "is_bot": true,
+        "first_name": BOT_FIRST_NAME,
+        "username": BOT_USERNAME,
+    })
+}
