@@ -1,9 +1,6 @@
 //! Test support for postkeeper itself: the real bot against the fake Bot API server
 //! (`harness.rs`) and the built binary as a child process (`process.rs`). The fake server
 //! is the workspace crate `fake-bot-api`.
-//!
-//! Every integration test compiles this module separately, so unused helpers are allowed.
-#![allow(dead_code, unused_imports)]
 
 pub mod harness;
 pub mod process;

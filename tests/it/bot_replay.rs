@@ -1,8 +1,6 @@
 //! Scheduled replays through the real bot and worker against the fake
 //! server, on a manual clock: each test asserts what reached the channel.
 
-mod support;
-
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -14,7 +12,8 @@ use postkeeper::replay::when::Schedule;
 use postkeeper::replay::{Clock, ManualClock, Target};
 use postkeeper::store::Archive;
 use std::sync::Arc;
-use support::harness::Harness;
+
+use crate::support::harness::Harness;
 
 const ADMIN: i64 = 1001;
 const STRANGER: i64 = 2002;

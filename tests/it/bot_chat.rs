@@ -1,8 +1,6 @@
 //! The bot in chat, driven by real Update JSON through the real handler tree
 //! against the strict fake Bot API server.
 
-mod support;
-
 use std::collections::HashSet;
 
 use fake_bot_api::{Fault, updates};
@@ -10,7 +8,8 @@ use postkeeper::chat::callback::Action;
 use postkeeper::config::Config;
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::store::Archive;
-use support::harness::{Harness, button, labels};
+
+use crate::support::harness::{Harness, button, labels};
 
 const ME: i64 = 1001;
 
