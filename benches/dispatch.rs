@@ -1,5 +1,5 @@
 //! Dispatch throughput and update→reply latency over loopback, against the fake Bot API
-//! server of the tests (`tests/support`): the real bot (`postkeeper::bot::spawn`, handler
+//! server of the tests (`crates/fake-bot-api`): the real bot (`postkeeper::bot::spawn`, handler
 //! tree, `SharedArchive`) answering `/search` over the seed archive and over a generated
 //! 100k-post archive, and a bare teloxide echo bot with the same polling as the baseline;
 //! also a bare bot sending postkeeper's seed replies made in advance, which separates what
@@ -34,10 +34,7 @@
 //! per core), so cores × 1000/core is the most updates/s any dispatcher could get out of it.
 
 #[allow(dead_code)]
-#[path = "common/mod.rs"]
 mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -45,6 +42,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fake_bot_api::{FakeTelegram, updates};
 use postkeeper::bot::{self, BotState};
 use postkeeper::chat::{self, Command, Ctx, Reply};
 use postkeeper::config::Config;
@@ -53,7 +51,6 @@ use postkeeper::replay::commands::Access;
 use postkeeper::store::Archive;
 use postkeeper::store::SharedArchive;
 use serde_json::Value;
-use support::{FakeTelegram, updates};
 use teloxide::dispatching::{ShutdownToken, UpdateHandler};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
@@ -395,7 +392,7 @@ fn core_ctx() -> Ctx {
         chat_id: 1,
         lang: Lang::Ru,
         private: true,
-        bot_username: support::BOT_USERNAME.to_string(),
+        bot_username: fake_bot_api::BOT_USERNAME.to_string(),
         tz: config.timezone,
         now: chrono::Utc::now(),
         user_id: Some(1),

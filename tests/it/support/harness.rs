@@ -10,7 +10,7 @@ use postkeeper::store::Archive;
 use postkeeper::store::SharedArchive;
 use serde_json::Value;
 
-use super::{FakeTelegram, StoredMessage};
+use fake_bot_api::{FakeTelegram, StoredMessage};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 pub const QUIET: Duration = Duration::from_millis(120);

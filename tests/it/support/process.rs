@@ -82,14 +82,6 @@ impl BotProcess {
         assert!(status.success(), "kill -TERM failed");
     }
 
-    /// SIGKILL: a crash, nothing cleaned up.
-    pub fn kill(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
     /// Waits (without blocking the test's runtime, which serves the fake server) for the
     /// process to exit by itself.
     pub async fn exit_within(&mut self, limit: Duration) -> ExitStatus {

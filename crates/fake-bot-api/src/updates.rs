@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{StoredMessage, bot_user, html::utf16_len};
+use crate::{StoredMessage, bot_user, html::utf16_len};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -1,11 +1,10 @@
 //! Scheduled replays through the real bot and worker against the fake
 //! server, on a manual clock: each test asserts what reached the channel.
 
-mod support;
-
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use fake_bot_api::{Fault, updates};
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::replay::state::{PartState, RunState};
@@ -13,8 +12,8 @@ use postkeeper::replay::when::Schedule;
 use postkeeper::replay::{Clock, ManualClock, Target};
 use postkeeper::store::Archive;
 use std::sync::Arc;
-use support::harness::Harness;
-use support::{Fault, updates};
+
+use crate::support::harness::Harness;
 
 const ADMIN: i64 = 1001;
 const STRANGER: i64 = 2002;

@@ -36,9 +36,9 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::html::{Parsed, parse_html, utf16_len};
-use super::updates::{kind as update_kind, now as unix_now};
-use super::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Fault, StoredMessage, TOKEN};
+use crate::html::{Parsed, parse_html, utf16_len};
+use crate::updates::{kind as update_kind, now as unix_now};
+use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Fault, StoredMessage, TOKEN};
 
 const MAX_TEXT: usize = 4096;
 const MAX_CALLBACK_TEXT: usize = 200;
@@ -823,7 +823,7 @@ impl State {
     /// Telegram's `ChatMember` of the bot in a chat.
     fn bot_member_json(&self, chat_id: i64) -> Value {
         let (status, can_post) = self.bot_status(chat_id);
-        let mut member = json!({ "status": status, "user": super::bot_user() });
+        let mut member = json!({ "status": status, "user": crate::bot_user() });
         match status.as_str() {
             "administrator" => {
                 let channel = chat_type(&self.chats[&chat_id]) == "channel";

@@ -5,14 +5,13 @@
 //! fake server saw no error the bot caused. The tests run on two threads: a CLI command run
 //! to its end blocks one while the other serves the fake server.
 
-mod support;
-
 use std::time::Duration;
 
+use fake_bot_api::{FakeTelegram, Fault, StoredMessage, TOKEN, updates};
 use serde_json::{Value, json};
-use support::harness::{button, labels};
-use support::process::{BotProcess, Workdir, eventually};
-use support::{FakeTelegram, Fault, StoredMessage, TOKEN, updates};
+
+use crate::support::harness::{button, labels};
+use crate::support::process::{BotProcess, Workdir, eventually};
 
 const ME: i64 = 7001;
 const ADMIN: i64 = 1001;
@@ -180,7 +179,7 @@ async fn wait_channel(tg: &FakeTelegram, n: usize) {
 }
 
 /// The sends to the replay channel, in order.
-fn channel_sends(tg: &FakeTelegram) -> Vec<support::Call> {
+fn channel_sends(tg: &FakeTelegram) -> Vec<fake_bot_api::Call> {
     tg.calls_to("sendMessage").into_iter().filter(|c| c.params["chat_id"] == "@replay_chan").collect()
 }
 

@@ -1,16 +1,15 @@
 //! The bot in chat, driven by real Update JSON through the real handler tree
 //! against the strict fake Bot API server.
 
-mod support;
-
 use std::collections::HashSet;
 
+use fake_bot_api::{Fault, updates};
 use postkeeper::chat::callback::Action;
 use postkeeper::config::Config;
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::store::Archive;
-use support::harness::{Harness, button, labels};
-use support::{Fault, updates};
+
+use crate::support::harness::{Harness, button, labels};
 
 const ME: i64 = 1001;
 
@@ -309,7 +308,7 @@ async fn junk_and_foreign_input_is_harmless() {
     h.silent(updates::group_text(-5005, ME, "просто разговор в группе")).await;
     h.exchange(ru("/frobnicate"), "sendMessage", 1).await;
     assert!(h.last(ME).text.contains("/help"));
-    h.exchange(ru(&format!("/search@{} робот", support::BOT_USERNAME)), "sendMessage", 1).await;
+    h.exchange(ru(&format!("/search@{} робот", fake_bot_api::BOT_USERNAME)), "sendMessage", 1).await;
     assert!(h.last(ME).text.contains("Найдено"));
     h.exchange(updates::group_text(-5005, ME, "/search робот"), "sendMessage", 1).await;
     assert!(h.last(-5005).text.contains("Найдено"));
@@ -344,7 +343,7 @@ async fn a_failing_handler_says_so_and_the_bot_goes_on() {
 
 #[tokio::test]
 async fn commands_are_registered_in_russian_and_english() {
-    let tg = support::FakeTelegram::start().await;
+    let tg = fake_bot_api::FakeTelegram::start().await;
     postkeeper::bot::register_commands(&tg.bot()).await.expect("registers");
     let ru = tg.my_commands(None);
     let en = tg.my_commands(Some("en"));

@@ -1,13 +1,12 @@
 //! The live archive: channel posts of the source channel are stored and
 //! searchable at once; edits update them; everything else is ignored.
 
-mod support;
-
+use fake_bot_api::updates;
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::search::Searcher;
 use serde_json::json;
-use support::harness::Harness;
-use support::updates;
+
+use crate::support::harness::Harness;
 
 const SOURCE: i64 = -1_001_500_000_001;
 

@@ -1,9 +1,10 @@
-mod support;
+//! The fake server itself, through teloxide and raw HTTP: what it answers, what it refuses
+//! the way Telegram does, and the faults it injects.
 
 use std::time::Duration;
 
+use fake_bot_api::{BOT_ID, FakeTelegram, Fault, TOKEN, updates};
 use serde_json::{Value, json};
-use support::{BOT_ID, FakeTelegram, Fault, TOKEN, updates};
 use teloxide::prelude::*;
 use teloxide::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryId,

@@ -1,8 +1,6 @@
 //! `postkeeper run` as a process: start-up checks, the command menu,
 //! SIGTERM, and the token kept out of the logs.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,11 +37,11 @@ fn a_missing_token_is_explained() {
 
 #[tokio::test]
 async fn runs_against_the_api_url_and_stops_on_sigterm() {
-    let tg = support::FakeTelegram::start().await;
+    let tg = fake_bot_api::FakeTelegram::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = bin()
         .current_dir(dir.path())
-        .env("TELOXIDE_TOKEN", support::TOKEN)
+        .env("TELOXIDE_TOKEN", fake_bot_api::TOKEN)
         .env("TELOXIDE_API_URL", tg.url())
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
@@ -51,7 +49,7 @@ async fn runs_against_the_api_url_and_stops_on_sigterm() {
         .spawn()
         .expect("starts");
     // A message while running (taken by the first long poll), then SIGTERM.
-    tg.push_update(support::updates::text(7, 7, None, "/random"));
+    tg.push_update(fake_bot_api::updates::text(7, 7, None, "/random"));
     tg.wait_for_calls("sendMessage", 1, Duration::from_secs(20)).await;
     assert!(tg.my_commands(None).iter().any(|(c, _)| c == "search"), "commands registered");
     assert!(tg.my_commands(Some("en")).iter().any(|(c, _)| c == "search"));
@@ -71,7 +69,7 @@ async fn runs_against_the_api_url_and_stops_on_sigterm() {
     let output = child.wait_with_output().expect("output");
     let logs = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(logs.contains("stopped"), "{logs}");
-    let secret = support::TOKEN.split(':').nth(1).expect("token secret part");
+    let secret = fake_bot_api::TOKEN.split(':').nth(1).expect("token secret part");
     assert!(!logs.contains(secret), "the token leaked into the logs");
     assert!(tg.errors().is_empty(), "{:#?}", tg.errors());
 }

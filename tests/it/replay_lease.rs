@@ -9,8 +9,6 @@
 //! A worker that loses the lease in the middle of a run is tested in process, on a
 //! manual clock, where the moment of the loss can be chosen.
 
-mod support;
-
 use postkeeper::replay::state::{JobState, PartState, RunState};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -18,14 +16,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use fake_bot_api::{FakeTelegram, Fault, updates};
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::model::{NewChannel, NewPost};
 use postkeeper::replay::jobs::Lease;
 use postkeeper::replay::when::Schedule;
 use postkeeper::replay::{Clock, Target};
 use postkeeper::store::Archive;
-use support::harness::Harness;
-use support::{FakeTelegram, Fault, updates};
+
+use crate::support::harness::Harness;
 
 const CHANNEL: i64 = -1_002_000_000_001;
 const ADMIN: i64 = 1001;
@@ -70,7 +69,7 @@ impl BotProcess {
         tg.add_chat(updates::private_chat(ADMIN));
         let log = dir.join(format!("{name}.log"));
         let child = postkeeper(dir)
-            .env("TELOXIDE_TOKEN", support::TOKEN)
+            .env("TELOXIDE_TOKEN", fake_bot_api::TOKEN)
             .env("TELOXIDE_API_URL", tg.url())
             .arg("run")
             .stdout(Stdio::null())
@@ -107,7 +106,7 @@ impl BotProcess {
         assert!(status.success(), "{}: exit status {status:?}: {}", self.name, self.logs());
     }
 
-    fn errors(&self) -> Vec<support::Call> {
+    fn errors(&self) -> Vec<fake_bot_api::Call> {
         self.tg.errors()
     }
 }
@@ -292,7 +291,7 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
     manual.advance(Duration::from_secs(30));
     // The wait is over: the next request would go out now, were it not checked.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    h.tg.wait_idle(support::harness::QUIET).await;
+    h.tg.wait_idle(crate::support::harness::QUIET).await;
     assert_eq!(h.tg.calls_to("sendMessage").len(), 1, "sent after losing the lease: {}", h.tg.dump_calls());
     assert_eq!(run().state, RunState::Sending, "the run is left open for the holder");
     assert!(parts().iter().all(|p| p.state == PartState::Pending), "{:?}", parts());
@@ -301,7 +300,7 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
     assert!(other.release_lease("intruder").expect("releases"));
     until(|| h.tg.dump_calls(), || h.tg.messages(CHANNEL).len() >= total).await;
     until(|| format!("{:?}", run()), || run().state == RunState::Sent).await;
-    h.tg.wait_idle(support::harness::QUIET).await;
+    h.tg.wait_idle(crate::support::harness::QUIET).await;
     let texts: Vec<String> = h.tg.messages(CHANNEL).into_iter().map(|m| m.text).collect();
     assert_eq!(texts.len(), total, "every part once: {texts:?}");
     assert!(

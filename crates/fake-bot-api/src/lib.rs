@@ -1,13 +1,11 @@
-//! Test support: a strict fake Telegram Bot API server (see `fake_api.rs`), Telegram's HTML
-//! parser (`html.rs`) and builders for update JSON (`updates.rs`).
+//! A strict fake Telegram Bot API server for the tests of a Telegram bot: [`FakeTelegram`]
+//! (axum on 127.0.0.1:0; what it routes, checks and does not emulate: `src/fake_api.rs`),
+//! Telegram's HTML parser ([`html`]) and builders for update JSON ([`updates`]).
 //!
-//! Every integration test compiles this module separately, so unused helpers are allowed.
-#![allow(dead_code, unused_imports)]
+//! It depends on no bot it checks; see README.md for an example.
 
 mod fake_api;
-pub mod harness;
 pub mod html;
-pub mod process;
 pub mod updates;
 
 pub use fake_api::FakeTelegram;

@@ -1,0 +1,15 @@
+//! postkeeper's integration tests as one test binary: the library, the fake Bot API server
+//! and the helpers in `support` are compiled and linked once for all of them. A module per
+//! capability.
+
+mod support;
+
+mod archive;
+mod bot_chat;
+mod bot_live;
+mod bot_replay;
+mod bot_run;
+mod cli;
+mod process;
+mod replay_lease;
+mod settings;

@@ -1,0 +1,6 @@
+//! Test support for postkeeper itself: the real bot against the fake Bot API server
+//! (`harness.rs`) and the built binary as a child process (`process.rs`). The fake server
+//! is the workspace crate `fake-bot-api`.
+
+pub mod harness;
+pub mod process;
