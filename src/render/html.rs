@@ -429,5 +429,152 @@ mod tests {
         let parts = split(&text, &[], MESSAGE_LIMIT);
         assert_eq!(parts.len(), 3);
         assert_eq!(parts.iter().map(|p| p.text.len()).sum::<usize>(), 10_000);
+        // Telegram's limit, counted here and not taken from the code under test; a forced
+        // cut may fall one character short of it, no more.
+        for p in &parts[..2] {
+            let units = p.text.encode_utf16().count();
+            assert!((4095..=4096).contains(&units), "{units}");
+        }
+    }
+
+    #[test]
+    fn split_a_word_of_surrogate_pairs_under_the_limit() {
+        // 1 + 2 * 3000 units, one word: the running count steps over 4096 without landing on it.
+        let text = format!("a{}", "😀".repeat(3000));
+        let parts = split(&text, &[], MESSAGE_LIMIT);
+        assert_eq!(parts.len(), 2);
+        assert!(
+            parts.iter().all(|p| p.text.encode_utf16().count() <= 4096),
+            "{:?}",
+            parts.iter().map(|p| p.text.len())
+        );
+        assert_eq!(parts.iter().map(|p| p.text.as_str()).collect::<String>(), text);
+    }
+
+    #[test]
+    fn split_a_single_paragraph_at_words_under_the_limit() {
+        let text = "слово ".repeat(1500).trim_end().to_string(); // 8999 units, no line break
+        let parts = split(&text, &[], MESSAGE_LIMIT);
+        assert_eq!(parts.len(), 3);
+        for p in &parts {
+            assert!(p.text.encode_utf16().count() <= 4096, "{}", p.text.encode_utf16().count());
+            assert!(p.text.split(' ').all(|w| w == "слово"), "cut inside a word: {:?}", p.text);
+        }
+        assert_eq!(parts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" "), text);
+    }
+
+    #[test]
+    fn split_ignores_a_paragraph_break_too_early_to_be_worth_it() {
+        // Cutting after "Intro" would send a five-letter message first.
+        let text = format!("Intro\n\n{}", "word ".repeat(2000));
+        let parts = split(&text, &[], MESSAGE_LIMIT);
+        assert!(parts[0].text.starts_with("Intro\n\nword word"), "{:?}", &parts[0].text[..20]);
+        assert!(parts[0].text.encode_utf16().count() > 4096 / 2);
+        assert_eq!(parts.len(), 3);
+    }
+
+    #[test]
+    fn split_prefers_a_sentence_end_to_a_word() {
+        let first = format!("{}.", "word ".repeat(30).trim_end()); // 150 bytes
+        let text = format!("{first} {}", "word ".repeat(100));
+        let parts = split(&text, &[], 200);
+        assert_eq!(parts[0].text, first);
+    }
+
+    #[test]
+    fn a_cut_at_an_entitys_edge_is_not_inside_it() {
+        // The last word boundary in the window is where the bold word ends.
+        let text = format!("xxxxxxxxxx bold {}", "y".repeat(20));
+        let parts = split(&text, &[e(EntityKind::Bold, 11, 4)], 20);
+        assert_eq!(parts[0], Part { text: "xxxxxxxxxx bold".into(), entities: vec![e(EntityKind::Bold, 11, 4)] });
+        // A forced cut where the bold run begins: the bold stays whole in the next part,
+        // and the first part carries no empty entity.
+        let text = "x".repeat(30);
+        let parts = split(&text, &[e(EntityKind::Bold, 19, 11)], 20);
+        assert_eq!(
+            parts,
+            [
+                Part { text: "x".repeat(19), entities: vec![] },
+                Part { text: "x".repeat(11), entities: vec![e(EntityKind::Bold, 0, 11)] }
+            ]
+        );
+    }
+
+    #[test]
+    fn every_visual_kind_has_its_tags() {
+        let pre = |l: &str| EntityKind::Pre { language: Some(l.into()) };
+        let link = |u: &str| EntityKind::TextLink { url: u.into() };
+        for (kind, html) in [
+            (EntityKind::Bold, "<b>x</b>"),
+            (EntityKind::Italic, "<i>x</i>"),
+            (EntityKind::Underline, "<u>x</u>"),
+            (EntityKind::Strikethrough, "<s>x</s>"),
+            (EntityKind::Spoiler, "<tg-spoiler>x</tg-spoiler>"),
+            (EntityKind::Code, "<code>x</code>"),
+            (EntityKind::Pre { language: None }, "<pre>x</pre>"),
+            (pre("rust"), "<pre><code class=\"language-rust\">x</code></pre>"),
+            (pre("c++"), "<pre><code class=\"language-c++\">x</code></pre>"),
+            (link("https://a.b/"), "<a href=\"https://a.b/\">x</a>"),
+            (link("http://a.b/"), "<a href=\"http://a.b/\">x</a>"),
+            (link("tg://resolve?domain=a"), "<a href=\"tg://resolve?domain=a\">x</a>"),
+            (EntityKind::Blockquote, "<blockquote>x</blockquote>"),
+            (EntityKind::ExpandableBlockquote, "<blockquote expandable>x</blockquote>"),
+            // Telegram finds these itself; no tag.
+            (EntityKind::Url, "x"),
+            (EntityKind::Mention, "x"),
+            (EntityKind::Hashtag, "x"),
+            // What Telegram would refuse, or what would break out of the attribute: no tag.
+            (pre(""), "<pre>x</pre>"),
+            (pre(&"a".repeat(33)), "<pre>x</pre>"),
+            (pre("py\" onclick=\"x"), "<pre>x</pre>"),
+            (link("javascript:alert(1)"), "x"),
+            (link(&format!("https://a.b/{}", "a".repeat(2048))), "x"),
+        ] {
+            assert_eq!(render("x", &[e(kind.clone(), 0, 1)]), html, "{kind:?}");
+        }
+        assert_eq!(
+            render("x", &[e(pre(&"a".repeat(32)), 0, 1)]),
+            format!("<pre><code class=\"language-{}\">x</code></pre>", "a".repeat(32))
+        );
+    }
+
+    #[test]
+    fn an_empty_entity_formats_nothing() {
+        assert_eq!(render("ab", &[e(EntityKind::Bold, 1, 0)]), "ab");
+    }
+
+    #[test]
+    fn formatting_next_to_code_is_kept() {
+        let bold_code = [e(EntityKind::Bold, 0, 4), e(EntityKind::Code, 4, 4)];
+        assert_eq!(render("boldcode", &bold_code), "<b>bold</b><code>code</code>");
+        let code_bold = [e(EntityKind::Code, 0, 4), e(EntityKind::Bold, 4, 4)];
+        assert_eq!(render("codebold", &code_bold), "<code>code</code><b>bold</b>");
+    }
+
+    #[test]
+    fn overlapping_code_keeps_the_first_and_adjacent_code_both() {
+        let overlapping = [e(EntityKind::Code, 0, 4), e(EntityKind::Pre { language: None }, 2, 4)];
+        assert_eq!(render("abcdef", &overlapping), "<code>abcd</code>ef");
+        for adjacent in [
+            [e(EntityKind::Code, 0, 2), e(EntityKind::Code, 2, 2)],
+            [e(EntityKind::Code, 2, 2), e(EntityKind::Code, 0, 2)],
+        ] {
+            assert_eq!(render("abcd", &adjacent), "<code>ab</code><code>cd</code>", "{adjacent:?}");
+        }
+    }
+
+    #[test]
+    fn truncate_keeps_the_longest_prefix_that_fits_with_the_ellipsis() {
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdef", 5), "abcd…");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("a😀b", 3), "a…");
+        let text = "😀a😀bc😀😀d";
+        for units in 1..=text.encode_utf16().count() {
+            let cut = truncate(text, units);
+            let n = cut.encode_utf16().count();
+            assert!(n <= units, "{units}: {cut}");
+            assert!(n + 2 >= units, "{units}: {cut} is shorter than it needs to be");
+        }
     }
 }

@@ -185,6 +185,106 @@ mod tests {
         assert!(!html.contains("хвост"));
     }
 
+    fn topic(emoji: &str, ru: &str, en: &str) -> crate::model::TopicRef {
+        crate::model::TopicRef { slug: en.to_lowercase(), ru: ru.into(), en: en.into(), emoji: emoji.into() }
+    }
+
+    /// What Telegram counts against its limit: the text once the HTML is parsed, in UTF-16 units.
+    fn units(message: &str) -> usize {
+        html::plain(message).encode_utf16().count()
+    }
+
+    /// A post with a footer of some length (date, two topics, link).
+    fn long_post(body: &str) -> Post {
+        let mut p = post(body);
+        p.topics = vec![
+            topic("🤖", "Робототехника", "Robotics"),
+            topic("🎮", "Обучение с подкреплением", "Reinforcement learning"),
+        ];
+        p
+    }
+
+    #[test]
+    fn topics_line_picks_the_language_and_the_emoji() {
+        let mut p = post("t\nb");
+        p.topics = vec![topic("🤖", "Робототехника", "Robotics"), topic("", "Обучение", "Learning")];
+        assert_eq!(topics_line(&p, Lang::Ru), "🤖 Робототехника, Обучение");
+        assert_eq!(topics_line(&p, Lang::En), "🤖 Robotics, Learning");
+    }
+
+    #[test]
+    fn footer_has_only_the_parts_there_are() {
+        let mut p = post("Title\nbody");
+        let m = post_messages(&p, Lang::En, Tz::UTC, None, true);
+        assert_eq!(
+            m,
+            [
+                "<b>Title</b>\nbody\n\n📅 12 October 2021 · #7 · 🔗 <a href=\"https://t.me/chan/5\">post in the channel</a>"
+            ]
+        );
+        p.topics = vec![topic("🤖", "Робототехника", "Robotics")];
+        p.date = None;
+        p.url = None;
+        let m = post_messages(&p, Lang::En, Tz::UTC, None, true);
+        assert_eq!(m, ["<b>Title</b>\nbody\n\n🤖 Robotics · #7"]);
+    }
+
+    #[test]
+    fn only_a_title_line_above_more_text_is_made_bold() {
+        let m = post_messages(&post("Одна строка & всё"), Lang::Ru, Tz::UTC, None, false);
+        assert_eq!(m, ["Одна строка &amp; всё"]);
+        assert!(entities_for_display(&post("\nтекст")).is_empty());
+    }
+
+    #[test]
+    fn a_paragraph_or_a_word_longer_than_the_limit_is_split_under_it() {
+        // Telegram's limit, 4096 UTF-16 units, written here and not taken from the code under test.
+        let paragraph = format!("Title\n{}", "слово 😀 ".repeat(1200).trim_end()); // 10 799 units, no blank line
+        let word = format!("Title\n{}", "ж😀".repeat(3000)); // 9000 units, no space
+        for body in [paragraph, word] {
+            let m = post_messages(&long_post(&body), Lang::Ru, Tz::UTC, Some("Из архива"), true);
+            let sizes: Vec<usize> = m.iter().map(|x| units(x)).collect();
+            assert!(sizes.iter().all(|&n| n <= 4096), "{sizes:?}");
+            assert_eq!(m.len(), 3, "{sizes:?}");
+            assert!(m[0].starts_with("Из архива\n\n<b>Title</b>\n"), "{}", m[0].chars().take(40).collect::<String>());
+            assert_eq!(m.iter().map(|x| x.contains("Из архива")).collect::<Vec<_>>(), [true, false, false]);
+            assert_eq!(m.iter().map(|x| x.contains("#7")).collect::<Vec<_>>(), [false, false, true]);
+        }
+    }
+
+    #[test]
+    fn a_post_near_the_limit_fits_with_its_header_or_footer() {
+        // Bodies around the limit, so that some part with the footer (or the header) is as
+        // full as the code lets it be; each message against Telegram's 4096.
+        for n in (3_900..4_200).step_by(3) {
+            let body = format!("T\n{}", "ж".repeat(n));
+            for (header, with_footer) in [(None, true), (Some("Из архива, 12 октября 2021"), false)] {
+                let m = post_messages(&long_post(&body), Lang::Ru, Tz::UTC, header, with_footer);
+                let sizes: Vec<usize> = m.iter().map(|x| units(x)).collect();
+                assert!(sizes.iter().all(|&u| u <= 4096), "{n} {header:?}: {sizes:?}");
+                assert!(m.len() <= 2, "{n} {header:?}: {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn list_entry_has_a_line_for_each_thing_known() {
+        let mut p = post("Заголовок <1>\nтекст");
+        assert_eq!(
+            list_entry(3, &p, None, Lang::Ru, Tz::UTC),
+            "3. <b>Заголовок &lt;1&gt;</b>\n12 октября 2021\n→ /post_7"
+        );
+        p.topics = vec![topic("🤖", "Робототехника", "Robotics")];
+        p.date = None;
+        assert_eq!(
+            list_entry(3, &p, Some("<b>сниппет</b>"), Lang::En, Tz::UTC),
+            "3. <b>Заголовок &lt;1&gt;</b>\n🤖 Robotics\n<b>сниппет</b>\n→ /post_7"
+        );
+        p.topics.clear();
+        p.title.clear();
+        assert_eq!(list_entry(3, &p, None, Lang::En, Tz::UTC), "3. <b>Untitled</b>\n→ /post_7");
+    }
+
     #[test]
     fn long_post_is_split_under_the_limit() {
         let body = format!("Title\n{}", "Предложение номер один. 😀 ".repeat(600));

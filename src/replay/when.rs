@@ -340,6 +340,49 @@ mod tests {
     }
 
     #[test]
+    fn spans_are_bounded() {
+        let now = at(Tz::UTC, 2026, 11, 27, 12, 0);
+        assert_eq!(parse("in 99999s", now, Tz::UTC), Ok((Schedule::Once, now + Duration::seconds(99_999))));
+        for bad in ["in 0s", "in 0m", "every 0d", "in 100000s", "every 100000m", "in 999999999999d"] {
+            assert_eq!(parse(bad, now, Tz::UTC).map(|_| ()), Err(WhenError::Unreadable), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_text_shaped_like_a_time_or_date_is_called_out_of_range() {
+        let now = at(Tz::UTC, 2026, 11, 27, 12, 0);
+        let why = |s: &str| parse(s, now, Tz::UTC).map(|_| ()).expect_err(s);
+        for bad in ["ab:cd", "1:234", "daily 1:234", "tomorrow 10:00", "2026-13-01 noon"] {
+            assert_eq!(why(bad), WhenError::Unreadable, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_once_does_not_recur() {
+        assert!(!Schedule::Once.is_recurring());
+        assert!(Schedule::Every(Duration::hours(1)).is_recurring());
+        assert!(Schedule::Daily(NaiveTime::from_hms_opt(7, 5, 0).expect("t")).is_recurring());
+        assert!(Schedule::Cron("0 10 * * 1-5".into()).is_recurring());
+    }
+
+    #[test]
+    fn a_run_begun_before_its_time_moves_on_a_period() {
+        // The clock reads two hours before the occurrence being run: the next one is still
+        // one period after it, never at or before it.
+        let due = at(Tz::UTC, 2026, 1, 1, 12, 0);
+        let every = Schedule::Every(Duration::hours(1));
+        assert_eq!(every.next_after(due, due - Duration::hours(2), Tz::UTC), Some(due + Duration::hours(1)));
+        assert_eq!(every.next_after(due, due, Tz::UTC), Some(due + Duration::hours(1)));
+    }
+
+    #[test]
+    fn stored_schedules_that_make_no_sense_are_refused() {
+        for bad in ["every 0", "every -60", "every x", "daily 25:00", "cron 0 10 * *", "weekly 1", ""] {
+            assert_eq!(Schedule::from_db(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn missed_periods_are_skipped() {
         let anchor = at(Tz::UTC, 2026, 1, 1, 0, 0);
         let now = anchor + Duration::hours(20);

@@ -221,6 +221,44 @@ mod tests {
     }
 
     #[test]
+    fn a_query_with_words_is_not_empty() {
+        assert!(!Query::parse("роботы").is_empty());
+        assert!(Query::default().is_empty());
+    }
+
+    #[test]
+    fn any_expr_ors_the_words_and_only_when_there_are_several() {
+        // A trailing space: no prefix, every term a plain quoted stem.
+        let q = Query::parse("роботы учатся ");
+        let [a, b] = &q.terms[..] else { panic!("{q:?}") };
+        assert_eq!(q.any_expr(), Some(format!("\"{}\" OR \"{}\"", a.stem, b.stem)));
+        assert_eq!(q.all_expr(), Some(format!("\"{}\" AND \"{}\"", a.stem, b.stem)));
+        // One word: the fallback would be the same search again.
+        assert_eq!(Query::parse("роботы ").any_expr(), None);
+        assert_eq!(Query::default().any_expr(), None);
+    }
+
+    #[test]
+    fn matches_a_stem_and_a_prefix_only_while_typed() {
+        let term = |folded: &str, stem: &str, prefix: bool| Term {
+            folded: folded.into(),
+            stem: stem.into(),
+            prefix,
+            expansions: Vec::new(),
+        };
+        let whole = Query { terms: vec![term("коты", "кот", false)] };
+        assert!(whole.matches("кот", "кота"));
+        assert!(!whole.matches("котлет", "котлета"), "a finished word is not a prefix");
+        assert!(!whole.matches("пёс", "пса"));
+        let typed = Query { terms: vec![term("учи", "уч", true)] };
+        assert!(typed.matches("учител", "учитель"));
+        // Either the stem or the word as typed may begin the post's word.
+        assert!(typed.matches("учен", "xyz"));
+        assert!(typed.matches("xyz", "учимся"));
+        assert!(!typed.matches("xyz", "xyz"));
+    }
+
+    #[test]
     fn last_word_is_a_prefix_while_typed() {
         assert!(Query::parse("экзоплан").terms[0].prefix);
         assert!(!Query::parse("экзоплан ").terms[0].prefix);
