@@ -51,9 +51,16 @@ fn with_token(
     settings: &Settings,
     f: impl FnOnce(&str, &tokio::runtime::Runtime) -> anyhow::Result<ExitCode>,
 ) -> anyhow::Result<ExitCode> {
-    let Some(token) = &settings.token else {
-        eprintln!("error: {NO_TOKEN}");
-        return Ok(ExitCode::from(BAD_SETTING));
+    let token = match settings.bot_token() {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            eprintln!("error: {NO_TOKEN}");
+            return Ok(ExitCode::from(BAD_SETTING));
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_SETTING));
+        }
     };
     let runtime = tokio::runtime::Runtime::new()?;
     f(token.expose(), &runtime)

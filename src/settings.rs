@@ -205,7 +205,8 @@ pub struct Shown {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config: Config,
-    pub token: Option<Secret>,
+    /// The bot token and where it came from; see [`Settings::bot_token`].
+    token: Option<(Secret, Source)>,
     pub api_url: Option<url::Url>,
     pub log_filter: String,
     pub shown: Vec<Shown>,
@@ -225,15 +226,7 @@ impl Settings {
         let (value, token_source) = take(TOKEN);
         let token = match value {
             None => None,
-            Some(EXAMPLE_TOKEN) => {
-                return Err(SettingError::bad(
-                    TOKEN,
-                    token_source,
-                    None,
-                    "is still the placeholder of .env.example; put the token @BotFather gave you",
-                ));
-            }
-            Some(t) if looks_like_token(t) => Some(Secret::new(t)),
+            Some(t) if looks_like_token(t) => Some((Secret::new(t), token_source)),
             // The value is not repeated: it may be a real token with a typo.
             Some(_) => {
                 return Err(SettingError::bad(
@@ -246,7 +239,11 @@ impl Settings {
         };
         shown.push(Shown {
             var: TOKEN.var,
-            value: token.as_ref().map_or_else(|| "(not set)".to_string(), Secret::redacted),
+            value: match &token {
+                None => "(not set)".to_string(),
+                Some((t, _)) if t.expose() == EXAMPLE_TOKEN => "(the placeholder of .env.example)".to_string(),
+                Some((t, _)) => t.redacted(),
+            },
             source: token_source,
         });
 
@@ -335,6 +332,22 @@ impl Settings {
         Ok(Settings { config, token, api_url, log_filter, shown })
     }
 
+    /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder
+    /// `.env.example` ships with is refused here, not when the settings are read: an
+    /// operator who copied the example may use every other command before filling it in.
+    pub fn bot_token(&self) -> Result<Option<&Secret>, SettingError> {
+        match &self.token {
+            Some((t, source)) if t.expose() == EXAMPLE_TOKEN => Err(SettingError::bad(
+                TOKEN,
+                *source,
+                None,
+                "is still the placeholder of .env.example; put the token @BotFather gave you",
+            )),
+            Some((t, _)) => Ok(Some(t)),
+            None => Ok(None),
+        }
+    }
+
     /// `postkeeper config`: one line per setting — name, where it came from, value.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -399,15 +412,18 @@ mod tests {
     fn the_token_is_never_shown_or_repeated() {
         let token = "987654321:ZZsecretPartOfTheToken";
         let s = Settings::resolve(&sources(&[], &[("TELOXIDE_TOKEN", token)], &[])).expect("valid");
-        assert_eq!(s.token.as_ref().map(Secret::expose), Some(token));
+        assert_eq!(s.bot_token().ok().flatten().map(Secret::expose), Some(token));
         assert!(s.describe().contains("987654321:<redacted>"), "{}", s.describe());
         assert!(!s.describe().contains("ZZsecret"), "{}", s.describe());
         assert!(format!("{s:?}").contains("<redacted>") && !format!("{s:?}").contains("ZZsecret"));
         let typo = "987654321:ZZsecret PartOfTheToken";
         let e = Settings::resolve(&sources(&[], &[("TELOXIDE_TOKEN", typo)], &[])).expect_err("refused");
         assert!(!e.to_string().contains("ZZsecret") && e.to_string().contains("TELOXIDE_TOKEN"), "{e}");
-        let e = Settings::resolve(&sources(&[], &[], &[("TELOXIDE_TOKEN", EXAMPLE_TOKEN)])).expect_err("refused");
-        assert!(e.to_string().contains("placeholder"), "{e}");
+        // The placeholder is read (other commands need no token) and refused where it is used.
+        let s = Settings::resolve(&sources(&[], &[], &[("TELOXIDE_TOKEN", EXAMPLE_TOKEN)])).expect("read");
+        let e = s.bot_token().expect_err("refused");
+        assert!(e.to_string().contains("placeholder") && e.to_string().contains("(from .env)"), "{e}");
+        assert!(!s.describe().contains("replace-with"), "{}", s.describe());
     }
 
     #[test]

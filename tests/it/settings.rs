@@ -208,3 +208,42 @@ fn an_unreadable_dotenv_is_refused_and_an_existing_store_is_left_as_it_was() {
         }
     }
 }
+
+/// What the README tells a new operator to do first: copy `.env.example` to `.env`. Every
+/// command that needs no token works at once; `run` and `doctor` name the placeholder.
+#[test]
+fn a_copied_env_example_works_until_the_token_is_needed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example"), dir.path().join(".env"))
+        .expect("copies .env.example");
+    let config = bin(dir.path()).arg("config").output().expect("runs");
+    assert_eq!(shown(&config, "POSTKEEPER_REPLAY_HEADER"), (".env".into(), "Из архива, {date}".into()));
+    assert_eq!(shown(&config, "POSTKEEPER_ADMINS"), (".env".into(), "123456789".into()));
+    assert_eq!(shown(&config, "TELOXIDE_TOKEN").0, ".env");
+
+    let mut console = bin(dir.path())
+        .arg("console")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    {
+        use std::io::Write;
+        let mut stdin = console.stdin.take().expect("stdin");
+        stdin.write_all("/search робот\n".as_bytes()).expect("writes");
+    }
+    let out = console.wait_with_output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Найдено"), "{}", text(&out));
+    let stats = bin(dir.path()).arg("stats").output().expect("runs");
+    assert!(stats.status.success(), "{}", text(&stats));
+
+    for command in ["run", "doctor"] {
+        let out = bin(dir.path()).arg(command).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        assert!(err.contains("TELOXIDE_TOKEN (from .env)") && err.contains("placeholder"), "{command}: {err}");
+        assert!(!err.contains("replace-with-your-token"), "{err}");
+    }
+}
