@@ -4,63 +4,46 @@
 use std::io::Write;
 
 use teloxide::prelude::*;
-use teloxide::types::{Me, Recipient};
+use teloxide::types::Me;
 use teloxide::{ApiError, RequestError};
 
+use super::send::{recipient, retry};
 use crate::config::{ChatRef, Config};
 use crate::settings::Settings;
 
 /// One line of the checklist.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub state: State,
-    pub text: String,
-    /// For a failure: the fix, in one sentence.
-    pub fix: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Pass,
-    Fail,
+pub enum Check {
+    Pass(String),
     /// Nothing to check: a feature that is off.
-    Off,
+    Off(String),
+    /// A problem, and its fix in one sentence.
+    Fail {
+        problem: String,
+        fix: String,
+    },
 }
 
 impl Check {
-    fn pass(text: impl Into<String>) -> Check {
-        Check { state: State::Pass, text: text.into(), fix: None }
-    }
-    fn off(text: impl Into<String>) -> Check {
-        Check { state: State::Off, text: text.into(), fix: None }
-    }
-    fn fail(text: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { state: State::Fail, text: text.into(), fix: Some(fix.into()) }
+    fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check::Fail { problem: problem.into(), fix: fix.into() }
     }
 
-    /// `✓ text`, `– text`, or `✗ text` with the fix on the next line.
+    /// `✓ text`, `– text`, or `✗ problem` with the fix on the next line.
     pub fn line(&self) -> String {
-        match (self.state, &self.fix) {
-            (State::Pass, _) => format!("✓ {}", self.text),
-            (State::Off, _) => format!("– {}", self.text),
-            (State::Fail, Some(fix)) => format!("✗ {}\n  → {fix}", self.text),
-            (State::Fail, None) => format!("✗ {}", self.text),
+        match self {
+            Check::Pass(text) => format!("✓ {text}"),
+            Check::Off(text) => format!("– {text}"),
+            Check::Fail { problem, fix } => format!("✗ {problem}\n  → {fix}"),
         }
     }
 }
 
-pub(crate) fn recipient(chat: &ChatRef) -> Recipient {
-    match chat {
-        ChatRef::Id(id) => Recipient::Id(ChatId(*id)),
-        ChatRef::Username(u) => Recipient::ChannelUsername(format!("@{u}")),
-    }
-}
-
-/// The token: `getMe`. The bot's identity is needed by the chat checks.
+/// The token: `getMe` (429s waited out). The bot's identity is needed by the chat checks.
 pub async fn token(bot: &Bot, api_url: Option<&url::Url>) -> (Check, Option<Me>) {
-    match bot.get_me().await {
+    match retry(|| bot.get_me().send()).await {
         Ok(me) => {
-            let check = Check::pass(format!("the token works: @{} ({}, id {})", me.username(), me.first_name, me.id));
+            let check = Check::Pass(format!("the token works: @{} ({}, id {})", me.username(), me.first_name, me.id));
             (check, Some(me))
         }
         Err(RequestError::Api(ApiError::InvalidToken)) => (
@@ -97,11 +80,11 @@ pub async fn chats(bot: &Bot, me: &Me, config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
     match &config.replay_chat {
         Some(chat) => checks.push(chat_check(bot, me, "POSTKEEPER_REPLAY_CHAT", chat, Role::Poster).await),
-        None => checks.push(Check::off("replays are off: POSTKEEPER_REPLAY_CHAT is not set")),
+        None => checks.push(Check::Off("replays are off: POSTKEEPER_REPLAY_CHAT is not set".into())),
     }
     match &config.source_chat {
         Some(chat) => checks.push(chat_check(bot, me, "POSTKEEPER_SOURCE_CHAT", chat, Role::Reader).await),
-        None => checks.push(Check::off("the live archive is off: POSTKEEPER_SOURCE_CHAT is not set")),
+        None => checks.push(Check::Off("the live archive is off: POSTKEEPER_SOURCE_CHAT is not set".into())),
     }
     checks
 }
@@ -136,17 +119,17 @@ async fn chat_check(bot: &Bot, me: &Me, var: &str, chat: &ChatRef, role: Role) -
     let channel = info.is_channel();
     match role {
         Role::Poster if channel && kind.can_post_messages() => {
-            Check::pass(format!("{var} {chat} («{title}»): {bot_name} may post there"))
+            Check::Pass(format!("{var} {chat} («{title}»): {bot_name} may post there"))
         }
         Role::Poster if !channel && (kind.is_privileged() || kind.is_member()) => {
-            Check::pass(format!("{var} {chat} («{title}»): {bot_name} is a member and may post there"))
+            Check::Pass(format!("{var} {chat} («{title}»): {bot_name} is a member and may post there"))
         }
         Role::Poster if kind.is_administrator() => Check::fail(
             format!("{var} {chat} («{title}»): {bot_name} is an administrator without the right to post"),
             format!("give {bot_name} the right \"Post messages\" in {chat}'s administrators"),
         ),
         Role::Reader if kind.is_privileged() => {
-            Check::pass(format!("{var} {chat} («{title}»): {bot_name} is an administrator, new posts will be archived"))
+            Check::Pass(format!("{var} {chat} («{title}»): {bot_name} is an administrator, new posts will be archived"))
         }
         _ => Check::fail(format!("{var} {chat} («{title}»): {bot_name} is not an administrator there"), add),
     }
@@ -163,10 +146,10 @@ pub fn admins(config: &Config) -> Check {
             "POSTKEEPER_ADMINS is set but POSTKEEPER_REPLAY_CHAT is not: replays have nowhere to go",
             "set POSTKEEPER_REPLAY_CHAT to the channel's @username or id (e.g. -1001234567890)",
         ),
-        (None, true) => Check::off("no admins: POSTKEEPER_ADMINS is not set"),
+        (None, true) => Check::Off("no admins: POSTKEEPER_ADMINS is not set".into()),
         (Some(_), false) => {
             let ids: Vec<String> = config.admins.iter().map(i64::to_string).collect();
-            Check::pass(format!("admins who may replay and schedule: {}", ids.join(", ")))
+            Check::Pass(format!("admins who may replay and schedule: {}", ids.join(", ")))
         }
     }
 }
@@ -175,7 +158,7 @@ pub fn admins(config: &Config) -> Check {
 pub fn store(config: &Config) -> Check {
     let db = config.db.display();
     if !config.db.exists() {
-        return Check::pass(format!(
+        return Check::Pass(format!(
             "the store {db} does not exist yet: the bot creates it and fills it from the seed"
         ));
     }
@@ -186,7 +169,7 @@ pub fn store(config: &Config) -> Check {
             } else {
                 String::new()
             };
-            Check::pass(format!(
+            Check::Pass(format!(
                 "the store {db} opens: schema {}{upgrade}, {} posts, {} pending replay jobs",
                 info.schema, info.posts, info.pending_jobs
             ))
@@ -200,7 +183,7 @@ pub fn store(config: &Config) -> Check {
 
 pub fn timezone(config: &Config) -> Check {
     let now = chrono::Utc::now().with_timezone(&config.timezone);
-    Check::pass(format!("time zone {}: it is {} there now", config.timezone.name(), now.format("%Y-%m-%d %H:%M (%:z)")))
+    Check::Pass(format!("time zone {}: it is {} there now", config.timezone.name(), now.format("%Y-%m-%d %H:%M (%:z)")))
 }
 
 /// Every check, in the order they are shown.
@@ -228,7 +211,7 @@ pub async fn run(settings: &Settings, token: &str, out: &mut impl Write) -> anyh
     for check in &checks {
         writeln!(out, "{}", check.line())?;
     }
-    let failed = checks.iter().filter(|c| c.state == State::Fail).count();
+    let failed = checks.iter().filter(|c| matches!(c, Check::Fail { .. })).count();
     match failed {
         0 => writeln!(out, "\nall checks passed")?,
         1 => writeln!(out, "\n1 check failed")?,

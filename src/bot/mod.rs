@@ -136,6 +136,8 @@ stopping; run one bot per token";
 /// two pollers would take turns cutting each other off, each seeing half the updates.
 struct PollingErrors {
     conflict: CancellationToken,
+    /// The bot's `ended`: a conflict ends it as if the dispatcher had stopped.
+    ended: CancellationToken,
 }
 
 impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingErrors {
@@ -148,6 +150,7 @@ impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingE
                 if !self.conflict.is_cancelled() {
                     tracing::error!("{CONFLICT}");
                     self.conflict.cancel();
+                    self.ended.cancel();
                 }
             } else {
                 tracing::error!("polling failed: {error}");
@@ -181,23 +184,14 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
         tokio::spawn(worker.run())
     });
     let listener = Polling::builder(bot).timeout(poll_timeout).build();
-    let conflict = CancellationToken::new();
-    let errors = Arc::new(PollingErrors { conflict: conflict.clone() });
-    let ended = CancellationToken::new();
+    let (conflict, ended) = (CancellationToken::new(), CancellationToken::new());
+    let errors = Arc::new(PollingErrors { conflict: conflict.clone(), ended: ended.clone() });
     let task = tokio::spawn({
         let ended = ended.clone();
         async move {
             if let Err(e) = dispatcher.try_dispatch_with_listener(listener, errors).await {
                 tracing::error!("cannot start: getMe failed: {e}");
             }
-            ended.cancel();
-        }
-    });
-    // Another poller on the token ends this bot as if the dispatcher had stopped.
-    tokio::spawn({
-        let (conflict, ended) = (conflict.clone(), ended.clone());
-        async move {
-            conflict.cancelled().await;
             ended.cancel();
         }
     });
@@ -234,19 +228,16 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     // Queries behind buttons are kept a month; older buttons answer "search again".
     let forgotten = archive.forget_queries(chrono::Utc::now().timestamp() - crate::chat::QUERY_TTL_SECS)?;
     tracing::debug!(forgotten, "old search queries forgotten");
-    let me = match retry(|| bot.get_me().send()).await {
-        Ok(me) => me,
-        Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => anyhow::bail!(
-            "the Bot API refuses the token (Unauthorized): get it from @BotFather and put it in TELOXIDE_TOKEN"
-        ),
-        Err(e) => anyhow::bail!("cannot reach the Bot API (getMe): {e}"),
-    };
+    let (token_check, me) = doctor::token(&bot, settings.api_url.as_ref()).await;
+    let Some(me) = me else { anyhow::bail!("{}", token_check.line()) };
     tracing::info!(bot = me.username(), db = %config.db.display(), "starting");
     // `doctor`'s checks: a setup problem is worth a warning, not a refusal to start.
     let mut checks = doctor::chats(&bot, &me, &config).await;
     checks.push(doctor::admins(&config));
-    for check in checks.iter().filter(|c| c.state == doctor::State::Fail) {
-        tracing::warn!("{} — {}", check.text, check.fix.as_deref().unwrap_or(""));
+    for check in &checks {
+        if let doctor::Check::Fail { problem, fix } = check {
+            tracing::warn!("{problem} — {fix}");
+        }
     }
     if let Err(e) = register_commands(&bot).await {
         tracing::warn!("cannot register the command menu: {e}");

@@ -4,8 +4,7 @@
 use teloxide::prelude::*;
 use teloxide::{ApiError, RequestError};
 
-use super::doctor::recipient;
-use super::send::{retry, send_html};
+use super::send::{recipient, retry, send_html};
 use crate::config::ChatRef;
 use crate::replay::{Sender, Sent};
 

@@ -10,6 +10,7 @@ use teloxide::requests::{JsonRequest, Payload};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ParseMode, Recipient};
 
 use crate::chat::{ButtonKind, Reply};
+use crate::config::ChatRef;
 
 /// How many times a request hit by 429 is sent again.
 const MAX_RETRIES: usize = 5;
@@ -31,6 +32,14 @@ where
             }
             other => return other,
         }
+    }
+}
+
+/// A chat as the Bot API names it: by id, or a public channel by `@username`.
+pub fn recipient(chat: &ChatRef) -> Recipient {
+    match chat {
+        ChatRef::Id(id) => Recipient::Id(ChatId(*id)),
+        ChatRef::Username(u) => Recipient::ChannelUsername(format!("@{u}")),
     }
 }
 
