@@ -298,8 +298,9 @@ impl Settings {
         shown.push(Shown { var: TIMEZONE.var, value: timezone.name().to_string(), source });
 
         // The header keeps its inner spacing; only a blank one is no header.
-        let (_, source) = take(REPLAY_HEADER);
-        let replay_header = sources.lookup(REPLAY_HEADER).map(|(v, _)| v.to_string()).filter(|h| !h.trim().is_empty());
+        let found = sources.lookup(REPLAY_HEADER);
+        let source = found.map_or(Source::Default, |(_, s)| s);
+        let replay_header = found.map(|(v, _)| v.to_string()).filter(|h| !h.trim().is_empty());
         shown.push(Shown {
             var: REPLAY_HEADER.var,
             value: replay_header.clone().unwrap_or_else(|| "(none)".to_string()),
