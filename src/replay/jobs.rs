@@ -294,27 +294,13 @@ impl Archive {
         }
     }
 
-    /// Starts the due occurrence of `job`: records it as missed (too late), failed
-    /// (nothing to send) or as a run whose parts are fixed now; moves the job on.
-    pub fn begin_run(&mut self, job: &Job, settings: &ReplaySettings, now: DateTime<Utc>) -> Result<Begin> {
-        self.begin_run_as(None, job, settings, now)
-    }
-
-    /// [`Archive::begin_run`] by the worker holding the delivery lease: nothing is
-    /// written ([`Begin::NotHolder`]) unless `holding` is true as the run begins.
+    /// Starts the due occurrence of `job` for the worker holding the delivery lease:
+    /// records it as missed (too late), failed (nothing to send) or as a run whose parts
+    /// are fixed now, and moves the job on; nothing is written ([`Begin::NotHolder`])
+    /// unless `holding` is true as the run begins.
     pub fn begin_run_held(
         &mut self,
         holding: &Holding,
-        job: &Job,
-        settings: &ReplaySettings,
-        now: DateTime<Utc>,
-    ) -> Result<Begin> {
-        self.begin_run_as(Some(holding), job, settings, now)
-    }
-
-    fn begin_run_as(
-        &mut self,
-        holding: Option<&Holding>,
         job: &Job,
         settings: &ReplaySettings,
         now: DateTime<Utc>,
@@ -326,9 +312,7 @@ impl Archive {
         let late = now - due;
         let post = if late > grace { None } else { self.pick_post(job.target)? };
         let tx = self.conn_mut().transaction()?;
-        if let Some(holding) = holding
-            && !holds(&tx, holding)?
-        {
+        if !holds(&tx, holding)? {
             return Ok(Begin::NotHolder);
         }
         // An occurrence that sends nothing: recorded as `state`; a one-off job ends with it,
@@ -378,14 +362,9 @@ impl Archive {
         Ok(begin)
     }
 
-    /// Closes a run: `sent`, `uncertain` (a part's fate unknown) or `failed`.
-    pub fn finish_run(&mut self, run_id: i64, state: RunState, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
-        self.finish_run_as(None, run_id, state, reason, now).map(|_| ())
-    }
-
-    /// [`Archive::finish_run`] by the worker holding the delivery lease: false (nothing
-    /// written) unless `holding` is true, so a worker that lost the lease cannot close a
-    /// run the new holder is resuming.
+    /// Closes a run — `sent`, `uncertain` (a part's fate unknown) or `failed` — for the
+    /// worker holding the delivery lease: false (nothing written) unless `holding` is
+    /// true, so a worker that lost the lease cannot close a run the new holder resumes.
     pub fn finish_run_held(
         &mut self,
         holding: &Holding,
@@ -394,21 +373,8 @@ impl Archive {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.finish_run_as(Some(holding), run_id, state, reason, now)
-    }
-
-    fn finish_run_as(
-        &mut self,
-        holding: Option<&Holding>,
-        run_id: i64,
-        state: RunState,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
         let tx = self.conn_mut().transaction()?;
-        if let Some(holding) = holding
-            && !holds(&tx, holding)?
-        {
+        if !holds(&tx, holding)? {
             return Ok(false);
         }
         let (job_id, post_id): (i64, Option<i64>) =

@@ -526,10 +526,17 @@ fn begun_long_run() -> (Archive, i64, Vec<postkeeper::replay::jobs::Part>) {
     let settings = postkeeper::replay::ReplaySettings::from_config(&config()).expect("settings");
     let job_id = archive.create_job(Target::Post(21), &Schedule::Once, t0(), None, t0()).expect("job");
     let job = archive.job(job_id).expect("reads").expect("job");
-    let postkeeper::replay::jobs::Begin::Run { run_id } = archive.begin_run(&job, &settings, t0()).expect("begins")
+    // Begun by a worker of an earlier process, which holds the delivery lease; it lets
+    // the lease go so that the next start takes over at once (expiry is tested elsewhere).
+    let ttl = postkeeper::replay::worker::LEASE_TTL;
+    archive.take_lease("crashed", Utc::now(), ttl).expect("takes the lease");
+    let holding = postkeeper::replay::jobs::Holding::now("crashed");
+    let postkeeper::replay::jobs::Begin::Run { run_id } =
+        archive.begin_run_held(&holding, &job, &settings, t0()).expect("begins")
     else {
         panic!("expected a run");
     };
+    assert!(archive.release_lease("crashed").expect("releases"));
     let parts = archive.run_parts(run_id).expect("parts");
     (archive, run_id, parts)
 }
