@@ -41,6 +41,7 @@ use crate::updates::{kind as update_kind, now as unix_now};
 use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Fault, StoredMessage, TOKEN};
 
 const MAX_TEXT: usize = 4096;
+const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
 const MAX_CALLBACK_TEXT: usize = 200;
 const MAX_INLINE_RESULTS: usize = 50;
 const QUERY_INVALID: &str = "Bad Request: query is too old and response timeout expired or query ID is invalid";
@@ -1201,18 +1202,9 @@ impl State {
         let markup = validate_markup(p.json("reply_markup")?, true)?;
         let current = self.own_message(chat_id, id)?;
         if current.text == parsed.text && current.entities == parsed.entities && current.reply_markup == markup {
-            return Err(bad(
-                "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-            ));
+            return Err(bad(NOT_MODIFIED));
         }
-        self.check_blocked(chat_id)?;
-        self.check_rate(chat_id)?;
-        self.note_rate(chat_id);
-        let msg = self
-            .messages
-            .get_mut(&chat_id)
-            .and_then(|m| m.get_mut(&id))
-            .ok_or_else(|| bad("message to edit not found"))?;
+        let msg = self.edit_target(chat_id, id)?;
         msg.html = html;
         msg.text = parsed.text;
         msg.entities = parsed.entities;
@@ -1223,23 +1215,23 @@ impl State {
         Ok(msg.to_json())
     }
 
+    /// The bot's own message about to be edited, once the chat and the rate allow it
+    /// (edits count like sends).
+    fn edit_target(&mut self, chat_id: i64, id: i64) -> ApiResult<&mut StoredMessage> {
+        self.check_blocked(chat_id)?;
+        self.check_rate(chat_id)?;
+        self.note_rate(chat_id);
+        self.messages.get_mut(&chat_id).and_then(|m| m.get_mut(&id)).ok_or_else(|| bad("message to edit not found"))
+    }
+
     fn edit_message_reply_markup(&mut self, p: &Params) -> ApiResult<Value> {
         let (chat_id, id) = self.target_message(p)?;
         let markup = validate_markup(p.json("reply_markup")?, true)?;
         let current = self.own_message(chat_id, id)?;
         if current.reply_markup == markup {
-            return Err(bad(
-                "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-            ));
+            return Err(bad(NOT_MODIFIED));
         }
-        self.check_blocked(chat_id)?;
-        self.check_rate(chat_id)?;
-        self.note_rate(chat_id);
-        let msg = self
-            .messages
-            .get_mut(&chat_id)
-            .and_then(|m| m.get_mut(&id))
-            .ok_or_else(|| bad("message to edit not found"))?;
+        let msg = self.edit_target(chat_id, id)?;
         msg.reply_markup = markup;
         msg.edits += 1;
         msg.edit_date = Some(unix_now());
