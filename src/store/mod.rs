@@ -271,8 +271,12 @@ impl Archive {
         Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
-    /// Records the language a user writes in (written only when it changed).
+    /// Records the language a user writes in. Read first, written only when it changed:
+    /// an admin's every message passes here, and a read takes no write lock.
     pub fn remember_lang(&self, user_id: i64, lang: crate::i18n::Lang, now: i64) -> Result<()> {
+        if self.user_lang(user_id)? == Some(lang) {
+            return Ok(());
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO user_langs(user_id, lang, seen_at) VALUES (?1, ?2, ?3)
