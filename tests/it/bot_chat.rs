@@ -332,8 +332,13 @@ async fn a_429_on_a_reply_is_waited_out() {
 
 #[tokio::test]
 async fn a_failing_handler_says_so_and_the_bot_goes_on() {
-    let h = Harness::start(Config::default()).await;
-    h.archive.call(|a| a.conn().execute_batch("DROP TABLE queries")).await.expect("runs").expect("dropped");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("store.db");
+    let mut archive = Archive::open(&db).expect("store opens");
+    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
+    let h = Harness::with_archive(Config::default(), archive).await;
+    // Broken behind the bot's back, by a connection of the test's own.
+    rusqlite::Connection::open(&db).and_then(|c| c.execute_batch("DROP TABLE queries")).expect("dropped");
     h.exchange(ru("/search робот"), "sendMessage", 1).await;
     assert!(h.last(ME).text.contains("Что-то пошло не так"), "{}", h.last(ME).text);
     h.exchange(ru("/post 1"), "sendMessage", 1).await;

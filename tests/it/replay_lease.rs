@@ -284,9 +284,8 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
 
     // The lease goes to another worker (as after an expiry), which holds it for a while.
     let far = (Utc::now() + chrono::Duration::seconds(120)).timestamp_millis();
-    other
-        .conn()
-        .execute("UPDATE replay_lease SET owner = 'intruder', expires_at = ?1", [far])
+    rusqlite::Connection::open(&db)
+        .and_then(|c| c.execute("UPDATE replay_lease SET owner = 'intruder', expires_at = ?1", [far]))
         .expect("the lease changes hands");
     manual.advance(Duration::from_secs(30));
     // The wait is over: the next request would go out now, were it not checked.
