@@ -16,13 +16,13 @@ use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
 use teloxide::update_listeners::Polling;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::i18n::Lang;
-use crate::replay::worker::Worker;
+use crate::replay::worker::{Passes, Worker};
 use crate::replay::{Clock, ReplaySettings};
 use crate::search::Searcher;
 use crate::settings::Settings;
@@ -38,6 +38,8 @@ pub struct BotState {
     pub clock: Clock,
     /// Nudges the replay worker when a command changes the queue.
     pub wake: Arc<Notify>,
+    /// How far the replay worker has looked at the queue ([`Passes::settle`] waits on it).
+    pub passes: Arc<watch::Sender<Passes>>,
     /// What searches share across the store's threads.
     pub searcher: Searcher,
 }
@@ -48,7 +50,14 @@ impl BotState {
     }
 
     pub fn with_clock(archive: SharedArchive, config: Config, clock: Clock) -> Self {
-        BotState { archive, config, clock, wake: Arc::new(Notify::new()), searcher: Searcher::default() }
+        BotState {
+            archive,
+            config,
+            clock,
+            wake: Arc::new(Notify::new()),
+            passes: Arc::new(watch::Sender::new(Passes::default())),
+            searcher: Searcher::default(),
+        }
     }
 }
 
@@ -178,6 +187,7 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             settings,
             clock: state.clock.clone(),
             wake: state.wake.clone(),
+            passes: state.passes.clone(),
             stop: stop_worker.clone(),
             previews: state.config.replay_previews,
         };

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::jobs::{Begin, Holding, Take};
@@ -53,9 +53,78 @@ pub struct Worker<S> {
     pub clock: Clock,
     /// Nudged when a command adds or cancels a job.
     pub wake: Arc<Notify>,
+    /// Where the worker tells how far it has looked at the queue.
+    pub passes: Arc<watch::Sender<Passes>>,
     pub stop: CancellationToken,
     /// Show link previews in replays.
     pub previews: bool,
+}
+
+/// How far the worker has got, for whoever must know it has done all it will do without
+/// a new cause: `started` counts passes over the queue begun, `settled` is the number of
+/// the last one that found nothing due and went to wait, and `waiting_until` is set while
+/// a delivery waits on the clock (the channel cap, a 429's retry_after, a backoff).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Passes {
+    pub started: u64,
+    pub settled: u64,
+    pub waiting_until: Option<DateTime<Utc>>,
+}
+
+impl Passes {
+    /// Waits until the worker has seen the queue and the clock as they are at this call and
+    /// has nothing to do but wait: a pass begun after the call has settled (the worker is
+    /// nudged to make one), or a delivery waits for a time still ahead on `clock`.
+    pub async fn settle(passes: &watch::Sender<Passes>, wake: &Notify, clock: &Clock) {
+        let mut seen = passes.subscribe();
+        let after = seen.borrow_and_update().started;
+        wake.notify_one();
+        // A manual clock's moves can make a wait stale; the system clock needs no watching.
+        let mut ticks = match clock {
+            Clock::Manual(m) => Some(m.tick.subscribe()),
+            Clock::System => None,
+        };
+        loop {
+            let now = clock.now();
+            let p = *seen.borrow_and_update();
+            if p.settled > after || p.waiting_until.is_some_and(|t| t > now) {
+                return;
+            }
+            tokio::select! {
+                changed = seen.changed() => {
+                    // The worker is gone: nothing more can be sent either.
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = async {
+                    let moved = match &mut ticks {
+                        Some(rx) => rx.changed().await.is_ok(),
+                        None => false,
+                    };
+                    if !moved {
+                        std::future::pending::<()>().await;
+                    }
+                } => {}
+            }
+        }
+    }
+}
+
+/// Waits on the clock until `at`, saying so in `passes`; false when stopped first.
+async fn wait_until(
+    clock: &Clock,
+    passes: &watch::Sender<Passes>,
+    at: DateTime<Utc>,
+    stop: &CancellationToken,
+) -> bool {
+    passes.send_modify(|p| p.waiting_until = Some(at));
+    let waited = tokio::select! {
+        _ = clock.sleep_until(at) => true,
+        _ = stop.cancelled() => false,
+    };
+    passes.send_modify(|p| p.waiting_until = None);
+    waited
 }
 
 /// Why a part could not be delivered.
@@ -119,7 +188,7 @@ struct Limiter {
 }
 
 impl Limiter {
-    async fn acquire(&mut self, clock: &Clock, stop: &CancellationToken) -> bool {
+    async fn acquire(&mut self, clock: &Clock, passes: &watch::Sender<Passes>, stop: &CancellationToken) -> bool {
         loop {
             let now = clock.now();
             while self.sent.front().is_some_and(|t| now - *t >= chrono::Duration::seconds(60)) {
@@ -131,9 +200,8 @@ impl Limiter {
             }
             let Some(oldest) = self.sent.front().copied() else { continue };
             tracing::debug!("channel cap reached: waiting");
-            tokio::select! {
-                _ = clock.sleep_until(oldest + chrono::Duration::seconds(60)) => {}
-                _ = stop.cancelled() => return false,
+            if !wait_until(clock, passes, oldest + chrono::Duration::seconds(60), stop).await {
+                return false;
             }
         }
     }
@@ -216,6 +284,11 @@ impl<S: Sender> Worker<S> {
     async fn deliver_due(&self, held: &Held, limiter: &mut Limiter) {
         let session = &held.session;
         while !session.is_cancelled() {
+            let mut pass = 0;
+            self.passes.send_modify(|p| {
+                p.started += 1;
+                pass = p.started;
+            });
             let next = match self.archive.try_call(|a| a.next_due_job()).await {
                 Ok(job) => job,
                 Err(e) => {
@@ -232,6 +305,7 @@ impl<S: Sender> Worker<S> {
                     }
                 }
                 other => {
+                    self.passes.send_modify(|p| p.settled = pass);
                     let due = other.and_then(|j| j.next_run);
                     let clock = self.clock.clone();
                     tokio::select! {
@@ -402,7 +476,7 @@ impl<S: Sender> Worker<S> {
             }
         };
         loop {
-            if !limiter.acquire(&self.clock, session).await {
+            if !limiter.acquire(&self.clock, &self.passes, session).await {
                 return Err(SendError::Stopped);
             }
             let owner = held.owner.clone();
@@ -447,9 +521,9 @@ impl<S: Sender> Worker<S> {
                     return Err(SendError::Failed(e));
                 }
             };
-            tokio::select! {
-                _ = self.clock.sleep(wait) => {}
-                _ = session.cancelled() => return Err(SendError::Stopped),
+            let at = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            if !wait_until(&self.clock, &self.passes, at, session).await {
+                return Err(SendError::Stopped);
             }
         }
     }

@@ -74,8 +74,9 @@ async fn wait_channel(h: &Harness, n: usize) {
 }
 
 /// Lets the worker run a little (real time) and checks the channel did not grow.
+/// The channel holds `n` messages and the worker, having looked at everything, sends no more.
 async fn stays(h: &Harness, n: usize) {
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    h.replays_settled().await;
     assert_eq!(h.tg.messages(CHANNEL).len(), n, "{:?}", channel(h));
 }
 

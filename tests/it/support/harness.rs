@@ -6,6 +6,7 @@ use std::time::Duration;
 use postkeeper::bot::{self, BotState, Running};
 use postkeeper::config::Config;
 use postkeeper::replay::Clock;
+use postkeeper::replay::worker::Passes;
 use postkeeper::store::Archive;
 use postkeeper::store::SharedArchive;
 use serde_json::Value;
@@ -18,6 +19,7 @@ pub const QUIET: Duration = Duration::from_millis(120);
 pub struct Harness {
     pub tg: FakeTelegram,
     pub archive: SharedArchive,
+    state: Arc<BotState>,
     running: Option<Running>,
 }
 
@@ -44,9 +46,9 @@ impl Harness {
         prepare(&tg);
         let shared = SharedArchive::new(archive);
         let state = Arc::new(BotState::with_clock(shared.clone(), config, clock));
-        let running = bot::spawn(tg.bot(), state, Duration::from_secs(1)).await.expect("dispatcher starts");
+        let running = bot::spawn(tg.bot(), state.clone(), Duration::from_secs(1)).await.expect("dispatcher starts");
         tg.wait_for_calls("getUpdates", 1, WAIT).await;
-        Harness { tg, archive: shared, running: Some(running) }
+        Harness { tg, archive: shared, state, running: Some(running) }
     }
 
     fn successes(&self, method: &str) -> usize {
@@ -60,6 +62,14 @@ impl Harness {
         if n > 0 {
             self.tg.wait_for_calls(method, before + n, WAIT).await;
         }
+        self.tg.wait_idle(QUIET).await;
+    }
+
+    /// Waits until the replay worker has looked at the queue and the clock as they are now
+    /// and found nothing (more) due: what it will send without a new cause, it has sent.
+    pub async fn replays_settled(&self) {
+        let settle = Passes::settle(&self.state.passes, &self.state.wake, &self.state.clock);
+        tokio::time::timeout(WAIT, settle).await.expect("the replay worker settles");
         self.tg.wait_idle(QUIET).await;
     }
 
