@@ -99,6 +99,10 @@ pub const ALL: &[Spec] = &[
     LOG,
 ];
 
+/// The longest replay header, in UTF-16 units as Telegram counts: a line or two, leaving
+/// the first message (and a media caption's 1024) to the post itself.
+pub const REPLAY_HEADER_LIMIT: usize = 200;
+
 /// The token `.env.example` ships with: set, well-formed, and useless.
 const EXAMPLE_TOKEN: &str = "123456789:replace-with-your-token";
 
@@ -301,6 +305,14 @@ impl Settings {
         let found = sources.lookup(REPLAY_HEADER);
         let source = found.map_or(Source::Default, |(_, s)| s);
         let replay_header = found.map(|(v, _)| v.to_string()).filter(|h| !h.trim().is_empty());
+        if let Some(h) = &replay_header {
+            let units = h.encode_utf16().count();
+            if units > REPLAY_HEADER_LIMIT {
+                let problem =
+                    format!("is {units} characters long; a replay header may have at most {REPLAY_HEADER_LIMIT}");
+                return Err(SettingError::bad(REPLAY_HEADER, source, None, &problem));
+            }
+        }
         shown.push(Shown {
             var: REPLAY_HEADER.var,
             value: replay_header.clone().unwrap_or_else(|| "(none)".to_string()),

@@ -128,6 +128,25 @@ fn a_flag_beats_the_environment_which_beats_dotenv() {
 }
 
 #[test]
+fn a_replay_header_longer_than_two_hundred_units_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 😀 is two UTF-16 units, as Telegram counts them: 100 fit, 101 do not.
+    let fits = bin(dir.path()).env("POSTKEEPER_REPLAY_HEADER", "😀".repeat(100)).arg("config").output().expect("runs");
+    assert!(fits.status.success(), "{}", text(&fits));
+    assert_eq!(shown(&fits, "POSTKEEPER_REPLAY_HEADER"), ("env".into(), "😀".repeat(100)));
+    for command in ["config", "stats", "run"] {
+        let out =
+            bin(dir.path()).env("POSTKEEPER_REPLAY_HEADER", "😀".repeat(101)).arg(command).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        assert!(err.contains("POSTKEEPER_REPLAY_HEADER") && err.contains("202 characters"), "{err}");
+        assert!(err.contains("at most 200") && err.contains("Example: "), "{err}");
+        assert_eq!(err.lines().count(), 1, "one message: {err}");
+        assert!(!dir.path().join("postkeeper.db").exists(), "{command}: a store was created");
+    }
+}
+
+#[test]
 fn bad_values_are_refused_before_anything_happens() {
     // (how it is given, the setting, the value, what a good one looks like)
     let cases: &[(&str, &str, &str, &str)] = &[
