@@ -10,9 +10,7 @@
 //! manual clock, where the moment of the loss can be chosen.
 
 use postkeeper::replay::state::{JobState, PartState, RunState};
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -25,28 +23,23 @@ use postkeeper::replay::{Clock, Target};
 use postkeeper::store::Archive;
 
 use crate::support::harness::Harness;
+use crate::support::process::{BotProcess, Workdir};
 
 const CHANNEL: i64 = -1_002_000_000_001;
 const ADMIN: i64 = 1001;
 /// Long enough for a bot to start, and for a lease to expire (15 s) with room to spare.
 const WAIT: Duration = Duration::from_secs(40);
 
-/// The binary with only the settings given here (none from the developer's shell).
-fn postkeeper(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_postkeeper"));
-    c.env_clear()
-        .current_dir(dir)
-        .env("POSTKEEPER_DB", dir.join("shared.db"))
-        .env("POSTKEEPER_ADMINS", ADMIN.to_string())
-        .env("POSTKEEPER_REPLAY_CHAT", CHANNEL.to_string())
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
-    c
+/// The working directory both bots share, its `.env` as an operator would write it.
+fn workdir() -> Workdir {
+    Workdir::new(&format!(
+        "POSTKEEPER_DB=shared.db\nPOSTKEEPER_ADMINS={ADMIN}\nPOSTKEEPER_REPLAY_CHAT={CHANNEL}\nRUST_LOG=info\n"
+    ))
 }
 
 /// `postkeeper ARGS` as a CLI command on the shared store; must succeed.
-fn cli(dir: &Path, args: &[&str]) {
-    let out = postkeeper(dir).args(args).output().expect("the CLI runs");
+fn cli(work: &Workdir, args: &[&str]) {
+    let out = work.cli(args);
     assert!(
         out.status.success(),
         "postkeeper {args:?}: {}{}",
@@ -55,35 +48,29 @@ fn cli(dir: &Path, args: &[&str]) {
     );
 }
 
-struct BotProcess {
+/// A `postkeeper run` process with a fake server of its own.
+struct Bot {
     name: &'static str,
-    child: Child,
+    process: BotProcess,
     tg: FakeTelegram,
-    log: PathBuf,
 }
 
-impl BotProcess {
-    async fn start(dir: &Path, name: &'static str) -> BotProcess {
+impl Bot {
+    async fn start(work: &Workdir, name: &'static str) -> Bot {
         let tg = FakeTelegram::start().await;
         tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
         tg.add_chat(updates::private_chat(ADMIN));
-        let log = dir.join(format!("{name}.log"));
-        let child = postkeeper(dir)
-            .env("TELOXIDE_TOKEN", fake_bot_api::TOKEN)
-            .env("TELOXIDE_API_URL", tg.url())
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("the bot starts");
-        let bot = BotProcess { name, child, tg, log };
+        let url = tg.url();
+        let env = [("TELOXIDE_TOKEN", fake_bot_api::TOKEN), ("TELOXIDE_API_URL", url.as_str()), ("NO_COLOR", "1")];
+        let process = work.spawn_with(&env, &["run"]);
+        let bot = Bot { name, process, tg };
         // Running: its replay worker has tried the lease (the dispatcher started with it).
         until(|| bot.logs(), || bot.logs().contains("replay lease")).await;
         bot
     }
 
     fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.logs()
     }
 
     /// Replays that reached the channel through this bot's server.
@@ -91,31 +78,8 @@ impl BotProcess {
         self.tg.messages(CHANNEL).into_iter().map(|m| m.text).collect()
     }
 
-    /// SIGTERM, then the exit (a clean stop within 10 s).
-    async fn terminate(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waits") {
-                break status;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "{} did not stop: {}", self.name, self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "{}: exit status {status:?}: {}", self.name, self.logs());
-    }
-
     fn errors(&self) -> Vec<fake_bot_api::Call> {
         self.tg.errors()
-    }
-}
-
-impl Drop for BotProcess {
-    fn drop(&mut self) {
-        // A failed test must not leave a bot running.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -129,7 +93,7 @@ async fn until(what: impl Fn() -> String, done: impl Fn() -> bool) {
 }
 
 /// Both bots' logs, for a timeout's message.
-fn describe<'a>(bots: [&'a BotProcess; 2]) -> impl Fn() -> String + 'a {
+fn describe<'a>(bots: [&'a Bot; 2]) -> impl Fn() -> String + 'a {
     move || bots.iter().map(|b| format!("--- {}:\n{}", b.name, b.logs())).collect()
 }
 
@@ -153,12 +117,12 @@ fn title(dir: &Path, post: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_bots_on_one_store_deliver_each_replay_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
+    let work = workdir();
+    let dir = work.path();
     // The store exists (seeded) before the bots start, as after an operator's first run.
-    cli(dir, &["queue"]);
-    let a = BotProcess::start(dir, "a").await;
-    let b = BotProcess::start(dir, "b").await;
+    cli(&work, &["queue"]);
+    let a = Bot::start(&work, "a").await;
+    let b = Bot::start(&work, "b").await;
     // One worker took the lease, the other says it waits.
     const TOOK: &str = "took the replay lease";
     const WAITS: &str = "another worker holds the replay lease";
@@ -167,12 +131,12 @@ async fn two_bots_on_one_store_deliver_each_replay_once() {
         (la.contains(TOOK) && lb.contains(WAITS)) || (lb.contains(TOOK) && la.contains(WAITS))
     })
     .await;
-    let (mut holder, mut other) = if a.logs().contains(TOOK) { (a, b) } else { (b, a) };
+    let (mut holder, other) = if a.logs().contains(TOOK) { (a, b) } else { (b, a) };
     let first = lease(dir).expect("the lease is held");
     assert!(holder.logs().contains(&first.owner), "the holder's log names its lease: {}", holder.logs());
 
     // A due job: delivered once, by the holder.
-    cli(dir, &["schedule", "3", "in", "2s"]);
+    cli(&work, &["schedule", "3", "in", "2s"]);
     until(describe([&holder, &other]), || holder.replays().len() + other.replays().len() >= 1).await;
     until(|| format!("{:?}", runs_of(dir, 1)), || runs_of(dir, 1) == [RunState::Sent]).await;
     assert_eq!(holder.replays().len(), 1, "{:?}", holder.replays());
@@ -186,13 +150,12 @@ async fn two_bots_on_one_store_deliver_each_replay_once() {
 
     // The holder is killed: its lease stays until it expires, then the other bot takes
     // over and delivers the next job, once.
-    holder.child.kill().expect("SIGKILL");
-    holder.child.wait().expect("reaped");
+    holder.process.kill();
     let killed = (Instant::now(), Utc::now());
     let stale = lease(dir).expect("a killed holder leaves its lease");
     assert_eq!(stale.owner, first.owner);
     let expiry = killed.0 + (stale.expires_at - killed.1).to_std().unwrap_or_default();
-    cli(dir, &["schedule", "5", "in", "2s"]);
+    cli(&work, &["schedule", "5", "in", "2s"]);
     until(describe([&holder, &other]), || !other.replays().is_empty()).await;
     let sent = other.tg.calls_to("sendMessage");
     let delivery = sent.iter().find(|c| c.ok && c.params["chat_id"] == CHANNEL).expect("the replay's call");
@@ -216,13 +179,15 @@ async fn two_bots_on_one_store_deliver_each_replay_once() {
     assert_eq!(runs_of(dir, 1), [RunState::Sent], "the first job was not delivered again");
 
     // A clean stop gives the lease back at once.
-    other.terminate().await;
-    assert_eq!(lease(dir), None, "released: {}", other.logs());
-    assert!(other.logs().contains("released the replay lease"), "{}", other.logs());
-    for bot in [&holder, &other] {
-        assert!(bot.errors().is_empty(), "{}: {:#?}", bot.name, bot.errors());
-        assert!(!bot.logs().contains("panicked"), "{}: {}", bot.name, bot.logs());
-    }
+    let Bot { name, process, tg } = other;
+    let (status, logs) = process.stop().await;
+    assert!(status.success(), "{name}: exit status {status:?}: {logs}");
+    assert_eq!(lease(dir), None, "released: {logs}");
+    assert!(logs.contains("released the replay lease"), "{logs}");
+    assert!(tg.errors().is_empty(), "{name}: {:#?}", tg.errors());
+    assert!(!logs.contains("panicked"), "{name}: {logs}");
+    assert!(holder.errors().is_empty(), "{}: {:#?}", holder.name, holder.errors());
+    assert!(!holder.logs().contains("panicked"), "{}: {}", holder.name, holder.logs());
 }
 
 fn t0() -> DateTime<Utc> {

@@ -41,13 +41,18 @@ impl Workdir {
 
     /// The binary with `args`, left running, its output going to a log file.
     pub fn spawn(&self, args: &[&str]) -> BotProcess {
+        self.spawn_with(&[], args)
+    }
+
+    /// The same with `env` set for this process only (e.g. each bot its own Bot API server).
+    pub fn spawn_with(&self, env: &[(&str, &str)], args: &[&str]) -> BotProcess {
         let n = std::fs::read_dir(self.path()).map(|d| d.count()).unwrap_or(0);
         let log = self.path().join(format!("bot-{n}.log"));
         let out = File::create(&log).expect("creates the log");
         let err = out.try_clone().expect("clones the log handle");
-        let child =
-            self.command().args(args).stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().expect("starts");
-        BotProcess { child: Some(child), log }
+        let mut command = self.command();
+        command.envs(env.iter().copied()).args(args).stdout(Stdio::from(out)).stderr(Stdio::from(err));
+        BotProcess { child: Some(command.spawn().expect("starts")), log }
     }
 }
 
@@ -74,6 +79,14 @@ impl BotProcess {
     /// What the process wrote so far (stdout and stderr).
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, as the OOM killer or a power cut does, and the exit reaped.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
     }
 
     /// Sends SIGTERM, as a service manager does.
