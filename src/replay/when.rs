@@ -224,7 +224,10 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<(Schedule, DateT
         let first = next_local_time(t, now, tz).ok_or(WhenError::Unreadable)?;
         return Ok((Schedule::Once, first));
     }
-    let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M") else {
+    // chrono's %Y takes `26` for the year 26: the year must be written in full.
+    let full_year = s.split_whitespace().next().is_some_and(looks_like_date);
+    let parsed = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").ok().filter(|_| full_year);
+    let Some(naive) = parsed else {
         let words = s.split_whitespace().collect::<Vec<_>>().join(" ");
         if cron(&words).is_some() {
             return Err(WhenError::UnquotedCron(words));
@@ -304,6 +307,9 @@ mod tests {
             assert_eq!(why(bad), WhenError::NotTimeOfDay(time.into()), "{bad}");
         }
         assert_eq!(why("2026-13-01 10:00"), WhenError::NotDate("2026-13-01".into()));
+        // Not the year 26, nor 2026 guessed: a year is written in full.
+        assert_eq!(why("26-12-01 10:00"), WhenError::Unreadable);
+        assert_eq!(why("0026-12-01 10:00"), WhenError::Past(at(Tz::UTC, 26, 12, 1, 10, 0)));
         assert_eq!(why("2026-02-30 10:00"), WhenError::NotDate("2026-02-30".into()));
         // Past in the zone it was read in: 10:00 in Berlin is 09:00 UTC in winter.
         assert_eq!(
