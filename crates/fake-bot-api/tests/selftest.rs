@@ -1255,3 +1255,20 @@ async fn media_update_builders_parse_in_teloxide() {
     let voice = msgs[4].voice().expect("voice").file.id.clone();
     bot.send_voice(ChatId(USER), InputFile::file_id(voice)).await.expect("resend a received voice");
 }
+
+#[tokio::test]
+async fn a_file_on_disk_is_uploaded_under_its_name() {
+    let (fake, bot) = setup().await;
+    let dir = std::env::temp_dir().join(format!("fake-bot-api-selftest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("sunset.png");
+    let bytes = png(1600, 900, 2000);
+    std::fs::write(&path, &bytes).expect("write the photo");
+    let sent = bot.send_photo(ChatId(USER), InputFile::file(&path)).await;
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    let largest = sent.expect("uploaded from disk").photo().and_then(|s| s.last().cloned()).expect("sizes");
+    assert_eq!((largest.width, largest.height, largest.file.size as usize), (1600, 900, bytes.len()));
+    let stored = &fake.media_messages(USER)[0];
+    assert_eq!(upload_source(stored), ("sunset.png".to_string(), bytes.len()));
+    assert_eq!(fake.uploads()[0].file_name, "sunset.png");
+}
