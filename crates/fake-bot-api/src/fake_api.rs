@@ -148,6 +148,8 @@ struct Params(Map<String, Value>, HashMap<String, FilePart>);
 
 /// A file part of a multipart request.
 struct FilePart {
+    /// Its place among the request's file parts (for `uploads()` in arrival order).
+    index: usize,
     file_name: String,
     mime: Option<String>,
     bytes: Bytes,
@@ -1662,7 +1664,8 @@ async fn read_multipart(req: Request, params: &mut Map<String, Value>) -> Result
         let bytes = field.bytes().await.map_err(multipart_error)?;
         match file_name {
             Some(file_name) => {
-                files.insert(name, FilePart { file_name, mime, bytes });
+                let index = files.len();
+                files.insert(name, FilePart { index, file_name, mime, bytes });
             }
             None => {
                 params.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
@@ -1686,11 +1689,10 @@ fn note_uploads(shared: &Shared, method: &str, files: &HashMap<String, FilePart>
     if files.is_empty() {
         return;
     }
-    let mut names: Vec<&String> = files.keys().collect();
-    names.sort();
+    let mut parts: Vec<(&String, &FilePart)> = files.iter().collect();
+    parts.sort_by_key(|(_, part)| part.index);
     let mut st = shared.lock();
-    for name in names {
-        let part = &files[name];
+    for (name, part) in parts {
         st.uploads.push(Upload {
             method: method.to_string(),
             part: name.clone(),
