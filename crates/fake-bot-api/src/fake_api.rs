@@ -1,8 +1,8 @@
 //! A strict fake Telegram Bot API server (axum on 127.0.0.1:0).
 //!
 //! * Routes `/bot<TOKEN>/<method>` (any HTTP method; method names case-insensitive, recorded
-//!   under their documented spelling). Parameters: JSON body, form body and query string.
-//!   Multipart (file uploads) is refused with a 400.
+//!   under their documented spelling). Parameters: JSON body, form body, query string and
+//!   multipart/form-data (file uploads; the media methods are in `media.rs`).
 //! * Calls are recorded when they are answered (a long poll appears when it returns).
 //! * Unimplemented Bot API methods answer 404 `Not Found: method not found`, so they show up
 //!   in `errors()`.
@@ -11,7 +11,7 @@
 //! * Not emulated: callback/inline query expiry, the per-chat 1 msg/s and global 30 msg/s
 //!   limits (only the opt-in `enforce_channel_rate`), automatic entity detection (URLs,
 //!   mentions) in plain texts, editing messages sent via inline mode, editing channel posts
-//!   the bot did not send.
+//!   the bot did not send, image decoding (see `media.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
@@ -25,7 +25,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Multipart, Request, State as AxumState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
@@ -38,7 +39,11 @@ use tokio::time::Instant;
 
 use crate::html::{Parsed, parse_html, utf16_len};
 use crate::updates::{kind as update_kind, now as unix_now};
-use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Fault, StoredMessage, TOKEN};
+use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Fault, MediaKind, StoredMessage, TOKEN, Upload};
+
+mod media;
+
+use media::FileInfo;
 
 const MAX_TEXT: usize = 4096;
 const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
@@ -76,7 +81,16 @@ const METHODS: &[&str] = &[
     "getChatMember",
     "getChatAdministrators",
     "sendMessage",
+    "sendPhoto",
+    "sendVideo",
+    "sendAnimation",
+    "sendDocument",
+    "sendAudio",
+    "sendVoice",
+    "sendMediaGroup",
+    "copyMessage",
     "editMessageText",
+    "editMessageCaption",
     "editMessageReplyMarkup",
     "deleteMessage",
     "sendChatAction",
@@ -129,7 +143,17 @@ type ApiResult<T> = Result<T, ApiErr>;
 // ---------------------------------------------------------------------------------------
 // Request parameters (JSON body, form body and query string merged)
 
-struct Params(Map<String, Value>);
+/// The text parameters, and the file parts of a multipart request by part name.
+struct Params(Map<String, Value>, HashMap<String, FilePart>);
+
+/// A file part of a multipart request.
+struct FilePart {
+    /// Its place among the request's file parts (for `uploads()` in arrival order).
+    index: usize,
+    file_name: String,
+    mime: Option<String>,
+    bytes: Bytes,
+}
 
 impl Params {
     fn get(&self, key: &str) -> Option<&Value> {
@@ -240,6 +264,8 @@ struct State {
     messages: HashMap<i64, BTreeMap<i64, StoredMessage>>,
     /// Ids of messages in a chat that the bot did not send (seen in updates).
     foreign: HashMap<i64, HashSet<i64>>,
+    /// (chat id, message id) -> the last JSON of a message seen in an update (for copyMessage).
+    foreign_content: HashMap<(i64, i64), Value>,
     last_message_id: HashMap<i64, i64>,
     last_user_message: HashMap<i64, i64>,
     pending_callbacks: Vec<String>,
@@ -250,6 +276,9 @@ struct State {
     /// (name | description | short_description, language_code) -> value
     bot_texts: HashMap<(String, String), String>,
     rates: HashMap<i64, Rate>,
+    /// file_id -> the file it names (minted by sends, registered from pushed updates).
+    files: HashMap<String, FileInfo>,
+    uploads: Vec<Upload>,
     poller: Option<(u64, oneshot::Sender<()>)>,
     poll_generation: u64,
     last_activity: Option<Instant>,
@@ -272,6 +301,7 @@ impl Default for State {
             bot_member: HashMap::new(),
             messages: HashMap::new(),
             foreign: HashMap::new(),
+            foreign_content: HashMap::new(),
             last_message_id: HashMap::new(),
             last_user_message: HashMap::new(),
             pending_callbacks: Vec::new(),
@@ -281,6 +311,8 @@ impl Default for State {
             commands: BTreeMap::new(),
             bot_texts: HashMap::new(),
             rates: HashMap::new(),
+            files: HashMap::new(),
+            uploads: Vec::new(),
             poller: None,
             poll_generation: 0,
             last_activity: None,
@@ -335,6 +367,7 @@ impl FakeTelegram {
         });
         let app = Router::new()
             .fallback(handle)
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .with_state(shared.clone())
             .into_make_service_with_connect_info::<ConnHandle>();
         let server = tokio::spawn(async move {
@@ -536,6 +569,28 @@ impl FakeTelegram {
     pub fn enforce_channel_rate(&self, chat_id: i64, per_minute: u32) {
         self.shared.lock().rates.insert(chat_id, Rate { per_minute, sent: VecDeque::new() });
     }
+
+    /// Every file part received in a multipart request, in order (also those of refused or
+    /// fault-injected requests, marked `accepted: false`): how many bytes the bot uploaded.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.lock().uploads.clone()
+    }
+
+    /// The bot's media messages in a chat (photos, videos, … and album items), in order.
+    pub fn media_messages(&self, chat_id: i64) -> Vec<StoredMessage> {
+        self.messages(chat_id).into_iter().filter(|m| m.media.is_some()).collect()
+    }
+
+    /// The items of one album (sendMediaGroup) in a chat, in order.
+    pub fn media_group(&self, chat_id: i64, media_group_id: &str) -> Vec<StoredMessage> {
+        self.messages(chat_id).into_iter().filter(|m| m.media_group_id.as_deref() == Some(media_group_id)).collect()
+    }
+
+    /// Makes `file_id` known as a file of `kind`, as if Telegram had minted it for this bot
+    /// (file_ids in pushed updates are registered by `push_update`).
+    pub fn register_file(&self, kind: MediaKind, file_id: &str, file_unique_id: &str) {
+        self.shared.lock().files.insert(file_id.to_string(), FileInfo::registered(kind, file_unique_id));
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -730,6 +785,7 @@ impl State {
             let Some(msg) = update.get_mut(key) else {
                 continue;
             };
+            self.register_files_of(msg);
             let chat = msg["chat"].clone();
             let Some(chat_id) = chat["id"].as_i64() else {
                 continue;
@@ -747,6 +803,7 @@ impl State {
             let last = self.last_message_id.entry(chat_id).or_insert(0);
             *last = (*last).max(id);
             self.foreign.entry(chat_id).or_default().insert(id);
+            self.foreign_content.insert((chat_id, id), msg.clone());
             if !edited {
                 self.last_user_message.insert(chat_id, id);
             }
@@ -868,6 +925,11 @@ impl State {
     }
 
     fn check_rate(&mut self, chat_id: i64) -> ApiResult<()> {
+        self.check_rate_n(chat_id, 1)
+    }
+
+    /// Whether `n` more messages (an album's items) fit in the chat's rate window.
+    fn check_rate_n(&mut self, chat_id: i64, n: usize) -> ApiResult<()> {
         let Some(rate) = self.rates.get_mut(&chat_id) else {
             return Ok(());
         };
@@ -876,8 +938,10 @@ impl State {
         while rate.sent.front().is_some_and(|t| now.saturating_duration_since(*t) >= window) {
             rate.sent.pop_front();
         }
-        if rate.sent.len() >= rate.per_minute as usize {
-            let oldest = rate.sent.front().copied().unwrap_or(now);
+        if rate.sent.len() + n > rate.per_minute as usize {
+            // The wait until enough of the oldest sends leave the window.
+            let needed = (rate.sent.len() + n).saturating_sub(rate.per_minute as usize).max(1);
+            let oldest = rate.sent.get(needed - 1).copied().unwrap_or(now);
             let wait = (oldest + window).saturating_duration_since(now);
             let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
             return Err(ApiErr::too_many(secs));
@@ -1018,6 +1082,16 @@ impl State {
                 Ok(Value::Array(admins))
             }
             "sendmessage" => self.send_message(p),
+            "sendphoto" | "sendvideo" | "sendanimation" | "senddocument" | "sendaudio" | "sendvoice" => {
+                let kind = MediaKind::ALL
+                    .into_iter()
+                    .find(|k| k.method().eq_ignore_ascii_case(method))
+                    .ok_or_else(|| ApiErr::new(404, "Not Found: method not found"))?;
+                self.send_media(kind, p)
+            }
+            "sendmediagroup" => self.send_media_group(p),
+            "copymessage" => self.copy_message(p),
+            "editmessagecaption" => self.edit_message_caption(p),
             "editmessagetext" => self.edit_message_text(p),
             "editmessagereplymarkup" => self.edit_message_reply_markup(p),
             "deletemessage" => {
@@ -1025,6 +1099,7 @@ impl State {
                 let id = p.i64("message_id")?.ok_or_else(|| bad("message identifier is not specified"))?;
                 let removed_own = self.messages.get_mut(&chat_id).and_then(|m| m.remove(&id)).is_some();
                 let removed_foreign = self.foreign.get_mut(&chat_id).is_some_and(|m| m.remove(&id));
+                self.foreign_content.remove(&(chat_id, id));
                 if removed_own || removed_foreign { Ok(json!(true)) } else { Err(bad("message to delete not found")) }
             }
             "sendchataction" => {
@@ -1163,6 +1238,8 @@ impl State {
             chat: self.chats[&chat_id].clone(),
             date: unix_now(),
             edit_date: None,
+            media: None,
+            media_group_id: None,
         };
         let json = stored.to_json();
         self.messages.entry(chat_id).or_default().insert(message_id, stored);
@@ -1201,6 +1278,9 @@ impl State {
         }
         let markup = validate_markup(p.json("reply_markup")?, true)?;
         let current = self.own_message(chat_id, id)?;
+        if current.media.is_some() {
+            return Err(bad("there is no text in the message to edit"));
+        }
         if current.text == parsed.text && current.entities == parsed.entities && current.reply_markup == markup {
             return Err(bad(NOT_MODIFIED));
         }
@@ -1527,18 +1607,31 @@ fn nginx_page(code: u16) -> String {
     )
 }
 
-async fn read_params(req: Request) -> Result<Map<String, Value>, ApiErr> {
-    let (parts, body) = req.into_parts();
+/// The largest request body read (the per-file limits are checked after reading).
+const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+type ReadParams = (Map<String, Value>, HashMap<String, FilePart>);
+
+/// Reads the query string and a JSON, form or multipart body. Multipart parts with a
+/// `filename` are files (as on the real server); the others are text parameters.
+async fn read_params(req: Request) -> Result<ReadParams, ApiErr> {
     let mut params = Map::new();
-    if let Some(q) = parts.uri.query() {
+    if let Some(q) = req.uri().query() {
         parse_urlencoded(q, &mut params);
     }
-    let bytes: Bytes =
-        axum::body::to_bytes(body, 64 * 1024 * 1024).await.map_err(|_| ApiErr::new(413, "Request Entity Too Large"))?;
     let content_type =
-        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let files = read_multipart(req, &mut params).await?;
+        return Ok((params, files));
+    }
+    let (parts, body) = req.into_parts();
+    drop(parts);
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| ApiErr::new(413, "Request Entity Too Large"))?;
     if bytes.is_empty() {
-        return Ok(params);
+        return Ok((params, HashMap::new()));
     }
     if content_type.starts_with("application/json") {
         match serde_json::from_slice::<Value>(&bytes) {
@@ -1548,12 +1641,67 @@ async fn read_params(req: Request) -> Result<Map<String, Value>, ApiErr> {
         }
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         parse_urlencoded(&String::from_utf8_lossy(&bytes), &mut params);
-    } else if content_type.starts_with("multipart/") {
-        return Err(bad("the fake Telegram server does not implement multipart/form-data requests"));
     } else {
         return Err(bad(format!("unsupported Content-Type \"{content_type}\"")));
     }
-    Ok(params)
+    Ok((params, HashMap::new()))
+}
+
+async fn read_multipart(req: Request, params: &mut Map<String, Value>) -> Result<HashMap<String, FilePart>, ApiErr> {
+    let multipart_error = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiErr::new(413, "Request Entity Too Large")
+        } else {
+            bad(format!("can't parse multipart/form-data request: {}", e.body_text()))
+        }
+    };
+    let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| bad(e.body_text()))?;
+    let mut files = HashMap::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let mime = field.content_type().map(str::to_string);
+        let bytes = field.bytes().await.map_err(multipart_error)?;
+        match file_name {
+            Some(file_name) => {
+                let index = files.len();
+                files.insert(name, FilePart { index, file_name, mime, bytes });
+            }
+            None => {
+                params.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// The parameters as recorded in `Call.params`: the text ones, and a description of each
+/// file part in place of its bytes.
+fn recorded_params(mut params: Map<String, Value>, files: &HashMap<String, FilePart>) -> Value {
+    for (name, part) in files {
+        params.insert(name.clone(), json!({"upload": {"name": part.file_name, "size": part.bytes.len()}}));
+    }
+    Value::Object(params)
+}
+
+/// Notes the file parts of a request in `uploads()`, with the request's outcome.
+fn note_uploads(shared: &Shared, method: &str, files: &HashMap<String, FilePart>, accepted: bool) {
+    if files.is_empty() {
+        return;
+    }
+    let mut parts: Vec<(&String, &FilePart)> = files.iter().collect();
+    parts.sort_by_key(|(_, part)| part.index);
+    let mut st = shared.lock();
+    for (name, part) in parts {
+        st.uploads.push(Upload {
+            method: method.to_string(),
+            part: name.clone(),
+            file_name: part.file_name.clone(),
+            mime: part.mime.clone(),
+            size: part.bytes.len(),
+            accepted,
+        });
+    }
 }
 
 async fn handle(
@@ -1569,7 +1717,7 @@ async fn handle(
         return json_response(404, &ApiErr::new(404, "Not Found").body());
     };
     let method = canonical_method(method.trim_end_matches('/'));
-    let params = match read_params(req).await {
+    let (params, files) = match read_params(req).await {
         Ok(p) => p,
         Err(e) => {
             let guard = CallGuard::new(&shared, &method, Value::Null);
@@ -1582,7 +1730,7 @@ async fn handle(
     // waits, so only its (small) parameters are recorded up front.
     let mut guard = CallGuard::new(&shared, &method, Value::Null);
     if token != TOKEN {
-        guard.params = Value::Object(params);
+        guard.params = recorded_params(params, &files);
         let e = ApiErr::new(401, "Unauthorized");
         guard.finish(e.code, Err(e.description.clone()), false);
         return json_response(e.code, &e.body());
@@ -1591,7 +1739,8 @@ async fn handle(
 
     let fault = shared.lock().faults.get_mut(&lower).and_then(VecDeque::pop_front);
     if let Some(fault) = fault {
-        guard.params = Value::Object(params);
+        note_uploads(&shared, &method, &files, false);
+        guard.params = recorded_params(params, &files);
         return match fault {
             Fault::RetryAfter(n) => {
                 let e = ApiErr::too_many(n);
@@ -1625,14 +1774,15 @@ async fn handle(
         };
     }
 
-    let params = Params(params);
+    let params = Params(params, files);
     let outcome = if lower == "getupdates" {
         // Recorded before the wait: a long poll may be cancelled while it waits.
         guard.params = Value::Object(params.0.clone());
         get_updates(&shared, &params).await
     } else {
         let outcome = shared.lock().dispatch(&lower, &params);
-        guard.params = Value::Object(params.0);
+        note_uploads(&shared, &method, &params.1, outcome.is_ok());
+        guard.params = recorded_params(params.0, &params.1);
         outcome
     };
     match outcome {

@@ -22,7 +22,8 @@ pub const BOT_FIRST_NAME: &str = "Postkeeper Test";
 pub struct Call {
     /// The method name as it appeared in the URL (e.g. `sendMessage`).
     pub method: String,
-    /// All parameters (query string, JSON or form body) merged into one JSON object.
+    /// All parameters (query string, JSON, form or multipart body) merged into one JSON
+    /// object; a multipart file part appears as `{"upload": {"name", "size"}}`, never its bytes.
     pub params: Value,
     pub ok: bool,
     /// The `description` of an `ok:false` answer (or `"connection dropped"` for `Fault::Drop`).
@@ -60,6 +61,11 @@ pub struct StoredMessage {
     pub chat: Value,
     pub date: i64,
     pub edit_date: Option<i64>,
+    /// The photo, video, … of a media message (then `html`, `text`, `entities` and
+    /// `parse_mode` are those of its caption, empty for none).
+    pub media: Option<StoredMedia>,
+    /// Shared by the messages of one album (sendMediaGroup).
+    pub media_group_id: Option<String>,
 }
 
 impl StoredMessage {
@@ -70,15 +76,31 @@ impl StoredMessage {
             "message_id": self.message_id,
             "chat": self.chat,
             "date": self.date,
-            "text": self.text,
         });
+        let (text_key, entities_key) = match &self.media {
+            None => ("text", "entities"),
+            Some(_) => ("caption", "caption_entities"),
+        };
+        if let Some(media) = &self.media {
+            m[media.kind.field()] = media.json.clone();
+            if media.kind == MediaKind::Animation {
+                // Telegram sets `document` beside `animation`, for old clients.
+                m["document"] = media.json.clone();
+            }
+            if let Some(group) = &self.media_group_id {
+                m["media_group_id"] = json!(group);
+            }
+        }
+        if self.media.is_none() || !self.text.is_empty() {
+            m[text_key] = json!(self.text);
+        }
         if self.chat["type"] == "channel" {
             m["sender_chat"] = self.chat.clone();
         } else {
             m["from"] = bot_user();
         }
         if !self.entities.is_empty() {
-            m["entities"] = Value::Array(self.entities.clone());
+            m[entities_key] = Value::Array(self.entities.clone());
         }
         if let Some(markup) = &self.reply_markup {
             m["reply_markup"] = markup.clone();
@@ -88,6 +110,101 @@ impl StoredMessage {
         }
         m
     }
+}
+
+/// What a media message carries, as the Bot API method and the `Message` field name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Photo,
+    Video,
+    Animation,
+    Document,
+    Audio,
+    Voice,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 6] = [
+        MediaKind::Photo,
+        MediaKind::Video,
+        MediaKind::Animation,
+        MediaKind::Document,
+        MediaKind::Audio,
+        MediaKind::Voice,
+    ];
+
+    /// The `Message` field and the `InputMedia` `type`: `photo`, `video`, …
+    pub fn field(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "photo",
+            MediaKind::Video => "video",
+            MediaKind::Animation => "animation",
+            MediaKind::Document => "document",
+            MediaKind::Audio => "audio",
+            MediaKind::Voice => "voice",
+        }
+    }
+
+    /// The send method: `sendPhoto`, `sendVideo`, …
+    pub fn method(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "sendPhoto",
+            MediaKind::Video => "sendVideo",
+            MediaKind::Animation => "sendAnimation",
+            MediaKind::Document => "sendDocument",
+            MediaKind::Audio => "sendAudio",
+            MediaKind::Voice => "sendVoice",
+        }
+    }
+
+    pub fn from_field(field: &str) -> Option<MediaKind> {
+        MediaKind::ALL.into_iter().find(|k| k.field() == field)
+    }
+}
+
+/// Where the file of a sent media message came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaSource {
+    /// A multipart file part of the request.
+    Upload {
+        /// The part's name (teloxide: a random id named by `attach://<id>`).
+        part: String,
+        /// The `filename` of the part (teloxide sends `""` for `InputFile::memory`).
+        file_name: String,
+        /// The part's `Content-Type`, if it had one.
+        mime: Option<String>,
+        size: usize,
+    },
+    /// A `file_id` string (minted by this server or registered from a pushed update).
+    FileId(String),
+}
+
+/// The media of a message the bot sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMedia {
+    pub kind: MediaKind,
+    /// The file_id the answer carried (for a photo: of its largest size).
+    pub file_id: String,
+    /// Stable for the same bytes (and for resends by file_id).
+    pub file_unique_id: String,
+    pub source: MediaSource,
+    /// Bytes of the file (of the largest size for a photo).
+    pub file_size: usize,
+    /// The `Message` field's JSON: an array of PhotoSize (largest last) or a Video, Document…
+    pub json: Value,
+}
+
+/// One file part received in a multipart request (for `FakeTelegram::uploads`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// The method of the request that carried it.
+    pub method: String,
+    pub part: String,
+    pub file_name: String,
+    pub mime: Option<String>,
+    pub size: usize,
+    /// The request succeeded (a refused or fault-injected request uploads nothing real).
+    pub accepted: bool,
 }
 
 /// A one-shot fault for the next call of a method (see `FakeTelegram::inject`).

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::{StoredMessage, bot_user, html::utf16_len};
+use crate::{MediaKind, StoredMessage, bot_user, html::utf16_len};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -216,6 +216,152 @@ pub fn channel_photo(chat_id: i64, username: Option<&str>, message_id: i64, date
         m.insert("caption".into(), json!(caption));
     }
     json!({"update_id": 0, "channel_post": m})
+}
+
+/// A fresh media object as a `Message` carries it: for a photo an array of three sizes
+/// (largest last), otherwise one Video, Animation, Document, Audio or Voice object. Its
+/// file_ids are registered by `push_update`, so the bot may resend them.
+pub fn media_object(kind: MediaKind) -> Value {
+    let file = unique_id(kind.field());
+    let id = |suffix: &str| format!("{file}{suffix}");
+    let unique = |suffix: &str| format!("u{file}{suffix}");
+    match kind {
+        MediaKind::Photo => json!([
+            {"file_id": id("-s"), "file_unique_id": unique("s"), "width": 90, "height": 60, "file_size": 1200},
+            {"file_id": id("-m"), "file_unique_id": unique("m"), "width": 320, "height": 213, "file_size": 14000},
+            {"file_id": id("-x"), "file_unique_id": unique("x"), "width": 1280, "height": 853, "file_size": 160000},
+        ]),
+        MediaKind::Video => json!({
+            "file_id": id(""), "file_unique_id": unique(""), "width": 1280, "height": 720, "duration": 12,
+            "file_name": "clip.mp4", "mime_type": "video/mp4", "file_size": 2_400_000,
+        }),
+        MediaKind::Animation => json!({
+            "file_id": id(""), "file_unique_id": unique(""), "width": 480, "height": 270, "duration": 3,
+            "file_name": "loop.mp4", "mime_type": "video/mp4", "file_size": 350_000,
+        }),
+        MediaKind::Document => json!({
+            "file_id": id(""), "file_unique_id": unique(""), "file_name": "paper.pdf",
+            "mime_type": "application/pdf", "file_size": 82_000,
+        }),
+        MediaKind::Audio => json!({
+            "file_id": id(""), "file_unique_id": unique(""), "duration": 215, "performer": "Artist",
+            "title": "Song", "file_name": "song.mp3", "mime_type": "audio/mpeg", "file_size": 5_100_000,
+        }),
+        MediaKind::Voice => json!({
+            "file_id": id(""), "file_unique_id": unique(""), "duration": 7, "mime_type": "audio/ogg",
+            "file_size": 21_000,
+        }),
+    }
+}
+
+fn with_media(m: &mut serde_json::Map<String, Value>, kind: MediaKind, media: Value, caption: &str, entities: Value) {
+    if kind == MediaKind::Animation {
+        // Telegram sets `document` beside `animation`, for old clients.
+        m.insert("document".into(), media.clone());
+    }
+    m.insert(kind.field().into(), media);
+    if !caption.is_empty() {
+        m.insert("caption".into(), json!(caption));
+    }
+    if let Some(e) = non_empty_entities(entities) {
+        m.insert("caption_entities".into(), e);
+    }
+}
+
+/// A media post in a channel: `media` is the `Message` field of `kind` (e.g.
+/// `media_object(kind)`), `caption_entities` a JSON array (or `json!([])`); an empty caption
+/// means none.
+#[allow(clippy::too_many_arguments)]
+pub fn channel_media(
+    chat_id: i64,
+    username: Option<&str>,
+    message_id: i64,
+    date: i64,
+    kind: MediaKind,
+    media: Value,
+    caption: &str,
+    caption_entities: Value,
+) -> Value {
+    let mut m = channel_message(chat_id, username, message_id, date);
+    with_media(&mut m, kind, media, caption, caption_entities);
+    json!({"update_id": 0, "channel_post": m})
+}
+
+/// A video post in a channel (fresh file ids); an empty caption means none.
+pub fn channel_video(chat_id: i64, username: Option<&str>, message_id: i64, date: i64, caption: &str) -> Value {
+    let media = media_object(MediaKind::Video);
+    channel_media(chat_id, username, message_id, date, MediaKind::Video, media, caption, json!([]))
+}
+
+/// An animation (GIF/MP4 without sound) post in a channel.
+pub fn channel_animation(chat_id: i64, username: Option<&str>, message_id: i64, date: i64, caption: &str) -> Value {
+    let media = media_object(MediaKind::Animation);
+    channel_media(chat_id, username, message_id, date, MediaKind::Animation, media, caption, json!([]))
+}
+
+/// A file (document) post in a channel.
+pub fn channel_document(chat_id: i64, username: Option<&str>, message_id: i64, date: i64, caption: &str) -> Value {
+    let media = media_object(MediaKind::Document);
+    channel_media(chat_id, username, message_id, date, MediaKind::Document, media, caption, json!([]))
+}
+
+/// A music (audio) post in a channel.
+pub fn channel_audio(chat_id: i64, username: Option<&str>, message_id: i64, date: i64, caption: &str) -> Value {
+    let media = media_object(MediaKind::Audio);
+    channel_media(chat_id, username, message_id, date, MediaKind::Audio, media, caption, json!([]))
+}
+
+/// A voice note post in a channel.
+pub fn channel_voice(chat_id: i64, username: Option<&str>, message_id: i64, date: i64, caption: &str) -> Value {
+    let media = media_object(MediaKind::Voice);
+    channel_media(chat_id, username, message_id, date, MediaKind::Voice, media, caption, json!([]))
+}
+
+/// The parts of an album posted in a channel: one `channel_post` update per item of
+/// `kinds`, with message ids from `first_message_id` on, sharing a fresh `media_group_id`,
+/// the caption on item `caption_at` only (as Telegram does when one item has it). Push them
+/// in any order to test a bot that must reassemble the album.
+pub fn channel_album(
+    chat_id: i64,
+    username: Option<&str>,
+    first_message_id: i64,
+    date: i64,
+    kinds: &[MediaKind],
+    caption: &str,
+    caption_at: usize,
+) -> Vec<Value> {
+    let group = unique_id("1360000000000");
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let mut m = channel_message(chat_id, username, first_message_id + i as i64, date);
+            let caption = if i == caption_at { caption } else { "" };
+            with_media(&mut m, *kind, media_object(*kind), caption, json!([]));
+            m.insert("media_group_id".into(), json!(group));
+            json!({"update_id": 0, "channel_post": m})
+        })
+        .collect()
+}
+
+/// An edited media post in a channel: the post `message_id` now carries `media` (the
+/// original's media object to change only the caption, or a new `media_object(kind)` for
+/// replaced media) and `caption`.
+#[allow(clippy::too_many_arguments)]
+pub fn edited_channel_media(
+    chat_id: i64,
+    username: Option<&str>,
+    message_id: i64,
+    date: i64,
+    edit_date: i64,
+    kind: MediaKind,
+    media: Value,
+    caption: &str,
+) -> Value {
+    let mut m = channel_message(chat_id, username, message_id, date);
+    m.insert("edit_date".into(), json!(edit_date));
+    with_media(&mut m, kind, media, caption, json!([]));
+    json!({"update_id": 0, "edited_channel_post": m})
 }
 
 fn private_message(chat_id: i64, user_id: i64) -> Value {

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use fake_bot_api::{BOT_ID, FakeTelegram, Fault, TOKEN, updates};
+use fake_bot_api::{BOT_ID, FakeTelegram, Fault, MediaKind, MediaSource, StoredMessage, TOKEN, updates};
 use serde_json::{Value, json};
 use teloxide::prelude::*;
 use teloxide::types::{
-    AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryId,
-    InlineQueryResult, InlineQueryResultArticle, InputMessageContent, InputMessageContentText, MessageEntityKind,
-    ParseMode, Recipient, UpdateKind,
+    AllowedUpdate, BotCommand, CallbackQueryId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryId,
+    InlineQueryResult, InlineQueryResultArticle, InputFile, InputMedia, InputMediaAnimation, InputMediaAudio,
+    InputMediaDocument, InputMediaPhoto, InputMediaVideo, InputMessageContent, InputMessageContentText,
+    MessageEntityKind, MessageId, ParseMode, Recipient, ReplyParameters, UpdateKind,
 };
 use teloxide::{ApiError, RequestError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -770,4 +771,505 @@ async fn chat_members_and_rights_are_checked_like_telegram() {
     assert_eq!(description(&refused), not_member);
     let statuses: Vec<u16> = fake.calls().iter().filter(|c| !c.ok).map(|c| c.status).collect();
     assert_eq!(statuses, vec![400, 400, 400, 403, 403, 403]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Media
+
+/// A PNG signature and IHDR chunk of `w`×`h` (all the fake reads), then filler bytes.
+fn png(w: u32, h: u32, filler: usize) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    b.extend_from_slice(&w.to_be_bytes());
+    b.extend_from_slice(&h.to_be_bytes());
+    b.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    b.extend(std::iter::repeat_n(0x42, filler));
+    b
+}
+
+/// A JPEG start (SOI, APP0, SOF0 of `w`×`h`), then filler bytes.
+fn jpeg(w: u16, h: u16, filler: usize) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    b.extend_from_slice(b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00");
+    b.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
+    b.extend_from_slice(&h.to_be_bytes());
+    b.extend_from_slice(&w.to_be_bytes());
+    b.extend(std::iter::repeat_n(0x24, filler));
+    b
+}
+
+fn photo_item(bytes: Vec<u8>) -> InputMedia {
+    InputMedia::Photo(InputMediaPhoto::new(InputFile::memory(bytes)))
+}
+
+fn upload_source(m: &StoredMessage) -> (String, usize) {
+    match &m.media.as_ref().expect("a media message").source {
+        MediaSource::Upload { file_name, size, .. } => (file_name.clone(), *size),
+        other => panic!("expected an upload, got {other:?}"),
+    }
+}
+
+/// A multipart/form-data body of text fields and (name, filename, bytes) file parts.
+fn multipart_body(fields: &[(&str, &str)], files: &[(&str, &str, &str)]) -> (String, String) {
+    let boundary = "fakeboundary7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+    }
+    for (name, file_name, content) in files {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn uploaded_photo_is_answered_in_sizes_and_recorded() {
+    let (fake, bot) = setup().await;
+    let bytes = png(640, 480, 3000);
+    let sent = bot
+        .send_photo(ChatId(USER), InputFile::memory(bytes.clone()))
+        .caption("<b>Cat</b> &amp; dog")
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect("a PNG upload is accepted");
+    let sizes = sent.photo().expect("a photo message");
+    assert!(sizes.len() >= 3, "several sizes: {sizes:?}");
+    let largest = sizes.last().expect("sizes");
+    assert_eq!((largest.width, largest.height), (640, 480), "largest last, the PNG's own dimensions");
+    assert_eq!(largest.file.size as usize, bytes.len());
+    assert!(sizes.windows(2).all(|w| w[0].width < w[1].width), "{sizes:?}");
+    assert_eq!(sent.caption(), Some("Cat & dog"));
+    let entities = sent.caption_entities().expect("caption entities");
+    assert_eq!((entities[0].kind.clone(), entities[0].offset, entities[0].length), (MessageEntityKind::Bold, 0, 3));
+    assert!(sent.text().is_none());
+
+    let stored = &fake.media_messages(USER)[0];
+    let media = stored.media.as_ref().expect("media");
+    assert_eq!(media.kind, MediaKind::Photo);
+    assert_eq!(media.file_id, largest.file.id.0);
+    assert_eq!(media.file_unique_id, largest.file.unique_id.0);
+    assert_eq!(upload_source(stored), (String::new(), bytes.len()), "InputFile::memory has no file name");
+    assert_eq!((stored.html.as_str(), stored.text.as_str()), ("<b>Cat</b> &amp; dog", "Cat & dog"));
+
+    // Call.params: the text fields, and a description of the file part (not its bytes).
+    let call = &fake.calls_to("sendPhoto")[0];
+    let attach = call.params["photo"].as_str().expect("photo field");
+    let part = attach.strip_prefix("attach://").expect("teloxide names its part");
+    assert_eq!(call.params[part], json!({"upload": {"name": "", "size": bytes.len()}}));
+    assert_eq!(call.params["caption"], "<b>Cat</b> &amp; dog");
+    assert!(!call.params.to_string().contains("BBBB"), "no file bytes in the record");
+
+    // The same bytes again: a fresh file_id, the same file_unique_id.
+    let again = bot.send_photo(ChatId(USER), InputFile::memory(bytes.clone())).await.expect("sent again");
+    let again_largest = again.photo().and_then(|s| s.last()).expect("sizes");
+    assert_ne!(again_largest.file.id, largest.file.id);
+    assert_eq!(again_largest.file.unique_id, largest.file.unique_id);
+    let other = bot.send_photo(ChatId(USER), InputFile::memory(png(640, 480, 3001))).await.expect("other bytes");
+    assert_ne!(other.photo().and_then(|s| s.last()).expect("sizes").file.unique_id, largest.file.unique_id);
+
+    let uploads = fake.uploads();
+    assert_eq!(
+        uploads.iter().map(|u| (u.method.as_str(), u.size, u.accepted)).collect::<Vec<_>>(),
+        vec![("sendPhoto", bytes.len(), true), ("sendPhoto", bytes.len(), true), ("sendPhoto", bytes.len() + 1, true)]
+    );
+    // A JPEG's dimensions are read from its SOF header; a big one is scaled to 2560.
+    let big = bot.send_photo(ChatId(USER), InputFile::memory(jpeg(5120, 2880, 100))).await.expect("jpeg");
+    let big = big.photo().and_then(|s| s.last()).expect("sizes");
+    assert_eq!((big.width, big.height), (2560, 1440));
+    assert!(fake.errors().is_empty(), "{}", fake.dump_calls());
+}
+
+#[tokio::test]
+async fn file_ids_are_resent_without_upload_and_only_as_their_kind() {
+    let (fake, bot) = setup().await;
+    let first = bot.send_photo(ChatId(USER), InputFile::memory(png(100, 100, 10))).await.expect("upload");
+    let file = first.photo().and_then(|s| s.last()).expect("sizes").file.clone();
+    let resent = bot.send_photo(ChatId(USER), InputFile::file_id(file.id.clone())).await.expect("resend by file_id");
+    let resent_file = &resent.photo().and_then(|s| s.last()).expect("sizes").file;
+    assert_eq!(resent_file.unique_id, file.unique_id, "the same file");
+    assert_eq!(fake.uploads().len(), 1, "a file_id send uploads nothing");
+    let stored = fake.message(USER, resent.id.0 as i64).expect("stored");
+    assert_eq!(stored.media.expect("media").source, MediaSource::FileId(file.id.0.clone()));
+
+    let err = bot.send_document(ChatId(USER), InputFile::file_id(file.id.clone())).await.expect_err("photo as doc");
+    assert_eq!(description(&err), "Bad Request: can't use file of type Photo as Document");
+    let unknown = FileId("AgACAgIAAxkBAAIBnot-minted".into());
+    let err = bot.send_photo(ChatId(USER), InputFile::file_id(unknown)).await.expect_err("unknown file_id");
+    assert_eq!(description(&err), "Bad Request: wrong file identifier/HTTP URL specified");
+
+    // file_ids seen in pushed channel posts are the bot's to resend.
+    fake.push_update(updates::channel_photo(CHANNEL, Some("keeper"), 5, 1_700_000_000, ""));
+    fake.push_update(updates::channel_video(CHANNEL, Some("keeper"), 6, 1_700_000_001, "clip"));
+    let ups = bot.get_updates().await.expect("updates");
+    let post = |i: usize| match &ups[i].kind {
+        UpdateKind::ChannelPost(m) => m.clone(),
+        other => panic!("expected a channel post, got {other:?}"),
+    };
+    let photo = post(1).photo().and_then(|s| s.last()).expect("photo sizes").file.clone();
+    let video = post(2).video().expect("video").file.clone();
+    let sent = bot.send_photo(ChatId(USER), InputFile::file_id(photo.id.clone())).await.expect("received photo");
+    assert_eq!(sent.photo().and_then(|s| s.last()).expect("sizes").file.unique_id, photo.unique_id);
+    let sent = bot.send_video(ChatId(USER), InputFile::file_id(video.id.clone())).await.expect("received video");
+    assert_eq!(sent.video().expect("video").file.unique_id, video.unique_id);
+    let as_doc = bot.send_document(ChatId(USER), InputFile::file_id(video.id.clone())).await.expect("as document");
+    assert_eq!(as_doc.document().expect("document").file.unique_id, video.unique_id);
+    let err = bot.send_photo(ChatId(USER), InputFile::file_id(video.id)).await.expect_err("video as photo");
+    assert_eq!(description(&err), "Bad Request: can't use file of type Video as Photo");
+
+    fake.register_file(MediaKind::Audio, "CQACAgIAAxregistered", "uaudio1");
+    let audio = bot.send_audio(ChatId(USER), InputFile::file_id(FileId("CQACAgIAAxregistered".into()))).await;
+    assert_eq!(audio.expect("a registered file_id").audio().expect("audio").file.unique_id.0, "uaudio1");
+    assert_eq!(fake.errors().len(), 3);
+}
+
+#[tokio::test]
+async fn captions_are_parsed_and_limited_to_1024_utf16_units() {
+    let (_fake, bot) = setup().await;
+    let photo = || InputFile::memory(png(10, 10, 1));
+    let ok = format!("<b>{}</b>", "a".repeat(1024));
+    let sent = bot.send_photo(ChatId(USER), photo()).caption(ok).parse_mode(ParseMode::Html).await;
+    assert_eq!(sent.expect("1024 after parsing").caption().map(str::len), Some(1024));
+    let emoji = "😀".repeat(512);
+    bot.send_photo(ChatId(USER), photo()).caption(emoji).await.expect("512 emoji are 1024 units");
+    for long in [format!("<i>{}</i>", "a".repeat(1025)), "😀".repeat(513)] {
+        let err = bot.send_photo(ChatId(USER), photo()).caption(long).parse_mode(ParseMode::Html).await;
+        assert_eq!(description(&err.expect_err("1025 units")), "Bad Request: message caption is too long");
+    }
+    let err = bot.send_video(ChatId(USER), InputFile::memory(vec![1; 10])).caption("a < b").parse_mode(ParseMode::Html);
+    let err = description(&err.await.expect_err("bad HTML"));
+    assert!(err.starts_with("Bad Request: can't parse entities:"), "{err}");
+    let item = InputMediaDocument::new(InputFile::memory(vec![1; 10])).caption("x".repeat(1025));
+    let items =
+        vec![InputMedia::Document(item), InputMedia::Document(InputMediaDocument::new(InputFile::memory(vec![2])))];
+    let err = bot.send_media_group(ChatId(USER), items).await.expect_err("album caption too long");
+    assert_eq!(description(&err), "Bad Request: message caption is too long");
+}
+
+#[tokio::test]
+async fn uploads_are_checked_for_what_they_claim() {
+    let (fake, bot) = setup().await;
+    let not_an_image = b"GIF89a definitely not a JPEG".to_vec();
+    let err = bot.send_photo(ChatId(USER), InputFile::memory(not_an_image.clone())).await.expect_err("bad magic");
+    assert_eq!(description(&err), "Bad Request: IMAGE_PROCESS_FAILED");
+    bot.send_document(ChatId(USER), InputFile::memory(not_an_image)).await.expect("any bytes as a document");
+    let err = bot.send_photo(ChatId(USER), InputFile::memory(Vec::new())).await.expect_err("empty");
+    assert_eq!(description(&err), "Bad Request: file must be non-empty");
+    let err = bot.send_photo(ChatId(USER), InputFile::memory(png(10_000, 100, 1))).await.expect_err("too wide");
+    assert_eq!(description(&err), "Bad Request: PHOTO_INVALID_DIMENSIONS");
+    let err = bot.send_photo(ChatId(USER), InputFile::memory(png(2100, 100, 1))).await.expect_err("ratio > 20");
+    assert_eq!(description(&err), "Bad Request: PHOTO_INVALID_DIMENSIONS");
+    let webp = [b"RIFF\x10\x00\x00\x00WEBPVP8X".as_slice(), &[0; 8], &[0x7F, 0x02, 0x00, 0xDF, 0x01, 0x00]].concat();
+    let sent = bot.send_photo(ChatId(USER), InputFile::memory(webp)).await.expect("a WebP photo");
+    assert_eq!(sent.photo().and_then(|s| s.last()).map(|s| (s.width, s.height)), Some((640, 480)));
+
+    let ten_mb = 10 * 1024 * 1024;
+    let big = jpeg(800, 600, ten_mb + 1 - jpeg(800, 600, 0).len());
+    assert_eq!(big.len(), ten_mb + 1);
+    let err = bot.send_photo(ChatId(USER), InputFile::memory(big.clone())).await.expect_err("over 10 MB");
+    assert_eq!(
+        description(&err),
+        "Bad Request: file of size 10485761 bytes is too big for a photo; the maximum size is 10485760 bytes"
+    );
+    bot.send_document(ChatId(USER), InputFile::memory(big)).await.expect("a 10 MB document is fine");
+    let huge = vec![7u8; 50 * 1024 * 1024 + 1];
+    let err = bot.send_document(ChatId(USER), InputFile::memory(huge)).await.expect_err("over 50 MB");
+    assert!(matches!(err, RequestError::Api(ApiError::RequestEntityTooLarge)), "{err:?}");
+    let calls = fake.calls_to("sendDocument");
+    assert_eq!(calls.last().map(|c| c.status), Some(413));
+    let accepted: Vec<bool> = fake.uploads().iter().map(|u| u.accepted).collect();
+    assert_eq!(accepted, vec![false, true, false, false, false, true, false, true, false]);
+}
+
+#[tokio::test]
+async fn every_media_kind_is_answered_like_telegram() {
+    let (fake, bot) = setup().await;
+    let chat = ChatId(USER);
+    let mp4 = b"\x00\x00\x00\x18ftypmp42 some video bytes".to_vec();
+    let video = bot.send_video(chat, InputFile::memory(mp4.clone()).file_name("clip.mp4")).caption("v").await;
+    let video = video.expect("video");
+    let v = video.video().expect("a video message");
+    assert_eq!((v.file_name.as_deref(), v.file.size as usize), (Some("clip.mp4"), mp4.len()));
+    assert_eq!(v.mime_type.as_ref().map(|m| m.essence_str().to_string()), Some("video/mp4".into()));
+    let gif = bot.send_animation(chat, InputFile::memory(b"GIF89a..".to_vec())).await.expect("animation");
+    assert!(gif.animation().is_some(), "{gif:?}");
+    let pdf = bot.send_document(chat, InputFile::memory(b"%PDF-1.4 x".to_vec()).file_name("a.pdf")).await;
+    let doc = pdf.expect("document");
+    assert_eq!(doc.document().and_then(|d| d.file_name.as_deref()), Some("a.pdf"));
+    let audio = bot.send_audio(chat, InputFile::memory(b"ID3 mp3".to_vec())).await.expect("audio");
+    assert!(audio.audio().is_some(), "{audio:?}");
+    let voice = bot.send_voice(chat, InputFile::memory(b"OggS voice".to_vec())).await.expect("voice");
+    assert!(voice.voice().is_some(), "{voice:?}");
+    let kinds: Vec<MediaKind> =
+        fake.media_messages(USER).iter().filter_map(|m| m.media.as_ref().map(|x| x.kind)).collect();
+    use MediaKind::*;
+    assert_eq!(kinds, vec![Video, Animation, Document, Audio, Voice]);
+    let missing = raw(&fake, &method_path("sendVoice"), "application/json", &format!("{{\"chat_id\": {USER}}}")).await;
+    assert_eq!(missing.0, 400);
+    assert!(missing.1.contains("Bad Request: there is no voice in the request"), "{}", missing.1);
+    // A URL would be downloaded by Telegram; the fake has no network.
+    let url = bot.send_photo(chat, InputFile::url("https://example.com/a.jpg".parse().expect("url"))).await;
+    assert_eq!(description(&url.expect_err("URL")), "Bad Request: failed to get HTTP URL content");
+}
+
+#[tokio::test]
+async fn albums_share_a_media_group_id_and_keep_their_caption() {
+    let (fake, bot) = setup().await;
+    let items = vec![
+        InputMedia::Photo(
+            InputMediaPhoto::new(InputFile::memory(png(30, 20, 5))).caption("<b>Trip</b>").parse_mode(ParseMode::Html),
+        ),
+        photo_item(jpeg(20, 30, 5)),
+        InputMedia::Video(InputMediaVideo::new(InputFile::memory(b"\0\0\0\x18ftypmp42".to_vec()))),
+    ];
+    let sent = bot.send_media_group(ChatId(USER), items).await.expect("photos and a video mix");
+    assert_eq!(sent.len(), 3);
+    let group = sent[0].media_group_id().expect("a media group id").clone();
+    assert!(sent.iter().all(|m| m.media_group_id() == Some(&group)));
+    assert_eq!(sent.iter().map(|m| m.caption()).collect::<Vec<_>>(), vec![Some("Trip"), None, None]);
+    assert!(sent[2].video().is_some() && sent[1].photo().is_some());
+    let ids: Vec<i32> = sent.iter().map(|m| m.id.0).collect();
+    assert_eq!(ids, vec![2, 3, 4], "consecutive message ids");
+    let stored = fake.media_group(USER, &group.0);
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].html, "<b>Trip</b>");
+    let sizes: Vec<usize> = fake.uploads().iter().map(|u| u.size).collect();
+    assert_eq!(sizes, vec![png(30, 20, 5).len(), jpeg(20, 30, 5).len(), 12], "in the order of the parts");
+
+    // Resent by file_id, and documents with documents.
+    let ids: Vec<FileId> = sent
+        .iter()
+        .map(|m| fake.message(USER, m.id.0 as i64).expect("stored").media.expect("m").file_id.into())
+        .collect();
+    let again = vec![
+        InputMedia::Photo(InputMediaPhoto::new(InputFile::file_id(ids[0].clone()))),
+        InputMedia::Video(InputMediaVideo::new(InputFile::file_id(ids[2].clone()))),
+    ];
+    bot.send_media_group(ChatId(USER), again).await.expect("an album of file_ids");
+    let docs = vec![
+        InputMedia::Document(InputMediaDocument::new(InputFile::memory(b"%PDF a".to_vec()))),
+        InputMedia::Document(InputMediaDocument::new(InputFile::memory(b"%PDF b".to_vec()))),
+    ];
+    bot.send_media_group(ChatId(USER), docs).await.expect("documents only");
+    assert_eq!(fake.uploads().len(), 5);
+    let call = &fake.calls_to("sendMediaGroup")[0];
+    let media: Value = serde_json::from_str(call.params["media"].as_str().expect("media JSON")).expect("json");
+    let part = media[0]["media"].as_str().and_then(|m| m.strip_prefix("attach://")).expect("attach");
+    assert_eq!(call.params[part]["upload"]["size"], png(30, 20, 5).len());
+    assert!(fake.errors().is_empty(), "{}", fake.dump_calls());
+}
+
+#[tokio::test]
+async fn album_size_mixing_and_attach_names_are_enforced() {
+    let (fake, bot) = setup().await;
+    let chat = ChatId(USER);
+    let photos = |n: usize| (0..n).map(|i| photo_item(png(10, 10, i))).collect::<Vec<_>>();
+    let err = bot.send_media_group(chat, photos(11)).await.expect_err("11 items");
+    assert_eq!(description(&err), "Bad Request: too many messages to send as an album");
+    let err = bot.send_media_group(chat, photos(1)).await.expect_err("1 item");
+    assert_eq!(description(&err), "Bad Request: wrong number of media in the album: 1 (2-10 expected)");
+    let err = bot.send_media_group(chat, Vec::<InputMedia>::new()).await.expect_err("no items");
+    assert_eq!(description(&err), "Bad Request: there are no messages to send");
+    bot.send_media_group(chat, photos(10)).await.expect("10 items");
+
+    let doc = || InputMedia::Document(InputMediaDocument::new(InputFile::memory(b"%PDF".to_vec())));
+    let audio = || InputMedia::Audio(InputMediaAudio::new(InputFile::memory(b"ID3".to_vec())));
+    let err = bot.send_media_group(chat, vec![doc(), photo_item(png(10, 10, 0))]).await.expect_err("doc+photo");
+    assert_eq!(description(&err), "Bad Request: document can't be mixed with other media types");
+    let err = bot.send_media_group(chat, vec![photo_item(png(10, 10, 0)), audio()]).await.expect_err("audio+photo");
+    assert_eq!(description(&err), "Bad Request: audio can't be mixed with other media types");
+    bot.send_media_group(chat, vec![audio(), audio()]).await.expect("audio with audio");
+    let gif = InputMedia::Animation(InputMediaAnimation::new(InputFile::memory(b"GIF89a".to_vec())));
+    let err = bot.send_media_group(chat, vec![gif, photo_item(png(10, 10, 0))]).await.expect_err("animation");
+    assert_eq!(
+        description(&err),
+        "Bad Request: can't parse InputMedia: type \"animation\" can't be used in sendMediaGroup"
+    );
+
+    // attach:// must name a file part of the same request.
+    let media = r#"[{"type":"photo","media":"attach://one"},{"type":"photo","media":"attach://two"}]"#;
+    let chat_id = USER.to_string();
+    let png_text = "\u{89}PNG";
+    let (ct, body) = multipart_body(&[("chat_id", &chat_id), ("media", media)], &[("one", "a.png", png_text)]);
+    let (status, answer) = raw(&fake, &method_path("sendMediaGroup"), &ct, &body).await;
+    assert_eq!(status, 400);
+    let answer: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(
+        answer["description"],
+        "Bad Request: can't parse InputMedia: media not found (attach://two names no file part of this request)"
+    );
+    let (ct, body) = multipart_body(&[("chat_id", &chat_id), ("photo", "attach://nope")], &[("yes", "a.png", "x")]);
+    let (status, answer) = raw(&fake, &method_path("sendPhoto"), &ct, &body).await;
+    assert_eq!(status, 400);
+    assert!(answer.contains("there is no photo in the request (attach://nope names"), "{answer}");
+    // A plain HTML-form upload: the file part named like the parameter.
+    let (ct, body) = multipart_body(&[("chat_id", &chat_id)], &[("document", "notes.txt", "hello")]);
+    let (status, answer) = raw(&fake, &method_path("sendDocument"), &ct, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(answer["result"]["document"]["file_name"], "notes.txt");
+    assert_eq!(answer["result"]["document"]["file_size"], 5);
+    let last = fake.calls().last().cloned().expect("a call");
+    assert_eq!(last.params["document"], json!({"upload": {"name": "notes.txt", "size": 5}}));
+}
+
+#[tokio::test]
+async fn faults_and_the_channel_cap_apply_to_media() {
+    let fake = FakeTelegram::start().await;
+    fake.add_chat(updates::channel_chat(CHANNEL, Some("keeper")));
+    let bot = fake.bot();
+    let chan = ChatId(CHANNEL);
+    fake.inject("sendPhoto", Fault::RetryAfter(4));
+    let err = bot.send_photo(chan, InputFile::memory(png(10, 10, 1))).await.expect_err("429");
+    assert!(matches!(err, RequestError::RetryAfter(s) if s.seconds() == 4), "{err:?}");
+    bot.send_photo(chan, InputFile::memory(png(10, 10, 1))).await.expect("the retry succeeds");
+    assert_eq!(fake.uploads().iter().map(|u| u.accepted).collect::<Vec<_>>(), vec![false, true]);
+    assert_eq!(fake.media_messages(CHANNEL).len(), 1, "the faulted call stored nothing");
+    fake.inject("sendMediaGroup", Fault::Drop);
+    let two = || vec![photo_item(png(10, 10, 2)), photo_item(png(10, 10, 3))];
+    let err = tokio::time::timeout(WAIT, bot.send_media_group(chan, two())).await.expect("no hang");
+    assert!(matches!(err, Err(RequestError::Network(_))), "{err:?}");
+    fake.inject("sendmediagroup", Fault::Forbidden);
+    let err = bot.send_media_group(chan, two()).await.expect_err("403");
+    assert_eq!(description(&err), "Forbidden: bot is not a member of the channel chat");
+    assert_eq!(fake.media_messages(CHANNEL).len(), 1);
+
+    // Every item of an album counts against the cap: 1 photo + 3 items = 4 of 5.
+    fake.enforce_channel_rate(CHANNEL, 5);
+    bot.send_photo(chan, InputFile::memory(png(10, 10, 4))).await.expect("1 of 5");
+    let three = vec![photo_item(png(10, 10, 5)), photo_item(png(10, 10, 6)), photo_item(png(10, 10, 7))];
+    bot.send_media_group(chan, three).await.expect("4 of 5");
+    let err = bot.send_media_group(chan, two()).await.expect_err("6 of 5");
+    assert!(matches!(err, RequestError::RetryAfter(_)), "{err:?}");
+    bot.send_message(chan, "5 of 5").await.expect("one more fits");
+    let err = bot.send_photo(chan, InputFile::memory(png(10, 10, 8))).await.expect_err("6 of 5");
+    assert!(matches!(err, RequestError::RetryAfter(_)), "{err:?}");
+    assert_eq!(fake.media_messages(CHANNEL).len(), 5);
+}
+
+#[tokio::test]
+async fn media_sends_check_chats_rights_and_replies() {
+    let (fake, bot) = setup().await;
+    let photo = || InputFile::memory(png(10, 10, 1));
+    let err = bot.send_photo(ChatId(-100555), photo()).await.expect_err("unknown chat");
+    assert_eq!(description(&err), "Bad Request: chat not found");
+    fake.add_chat(updates::channel_chat(CHANNEL, None));
+    fake.set_bot_member(CHANNEL, "administrator", false);
+    let err = bot.send_photo(ChatId(CHANNEL), photo()).await.expect_err("no right to post");
+    assert_eq!(description(&err), "Bad Request: need administrator rights in the channel chat");
+    let err = bot.send_media_group(ChatId(CHANNEL), vec![photo_item(png(1, 1, 0)), photo_item(png(1, 1, 1))]).await;
+    assert_eq!(description(&err.expect_err("no right")), "Bad Request: need administrator rights in the channel chat");
+    let reply = ReplyParameters::new(MessageId(99));
+    let err = bot.send_photo(ChatId(USER), photo()).reply_parameters(reply).await.expect_err("no such message");
+    assert_eq!(description(&err), "Bad Request: message to be replied not found");
+    bot.send_photo(ChatId(USER), photo()).reply_parameters(ReplyParameters::new(MessageId(1))).await.expect("reply");
+    fake.push_update(updates::my_chat_member(USER, USER, "kicked"));
+    let err = bot.send_document(ChatId(USER), InputFile::memory(vec![1])).await.expect_err("blocked");
+    assert_eq!(description(&err), "Forbidden: bot was blocked by the user");
+    assert_eq!(fake.media_messages(USER).len(), 1);
+}
+
+#[tokio::test]
+async fn captions_are_edited_and_texts_of_media_are_not() {
+    let (fake, bot) = setup().await;
+    let sent = bot.send_photo(ChatId(USER), InputFile::memory(png(10, 10, 1))).caption("old").await.expect("photo");
+    let err = bot.edit_message_text(ChatId(USER), sent.id, "text").await.expect_err("no text");
+    assert_eq!(description(&err), "Bad Request: there is no text in the message to edit");
+    let edited = bot.edit_message_caption(ChatId(USER), sent.id).caption("<i>new</i>").parse_mode(ParseMode::Html);
+    let edited = edited.await.expect("caption edited");
+    assert_eq!(edited.caption(), Some("new"));
+    assert!(edited.photo().is_some());
+    let same = bot.edit_message_caption(ChatId(USER), sent.id).caption("<i>new</i>").parse_mode(ParseMode::Html).await;
+    assert!(description(&same.expect_err("same")).starts_with("Bad Request: message is not modified"));
+    let long = bot.edit_message_caption(ChatId(USER), sent.id).caption("x".repeat(1025)).await;
+    assert_eq!(description(&long.expect_err("long")), "Bad Request: message caption is too long");
+    let text = bot.send_message(ChatId(USER), "plain").await.expect("text");
+    let err = bot.edit_message_caption(ChatId(USER), text.id).caption("c").await.expect_err("no caption");
+    assert_eq!(description(&err), "Bad Request: there is no caption in the message to edit");
+    let stored = fake.message(USER, sent.id.0 as i64).expect("stored");
+    assert_eq!((stored.text.as_str(), stored.edits), ("new", 1));
+}
+
+#[tokio::test]
+async fn copy_message_resends_media_by_file_id() {
+    let (fake, bot) = setup().await;
+    fake.push_update(updates::channel_photo(CHANNEL, Some("keeper"), 40, 1_700_000_000, "A photo"));
+    fake.push_update(updates::channel_post(CHANNEL, Some("keeper"), 41, 1_700_000_001, "A text", json!([])));
+    let copied = bot.copy_message(ChatId(USER), ChatId(CHANNEL), MessageId(40)).await.expect("copy the photo");
+    let stored = fake.message(USER, copied.0 as i64).expect("stored copy");
+    let media = stored.media.expect("a photo");
+    assert_eq!(media.kind, MediaKind::Photo);
+    assert!(matches!(media.source, MediaSource::FileId(_)));
+    assert_eq!(stored.text, "A photo");
+    let with_caption = bot.copy_message(ChatId(USER), ChatId(CHANNEL), MessageId(40)).caption("<b>new</b>");
+    let with_caption = with_caption.parse_mode(ParseMode::Html).await.expect("new caption");
+    assert_eq!(fake.message(USER, with_caption.0 as i64).expect("copy").text, "new");
+    let text = bot.copy_message(ChatId(USER), ChatId(CHANNEL), MessageId(41)).await.expect("copy the text");
+    assert_eq!(fake.message(USER, text.0 as i64).expect("copy").text, "A text");
+    let err = bot.copy_message(ChatId(USER), ChatId(CHANNEL), MessageId(99)).await.expect_err("unknown");
+    assert_eq!(description(&err), "Bad Request: message to copy not found");
+    assert!(fake.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn media_update_builders_parse_in_teloxide() {
+    let (fake, bot) = setup().await;
+    use MediaKind::*;
+    let date = 1_700_000_000;
+    fake.push_update(updates::channel_video(CHANNEL, None, 10, date, "v"));
+    fake.push_update(updates::channel_animation(CHANNEL, None, 11, date, ""));
+    fake.push_update(updates::channel_document(CHANNEL, None, 12, date, "d"));
+    fake.push_update(updates::channel_audio(CHANNEL, None, 13, date, ""));
+    fake.push_update(updates::channel_voice(CHANNEL, None, 14, date, ""));
+    let album = updates::channel_album(CHANNEL, None, 20, date, &[Photo, Video, Photo], "Album", 1);
+    for part in album.iter().rev() {
+        fake.push_update(part.clone());
+    }
+    let photo = updates::media_object(Photo);
+    fake.push_update(updates::edited_channel_media(CHANNEL, None, 20, date, date + 60, Photo, photo, "now captioned"));
+    let ups = bot.get_updates().await.expect("updates");
+    let msgs: Vec<Message> = ups
+        .iter()
+        .filter_map(|u| match &u.kind {
+            UpdateKind::ChannelPost(m) | UpdateKind::EditedChannelPost(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(msgs.len(), 9);
+    assert!(msgs[0].video().is_some() && msgs[0].caption() == Some("v"));
+    assert!(msgs[1].animation().is_some());
+    assert!(msgs[2].document().is_some() && msgs[2].caption() == Some("d"));
+    assert!(msgs[3].audio().is_some() && msgs[4].voice().is_some());
+    let parts = &msgs[5..8];
+    assert_eq!(parts.iter().map(|m| m.id.0).collect::<Vec<_>>(), vec![22, 21, 20], "pushed in reverse");
+    let group = parts[0].media_group_id().expect("group");
+    assert!(parts.iter().all(|m| m.media_group_id() == Some(group)));
+    assert_eq!(parts.iter().map(|m| m.caption()).collect::<Vec<_>>(), vec![None, Some("Album"), None]);
+    assert!(parts[1].video().is_some() && parts[0].photo().map(|s| s.len()) == Some(3));
+    assert!(
+        matches!(&ups[9].kind, UpdateKind::EditedChannelPost(m) if m.caption() == Some("now captioned") && m.edit_date().is_some())
+    );
+    // Every file_id in them may be resent by the bot.
+    let video = msgs[0].video().expect("video").file.id.clone();
+    bot.send_video(ChatId(USER), InputFile::file_id(video)).await.expect("resend a received video");
+    let voice = msgs[4].voice().expect("voice").file.id.clone();
+    bot.send_voice(ChatId(USER), InputFile::file_id(voice)).await.expect("resend a received voice");
+}
+
+#[tokio::test]
+async fn a_file_on_disk_is_uploaded_under_its_name() {
+    let (fake, bot) = setup().await;
+    let dir = std::env::temp_dir().join(format!("fake-bot-api-selftest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("sunset.png");
+    let bytes = png(1600, 900, 2000);
+    std::fs::write(&path, &bytes).expect("write the photo");
+    let sent = bot.send_photo(ChatId(USER), InputFile::file(&path)).await;
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    let largest = sent.expect("uploaded from disk").photo().and_then(|s| s.last().cloned()).expect("sizes");
+    assert_eq!((largest.width, largest.height, largest.file.size as usize), (1600, 900, bytes.len()));
+    let stored = &fake.media_messages(USER)[0];
+    assert_eq!(upload_source(stored), ("sunset.png".to_string(), bytes.len()));
+    assert_eq!(fake.uploads()[0].file_name, "sunset.png");
 }
