@@ -320,6 +320,7 @@ fn long_archive() -> (Archive, String) {
             edited: None,
             text: text.clone(),
             entities: vec![],
+            ..Default::default()
         })?;
         Ok(())
     })

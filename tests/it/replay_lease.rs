@@ -244,6 +244,7 @@ fn long_post_store(path: &Path) -> Archive {
             edited: None,
             text,
             entities: vec![],
+            ..Default::default()
         })?;
         Ok(())
     })
