@@ -138,6 +138,48 @@ mod tests {
         }
     }
 
+    /// A store made by the previous schema (7) gains the media tables on open, its posts kept.
+    #[test]
+    fn a_v7_store_upgrades_in_place() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| super::super::StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("v7.db");
+        {
+            let mut conn = Connection::open(&path)?;
+            super::super::apply_migrations(&mut conn, 0, 7)?;
+            conn.execute_batch(
+                "INSERT INTO channels(id, source_key, tg_id, title) VALUES (1, 'tg:-1001', -1001, 'Old');
+                 INSERT INTO posts(id, channel_id, message_id, seq, title, body) VALUES (5, 1, 10, 10, 'Старый', 'Старый пост');",
+            )?;
+            let tables: i64 = conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('post_media', 'media_uploads', 'post_groups')",
+                [],
+                |r| r.get(0),
+            )?;
+            assert_eq!(tables, 0, "schema 7 has no media tables");
+        }
+        let mut archive = Archive::open(&path)?;
+        let version: i64 = archive.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, super::super::MIGRATIONS.len() as i64);
+        let old = archive.post(5)?.expect("kept");
+        assert_eq!((old.body.as_str(), old.media.len()), ("Старый пост", 0));
+        // The old post gains media when the same message comes again with its photo.
+        archive.import(|sink| -> Result<()> {
+            sink.channel(&NewChannel::telegram(-1001, "Old"))?;
+            sink.post(NewPost {
+                message_id: Some(10),
+                seq: 10,
+                text: "Старый пост".into(),
+                media: vec![photo("p.jpg", 10)],
+                ..NewPost::default()
+            })?;
+            Ok(())
+        })?;
+        assert_eq!(archive.post(5)?.map(|p| p.media), Some(vec![photo("p.jpg", 10)]));
+        archive.remember_upload("p.jpg", 7, "F")?;
+        assert_eq!(archive.uploaded_file_id("p.jpg", 7)?.as_deref(), Some("F"));
+        Ok(())
+    }
+
     #[test]
     fn uploads_are_remembered_per_file_and_bot() -> Result<()> {
         let archive = Archive::open_in_memory()?;
