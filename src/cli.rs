@@ -39,6 +39,9 @@ pub struct Global {
     /// Bot API server URL: a self-hosted server, or a fake one in tests [env: TELOXIDE_API_URL].
     #[arg(long, global = true, value_name = "URL")]
     pub api_url: Option<String>,
+    /// Folder of media files copied from exports [env: POSTKEEPER_MEDIA_DIR; default: media/ beside the store].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub media_dir: Option<String>,
     /// Comma-separated Telegram user ids allowed to replay and schedule [env: POSTKEEPER_ADMINS].
     #[arg(long, global = true, value_name = "IDS")]
     pub admins: Option<String>,
@@ -67,6 +70,7 @@ impl Global {
     pub fn flags(&self) -> HashMap<&'static str, String> {
         let given = [
             ("db", &self.db),
+            ("media-dir", &self.media_dir),
             ("token", &self.token),
             ("api-url", &self.api_url),
             ("admins", &self.admins),
@@ -99,6 +103,9 @@ pub enum Command {
     Import {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The summary as JSON (counts of posts and of media files).
+        #[arg(long)]
+        json: bool,
     },
     /// Search the archive.
     Search {
@@ -189,6 +196,8 @@ struct FullPostJson<'a> {
     links: &'a [String],
     #[serde(serialize_with = "rfc3339")]
     edited: Option<DateTime<Utc>>,
+    /// Photos, videos, files, in album order (`file` is a name in the media folder).
+    media: &'a [crate::model::Media],
 }
 
 /// `search --json`: a hit.
@@ -217,7 +226,8 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 fn line(post: &Post) -> String {
     let date = post.date.map(|d| d.format("%Y-%m-%d ").to_string()).unwrap_or_default();
     let topics: Vec<&str> = post.topics.iter().map(|t| t.slug.as_str()).collect();
-    format!("#{:<5} {date}{}  [{}]", post.id, post.title, topics.join(", "))
+    let marker = crate::model::media_marker(&post.media).map(|m| format!("{m} ")).unwrap_or_default();
+    format!("#{:<5} {date}{marker}{}  [{}]", post.id, post.title, topics.join(", "))
 }
 
 /// Runs an archive command (everything but `run` and `doctor`, which need Telegram).
@@ -230,10 +240,10 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             Ok(())
         }
         Command::Console { lang } => console(settings, lang),
-        Command::Import { paths } => import(db, &paths),
+        Command::Import { paths, json } => import(db, &settings.config.media_dir, &paths, json),
         Command::Search { query, limit, json } => search(db, &query.join(" "), limit, json),
         Command::Posts { topic, json } => posts(db, topic.as_deref(), json),
-        Command::Show { id, json } => show(db, id, json),
+        Command::Show { id, json } => show(db, &settings.config.media_dir, id, json),
         Command::Topics { json, retag, file } => topics(db, json, retag, file),
         Command::Stats { json } => stats(db, json),
         Command::Queue => replay_command(settings, ReplayCommand::Queue),
@@ -249,19 +259,25 @@ fn console(settings: &Settings, lang: Lang) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
     let prompt = stdin.is_terminal();
     let ctx = crate::console::context(lang, &settings.config);
-    crate::console::run(&mut archive, ctx, stdin.lock(), &mut std::io::stdout(), prompt)
+    let media = settings.config.media_dir.display().to_string();
+    crate::console::run(&mut archive, ctx, stdin.lock(), &mut std::io::stdout(), prompt, &media)
 }
 
-/// One transaction; a store this import created is removed again when it fails.
-fn import(db: &Path, paths: &[PathBuf]) -> anyhow::Result<()> {
+/// One transaction; a store this import created is removed again when it fails (and
+/// the media files it copied with it).
+fn import(db: &Path, media_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
     let existed = db.exists();
     let mut archive = crate::ingest::open_archive(db, false)?;
-    let result = crate::ingest::import_paths(&mut archive, paths, std::io::stderr().is_terminal());
+    let result = crate::ingest::import_paths_to(&mut archive, paths, std::io::stderr().is_terminal(), Some(media_dir));
     if result.is_err() && !existed {
         drop(archive);
         remove_store(db);
     }
-    println!("{}", result?);
+    let summary = result?;
+    if json {
+        return print_json(&summary);
+    }
+    println!("{summary}");
     Ok(())
 }
 
@@ -299,7 +315,7 @@ fn posts(db: &Path, topic: Option<&str>, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(db: &Path, id: i64, json: bool) -> anyhow::Result<()> {
+fn show(db: &Path, media_dir: &Path, id: i64, json: bool) -> anyhow::Result<()> {
     let archive = crate::ingest::open_or_seed(db)?;
     let post = archive.post(id)?.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
     if json {
@@ -309,11 +325,16 @@ fn show(db: &Path, id: i64, json: bool) -> anyhow::Result<()> {
             entities: &post.entities,
             links: &post.links,
             edited: post.edited,
+            media: &post.media,
         }]);
     }
     println!("{}", line(&post));
     if let Some(url) = &post.url {
         println!("{url}");
+    }
+    let label = media_dir.display().to_string();
+    for m in &post.media {
+        println!("{}", crate::model::media_line(m, &label));
     }
     println!("\n{}", post.body);
     Ok(())

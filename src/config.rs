@@ -110,6 +110,8 @@ pub fn parse_timezone(s: &str) -> Result<Tz, String> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub db: PathBuf,
+    /// Where media files live (copied from exports, named by content hash).
+    pub media_dir: PathBuf,
     pub admins: Vec<i64>,
     pub replay_chat: Option<ChatRef>,
     pub source_chat: Option<ChatRef>,
@@ -124,6 +126,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             db: PathBuf::from("postkeeper.db"),
+            media_dir: PathBuf::from("media"),
             admins: Vec::new(),
             replay_chat: None,
             source_chat: None,

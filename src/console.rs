@@ -9,39 +9,58 @@ use crate::i18n::Lang;
 use crate::render::html;
 use crate::store::Archive;
 
-/// The chat loop over `input` until its end (or `/quit`).
+/// The post a reply shows in full, told by its footer's `#id` (lists and search pages
+/// name posts as `/post_ID`, never so).
+fn shown_post(text: &str) -> Option<i64> {
+    let footer = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    footer.split(" · ").find_map(|part| part.trim().strip_prefix('#')?.parse().ok())
+}
+
+/// The chat loop over `input` until its end (or `/quit`). A post shown in full is
+/// followed by a line per media item (`[📷 media/ab12….jpg 1280×720]`), `media_dir`
+/// naming the folder.
 pub fn run(
     archive: &mut Archive,
     mut ctx: Ctx,
     input: impl BufRead,
     out: &mut impl Write,
     prompt: bool,
+    media_dir: &str,
 ) -> anyhow::Result<()> {
     let mut buttons: Vec<String> = Vec::new();
-    let show = |out: &mut dyn Write, replies: &[Reply], buttons: &mut Vec<String>| -> std::io::Result<()> {
-        for reply in replies {
-            writeln!(out, "{}", html::to_text(&reply.html, true))?;
-            if reply.keyboard.is_empty() {
-                continue;
-            }
-            buttons.clear();
-            for row in &reply.keyboard {
-                let mut line = Vec::new();
-                for b in row {
-                    match &b.kind {
-                        ButtonKind::Callback(action) => {
-                            buttons.push(action.encode());
-                            line.push(format!("[{}] {}", buttons.len(), b.label));
-                        }
-                        ButtonKind::Url(url) => line.push(format!("{} <{url}>", b.label)),
+    let show =
+        |archive: &Archive, out: &mut dyn Write, replies: &[Reply], buttons: &mut Vec<String>| -> anyhow::Result<()> {
+            for reply in replies {
+                let text = html::to_text(&reply.html, true);
+                writeln!(out, "{text}")?;
+                if let Some(id) = shown_post(&text) {
+                    for m in archive.post_media(id)? {
+                        writeln!(out, "{}", crate::model::media_line(&m, media_dir))?;
                     }
                 }
-                writeln!(out, "{}", line.join("   "))?;
+                if reply.keyboard.is_empty() {
+                    continue;
+                }
+                buttons.clear();
+                for row in &reply.keyboard {
+                    let mut line = Vec::new();
+                    for b in row {
+                        match &b.kind {
+                            ButtonKind::Callback(action) => {
+                                buttons.push(action.encode());
+                                line.push(format!("[{}] {}", buttons.len(), b.label));
+                            }
+                            ButtonKind::Url(url) => line.push(format!("{} <{url}>", b.label)),
+                        }
+                    }
+                    writeln!(out, "{}", line.join("   "))?;
+                }
             }
-        }
-        writeln!(out)
-    };
-    show(out, &chat::on_command(archive, &ctx, chat::Command::Help)?, &mut buttons)?;
+            writeln!(out)?;
+            Ok(())
+        };
+    let help = chat::on_command(archive, &ctx, chat::Command::Help)?;
+    show(archive, out, &help, &mut buttons)?;
     let mut lines = input.lines();
     loop {
         if prompt {
@@ -68,9 +87,9 @@ pub fn run(
                 writeln!(out, "({toast})")?;
             }
             if let Some(edit) = outcome.edit {
-                show(out, &[edit], &mut buttons)?;
+                show(archive, out, &[edit], &mut buttons)?;
             }
-            show(out, &outcome.send, &mut buttons)?;
+            show(archive, out, &outcome.send, &mut buttons)?;
             continue;
         }
         let replies = if line.starts_with('/') {
@@ -81,7 +100,7 @@ pub fn run(
         } else {
             chat::on_text(archive, &ctx, line)?
         };
-        show(out, &replies, &mut buttons)?;
+        show(archive, out, &replies, &mut buttons)?;
     }
     Ok(())
 }
@@ -111,8 +130,15 @@ mod tests {
         crate::ingest::seed_if_empty(&mut archive).expect("seed");
         let input = "/search обучение\n2\n/post 1\n/topic\n1\n/nonsense\nэкзопланетты\n1\n";
         let mut out = Vec::new();
-        run(&mut archive, context(Lang::Ru, &crate::config::Config::default()), input.as_bytes(), &mut out, false)
-            .expect("runs");
+        run(
+            &mut archive,
+            context(Lang::Ru, &crate::config::Config::default()),
+            input.as_bytes(),
+            &mut out,
+            false,
+            "media",
+        )
+        .expect("runs");
         let out = String::from_utf8(out).expect("utf8");
         assert!(out.contains("стр. 1/"), "{out}");
         assert!(out.contains("стр. 2/"), "pressing ▶ pages: {out}");
@@ -120,5 +146,60 @@ mod tests {
         assert!(out.contains("Не знаю такой команды"), "{out}");
         assert!(out.contains("Возможно, вы искали: экзопланеты"), "{out}");
         assert!(out.contains("Как DL открывает новые экзопланеты"), "the suggestion button searches: {out}");
+        assert!(!out.contains("[📷"), "the seed has no media: {out}");
+    }
+
+    #[test]
+    fn a_post_shown_in_full_is_followed_by_a_line_per_media_item() -> anyhow::Result<()> {
+        use crate::model::{Media, MediaKind, NewChannel, NewPost};
+        let mut archive = Archive::open_in_memory()?;
+        let media = vec![
+            Media {
+                kind: MediaKind::Photo,
+                file: Some("ab12.jpg".into()),
+                width: Some(1280),
+                height: Some(720),
+                ..Media::default()
+            },
+            Media { kind: MediaKind::Photo, missing: true, ..Media::default() },
+        ];
+        let mut id = 0;
+        archive.import(|sink| -> crate::store::Result<()> {
+            sink.channel(&NewChannel::telegram(-1001, "T"))?;
+            id = sink
+                .post(NewPost {
+                    message_id: Some(1),
+                    seq: 1,
+                    text: "Альбом\nдва фото".into(),
+                    media,
+                    ..NewPost::default()
+                })?
+                .0;
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        let input = format!("/post {id}\n");
+        run(
+            &mut archive,
+            context(Lang::Ru, &crate::config::Config::default()),
+            input.as_bytes(),
+            &mut out,
+            false,
+            "media",
+        )?;
+        let out = String::from_utf8(out)?;
+        let lines: Vec<&str> = out.lines().collect();
+        let at = lines.iter().position(|l| *l == "[📷 media/ab12.jpg 1280×720]").unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(lines.get(at + 1), Some(&"[📷 missing: not exported]"), "{out}");
+        assert!(lines[..at].iter().any(|l| l.contains(&format!("#{id}"))), "after the post's footer: {out}");
+        Ok(())
+    }
+
+    #[test]
+    fn only_a_footer_names_the_post_shown() {
+        assert_eq!(shown_post("Title\nbody\n\n📅 12 October 2021 · #7 · 🔗 post in the channel"), Some(7));
+        assert_eq!(shown_post("Title\n\n#12"), Some(12));
+        assert_eq!(shown_post("1. Title\n→ /post_7"), None);
+        assert_eq!(shown_post("text with #hashtag"), None);
     }
 }

@@ -77,8 +77,130 @@ pub struct Channel {
     pub counters: BTreeMap<String, i64>,
 }
 
+/// What a media item is, as Telegram tells its kinds apart (each has its own send method).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    #[default]
+    Photo,
+    Video,
+    Animation,
+    Document,
+    Audio,
+    Voice,
+    VideoNote,
+    Sticker,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 8] = [
+        MediaKind::Photo,
+        MediaKind::Video,
+        MediaKind::Animation,
+        MediaKind::Document,
+        MediaKind::Audio,
+        MediaKind::Voice,
+        MediaKind::VideoNote,
+        MediaKind::Sticker,
+    ];
+
+    /// The name stored in the database and written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "photo",
+            MediaKind::Video => "video",
+            MediaKind::Animation => "animation",
+            MediaKind::Document => "document",
+            MediaKind::Audio => "audio",
+            MediaKind::Voice => "voice",
+            MediaKind::VideoNote => "video_note",
+            MediaKind::Sticker => "sticker",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MediaKind> {
+        MediaKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The emoji lists and search hits mark a post of this kind with.
+    pub fn marker(self) -> &'static str {
+        match self {
+            MediaKind::Photo | MediaKind::Sticker => "📷",
+            MediaKind::Video | MediaKind::Animation | MediaKind::VideoNote => "🎬",
+            MediaKind::Document => "📎",
+            MediaKind::Audio | MediaKind::Voice => "🎵",
+        }
+    }
+}
+
+impl std::fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A photo, video or file of a post. An exported file is copied into the media folder
+/// (`file`); a live one is known by Telegram's ids only, which the bot can send again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub kind: MediaKind,
+    /// The file's name in the media folder: its content's SHA-256 in hex, then the
+    /// original extension (`ab12….jpg`).
+    pub file: Option<String>,
+    /// The export named a file it did not include (or that is not there).
+    pub missing: bool,
+    pub file_id: Option<String>,
+    pub file_unique_id: Option<String>,
+    /// The name the file had (documents, audio).
+    pub file_name: Option<String>,
+    pub mime_type: Option<String>,
+    /// Bytes.
+    pub size: Option<i64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// Seconds.
+    pub duration: Option<i32>,
+    /// The message that carried it: an album's items are messages of their own.
+    pub message_id: Option<i64>,
+}
+
+/// The marker of a post's media in lists: `📷`, or `📷×3` for an album; `None` without media.
+pub fn media_marker(media: &[Media]) -> Option<String> {
+    let first = media.first()?;
+    Some(if media.len() == 1 {
+        first.kind.marker().to_string()
+    } else {
+        format!("{}×{}", first.kind.marker(), media.len())
+    })
+}
+
+/// A media item as `show` and the console print it: `[📷 media/ab12….jpg 1280×720]`.
+pub fn media_line(m: &Media, dir_label: &str) -> String {
+    let mut parts = vec![m.kind.marker().to_string()];
+    match (&m.file, m.missing) {
+        (_, true) => parts.push("missing: not exported".to_string()),
+        (Some(file), false) => parts.push(format!("{}/{file}", dir_label.trim_end_matches('/'))),
+        (None, false) => match &m.file_id {
+            Some(_) => parts.push("telegram file_id".to_string()),
+            None => parts.push(m.kind.as_str().to_string()),
+        },
+    }
+    if !m.missing {
+        if let (Some(w), Some(h)) = (m.width, m.height) {
+            parts.push(format!("{w}×{h}"));
+        }
+        if let Some(d) = m.duration {
+            parts.push(format!("{d}s"));
+        }
+        if let Some(name) = &m.file_name {
+            parts.push(name.clone());
+        }
+    }
+    format!("[{}]", parts.join(" "))
+}
+
 /// A post as a source gives it, before it is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewPost {
     pub message_id: Option<i64>,
     /// Order within the channel: the message id, or the position in a dump.
@@ -88,6 +210,11 @@ pub struct NewPost {
     pub edited: Option<i64>,
     pub text: String,
     pub entities: Vec<Entity>,
+    /// Photos, videos, files, in album order. A post may have media and no text.
+    pub media: Vec<Media>,
+    /// Telegram's `media_group_id` of a live album part: the parts, arriving one by
+    /// one, are merged into one post.
+    pub media_group: Option<String>,
 }
 
 /// A topic a post belongs to.
@@ -116,6 +243,8 @@ pub struct Post {
     pub topics: Vec<TopicRef>,
     /// `https://t.me/<username>/<message id>` when both are known.
     pub url: Option<String>,
+    /// Photos, videos, files, in album order.
+    pub media: Vec<Media>,
 }
 
 /// The title of a post: its first non-empty line, trimmed, at most 200 characters.

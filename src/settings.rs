@@ -71,6 +71,8 @@ pub const TOKEN: Spec =
     Spec { var: "TELOXIDE_TOKEN", flag: Some("token"), example: "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" };
 pub const API_URL: Spec = Spec { var: "TELOXIDE_API_URL", flag: Some("api-url"), example: "http://127.0.0.1:8081/" };
 pub const DB: Spec = Spec { var: "POSTKEEPER_DB", flag: Some("db"), example: "postkeeper.db" };
+pub const MEDIA_DIR: Spec =
+    Spec { var: "POSTKEEPER_MEDIA_DIR", flag: Some("media-dir"), example: "/var/lib/postkeeper/media" };
 pub const ADMINS: Spec = Spec { var: "POSTKEEPER_ADMINS", flag: Some("admins"), example: "123456789,987654321" };
 pub const REPLAY_CHAT: Spec =
     Spec { var: "POSTKEEPER_REPLAY_CHAT", flag: Some("replay-chat"), example: "@my_channel (or -1001234567890)" };
@@ -89,6 +91,7 @@ pub const ALL: &[Spec] = &[
     TOKEN,
     API_URL,
     DB,
+    MEDIA_DIR,
     ADMINS,
     REPLAY_CHAT,
     SOURCE_CHAT,
@@ -266,6 +269,19 @@ impl Settings {
         let db = PathBuf::from(value.unwrap_or("postkeeper.db"));
         shown.push(Shown { var: DB.var, value: db.display().to_string(), source });
 
+        let (value, source) = take(MEDIA_DIR);
+        let media_dir = match value {
+            None => db.parent().unwrap_or(Path::new("")).join("media"),
+            Some(v) => {
+                let dir = PathBuf::from(v);
+                if dir.exists() && !dir.is_dir() {
+                    return Err(bad(MEDIA_DIR, source, v, "is a file, not a folder"));
+                }
+                dir
+            }
+        };
+        shown.push(Shown { var: MEDIA_DIR.var, value: media_dir.display().to_string(), source });
+
         let (value, source) = take(ADMINS);
         let admins = match value {
             None => Vec::new(),
@@ -340,8 +356,17 @@ impl Settings {
         }
         shown.push(Shown { var: LOG.var, value: log_filter.clone(), source });
 
-        let config =
-            Config { db, admins, replay_chat, source_chat, timezone, replay_header, replay_grace, replay_previews };
+        let config = Config {
+            db,
+            media_dir,
+            admins,
+            replay_chat,
+            source_chat,
+            timezone,
+            replay_header,
+            replay_grace,
+            replay_previews,
+        };
         Ok(Settings { config, token, api_url, log_filter, shown })
     }
 
@@ -459,6 +484,21 @@ mod tests {
         }
         let e = Settings::resolve(&sources(&[("admins", "1001,abc")], &[], &[])).expect_err("refused").to_string();
         assert!(e.starts_with("--admins \"1001,abc\""), "{e}");
+    }
+
+    #[test]
+    fn the_media_folder_defaults_to_beside_the_store_and_must_not_be_a_file() -> Result<(), SettingError> {
+        let s = Settings::resolve(&sources(&[("db", "/srv/pk/archive.db")], &[], &[]))?;
+        assert_eq!(s.config.media_dir, PathBuf::from("/srv/pk/media"));
+        assert_eq!(shown(&s, "POSTKEEPER_MEDIA_DIR").source, Source::Default);
+        let s = Settings::resolve(&sources(&[], &[], &[]))?;
+        assert_eq!(s.config.media_dir, PathBuf::from("media"));
+        let file = tempfile::NamedTempFile::new().map_err(|e| SettingError(e.to_string()))?;
+        let path = file.path().display().to_string();
+        let e = Settings::resolve(&sources(&[("media-dir", &path)], &[], &[])).expect_err("a file is refused");
+        assert!(e.to_string().starts_with(&format!("--media-dir {path:?}: is a file")), "{e}");
+        assert!(e.to_string().contains("POSTKEEPER_MEDIA_DIR="), "{e}");
+        Ok(())
     }
 
     #[test]

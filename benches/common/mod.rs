@@ -144,6 +144,7 @@ impl Corpus {
             edited: None,
             text: self.text(),
             entities: vec![],
+            ..Default::default()
         }
     }
 

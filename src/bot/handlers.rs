@@ -215,7 +215,11 @@ pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResul
         return Ok(());
     }
     let Some(post) = live::post_of(&msg) else {
-        tracing::debug!(chat = msg.chat.id.0, message = msg.id.0, "channel post without text: not archived");
+        tracing::debug!(
+            chat = msg.chat.id.0,
+            message = msg.id.0,
+            "channel post with no text and no media kept: not archived"
+        );
         return Ok(());
     };
     let channel = live::channel_of(&msg);

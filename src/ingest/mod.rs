@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::store::{Archive, ImportSink, ImportSummary, StoreError};
+use crate::store::{Archive, ImportSink, ImportSummary, MediaFiles, StoreError};
 
 /// The seed archive, embedded so a fresh store can be filled from anywhere.
 pub const SEED: &str = include_str!("../../seeds/000_88851c1974256884.txt");
@@ -147,22 +147,58 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
     Ok(())
 }
 
-/// Imports files and folders in one transaction: all of them land, or none.
+/// Imports files and folders in one transaction: all of them land, or none. Media files
+/// go to the folder beside the store (`media/`; a store in memory has none, and its
+/// media are recorded as missing).
 pub fn import_paths(
     archive: &mut Archive,
     paths: &[PathBuf],
     show_progress: bool,
 ) -> Result<ImportSummary, IngestError> {
-    let files = collect(paths)?;
-    archive.import(|sink| {
-        for (path, format) in &files {
-            import_file(sink, path, *format, show_progress)?;
-        }
-        Ok(())
-    })
+    let media_dir = default_media_dir(archive);
+    import_paths_to(archive, paths, show_progress, media_dir.as_deref())
 }
 
-fn import_file(sink: &mut ImportSink<'_>, path: &Path, format: Format, show_progress: bool) -> Result<(), IngestError> {
+/// The media folder of a store on disk when none is configured: `media/` beside it.
+pub fn default_media_dir(archive: &Archive) -> Option<PathBuf> {
+    let path = archive.conn().path().filter(|p| !p.is_empty())?;
+    Some(Path::new(path).parent().unwrap_or(Path::new("")).join("media"))
+}
+
+/// [`import_paths`] with the media folder given. The files are copied under temporary
+/// names and take their final ones just before the transaction commits; an import that
+/// fails removes every file it wrote.
+pub fn import_paths_to(
+    archive: &mut Archive,
+    paths: &[PathBuf],
+    show_progress: bool,
+    media_dir: Option<&Path>,
+) -> Result<ImportSummary, IngestError> {
+    let files = collect(paths)?;
+    let mut media = media_dir.map(MediaFiles::new);
+    let summary = archive.import(|sink| {
+        for (path, format) in &files {
+            import_file(sink, path, *format, show_progress, &mut media)?;
+        }
+        if let Some(m) = media.as_mut() {
+            let dir = m.dir().display().to_string();
+            m.publish().map_err(|source| IngestError::Io { path: dir, source })?;
+        }
+        Ok::<(), IngestError>(())
+    })?;
+    if let Some(m) = media.as_mut() {
+        m.committed();
+    }
+    Ok(summary)
+}
+
+fn import_file(
+    sink: &mut ImportSink<'_>,
+    path: &Path,
+    format: Format,
+    show_progress: bool,
+    media: &mut Option<MediaFiles>,
+) -> Result<(), IngestError> {
     let display = path.display().to_string();
     let io = |source| IngestError::Io { path: display.clone(), source };
     match format {
@@ -187,7 +223,12 @@ fn import_file(sink: &mut ImportSink<'_>, path: &Path, format: Format, show_prog
             );
             bar.set_message(display.clone());
             let reader = BufReader::with_capacity(256 * 1024, bar.wrap_read(file));
-            let result = tdesktop::import(reader, sink);
+            let mut source = tdesktop::MediaSource {
+                export_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                files: media.take(),
+            };
+            let result = tdesktop::import(reader, sink, &mut source);
+            *media = source.files;
             bar.finish_and_clear();
             match result {
                 Ok(_) => Ok(()),

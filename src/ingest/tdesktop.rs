@@ -3,12 +3,25 @@
 
 use std::fmt;
 use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{Entity, EntityKind, NewChannel, NewPost};
-use crate::store::{ImportSink, StoreError};
+use crate::model::{Entity, EntityKind, Media, MediaKind, NewChannel, NewPost};
+use crate::store::{ImportSink, MediaFiles, MediaOutcome, StoreError, Stored};
+
+/// The items of an album at most (Telegram's limit for a media group).
+const ALBUM_MAX: usize = 10;
+
+/// Where an export's media come from and go to.
+#[derive(Default)]
+pub struct MediaSource {
+    /// The export's folder: the paths in `result.json` are relative to it.
+    pub export_dir: PathBuf,
+    /// The media folder; `None` (a store in memory) records every file as missing.
+    pub files: Option<MediaFiles>,
+}
 
 /// Why an export could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -19,15 +32,19 @@ pub enum ExportError {
     NotExport,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot copy {path} into the media folder {dir}: {source}")]
+    Media { path: String, dir: String, source: std::io::Error },
 }
 
-/// Streams an export into `sink`. Returns the number of channels found.
-pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>) -> Result<usize, ExportError> {
+/// Streams an export into `sink`, copying its media files through `media`. Returns the
+/// number of channels found.
+pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>, media: &mut MediaSource) -> Result<usize, ExportError> {
     let mut de = serde_json::Deserializer::from_reader(FixEscapes::new(reader));
-    let mut state = State { sink, store_error: None, channels: 0, found: false };
+    let mut state = State { sink, failure: None, channels: 0, found: false, media: std::mem::take(media) };
     let result = ExportSeed { state: &mut state, top: true }.deserialize(&mut de).and_then(|()| de.end());
-    if let Some(e) = state.store_error.take() {
-        return Err(ExportError::Store(e));
+    *media = std::mem::take(&mut state.media);
+    if let Some(e) = state.failure.take() {
+        return Err(e);
     }
     result?;
     if !state.found {
@@ -38,10 +55,120 @@ pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>) -> Result<usize, Ex
 
 struct State<'s, 'a> {
     sink: &'s mut ImportSink<'a>,
-    /// A store failure inside the visitor; serde only carries strings.
-    store_error: Option<StoreError>,
+    /// A store or media folder failure inside the visitor; serde only carries strings.
+    failure: Option<ExportError>,
     channels: usize,
     found: bool,
+    media: MediaSource,
+}
+
+impl State<'_, '_> {
+    fn store(&mut self, post: NewPost) -> Result<(), ExportError> {
+        self.sink.post(post)?;
+        Ok(())
+    }
+
+    /// The media of a message: its file copied into the media folder, or recorded as missing.
+    fn media_of(&mut self, raw: &RawMessage) -> Result<Option<Media>, ExportError> {
+        let Some((kind, path)) = raw.media_path() else { return Ok(None) };
+        let mut media = Media {
+            kind,
+            file_name: raw.file_name.clone().filter(|n| !n.is_empty()),
+            mime_type: raw.mime_type.clone().filter(|n| !n.is_empty()),
+            size: raw.photo_file_size.or(raw.file_size),
+            width: raw.width.and_then(|w| i32::try_from(w).ok()),
+            height: raw.height.and_then(|h| i32::try_from(h).ok()),
+            duration: raw.duration_seconds.and_then(|d| i32::try_from(d).ok()),
+            message_id: Some(raw.id),
+            ..Media::default()
+        };
+        let source = local_path(&self.media.export_dir, path);
+        let opened = source.as_ref().and_then(|p| std::fs::File::open(p).ok().filter(|_| p.is_file()));
+        match (opened, source, self.media.files.as_mut()) {
+            (Some(file), Some(source), Some(files)) => {
+                let extension = crate::store::extension_of(&source);
+                let stored = files.add(file, &extension).map_err(|e| ExportError::Media {
+                    path: source.display().to_string(),
+                    dir: files.dir().display().to_string(),
+                    source: e,
+                })?;
+                self.sink.count_media(match stored {
+                    Stored::Copied(_) => MediaOutcome::Copied,
+                    Stored::AlreadyPresent(_) => MediaOutcome::AlreadyPresent,
+                });
+                if media.size.is_none() {
+                    media.size = std::fs::metadata(&source).ok().map(|m| m.len() as i64);
+                }
+                media.file = Some(stored.name().to_string());
+            }
+            _ => {
+                media.missing = true;
+                self.sink.count_media(MediaOutcome::Missing);
+            }
+        }
+        Ok(Some(media))
+    }
+}
+
+/// A file path of the export as a path under its folder: `None` for a placeholder such as
+/// `(File not included. Change data exporting settings to download.)`, and for a path that
+/// would leave the folder (absolute, or with `..`): an export names its own files only.
+fn local_path(export_dir: &Path, path: &str) -> Option<PathBuf> {
+    let path = path.trim();
+    if path.is_empty() || path.starts_with('(') {
+        return None;
+    }
+    let relative = Path::new(path);
+    if !relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+        tracing::warn!(path, "a media path outside the export's folder: recorded as missing");
+        return None;
+    }
+    Some(export_dir.join(relative))
+}
+
+/// Consecutive messages gathered into one post: an album as the export writes it.
+struct Album {
+    parts: Vec<Item>,
+}
+
+/// A message read, with what grouping it into an album needs.
+struct Item {
+    post: NewPost,
+    from: Option<String>,
+}
+
+impl Album {
+    /// The export has no album id: an album is consecutive media messages of one sender
+    /// sent within one second, at most one of them with text, at most ten.
+    fn takes(&self, item: &Item) -> bool {
+        let Some(first) = self.parts.first() else { return false };
+        item.post.media.len() == 1
+            && self.parts.len() < ALBUM_MAX
+            && item.from == first.from
+            && item.post.date.is_some()
+            && item.post.date == first.post.date
+            && !(has_text(&item.post) && self.parts.iter().any(|p| has_text(&p.post)))
+    }
+
+    fn into_post(self) -> Option<NewPost> {
+        let mut parts = self.parts.into_iter();
+        let mut post = parts.next()?.post;
+        for part in parts {
+            let part = part.post;
+            if has_text(&part) {
+                post.text = part.text;
+                post.entities = part.entities;
+                post.message_id = part.message_id;
+            }
+            post.edited = post.edited.max(part.edited);
+            post.media.extend(part.media);
+        }
+        Some(post)
+    }
+}
+
+fn has_text(p: &NewPost) -> bool {
+    !p.text.trim().is_empty()
 }
 
 /// A chat object (or the top level of a single-chat export).
@@ -188,20 +315,43 @@ impl<'de> Visitor<'de> for Messages<'_, '_, '_, '_> {
             .map_err(|_| de::Error::custom(format!("channel id {id} is out of range")))?;
         let channel = NewChannel::telegram(tg_id, self.chat.name.clone().unwrap_or_default());
         if let Err(e) = state.sink.channel(&channel) {
-            state.store_error = Some(e);
+            state.failure = Some(ExportError::Store(e));
             return Err(de::Error::custom("store failure"));
         }
         state.channels += 1;
+        let mut album: Option<Album> = None;
+        let fail = |state: &mut State<'_, '_>, e: ExportError| {
+            state.failure = Some(e);
+            de::Error::custom("store failure")
+        };
         while let Some(message) = seq.next_element::<RawMessage>()? {
-            match message.into_post() {
-                Some(post) => {
-                    if let Err(e) = state.sink.post(post) {
-                        state.store_error = Some(e);
-                        return Err(de::Error::custom("store failure"));
-                    }
+            let media = state.media_of(&message).map_err(|e| fail(state, e))?;
+            let from = message.from_id.clone();
+            let Some(post) = message.into_post(media) else {
+                if let Some(done) = album.take().and_then(Album::into_post) {
+                    state.store(done).map_err(|e| fail(state, e))?;
                 }
-                None => state.sink.skip(),
+                state.sink.skip();
+                continue;
+            };
+            let item = Item { post, from };
+            if let Some(open) = &mut album
+                && open.takes(&item)
+            {
+                open.parts.push(item);
+                continue;
             }
+            if let Some(done) = album.take().and_then(Album::into_post) {
+                state.store(done).map_err(|e| fail(state, e))?;
+            }
+            if item.post.media.is_empty() {
+                state.store(item.post).map_err(|e| fail(state, e))?;
+            } else {
+                album = Some(Album { parts: vec![item] });
+            }
+        }
+        if let Some(done) = album.take().and_then(Album::into_post) {
+            state.store(done).map_err(|e| fail(state, e))?;
         }
         Ok(())
     }
@@ -224,6 +374,30 @@ struct RawMessage {
     text: Option<RawText>,
     #[serde(default)]
     text_entities: Option<Vec<RawPiece>>,
+    #[serde(default)]
+    from_id: Option<String>,
+    /// A photo's path (or the placeholder of a file not exported).
+    #[serde(default)]
+    photo: Option<String>,
+    /// Any other file's path; `media_type` tells what it is (none: a document).
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    file_name: Option<String>,
+    #[serde(default)]
+    mime_type: Option<String>,
+    #[serde(default)]
+    file_size: Option<i64>,
+    #[serde(default)]
+    photo_file_size: Option<i64>,
+    #[serde(default)]
+    width: Option<i64>,
+    #[serde(default)]
+    height: Option<i64>,
+    #[serde(default)]
+    duration_seconds: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -319,7 +493,28 @@ fn flatten<'p>(pieces: impl Iterator<Item = (&'p str, Option<&'p RawPiece>)>) ->
 }
 
 impl RawMessage {
-    fn into_post(self) -> Option<NewPost> {
+    /// The kind and the path of the message's media, if it has any.
+    fn media_path(&self) -> Option<(MediaKind, &str)> {
+        if self.kind != "message" {
+            return None;
+        }
+        if let Some(photo) = &self.photo {
+            return Some((MediaKind::Photo, photo));
+        }
+        let file = self.file.as_deref()?;
+        let kind = match self.media_type.as_deref() {
+            Some("video_file") => MediaKind::Video,
+            Some("animation") => MediaKind::Animation,
+            Some("audio_file") => MediaKind::Audio,
+            Some("voice_message") => MediaKind::Voice,
+            Some("video_message") => MediaKind::VideoNote,
+            Some("sticker") => MediaKind::Sticker,
+            _ => MediaKind::Document,
+        };
+        Some((kind, file))
+    }
+
+    fn into_post(self, media: Option<Media>) -> Option<NewPost> {
         if self.kind != "message" {
             return None; // service and unsupported messages
         }
@@ -332,8 +527,8 @@ impl RawMessage {
             })),
             _ => (String::new(), Vec::new()),
         };
-        if text.trim().is_empty() {
-            return None; // media with no caption
+        if text.trim().is_empty() && media.is_none() {
+            return None; // an empty message
         }
         let date = self
             .date_unixtime
@@ -345,7 +540,16 @@ impl RawMessage {
             .as_ref()
             .and_then(StringOrInt::value)
             .or_else(|| self.edited.as_deref().and_then(naive_date));
-        Some(NewPost { message_id: Some(self.id), seq: self.id, date, edited, text, entities })
+        Some(NewPost {
+            message_id: Some(self.id),
+            seq: self.id,
+            date,
+            edited,
+            text,
+            entities,
+            media: media.into_iter().collect(),
+            media_group: None,
+        })
     }
 }
 

@@ -81,7 +81,7 @@ pub fn parse(text: &str) -> Result<(NewChannel, Vec<NewPost>), DumpError> {
             date: None,
             edited: None,
             text,
-            entities: Vec::new(),
+            ..NewPost::default()
         })
         .collect();
     if posts.is_empty() {

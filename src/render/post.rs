@@ -97,7 +97,10 @@ pub fn post_messages(post: &Post, lang: Lang, tz: Tz, header: Option<&str>, with
 pub fn list_entry(n: usize, post: &Post, snippet_html: Option<&str>, lang: Lang, tz: Tz) -> String {
     let title =
         if post.title.is_empty() { lang.texts().no_title.to_string() } else { html::truncate(&post.title, 120) };
-    let mut out = format!("{n}. <b>{}</b>", escape(&title));
+    let mut out = match crate::model::media_marker(&post.media) {
+        Some(marker) => format!("{n}. {marker} <b>{}</b>", escape(&title)),
+        None => format!("{n}. <b>{}</b>", escape(&title)),
+    };
     let mut meta = Vec::new();
     if let Some(d) = post.date {
         meta.push(lang.date(d, tz));
@@ -159,6 +162,7 @@ mod tests {
             links: Vec::new(),
             topics: Vec::new(),
             url: Some("https://t.me/chan/5".into()),
+            media: Vec::new(),
         }
     }
 
@@ -283,6 +287,33 @@ mod tests {
         p.topics.clear();
         p.title.clear();
         assert_eq!(list_entry(3, &p, None, Lang::En, Tz::UTC), "3. <b>Untitled</b>\n→ /post_7");
+    }
+
+    #[test]
+    fn list_entry_marks_media_with_their_kind_and_an_album_with_its_count() {
+        use crate::model::{Media, MediaKind};
+        let item = |kind| Media { kind, ..Media::default() };
+        let mut p = post("Заголовок\nтекст");
+        p.date = None;
+        p.media = vec![item(MediaKind::Photo)];
+        assert_eq!(list_entry(1, &p, None, Lang::Ru, Tz::UTC), "1. 📷 <b>Заголовок</b>\n→ /post_7");
+        p.media = vec![item(MediaKind::Photo), item(MediaKind::Photo), item(MediaKind::Video)];
+        assert_eq!(list_entry(1, &p, None, Lang::Ru, Tz::UTC), "1. 📷×3 <b>Заголовок</b>\n→ /post_7");
+        for (kind, marker) in [
+            (MediaKind::Video, "🎬"),
+            (MediaKind::Animation, "🎬"),
+            (MediaKind::Document, "📎"),
+            (MediaKind::Audio, "🎵"),
+            (MediaKind::Voice, "🎵"),
+        ] {
+            p.media = vec![item(kind)];
+            assert!(list_entry(1, &p, None, Lang::En, Tz::UTC).starts_with(&format!("1. {marker} <b>")), "{kind}");
+        }
+        // Media alone: the marker and "untitled".
+        p.title.clear();
+        p.body.clear();
+        p.media = vec![item(MediaKind::Document)];
+        assert_eq!(list_entry(2, &p, None, Lang::En, Tz::UTC), "2. 📎 <b>Untitled</b>\n→ /post_7");
     }
 
     #[test]

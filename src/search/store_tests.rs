@@ -93,6 +93,7 @@ fn generated(seq: i64, edition: &str) -> crate::model::NewPost {
         edited: None,
         text,
         entities: vec![],
+        ..Default::default()
     }
 }
 

@@ -7,13 +7,60 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{Result, StoreError};
-use crate::model::{NewChannel, NewPost, links_of, title_of};
+use crate::model::{Entity, NewChannel, NewPost, links_of, title_of};
 use crate::text;
 use crate::text::lexicon::Lexicon;
 use crate::topics::Taxonomy;
 
-/// A stored post's id and the fields an upsert compares: body, entities, date, edited.
-type Stored = (i64, String, String, Option<i64>, Option<i64>);
+/// The fields of a stored post an upsert compares (and an album part is merged into).
+#[derive(Debug, Clone)]
+struct StoredPost {
+    message_id: Option<i64>,
+    seq: i64,
+    body: String,
+    /// As stored (JSON), for the comparison.
+    entities: String,
+    entities_parsed: Vec<Entity>,
+    date: Option<i64>,
+    edited: Option<i64>,
+    media: Vec<crate::model::Media>,
+}
+
+/// A live album part merged into its album's post: its items replace the ones its message
+/// gave before (an edit), the items keep message order, the post's seq and date are the
+/// first part's. The caption is the part's that has one: the post's `message_id` names
+/// that part, so an edit removing the caption there removes it from the post, and a
+/// part without one leaves another part's caption alone.
+fn merge_part(stored: StoredPost, part: NewPost) -> NewPost {
+    let mut media: Vec<crate::model::Media> =
+        stored.media.into_iter().filter(|m| m.message_id.is_none() || m.message_id != part.message_id).collect();
+    media.extend(part.media.into_iter().map(|mut m| {
+        m.message_id = m.message_id.or(part.message_id);
+        m
+    }));
+    media.sort_by_key(|m| m.message_id.unwrap_or(i64::MAX));
+    let (text, entities, message_id) = if !part.text.trim().is_empty() {
+        (part.text, part.entities, part.message_id)
+    } else if stored.message_id == part.message_id {
+        (String::new(), Vec::new(), part.message_id)
+    } else {
+        (stored.body, stored.entities_parsed, stored.message_id)
+    };
+    let date = match (stored.date, part.date) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    NewPost {
+        message_id,
+        seq: stored.seq.min(part.seq),
+        date,
+        edited: stored.edited.max(part.edited),
+        text,
+        entities,
+        media,
+        media_group: part.media_group,
+    }
+}
 
 /// What an upsert did to a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +77,22 @@ pub struct ImportSummary {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
-    /// Messages that carry no post: service messages, media with no text, non-channel chats.
+    /// Messages that carry no post: service messages, empty messages, non-channel chats.
     pub skipped: usize,
+    /// Media files copied into the media folder by this import.
+    pub media_copied: usize,
+    /// Media files the media folder already held (the same content, by its hash).
+    pub media_present: usize,
+    /// Media the export names without including the file (or whose file is not there).
+    pub media_missing: usize,
+}
+
+/// What became of one media file of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaOutcome {
+    Copied,
+    AlreadyPresent,
+    Missing,
 }
 
 impl std::fmt::Display for ImportSummary {
@@ -45,7 +106,15 @@ impl std::fmt::Display for ImportSummary {
             self.skipped,
             self.channels,
             if self.channels == 1 { "" } else { "s" }
-        )
+        )?;
+        if self.media_copied + self.media_present + self.media_missing > 0 {
+            write!(
+                f,
+                "; media: {} copied / {} already present / {} missing",
+                self.media_copied, self.media_present, self.media_missing
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -208,36 +277,69 @@ impl<'a> ImportSink<'a> {
         self.summary.skipped += 1;
     }
 
+    /// Counts a media file of the import.
+    pub fn count_media(&mut self, outcome: MediaOutcome) {
+        match outcome {
+            MediaOutcome::Copied => self.summary.media_copied += 1,
+            MediaOutcome::AlreadyPresent => self.summary.media_present += 1,
+            MediaOutcome::Missing => self.summary.media_missing += 1,
+        }
+    }
+
     /// Stores a post of the current channel: new, updated in place, or left as it was.
+    /// A live album part (`media_group`) is merged into the post of its album.
     pub fn post(&mut self, p: NewPost) -> Result<(i64, Outcome)> {
         let channel = self.channel.ok_or_else(|| StoreError::Corrupt("a post came before its channel".into()))?;
+        let (target, p) = match &p.media_group {
+            Some(group) => match self.album_post(channel, group, &p)? {
+                Some(id) => {
+                    let stored = self.stored(id)?;
+                    (Some((id, stored.clone())), merge_part(stored, p))
+                }
+                None => (None, p),
+            },
+            None => {
+                let id: Option<i64> = self
+                    .tx
+                    .prepare_cached("SELECT id FROM posts WHERE channel_id = ?1 AND seq = ?2")?
+                    .query_row(params![channel, p.seq], |r| r.get(0))
+                    .optional()?;
+                match id {
+                    Some(id) => (Some((id, self.stored(id)?)), p),
+                    None => (None, p),
+                }
+            }
+        };
         let entities = serde_json::to_string(&p.entities).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let existing: Option<Stored> = self
-            .tx
-            .prepare_cached("SELECT id, body, entities, date, edited FROM posts WHERE channel_id = ?1 AND seq = ?2")?
-            .query_row(params![channel, p.seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-            .optional()?;
         let title = title_of(&p.text);
         let links =
             serde_json::to_string(&links_of(&p.text, &p.entities)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let (id, outcome) = match existing {
-            Some((id, body, old_entities, date, edited))
-                if body == p.text && old_entities == entities && date == p.date && edited == p.edited =>
+        let (id, outcome) = match target {
+            Some((id, stored))
+                if stored.body == p.text
+                    && stored.entities == entities
+                    && stored.date == p.date
+                    && stored.edited == p.edited
+                    && stored.seq == p.seq
+                    && stored.message_id == p.message_id
+                    && stored.media == p.media =>
             {
                 self.summary.unchanged += 1;
+                self.remember_group(channel, &p, id)?;
                 return Ok((id, Outcome::Unchanged));
             }
-            Some((id, ..)) => {
+            Some((id, _)) => {
                 // The old index row may still be on its way (the same post twice in one import).
                 self.drain(true)?;
                 self.tx
                     .prepare_cached(
-                        "UPDATE posts SET message_id = ?2, date = ?3, edited = ?4, title = ?5, body = ?6,
-                                          entities = ?7, links = ?8 WHERE id = ?1",
+                        "UPDATE posts SET message_id = ?2, seq = ?3, date = ?4, edited = ?5, title = ?6, body = ?7,
+                                          entities = ?8, links = ?9 WHERE id = ?1",
                     )?
-                    .execute(params![id, p.message_id, p.date, p.edited, title, p.text, entities, links])?;
+                    .execute(params![id, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links])?;
                 self.tx.prepare_cached("DELETE FROM posts_fts WHERE rowid = ?1")?.execute([id])?;
                 self.tx.prepare_cached("DELETE FROM post_topics WHERE post_id = ?1")?.execute([id])?;
+                super::media::write_media(&self.tx, id, &p.media)?;
                 self.summary.updated += 1;
                 (id, Outcome::Updated)
             }
@@ -250,12 +352,84 @@ impl<'a> ImportSink<'a> {
                     )?
                     .execute(params![channel, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links])?;
                 let id = self.tx.last_insert_rowid();
+                if !p.media.is_empty() {
+                    super::media::write_media(&self.tx, id, &p.media)?;
+                }
                 self.summary.new += 1;
                 (id, Outcome::New)
             }
         };
+        self.remember_group(channel, &p, id)?;
         self.index(Job { id, title, body: p.text })?;
         Ok((id, outcome))
+    }
+
+    /// The post an album part belongs to: by its group id, else (an album imported from an
+    /// export, which has no group id) by the message of one of its items, else by its own seq.
+    fn album_post(&self, channel: i64, group: &str, p: &NewPost) -> Result<Option<i64>> {
+        let by_group: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT post_id FROM post_groups WHERE channel_id = ?1 AND media_group = ?2")?
+            .query_row(params![channel, group], |r| r.get(0))
+            .optional()?;
+        if by_group.is_some() {
+            return Ok(by_group);
+        }
+        if let Some(message_id) = p.message_id {
+            let by_item: Option<i64> = self
+                .tx
+                .prepare_cached(
+                    "SELECT m.post_id FROM post_media m JOIN posts p ON p.id = m.post_id
+                     WHERE m.message_id = ?2 AND p.channel_id = ?1 LIMIT 1",
+                )?
+                .query_row(params![channel, message_id], |r| r.get(0))
+                .optional()?;
+            if by_item.is_some() {
+                return Ok(by_item);
+            }
+        }
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM posts WHERE channel_id = ?1 AND seq = ?2")?
+            .query_row(params![channel, p.seq], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn remember_group(&self, channel: i64, p: &NewPost, id: i64) -> Result<()> {
+        if let Some(group) = &p.media_group {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO post_groups(channel_id, media_group, post_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![channel, group, id])?;
+        }
+        Ok(())
+    }
+
+    /// What an upsert compares a post with.
+    fn stored(&self, id: i64) -> Result<StoredPost> {
+        let (message_id, seq, body, entities, date, edited): (
+            Option<i64>,
+            i64,
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+        ) = self
+            .tx
+            .prepare_cached("SELECT message_id, seq, body, entities, date, edited FROM posts WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+        let entities_parsed: Vec<Entity> = serde_json::from_str(&entities)?;
+        Ok(StoredPost {
+            message_id,
+            seq,
+            body,
+            entities,
+            entities_parsed,
+            date,
+            edited,
+            media: super::media::media_of(&self.tx, id)?,
+        })
     }
 
     /// Search index, topics and vocabulary of one post: now, or queued to the analysis thread.

@@ -1,11 +1,14 @@
 //! The SQLite store: opening (pragmas, migrations), posts, topics and the
 //! small tables the bot keeps. Everything important lives here, not in memory.
 
+mod files;
 mod import;
+mod media;
 mod posts;
 mod shared;
 
-pub use import::{ImportSink, ImportSummary, Outcome};
+pub use files::{MediaFiles, Stored, extension_of};
+pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome};
 pub use posts::{Stats, TopicCount};
 pub use shared::SharedArchive;
 
@@ -28,6 +31,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V5__ascii_tokens.sql", include_str!("../../migrations/V5__ascii_tokens.sql"), Some(import::reindex)),
     ("V6__replay_lease.sql", include_str!("../../migrations/V6__replay_lease.sql"), None),
     ("V7__user_langs.sql", include_str!("../../migrations/V7__user_langs.sql"), None),
+    ("V8__media.sql", include_str!("../../migrations/V8__media.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]

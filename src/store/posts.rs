@@ -72,6 +72,7 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
         links: serde_json::from_slice(links).map_err(corrupt)?,
         topics: Vec::new(),
         url: post_url(username.as_deref(), message_id),
+        media: Vec::new(),
     })
 }
 
@@ -105,6 +106,11 @@ impl Archive {
                 let id: i64 = r.get(0)?;
                 if let Some(post) = found.get_mut(&id) {
                     post.topics.push(TopicRef { slug: r.get(1)?, ru: r.get(2)?, en: r.get(3)?, emoji: r.get(4)? });
+                }
+            }
+            for (id, media) in super::media::media_of_posts(&self.conn, chunk, &marks)? {
+                if let Some(post) = found.get_mut(&id) {
+                    post.media = media;
                 }
             }
             for id in chunk {
@@ -378,6 +384,7 @@ mod tests {
                     edited: None,
                     text: format!("Пост {seq}\n{} номер {seq}", theme[seq as usize % 3]),
                     entities: vec![],
+                    ..Default::default()
                 })?;
             }
             Ok(())

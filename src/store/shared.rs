@@ -131,6 +131,7 @@ mod tests {
                 edited: None,
                 text: "Как DL открывает новые экзопланеты\nРобот-телескоп ищет экзопланеты.".into(),
                 entities: vec![],
+                ..Default::default()
             })?;
             Ok(())
         })?;

@@ -198,6 +198,7 @@ fn archive_with(extra: Vec<(String, Vec<postkeeper::model::Entity>)>) -> Archive
                     edited: None,
                     text,
                     entities,
+                    ..Default::default()
                 })?;
             }
             Ok(())

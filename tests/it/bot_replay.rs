@@ -321,6 +321,7 @@ fn long_archive() -> (Archive, String) {
             edited: None,
             text: text.clone(),
             entities: vec![],
+            ..Default::default()
         })?;
         Ok(())
     })

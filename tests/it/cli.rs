@@ -76,11 +76,12 @@ fn import_into_a_new_store_holds_only_the_import() {
     let db = dir.path().join("p.db");
     let out = run(&db, &["import", &fixture("export_single/result.json")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout(&out).trim(), "5 new / 0 updated / 0 unchanged / 3 skipped (1 channel)");
+    let media = "media: 0 copied / 0 already present / 2 missing";
+    assert_eq!(stdout(&out).trim(), format!("6 new / 0 updated / 0 unchanged / 2 skipped (1 channel); {media}"));
     let posts = json(&run(&db, &["posts", "--json"]));
-    assert_eq!(posts.as_array().map(Vec::len), Some(5));
+    assert_eq!(posts.as_array().map(Vec::len), Some(6));
     let again = run(&db, &["import", &fixture("export_single/result.json")]);
-    assert_eq!(stdout(&again).trim(), "0 new / 0 updated / 5 unchanged / 3 skipped (1 channel)");
+    assert_eq!(stdout(&again).trim(), format!("0 new / 0 updated / 6 unchanged / 2 skipped (1 channel); {media}"));
 }
 
 #[test]

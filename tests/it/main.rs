@@ -10,6 +10,7 @@ mod bot_live;
 mod bot_replay;
 mod bot_run;
 mod cli;
+mod media;
 mod process;
 mod replay_lease;
 mod settings;

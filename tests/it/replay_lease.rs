@@ -209,6 +209,7 @@ fn long_post_store(path: &Path) -> Archive {
             edited: None,
             text,
             entities: vec![],
+            ..Default::default()
         })?;
         Ok(())
     })

@@ -31,6 +31,7 @@ const GOOD: &[(&str, Option<&str>, &str, &str)] = &[
     ("TELOXIDE_TOKEN", Some("--token"), "4242:SECRETsecret_part-1", "4242:<redacted>"),
     ("TELOXIDE_API_URL", Some("--api-url"), "http://127.0.0.1:8081/", "http://127.0.0.1:8081/"),
     ("POSTKEEPER_DB", Some("--db"), "other.db", "other.db"),
+    ("POSTKEEPER_MEDIA_DIR", Some("--media-dir"), "pictures", "pictures"),
     ("POSTKEEPER_ADMINS", Some("--admins"), "1001, 1002", "1001,1002"),
     ("POSTKEEPER_REPLAY_CHAT", Some("--replay-chat"), "@replay_chan", "@replay_chan"),
     ("POSTKEEPER_SOURCE_CHAT", Some("--source-chat"), "-1001234567890", "-1001234567890"),
@@ -159,6 +160,13 @@ fn bad_values_are_refused_before_anything_happens() {
         ("flag", "TELOXIDE_API_URL", "localhost:8081", "TELOXIDE_API_URL=http://127.0.0.1:8081/"),
         ("env", "POSTKEEPER_REPLAY_PREVIEWS", "maybe", "POSTKEEPER_REPLAY_PREVIEWS=false"),
         (".env", "RUST_LOG", "info,postkeeper=loud", "RUST_LOG=info,postkeeper=debug"),
+        // A file where the media folder should be.
+        (
+            "flag",
+            "POSTKEEPER_MEDIA_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+            "POSTKEEPER_MEDIA_DIR=/var/lib/postkeeper/media",
+        ),
     ];
     let flag_of = |var: &str| GOOD.iter().find(|(v, ..)| *v == var).and_then(|(_, f, ..)| *f).expect("has a flag");
     for &(how, var, value, example) in cases {
