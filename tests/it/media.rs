@@ -285,26 +285,12 @@ fn live_file(message_id: i64, kind: &str, caption: &str) -> Value {
     json!({"update_id": 0, "channel_post": m})
 }
 
+/// The post carrying channel message `message_id` (its own, or one of its album's items).
 async fn post_with(h: &Harness, message_id: i64) -> Option<postkeeper::model::Post> {
-    h.archive
-        .call(move |a| -> postkeeper::store::Result<Option<postkeeper::model::Post>> {
-            let id: Option<i64> = a
-                .conn()
-                .query_row(
-                    "SELECT p.id FROM posts p WHERE p.message_id = ?1
-                     UNION SELECT m.post_id FROM post_media m WHERE m.message_id = ?1 LIMIT 1",
-                    [message_id],
-                    |r| r.get(0),
-                )
-                .ok();
-            match id {
-                Some(id) => a.post(id),
-                None => Ok(None),
-            }
-        })
-        .await
-        .expect("runs")
-        .expect("reads")
+    let (posts, _) = h.archive.call(|a| a.posts(None, 0, 10_000)).await.expect("runs").expect("reads");
+    posts.into_iter().find(|p| {
+        p.message_id == Some(message_id) || p.media.iter().any(|m| m.message_id == Some(message_id))
+    })
 }
 
 async fn count_posts(h: &Harness) -> i64 {
