@@ -1360,6 +1360,7 @@ impl State {
                     "can't parse InlineQueryResult: Field \"input_message_content\" must be of type Object",
                 ));
             }
+            self.check_inline_media(r)?;
             validate_markup((!r["reply_markup"].is_null()).then(|| r["reply_markup"].clone()), true)?;
         }
         if p.str("next_offset").unwrap_or_default().len() > 64 {
