@@ -565,7 +565,8 @@ impl FakeTelegram {
     }
 
     /// Sends and edits to `chat_id` beyond `per_minute` within a sliding 60 s window (tokio
-    /// clock) get a real 429 with the computed retry_after.
+    /// clock) get a real 429 with the computed retry_after. An album counts one per item and
+    /// is refused whole when its items do not all fit, as Telegram sends it as one request.
     pub fn enforce_channel_rate(&self, chat_id: i64, per_minute: u32) {
         self.shared.lock().rates.insert(chat_id, Rate { per_minute, sent: VecDeque::new() });
     }
@@ -1360,6 +1361,7 @@ impl State {
                     "can't parse InlineQueryResult: Field \"input_message_content\" must be of type Object",
                 ));
             }
+            self.check_inline_media(r)?;
             validate_markup((!r["reply_markup"].is_null()).then(|| r["reply_markup"].clone()), true)?;
         }
         if p.str("next_offset").unwrap_or_default().len() > 64 {

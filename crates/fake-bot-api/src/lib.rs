@@ -1,5 +1,6 @@
 //! A strict fake Telegram Bot API server for the tests of a Telegram bot: [`FakeTelegram`]
-//! (axum on 127.0.0.1:0; what it routes, checks and does not emulate: `src/fake_api.rs`),
+//! (axum on 127.0.0.1:0; what it routes, checks and does not emulate: `src/fake_api.rs`,
+//! media uploads and file_ids: `src/fake_api/media.rs`, recorded as [`StoredMedia`]),
 //! Telegram's HTML parser ([`html`]) and builders for update JSON ([`updates`]).
 //!
 //! It depends on no bot it checks; see README.md for an example.

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use teloxide::prelude::*;
 use teloxide::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryId,
-    InlineQueryResult, InlineQueryResultArticle, InputFile, InputMedia, InputMediaAnimation, InputMediaAudio,
-    InputMediaDocument, InputMediaPhoto, InputMediaVideo, InputMessageContent, InputMessageContentText,
-    MessageEntityKind, MessageId, ParseMode, Recipient, ReplyParameters, UpdateKind,
+    InlineQueryResult, InlineQueryResultArticle, InlineQueryResultCachedPhoto, InputFile, InputMedia,
+    InputMediaAnimation, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo, InputMessageContent,
+    InputMessageContentText, MessageEntityKind, MessageId, ParseMode, Recipient, ReplyParameters, UpdateKind,
 };
 use teloxide::{ApiError, RequestError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1272,4 +1272,33 @@ async fn a_file_on_disk_is_uploaded_under_its_name() {
     let stored = &fake.media_messages(USER)[0];
     assert_eq!(upload_source(stored), ("sunset.png".to_string(), bytes.len()));
     assert_eq!(fake.uploads()[0].file_name, "sunset.png");
+}
+
+#[tokio::test]
+async fn cached_inline_results_need_known_file_ids_and_short_captions() {
+    let (fake, bot) = setup().await;
+    let update_id = fake.push_update(updates::inline_query(USER, Some("ru"), "cat", ""));
+    let query_id =
+        fake.queued_update(update_id).expect("queued")["inline_query"]["id"].as_str().expect("id").to_string();
+    let qid = || InlineQueryId(query_id.clone());
+    let sent = bot.send_photo(ChatId(USER), InputFile::memory(png(10, 10, 1))).await.expect("photo");
+    let photo_id = sent.photo().and_then(|s| s.last()).expect("sizes").file.id.clone();
+    let cached = |id: &FileId, caption: String| {
+        InlineQueryResult::CachedPhoto(
+            InlineQueryResultCachedPhoto::new("p1", id.clone()).caption(caption).parse_mode(ParseMode::Html),
+        )
+    };
+    let unknown = FileId("AgACAgIAAxnever-minted".into());
+    let err = bot.answer_inline_query(qid(), vec![cached(&unknown, "c".into())]).await.expect_err("unknown");
+    assert_eq!(description(&err), "Bad Request: wrong file identifier/HTTP URL specified");
+    let long = format!("<b>{}</b>", "c".repeat(1025));
+    let err = bot.answer_inline_query(qid(), vec![cached(&photo_id, long)]).await.expect_err("long caption");
+    assert_eq!(description(&err), "Bad Request: message caption is too long");
+    let doc = bot.send_document(ChatId(USER), InputFile::memory(b"%PDF".to_vec())).await.expect("document");
+    let doc_id = doc.document().expect("document").file.id.clone();
+    let err = bot.answer_inline_query(qid(), vec![cached(&doc_id, "c".into())]).await.expect_err("not a photo");
+    assert_eq!(description(&err), "Bad Request: can't use file of type Document as Photo");
+    assert_eq!(fake.unanswered_inline_queries().len(), 1);
+    bot.answer_inline_query(qid(), vec![cached(&photo_id, "<b>ok</b>".into())]).await.expect("a cached photo");
+    assert_eq!(fake.inline_answers().len(), 1);
 }

@@ -690,6 +690,30 @@ impl State {
         Ok(json!({"message_id": message_id}))
     }
 
+    /// The cached media of an inline query result (`photo_file_id`, …): a known file_id
+    /// of that kind, and its caption like any caption.
+    pub(super) fn check_inline_media(&self, r: &Value) -> ApiResult<()> {
+        const CACHED: &[(&str, MediaKind)] = &[
+            ("photo_file_id", MediaKind::Photo),
+            ("video_file_id", MediaKind::Video),
+            ("gif_file_id", MediaKind::Animation),
+            ("mpeg4_file_id", MediaKind::Animation),
+            ("document_file_id", MediaKind::Document),
+            ("audio_file_id", MediaKind::Audio),
+            ("voice_file_id", MediaKind::Voice),
+        ];
+        for (field, kind) in CACHED {
+            if let Some(id) = r[*field].as_str() {
+                self.prepare_file(*kind, Input::FileId(id.to_string()))?;
+            }
+        }
+        if let Some(text) = r["caption"].as_str() {
+            let entities = (!r["caption_entities"].is_null()).then(|| r["caption_entities"].clone());
+            caption(Some(text.to_string()), r["parse_mode"].as_str(), entities)?;
+        }
+        Ok(())
+    }
+
     /// editMessageCaption of one of the bot's media messages.
     pub(super) fn edit_message_caption(&mut self, p: &Params) -> ApiResult<Value> {
         let (chat_id, id) = self.target_message(p)?;
