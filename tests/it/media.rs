@@ -288,9 +288,9 @@ fn live_file(message_id: i64, kind: &str, caption: &str) -> Value {
 /// The post carrying channel message `message_id` (its own, or one of its album's items).
 async fn post_with(h: &Harness, message_id: i64) -> Option<postkeeper::model::Post> {
     let (posts, _) = h.archive.call(|a| a.posts(None, 0, 10_000)).await.expect("runs").expect("reads");
-    posts.into_iter().find(|p| {
-        p.message_id == Some(message_id) || p.media.iter().any(|m| m.message_id == Some(message_id))
-    })
+    posts
+        .into_iter()
+        .find(|p| p.message_id == Some(message_id) || p.media.iter().any(|m| m.message_id == Some(message_id)))
 }
 
 async fn count_posts(h: &Harness) -> i64 {
