@@ -398,6 +398,7 @@ fn core_ctx() -> Ctx {
         user_id: Some(1),
         access: Access::for_user(&config, 1),
         searcher: postkeeper::search::Searcher::default(),
+        media_dir: config.media_dir,
     }
 }
 

@@ -117,6 +117,7 @@ pub fn context(lang: Lang, config: &crate::config::Config) -> Ctx {
         user_id: None,
         access: crate::replay::commands::Access::for_operator(config),
         searcher: crate::search::Searcher::default(),
+        media_dir: config.media_dir.clone(),
     }
 }
 

@@ -14,7 +14,8 @@ use teloxide::types::{
 
 use super::BotState;
 use super::live;
-use super::send::{keyboard, no_preview, retry, send_reply};
+use super::media::Uploads;
+use super::send::{deliver, keyboard, no_preview, retry};
 use crate::chat::{self, Command, Ctx, Reply};
 use crate::i18n::Lang;
 use crate::render::html;
@@ -33,7 +34,13 @@ fn ctx(state: &BotState, me: &Me, chat_id: i64, user_id: i64, lang: Lang, privat
         user_id: Some(user_id),
         access: Access::for_user(&state.config, user_id),
         searcher: state.searcher.clone(),
+        media_dir: state.config.media_dir.clone(),
     }
+}
+
+/// How this bot sends the posts' media: from the media folder, by its own file_ids.
+fn uploads(state: &BotState, me: &Me) -> Uploads {
+    Uploads { dir: state.config.media_dir.clone(), bot_id: me.id.0 as i64, archive: state.archive.clone() }
 }
 
 fn lang_of(user: Option<&teloxide::types::User>) -> Lang {
@@ -84,8 +91,9 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
     if wakes_worker {
         state.wake.notify_one();
     }
+    let uploads = uploads(&state, &me);
     for reply in &replies {
-        if let Err(e) = send_reply(&bot, msg.chat.id, reply).await {
+        if let Err(e) = deliver(&bot, msg.chat.id, reply, &uploads).await {
             tracing::warn!(chat = msg.chat.id.0, "cannot send a reply: {e}");
             break;
         }
@@ -133,7 +141,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
         // Telegram would refuse the identical edit, so there is nothing to send.
         if current.is_some_and(|m| same_content(m, reply, markup.as_ref())) {
             tracing::debug!(chat = chat_id, "the message already shows this page");
-            return send_all(&bot, chat_id, &outcome.send).await;
+            return send_all(&bot, chat_id, &outcome.send, &uploads(&state, &me)).await;
         }
         let edited = retry(|| {
             let mut request = bot
@@ -152,12 +160,12 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
             Ok(_) => {}
         }
     }
-    send_all(&bot, chat_id, &outcome.send).await
+    send_all(&bot, chat_id, &outcome.send, &uploads(&state, &me)).await
 }
 
-async fn send_all(bot: &Bot, chat_id: i64, replies: &[Reply]) -> HandlerResult {
+async fn send_all(bot: &Bot, chat_id: i64, replies: &[Reply], uploads: &Uploads) -> HandlerResult {
     for reply in replies {
-        if let Err(e) = send_reply(bot, ChatId(chat_id), reply).await {
+        if let Err(e) = deliver(bot, ChatId(chat_id), reply, uploads).await {
             tracing::warn!(chat = chat_id, "cannot send a reply: {e}");
             break;
         }

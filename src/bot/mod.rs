@@ -5,6 +5,7 @@
 pub mod doctor;
 mod handlers;
 mod live;
+mod media;
 mod outbox;
 mod send;
 

@@ -9,6 +9,7 @@ use teloxide::prelude::*;
 use teloxide::requests::{JsonRequest, Payload};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ParseMode, Recipient};
 
+use super::media::{Uploads, send_media};
 use crate::chat::{ButtonKind, Reply};
 use crate::config::ChatRef;
 
@@ -128,4 +129,17 @@ pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<Sent, 
     };
     let request = JsonRequest::new(bot.clone(), payload);
     retry(|| request.send_ref()).await
+}
+
+/// Sends one reply as it is: a text message, or its media (the caption and keyboard with
+/// them), waiting out 429s.
+pub async fn deliver(bot: &Bot, chat: ChatId, reply: &Reply, uploads: &Uploads) -> Result<Sent, RequestError> {
+    if reply.media.is_empty() {
+        return send_reply(bot, chat, reply).await;
+    }
+    let markup = keyboard(reply);
+    let ids =
+        retry(|| send_media(bot, Recipient::Id(chat), &reply.media, &reply.html, markup.clone(), uploads)).await?;
+    let first = ids.first().copied().unwrap_or_default();
+    Ok(Sent { message_id: i32::try_from(first).unwrap_or_default() })
 }

@@ -5,6 +5,8 @@
 pub mod callback;
 pub mod command;
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -12,11 +14,14 @@ pub use callback::Action;
 pub use command::Command;
 
 use crate::i18n::Lang;
-use crate::model::Post;
+use crate::i18n::fill;
+use crate::model::{Media, Post};
 use crate::render::html::{self, escape};
+use crate::render::media::{Outgoing, post_outgoing};
 use crate::render::post::{list_entry, post_messages, snippet_html};
 use crate::replay::commands::{self as replay, Access};
 use crate::search::{Mode, Searcher};
+use crate::store::sendable;
 use crate::store::{Archive, StoreError};
 
 /// Hits per page of `/search` and `/topic`.
@@ -47,14 +52,18 @@ impl Button {
 /// One message to send (or the new content of a message to edit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    /// Telegram HTML, under 4096 UTF-16 units after parsing.
+    /// Telegram HTML, under 4096 UTF-16 units after parsing; with media, their caption
+    /// (under 1024, may be empty).
     pub html: String,
     pub keyboard: Vec<Vec<Button>>,
+    /// A photo, video or file (sent by its own method), or an album of 2..=10 of one
+    /// family (which cannot carry a keyboard); empty for a text message.
+    pub media: Vec<Media>,
 }
 
 impl Reply {
     pub fn text(html: impl Into<String>) -> Self {
-        Reply { html: html.into(), keyboard: Vec::new() }
+        Reply { html: html.into(), keyboard: Vec::new(), media: Vec::new() }
     }
 }
 
@@ -74,6 +83,8 @@ pub struct Ctx {
     pub access: Access,
     /// Shared by every search of the process (the vocabulary suggestions read).
     pub searcher: Searcher,
+    /// Where the posts' media files are.
+    pub media_dir: PathBuf,
 }
 
 /// What to do about a button press.
@@ -251,7 +262,7 @@ fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
     let Some(post) = archive.random_post(ctx.chat_id)? else {
         return Ok(vec![Reply::text(t.empty_archive)]);
     };
-    let mut replies = full_post(&post, ctx);
+    let mut replies = full_post(&post, ctx, true);
     if let Some(last) = replies.last_mut() {
         last.keyboard.push(vec![Button::callback(t.more_random, Action::Random)]);
     }
@@ -260,13 +271,30 @@ fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
 
 fn post(archive: &Archive, ctx: &Ctx, id: i64) -> Result<Vec<Reply>, StoreError> {
     Ok(match archive.post(id)? {
-        Some(post) => full_post(&post, ctx),
+        Some(post) => full_post(&post, ctx, false),
         None => vec![Reply::text(ctx.lang.texts().no_post)],
     })
 }
 
-fn full_post(post: &Post, ctx: &Ctx) -> Vec<Reply> {
-    post_messages(post, ctx.lang, ctx.tz, None, true).into_iter().map(Reply::text).collect()
+/// A post as messages: its media with the text as their caption when it fits, else the
+/// text after them; with `buttons`, the last message can take a keyboard (an album cannot).
+/// Media that cannot be sent (not exported, gone from the media folder) leave the text
+/// alone, said so at the end.
+fn full_post(post: &Post, ctx: &Ctx, buttons: bool) -> Vec<Reply> {
+    let dir = &ctx.media_dir;
+    let (out, missing) = post_outgoing(post, ctx.lang, ctx.tz, None, true, buttons, |m| sendable(dir, m));
+    let mut replies: Vec<Reply> = out
+        .into_iter()
+        .map(|o| match o {
+            Outgoing::Text(html) => Reply::text(html),
+            Outgoing::Media { items, caption } => Reply { html: caption, keyboard: Vec::new(), media: items },
+        })
+        .collect();
+    if !missing.is_empty() {
+        let note = fill(ctx.lang.texts().media_missing, &[("n", &post.media.len().to_string())]);
+        replies.push(Reply::text(escape(&note)));
+    }
+    replies
 }
 
 fn topic_list(archive: &Archive, ctx: &Ctx, header: &str) -> Result<Reply, StoreError> {

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashSet;
 use sha2::{Digest, Sha256};
 
+/// Can this item be sent: known to Telegram by a `file_id`, or its file in the folder `dir`?
+pub fn sendable(dir: &Path, m: &crate::model::Media) -> bool {
+    !m.missing && (m.file_id.is_some() || m.file.as_ref().is_some_and(|f| dir.join(f).is_file()))
+}
+
 /// Where a file added to the folder ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {

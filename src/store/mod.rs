@@ -7,7 +7,7 @@ mod media;
 mod posts;
 mod shared;
 
-pub use files::{MediaFiles, Stored, extension_of};
+pub use files::{MediaFiles, Stored, extension_of, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome};
 pub use posts::{Stats, TopicCount};
 pub use shared::SharedArchive;

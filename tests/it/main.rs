@@ -11,6 +11,7 @@ mod bot_replay;
 mod bot_run;
 mod cli;
 mod media;
+mod media_send;
 mod process;
 mod replay_lease;
 mod settings;

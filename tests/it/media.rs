@@ -427,6 +427,10 @@ async fn media_posts_are_marked_in_lists_and_a_media_only_post_comes_up_in_rando
         })
         .expect("imports");
     let h = Harness::with_archive(Config::default(), archive).await;
+    // The live posts' file_ids, as Telegram knows them: the bot sends the pictures by them.
+    for n in 1..=4 {
+        h.tg.register_file(fake_bot_api::MediaKind::Photo, &format!("F{n}"), &format!("U{n}"));
+    }
     let hits = answers(&h, fake_bot_api::updates::text(ME, ME, Some("ru"), "/search роботы-телескопы")).await;
     assert!(hits.iter().any(|t| t.contains("1. 📷×3 <b>Робот-телескоп</b>")), "{hits:?}");
 

@@ -1,0 +1,188 @@
+//! Photos, videos and files out to Telegram: one file by its own method, an album by
+//! `sendMediaGroup`; each item by the `file_id` the bot already has for it (a live post's,
+//! or the one Telegram gave for an earlier upload), else uploaded from the media folder,
+//! whose new `file_id` is remembered so that nothing is uploaded twice.
+
+use std::path::PathBuf;
+
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{
+    FileId, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaAudio, InputMediaDocument, InputMediaPhoto,
+    InputMediaVideo, ParseMode, Recipient,
+};
+
+use crate::model::{Media, MediaKind};
+use crate::store::SharedArchive;
+
+/// Where the media files are, and whose uploads are remembered.
+#[derive(Clone)]
+pub struct Uploads {
+    pub dir: PathBuf,
+    /// The bot's user id (a `file_id` is valid for its bot only).
+    pub bot_id: i64,
+    pub archive: SharedArchive,
+}
+
+/// How one item goes out: by an id the bot has, or as an upload of this file.
+enum Source {
+    Known(String),
+    Upload { file: String, path: PathBuf },
+}
+
+impl Uploads {
+    async fn source(&self, m: &Media) -> Option<Source> {
+        if let Some(id) = &m.file_id {
+            return Some(Source::Known(id.clone()));
+        }
+        let file = m.file.clone()?;
+        let (key, bot) = (file.clone(), self.bot_id);
+        match self.archive.try_call(move |a| a.uploaded_file_id(&key, bot)).await {
+            Ok(Some(id)) => return Some(Source::Known(id)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot read the upload cache (uploading): {e:#}"),
+        }
+        Some(Source::Upload { path: self.dir.join(&file), file })
+    }
+
+    async fn remember(&self, file: String, file_id: String) {
+        let bot = self.bot_id;
+        if let Err(e) = self.archive.try_call(move |a| a.remember_upload(&file, bot, &file_id)).await {
+            tracing::warn!("cannot remember an upload's file_id (the next send uploads again): {e:#}");
+        }
+    }
+}
+
+fn input(source: &Source, m: &Media) -> InputFile {
+    match source {
+        Source::Known(id) => InputFile::file_id(FileId(id.clone())),
+        Source::Upload { path, .. } => {
+            let file = InputFile::file(path.clone());
+            match &m.file_name {
+                Some(name) => file.file_name(name.clone()),
+                None => file,
+            }
+        }
+    }
+}
+
+/// The `file_id` of what a sent message carries.
+fn sent_file_id(msg: &Message) -> Option<String> {
+    if let Some(sizes) = msg.photo() {
+        return sizes.iter().max_by_key(|s| s.width * s.height).map(|s| s.file.id.0.clone());
+    }
+    let file = msg
+        .video()
+        .map(|v| &v.file)
+        .or(msg.animation().map(|a| &a.file))
+        .or(msg.document().map(|d| &d.file))
+        .or(msg.audio().map(|a| &a.file))
+        .or(msg.voice().map(|v| &v.file))
+        .or(msg.video_note().map(|v| &v.file))
+        .or(msg.sticker().map(|s| &s.file))?;
+    Some(file.id.0.clone())
+}
+
+/// Sends one file or one album (2..=10 items of one family) with `caption` (HTML, may be
+/// empty) on the first item and `markup` (one file only; an album cannot carry buttons).
+/// Returns the messages' ids. No retry: callers decide what a 429 means.
+pub async fn send_media(
+    bot: &Bot,
+    to: Recipient,
+    items: &[Media],
+    caption: &str,
+    markup: Option<InlineKeyboardMarkup>,
+    files: &Uploads,
+) -> Result<Vec<i64>, RequestError> {
+    let mut sources = Vec::with_capacity(items.len());
+    for m in items {
+        match files.source(m).await {
+            Some(s) => sources.push(s),
+            None => {
+                let e = std::io::Error::new(std::io::ErrorKind::NotFound, format!("a {} item has no file", m.kind));
+                return Err(RequestError::Io(e.into()));
+            }
+        }
+    }
+    let caption = (!caption.trim().is_empty()).then(|| caption.to_string());
+    let messages = match (items, sources.as_slice()) {
+        ([m], [source]) => vec![send_one(bot, to, m, input(source, m), caption, markup).await?],
+        _ => {
+            let media: Vec<InputMedia> = items
+                .iter()
+                .zip(&sources)
+                .enumerate()
+                .map(|(i, (m, s))| album_item(m, input(s, m), if i == 0 { caption.clone() } else { None }))
+                .collect();
+            bot.send_media_group(to, media).await?
+        }
+    };
+    for (msg, source) in messages.iter().zip(sources) {
+        if let (Source::Upload { file, .. }, Some(id)) = (source, sent_file_id(msg)) {
+            files.remember(file, id).await;
+        }
+    }
+    Ok(messages.iter().map(|m| i64::from(m.id.0)).collect())
+}
+
+fn album_item(m: &Media, file: InputFile, caption: Option<String>) -> InputMedia {
+    macro_rules! item {
+        ($variant:ident, $ty:ident) => {{
+            let mut it = $ty::new(file);
+            if let Some(c) = caption {
+                it = it.caption(c).parse_mode(ParseMode::Html);
+            }
+            InputMedia::$variant(it)
+        }};
+    }
+    match m.kind {
+        MediaKind::Video => item!(Video, InputMediaVideo),
+        MediaKind::Document => item!(Document, InputMediaDocument),
+        MediaKind::Audio => item!(Audio, InputMediaAudio),
+        _ => item!(Photo, InputMediaPhoto),
+    }
+}
+
+async fn send_one(
+    bot: &Bot,
+    to: Recipient,
+    m: &Media,
+    file: InputFile,
+    caption: Option<String>,
+    markup: Option<InlineKeyboardMarkup>,
+) -> Result<Message, RequestError> {
+    macro_rules! send {
+        ($method:ident) => {{
+            let mut r = bot.$method(to, file);
+            if let Some(c) = caption {
+                r = r.caption(c).parse_mode(ParseMode::Html);
+            }
+            if let Some(k) = markup {
+                r = r.reply_markup(k);
+            }
+            r.await
+        }};
+    }
+    match m.kind {
+        MediaKind::Photo => send!(send_photo),
+        MediaKind::Video => send!(send_video),
+        MediaKind::Animation => send!(send_animation),
+        MediaKind::Document => send!(send_document),
+        MediaKind::Audio => send!(send_audio),
+        MediaKind::Voice => send!(send_voice),
+        MediaKind::VideoNote => {
+            let mut r = bot.send_video_note(to, file);
+            if let Some(k) = markup {
+                r = r.reply_markup(k);
+            }
+            r.await
+        }
+        MediaKind::Sticker => {
+            let mut r = bot.send_sticker(to, file);
+            if let Some(k) = markup {
+                r = r.reply_markup(k);
+            }
+            r.await
+        }
+    }
+}
