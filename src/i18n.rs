@@ -82,6 +82,7 @@ pub struct Texts {
     pub alert_run_failed: &'static str,
     /// To admins: a run was interrupted during a request. Slots: job, title, chat, parts.
     pub alert_run_uncertain: &'static str,
+    pub alert_media_missing: &'static str,
     pub replay_no_admins: &'static str,
     pub replay_no_chat: &'static str,
     pub replay_usage: &'static str,
@@ -157,6 +158,7 @@ pub static RU: Texts = Texts {
     replay_not_admin: "Извините, повторять и планировать посты могут только администраторы канала.",
     alert_job_failed: "⚠️ Повтор по заданию #{job} не удался: {reason}",
     alert_run_failed: "⚠️ Повтор по заданию #{job} («{title}») в {chat} не удался: {reason}",
+    alert_media_missing: "⚠️ Повтор по заданию #{job} («{title}») ушёл без медиа: их нельзя отправить — {files}. Текст поста отправлен.",
     alert_run_uncertain: "⚠️ Повтор по заданию #{job} («{title}») в {chat} был прерван: неизвестно, дошла ли часть {parts}. Чтобы не задвоить, она не отправлена повторно — проверьте канал.",
     replay_no_admins: "Повторы выключены: не задан POSTKEEPER_ADMINS (id администраторов через запятую).",
     replay_no_chat: "Повторы выключены: не задан POSTKEEPER_REPLAY_CHAT (id или @username канала для повторов).",
@@ -252,6 +254,7 @@ pub static EN: Texts = Texts {
     replay_not_admin: "Sorry, only the channel's admins can replay and schedule posts.",
     alert_job_failed: "⚠️ The replay of job #{job} failed: {reason}",
     alert_run_failed: "⚠️ The replay of job #{job} («{title}») to {chat} failed: {reason}",
+    alert_media_missing: "⚠️ The replay of job #{job} («{title}») went out without its media, which cannot be sent: {files}. The post's text was sent.",
     alert_run_uncertain: "⚠️ The replay of job #{job} («{title}») to {chat} was interrupted: part {parts} may or may not have arrived. It was not sent again, so as not to post it twice — please check the channel.",
     replay_no_admins: "Replays are off: POSTKEEPER_ADMINS (comma-separated admin ids) is not set.",
     replay_no_chat: "Replays are off: POSTKEEPER_REPLAY_CHAT (id or @username of the replay channel) is not set.",

@@ -24,6 +24,12 @@ pub struct Uploads {
     pub archive: SharedArchive,
 }
 
+/// The bot's user id, the first part of its token (`123456789:AA…`): whose file_ids
+/// the uploads table keeps. 0 for a token of another shape (nothing then matches).
+pub fn bot_id(bot: &Bot) -> i64 {
+    bot.token().split(':').next().and_then(|id| id.parse().ok()).unwrap_or(0)
+}
+
 /// How one item goes out: by an id the bot has, or as an upload of this file.
 enum Source {
     Known(String),

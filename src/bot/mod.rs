@@ -183,7 +183,14 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
     let stop_worker = CancellationToken::new();
     let worker = ReplaySettings::from_config(&state.config).map(|settings| {
         let worker = Worker {
-            sender: outbox::Outbox { bot: bot.clone() },
+            sender: outbox::Outbox {
+                bot: bot.clone(),
+                uploads: media::Uploads {
+                    dir: state.config.media_dir.clone(),
+                    bot_id: media::bot_id(&bot),
+                    archive: state.archive.clone(),
+                },
+            },
             archive: state.archive.clone(),
             settings,
             clock: state.clock.clone(),

@@ -1,16 +1,31 @@
-//! The replay worker's way to Telegram: each part is one `sendMessage` through the one
-//! send path, its outcome sorted for the worker (sent, wait, try again, refused).
+//! The replay worker's way to Telegram: each part is one `sendMessage` (or one file or
+//! album) through the one send path, its outcome sorted for the worker (sent, wait, try again, refused).
 
 use teloxide::prelude::*;
 use teloxide::{ApiError, RequestError};
 
+use super::media::{Uploads, send_media};
 use super::send::{recipient, retry, send_html};
 use crate::config::ChatRef;
+use crate::model::Media;
 use crate::replay::{Sender, Sent};
 
 /// Sends replays and admin alerts with the bot.
 pub struct Outbox {
     pub bot: Bot,
+    /// The media folder and the file_ids this bot has for its files.
+    pub uploads: Uploads,
+}
+
+/// What a failed request means for the replay worker.
+fn sorted(e: RequestError) -> Sent {
+    match e {
+        RequestError::RetryAfter(after) => Sent::RetryAfter(after.duration()),
+        // A file gone between the run's start and its send: no retry brings it back.
+        RequestError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Sent::Refused(io.to_string()),
+        e if transient(&e) => Sent::Transient(e.to_string()),
+        e => Sent::Refused(e.to_string()),
+    }
 }
 
 /// 5xx and network trouble: worth another try.
@@ -31,9 +46,14 @@ impl Sender for Outbox {
     async fn post(&self, chat: &ChatRef, html: &str, previews: bool) -> Sent {
         match send_html(&self.bot, recipient(chat), html, previews, None).await {
             Ok(sent) => Sent::Done { message_id: i64::from(sent.message_id) },
-            Err(RequestError::RetryAfter(after)) => Sent::RetryAfter(after.duration()),
-            Err(e) if transient(&e) => Sent::Transient(e.to_string()),
-            Err(e) => Sent::Refused(e.to_string()),
+            Err(e) => sorted(e),
+        }
+    }
+
+    async fn post_media(&self, chat: &ChatRef, media: &[Media], caption: &str) -> Sent {
+        match send_media(&self.bot, recipient(chat), media, caption, None, &self.uploads).await {
+            Ok(ids) => Sent::Done { message_id: ids.first().copied().unwrap_or_default() },
+            Err(e) => sorted(e),
         }
     }
 

@@ -9,8 +9,10 @@ use super::state::{JobState, PartState, RunState};
 use super::when::Schedule;
 use super::{ReplaySettings, Target};
 use crate::i18n::Lang;
+use crate::model::Media;
 use crate::model::{Post, from_unix};
-use crate::render::post::post_messages;
+use crate::render::media::{Outgoing, post_outgoing};
+use crate::store::sendable;
 use crate::store::{Archive, Result, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,16 +42,27 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     pub idx: i64,
+    /// A text message, or the caption of `media`.
     pub html: String,
     pub state: PartState,
     pub message_id: Option<i64>,
+    /// One file or one album (one request); empty for a text message.
+    pub media: Vec<Media>,
+}
+
+impl Part {
+    /// How many messages the part is to Telegram's rate limits (each item of an album).
+    pub fn messages(&self) -> usize {
+        self.media.len().max(1)
+    }
 }
 
 /// What starting a due job led to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Begin {
-    /// A run with its parts is ready to deliver.
-    Run { run_id: i64 },
+    /// A run with its parts is ready to deliver; `missing` names the post's media that
+    /// cannot be sent (then the run sends the text alone, and the admins are told).
+    Run { run_id: i64, missing: Vec<String> },
     /// Too late (beyond the grace period): recorded as missed.
     Missed { job_id: i64 },
     /// Nothing to send (the post is gone, the archive is empty).
@@ -157,6 +170,14 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
 const JOB_COLUMNS: &str = "id, target, schedule, next_run, state, created_at";
 const RUN_COLUMNS: &str = "id, job_id, due, post_id, title, chat, state, reason, finished_at";
 
+/// How the admins are told which media item is missing: its file, or its kind.
+fn missing_name(m: &Media) -> String {
+    match (&m.file, m.missing) {
+        (Some(file), false) => format!("{} (gone from the media folder)", file),
+        _ => format!("{} ({})", m.file_name.as_deref().unwrap_or(m.kind.as_str()), "not in the export"),
+    }
+}
+
 /// The header of a replay, with `{date}` replaced by the post's date (or dropped).
 pub fn header_for(settings: &ReplaySettings, post: &Post) -> Option<String> {
     let header = settings.header.as_deref()?;
@@ -246,11 +267,20 @@ impl Archive {
     }
 
     pub fn run_parts(&self, run_id: i64) -> Result<Vec<Part>> {
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT idx, html, state, message_id FROM replay_parts WHERE run_id = ?1 ORDER BY idx")?;
+        let mut stmt = self.conn().prepare(
+            "SELECT p.idx, p.html, p.state, p.message_id, m.media FROM replay_parts p
+             LEFT JOIN replay_part_media m ON m.run_id = p.run_id AND m.idx = p.idx
+             WHERE p.run_id = ?1 ORDER BY p.idx",
+        )?;
         let rows = stmt.query_map([run_id], |r| {
-            Ok(Part { idx: r.get(0)?, html: r.get(1)?, state: r.get(2)?, message_id: r.get(3)? })
+            let media: Option<String> = r.get(4)?;
+            let media = match media {
+                None => Vec::new(),
+                Some(json) => serde_json::from_str(&json).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+                })?,
+            };
+            Ok(Part { idx: r.get(0)?, html: r.get(1)?, state: r.get(2)?, message_id: r.get(3)?, media })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -334,22 +364,43 @@ impl Archive {
             Begin::Missed { job_id: job.id }
         } else if let Some(post) = post {
             let header = header_for(settings, &post);
-            let parts = post_messages(&post, Lang::Ru, settings.tz, header.as_deref(), false);
+            let dir = &settings.media_dir;
+            let (parts, missing) =
+                post_outgoing(&post, Lang::Ru, settings.tz, header.as_deref(), false, false, |m| sendable(dir, m));
+            let missing: Vec<String> = missing.iter().map(missing_name).collect();
+            if parts.is_empty() {
+                let reason =
+                    format!("post #{} has no text and its media cannot be sent: {}", post.id, missing.join(", "));
+                close_unsent(RunState::Failed, JobState::Failed, &reason)?;
+                tx.commit()?;
+                return Ok(Begin::Failed { job_id: job.id, reason });
+            }
             let run_id: i64 = tx.query_row(
                 "INSERT INTO replay_runs(job_id, due, post_id, title, chat, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  RETURNING id",
                 params![job.id, due.timestamp(), post.id, post.title, chat, RunState::Sending],
                 |r| r.get(0),
             )?;
-            for (i, html) in parts.iter().enumerate() {
+            for (i, part) in parts.iter().enumerate() {
+                let (html, media) = match part {
+                    Outgoing::Text(html) => (html, None),
+                    Outgoing::Media { items, caption } => (caption, Some(items)),
+                };
                 tx.execute(
                     "INSERT INTO replay_parts(run_id, idx, html) VALUES (?1, ?2, ?3)",
                     params![run_id, i as i64, html],
                 )?;
+                if let Some(items) = media {
+                    let json = serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO replay_part_media(run_id, idx, media) VALUES (?1, ?2, ?3)",
+                        params![run_id, i as i64, json],
+                    )?;
+                }
             }
             // A one-off job stays active (with no next run) until its run finishes.
             tx.execute("UPDATE replay_jobs SET next_run = ?2 WHERE id = ?1", params![job.id, next])?;
-            Begin::Run { run_id }
+            Begin::Run { run_id, missing }
         } else {
             let reason = match job.target {
                 Target::Post(id) => format!("post #{id} is not in the archive"),
@@ -590,6 +641,7 @@ mod tests {
             tz: chrono_tz::UTC,
             header: None,
             grace: Duration::from_secs(3600),
+            media_dir: std::path::PathBuf::from("media"),
         }
     }
 
@@ -607,7 +659,7 @@ mod tests {
         assert!(a.recent_runs(10)?.is_empty(), "no run written");
         assert_eq!(a.job(job_id)?.expect("job").next_run, Some(t0()), "the job did not move on");
 
-        let Begin::Run { run_id } = a.begin_run_held(&holding("a", 1), &job, &settings(), t0())? else {
+        let Begin::Run { run_id, .. } = a.begin_run_held(&holding("a", 1), &job, &settings(), t0())? else {
             panic!("the holder begins the run");
         };
         assert!(a.mark_part_held(&holding("a", 2), run_id, 0, PartState::Sending)?);

@@ -19,6 +19,7 @@ use chrono_tz::Tz;
 use tokio::sync::watch;
 
 use crate::config::{ChatRef, Config};
+use crate::model::Media;
 
 /// What became of one request to post a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub enum Sent {
 pub trait Sender: Send + Sync + 'static {
     /// One request posting `html` in `chat`, no retries (the worker decides what to do).
     fn post(&self, chat: &ChatRef, html: &str, previews: bool) -> impl Future<Output = Sent> + Send;
+    /// One request posting one file, or one album of 2..=10 items, with `caption` (HTML,
+    /// may be empty) on the first; `Done` carries the first message's id.
+    fn post_media(&self, chat: &ChatRef, media: &[Media], caption: &str) -> impl Future<Output = Sent> + Send;
     /// A direct message to a user (an admin alert), 429s waited out; the error says why not.
     fn tell(&self, user: i64, html: &str) -> impl Future<Output = Result<(), String>> + Send;
 }
@@ -79,6 +83,8 @@ pub struct ReplaySettings {
     pub tz: Tz,
     pub header: Option<String>,
     pub grace: Duration,
+    /// Where the posts' media files are (a replay sends them, or says they are missing).
+    pub media_dir: std::path::PathBuf,
 }
 
 impl ReplaySettings {
@@ -90,6 +96,7 @@ impl ReplaySettings {
             tz: config.timezone,
             header: config.replay_header.clone(),
             grace: config.replay_grace,
+            media_dir: config.media_dir.clone(),
         })
     }
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::{Begin, Holding, Take};
+use super::jobs::{Begin, Holding, Part, Take};
 use super::state::{PartState, RunState};
 use super::{Clock, ReplaySettings, Sender, Sent};
 use crate::i18n::{Lang, fill};
@@ -355,7 +355,17 @@ impl<S: Sender> Worker<S> {
         let begin =
             self.archive.try_call(move |a| a.begin_run_held(&Holding::now(&owner), &job, &settings, now)).await?;
         match begin {
-            Begin::Run { run_id } => self.deliver(held, run_id, limiter).await,
+            Begin::Run { run_id, missing } => {
+                self.deliver(held, run_id, limiter).await?;
+                if !missing.is_empty() {
+                    let run = self.archive.try_call(move |a| a.run(run_id)).await?;
+                    let title = run.and_then(|r| r.title).unwrap_or_default();
+                    let files = missing.join(", ");
+                    tracing::warn!(job = job_id, files, "replayed without its media: they cannot be sent");
+                    self.tell_admins(Alert::MediaMissing { job: job_id, title, files }).await;
+                }
+                Ok(())
+            }
             Begin::NotHolder => {
                 held.lost();
                 Ok(())
@@ -406,7 +416,7 @@ impl<S: Sender> Worker<S> {
                 }
                 PartState::Pending => {}
             }
-            match self.send_part(held, run_id, part.idx, &part.html, limiter).await {
+            match self.send_part(held, run_id, &part, limiter).await {
                 Ok(message_id) => {
                     tracing::info!(job = run.job_id, run = run_id, part = part.idx, message_id, "replay part sent");
                 }
@@ -455,14 +465,8 @@ impl<S: Sender> Worker<S> {
     /// before each request) and then `sent` with its message id, or back to `pending`
     /// when the request surely failed; those marks record what the request did, so
     /// they land even if the lease was lost meanwhile.
-    async fn send_part(
-        &self,
-        held: &Held,
-        run_id: i64,
-        idx: i64,
-        html: &str,
-        limiter: &mut Limiter,
-    ) -> Result<i64, SendError> {
+    async fn send_part(&self, held: &Held, run_id: i64, part: &Part, limiter: &mut Limiter) -> Result<i64, SendError> {
+        let idx = part.idx;
         let session = &held.session;
         let mut failures = 0;
         let mut waits = 0;
@@ -476,8 +480,11 @@ impl<S: Sender> Worker<S> {
             }
         };
         loop {
-            if !limiter.acquire(&self.clock, &self.passes, session).await {
-                return Err(SendError::Stopped);
+            // An album counts as many messages as it has items against the channel's cap.
+            for _ in 0..part.messages() {
+                if !limiter.acquire(&self.clock, &self.passes, session).await {
+                    return Err(SendError::Stopped);
+                }
             }
             let owner = held.owner.clone();
             let marked = self
@@ -489,7 +496,12 @@ impl<S: Sender> Worker<S> {
                 held.lost();
                 return Err(SendError::Stopped);
             }
-            let wait = match self.sender.post(&self.settings.chat, html, self.previews).await {
+            let sent = if part.media.is_empty() {
+                self.sender.post(&self.settings.chat, &part.html, self.previews).await
+            } else {
+                self.sender.post_media(&self.settings.chat, &part.media, &part.html).await
+            };
+            let wait = match sent {
                 Sent::Done { message_id } => {
                     db(PartState::Sent, Some(message_id)).await?;
                     return Ok(message_id);
@@ -551,6 +563,7 @@ enum Alert {
     JobFailed { job: i64, reason: String },
     RunFailed { job: i64, title: String, chat: String, reason: String },
     RunUncertain { job: i64, title: String, chat: String, parts: String },
+    MediaMissing { job: i64, title: String, files: String },
 }
 
 impl Alert {
@@ -565,6 +578,9 @@ impl Alert {
                 t.alert_run_failed,
                 &[("job", &job.to_string()), ("title", &e(title)), ("chat", &e(chat)), ("reason", &e(reason))],
             ),
+            Alert::MediaMissing { job, title, files } => {
+                fill(t.alert_media_missing, &[("job", &job.to_string()), ("title", &e(title)), ("files", &e(files))])
+            }
             Alert::RunUncertain { job, title, chat, parts } => fill(
                 t.alert_run_uncertain,
                 &[("job", &job.to_string()), ("title", &e(title)), ("chat", &e(chat)), ("parts", &e(parts))],

@@ -533,7 +533,7 @@ fn begun_long_run() -> (Archive, i64, Vec<postkeeper::replay::jobs::Part>) {
     let ttl = postkeeper::replay::worker::LEASE_TTL;
     archive.take_lease("crashed", Utc::now(), ttl).expect("takes the lease");
     let holding = postkeeper::replay::jobs::Holding::now("crashed");
-    let postkeeper::replay::jobs::Begin::Run { run_id } =
+    let postkeeper::replay::jobs::Begin::Run { run_id, .. } =
         archive.begin_run_held(&holding, &job, &settings, t0()).expect("begins")
     else {
         panic!("expected a run");

@@ -196,3 +196,152 @@ async fn random_puts_its_button_under_a_message_that_can_carry_it() {
     assert!(seen, "the album never came up");
     h.finish().await;
 }
+
+const ADMIN: i64 = 1001;
+const CHANNEL: i64 = -1_002_000_000_001;
+const SOURCE: i64 = -1_001_500_000_001;
+
+/// A bot that replays into @replay_chan for ADMIN, archives SOURCE live, and keeps media in `dir`.
+async fn replay_bot(archive: Archive, media_dir: PathBuf) -> Harness {
+    let config = Config {
+        media_dir,
+        admins: vec![ADMIN],
+        replay_chat: Some(postkeeper::config::ChatRef::Username("replay_chan".into())),
+        source_chat: Some(postkeeper::config::ChatRef::Id(SOURCE)),
+        ..Config::default()
+    };
+    Harness::with_clock(config, archive, postkeeper::replay::Clock::System, |tg| {
+        tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
+        tg.add_chat(updates::private_chat(ADMIN));
+    })
+    .await
+}
+
+fn admin(text: &str) -> serde_json::Value {
+    updates::text(ADMIN, ADMIN, Some("en"), text)
+}
+
+/// The channel's messages as (kind or "text", caption/text, media group).
+fn channel(h: &Harness) -> Vec<(String, String, Option<String>)> {
+    h.tg.messages(CHANNEL)
+        .into_iter()
+        .map(|m| {
+            let kind = m.media.as_ref().map_or("text".to_string(), |media| format!("{:?}", media.kind));
+            (kind, m.text, m.media_group_id)
+        })
+        .collect()
+}
+
+async fn replay(h: &Harness, id: i64, messages: usize) {
+    h.exchange(admin(&format!("/replay {id}")), "sendMessage", 1).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.tg.messages(CHANNEL).len() < messages {
+        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    h.replays_settled().await;
+}
+
+#[tokio::test]
+async fn a_replayed_album_is_one_media_group_and_a_second_replay_uploads_nothing() {
+    let store = MediaStore::new();
+    let id = store.post(3).id;
+    let media_dir = store.media_dir();
+    let MediaStore { dir: _dir, archive } = store;
+    let h = replay_bot(archive, media_dir).await;
+    replay(&h, id, 3).await;
+    let groups = h.tg.calls_to("sendMediaGroup");
+    assert_eq!(groups.len(), 1, "one request: {}", h.tg.dump_calls());
+    let got = channel(&h);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|(k, _, g)| k == "Photo" && g.is_some() && *g == got[0].2), "{got:?}");
+    assert!(got[0].1.starts_with("Три снимка телескопа") && got[1].1.is_empty() && got[2].1.is_empty(), "{got:?}");
+    assert!(h.tg.calls_to("sendMessage").iter().all(|c| c.params["chat_id"] != "@replay_chan"), "no text part");
+    let uploaded = uploads(&h);
+    assert_eq!(uploaded, 3);
+    println!("a replayed album on the fake server:\n{}", h.tg.dump_calls());
+
+    // Again: three file_ids, not one byte uploaded.
+    replay(&h, id, 6).await;
+    assert_eq!(uploads(&h), uploaded, "the second replay uploaded");
+    let again: Vec<StoredMessage> = h.tg.messages(CHANNEL).into_iter().skip(3).collect();
+    assert!(again.iter().all(|m| matches!(m.media.as_ref().map(|x| &x.source), Some(MediaSource::FileId(_)))));
+    let first: Vec<String> =
+        h.tg.messages(CHANNEL).iter().take(3).filter_map(|m| m.media.clone()).map(|m| m.file_unique_id).collect();
+    let second: Vec<String> = again.iter().filter_map(|m| m.media.clone()).map(|m| m.file_unique_id).collect();
+    assert_eq!(first, second, "the same pictures in the same order");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_429_on_an_album_is_waited_out_and_the_same_album_resent_once() {
+    let store = MediaStore::new();
+    let id = store.post(3).id;
+    let media_dir = store.media_dir();
+    let MediaStore { dir: _dir, archive } = store;
+    let h = replay_bot(archive, media_dir).await;
+    h.tg.inject("sendMediaGroup", fake_bot_api::Fault::RetryAfter(1));
+    let started = std::time::Instant::now();
+    replay(&h, id, 3).await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "waited retry_after");
+    let calls = h.tg.calls_to("sendMediaGroup");
+    assert_eq!(calls.len(), 2, "{}", h.tg.dump_calls());
+    assert!(calls[0].injected && calls[1].ok);
+    assert_eq!(channel(&h).len(), 3, "one album in the channel: {:?}", channel(&h));
+    h.exchange(admin("/queue"), "sendMessage", 1).await;
+    assert!(h.last(ADMIN).text.contains("✅ #1"), "{}", h.last(ADMIN).text);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_replay_whose_file_is_gone_sends_the_text_and_tells_the_admins_which() {
+    let store = MediaStore::new();
+    let album = store.post(3);
+    let gone = album.media[2].file.clone().expect("a file");
+    std::fs::remove_file(store.media_dir().join(&gone)).expect("removes");
+    let media_dir = store.media_dir();
+    let MediaStore { dir: _dir, archive } = store;
+    let h = replay_bot(archive, media_dir).await;
+    replay(&h, album.id, 1).await;
+    let got = channel(&h);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "text");
+    assert!(got[0].1.starts_with("Три снимка телескопа"), "{got:?}");
+    assert!(h.tg.media_messages(CHANNEL).is_empty() && uploads(&h) == 0, "half an album");
+    let told = h.tg.messages(ADMIN).into_iter().map(|m| m.text).find(|t| t.contains("without its media"));
+    let told = told.unwrap_or_else(|| panic!("the admin was not told: {:?}", h.tg.messages(ADMIN)));
+    assert!(told.contains(&gone) && told.contains("Три снимка телескопа"), "{told}");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_live_album_in_three_updates_out_of_order_replays_as_one_album() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = Archive::open(&dir.path().join("store.db")).expect("store");
+    let h = replay_bot(archive, dir.path().join("media")).await;
+    let parts = updates::channel_album(
+        SOURCE,
+        Some("source_chan"),
+        50,
+        1_700_100_000,
+        &[MediaKind::Photo, MediaKind::Video, MediaKind::Photo],
+        "Робот на прогулке\nТри кадра с испытаний.",
+        1,
+    );
+    for i in [2, 0, 1] {
+        h.silent(parts[i].clone()).await;
+    }
+    let (posts, total) = h.archive.call(|a| a.posts(None, 0, 10)).await.expect("runs").expect("posts");
+    assert_eq!(total, 1, "one post: {posts:?}");
+    assert_eq!(posts[0].media.len(), 3);
+    assert_eq!(posts[0].title, "Робот на прогулке");
+    let id = posts[0].id;
+    replay(&h, id, 3).await;
+    let got = channel(&h);
+    assert_eq!(h.tg.calls_to("sendMediaGroup").len(), 1);
+    let kinds: Vec<&str> = got.iter().map(|(k, ..)| k.as_str()).collect();
+    assert_eq!(kinds, ["Photo", "Video", "Photo"], "in album order: {got:?}");
+    assert!(got[0].1.starts_with("Робот на прогулке"), "{got:?}");
+    assert_eq!(uploads(&h), 0, "live media go by their file_ids");
+    h.finish().await;
+}
