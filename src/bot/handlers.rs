@@ -8,8 +8,8 @@ use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatKind, InlineKeyboardMarkup, InlineQueryResult, InlineQueryResultArticle, InputMessageContent,
-    InputMessageContentText, Me, ParseMode,
+    ChatKind, FileId, InlineKeyboardMarkup, InlineQueryResult, InlineQueryResultArticle, InlineQueryResultCachedPhoto,
+    InputMessageContent, InputMessageContentText, Me, ParseMode,
 };
 
 use super::BotState;
@@ -185,7 +185,11 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
     let (query, offset) = (q.query.clone(), q.offset.clone());
     tracing::debug!(user = q.from.id.0, query, offset, "inline query");
     let searcher = state.searcher.clone();
-    let page = state.archive.try_call(move |archive| chat::inline(archive, &searcher, lang, tz, &query, &offset)).await;
+    let bot_id = super::media::bot_id(&bot);
+    let page = state
+        .archive
+        .try_call(move |archive| chat::inline(archive, &searcher, lang, tz, &query, &offset, bot_id))
+        .await;
     let page = match page {
         Ok(p) => p,
         Err(e) => {
@@ -196,11 +200,22 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
     let results: Vec<InlineQueryResult> = page
         .articles
         .into_iter()
-        .map(|a| {
-            let content = InputMessageContent::Text(
-                InputMessageContentText::new(a.html).parse_mode(ParseMode::Html).link_preview_options(no_preview()),
-            );
-            InlineQueryResult::Article(InlineQueryResultArticle::new(a.id, a.title, content).description(a.description))
+        .map(|a| match a.photo {
+            Some(file_id) => {
+                let photo = InlineQueryResultCachedPhoto::new(a.id, FileId(file_id))
+                    .title(a.title)
+                    .description(a.description)
+                    .caption(a.html)
+                    .parse_mode(ParseMode::Html);
+                InlineQueryResult::CachedPhoto(photo)
+            }
+            None => {
+                let content = InputMessageContent::Text(
+                    InputMessageContentText::new(a.html).parse_mode(ParseMode::Html).link_preview_options(no_preview()),
+                );
+                let article = InlineQueryResultArticle::new(a.id, a.title, content).description(a.description);
+                InlineQueryResult::Article(article)
+            }
         })
         .collect();
     let next_offset = page.next_offset;

@@ -15,7 +15,7 @@ pub use command::Command;
 
 use crate::i18n::Lang;
 use crate::i18n::fill;
-use crate::model::{Media, Post};
+use crate::model::{Media, MediaKind, Post};
 use crate::render::html::{self, escape};
 use crate::render::media::{Outgoing, post_outgoing};
 use crate::render::post::{list_entry, post_messages, snippet_html};
@@ -105,7 +105,10 @@ pub struct InlineArticle {
     pub id: String,
     pub title: String,
     pub description: String,
+    /// The message: a text, or with `photo` the photo's caption.
     pub html: String,
+    /// A post of one photo this bot has a file_id for: answered as that photo.
+    pub photo: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,6 +392,32 @@ pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<Callb
     })
 }
 
+/// A post of one photo whose text fits its caption, and which this bot can send by a
+/// file_id (a live post's, or its upload's): the file_id and the caption.
+fn inline_photo(
+    archive: &Archive,
+    post: &Post,
+    lang: Lang,
+    tz: Tz,
+    bot_id: i64,
+) -> Result<Option<(String, String)>, StoreError> {
+    let [m] = post.media.as_slice() else { return Ok(None) };
+    if m.kind != MediaKind::Photo || m.missing {
+        return Ok(None);
+    }
+    let file_id = match (&m.file_id, &m.file) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(file)) => archive.uploaded_file_id(file, bot_id)?,
+        (None, None) => None,
+    };
+    let Some(file_id) = file_id else { return Ok(None) };
+    let (out, _) = post_outgoing(post, lang, tz, None, true, false, |_| true);
+    Ok(match out.as_slice() {
+        [Outgoing::Media { caption, .. }] => Some((file_id, caption.clone())),
+        _ => None,
+    })
+}
+
 /// Inline mode: matching posts as articles, `INLINE_PAGE` per page; newest posts for an empty query.
 pub fn inline(
     archive: &Archive,
@@ -397,6 +426,7 @@ pub fn inline(
     tz: Tz,
     query: &str,
     offset: &str,
+    bot_id: i64,
 ) -> Result<InlinePage, StoreError> {
     let start: usize = offset.parse().unwrap_or(0).min(10_000);
     let query = normalize_query(query);
@@ -422,13 +452,18 @@ pub fn inline(
             if parts.len() > 1 {
                 html.push_str(&format!("\n…\n/post_{}", p.id));
             }
-            InlineArticle {
+            let (photo, html) = match inline_photo(archive, p, lang, tz, bot_id)? {
+                Some((file_id, caption)) => (Some(file_id), caption),
+                None => (None, html),
+            };
+            Ok(InlineArticle {
                 id: format!("p{}", p.id),
                 title: html::truncate(if p.title.is_empty() { lang.texts().no_title } else { &p.title }, 120),
                 description: html::truncate(snippet.trim(), 200),
                 html,
-            }
+                photo,
+            })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     Ok(InlinePage { articles, next_offset: if more { (start + INLINE_PAGE).to_string() } else { String::new() } })
 }

@@ -345,3 +345,92 @@ async fn a_live_album_in_three_updates_out_of_order_replays_as_one_album() {
     assert_eq!(uploads(&h), 0, "live media go by their file_ids");
     h.finish().await;
 }
+
+#[tokio::test]
+async fn inline_mode_answers_a_photo_post_with_the_photo_once_the_bot_has_its_file_id() {
+    let store = MediaStore::new();
+    let id = store.post(2).id;
+    let (h, _dir) = bot(store).await;
+    let photo_result = |h: &Harness| -> Option<serde_json::Value> {
+        let answer = h.tg.inline_answers().pop().expect("answered");
+        let results = answer["results"].as_array().cloned().unwrap_or_default();
+        results.into_iter().find(|r| r["id"] == format!("p{id}"))
+    };
+    // Never sent yet: Telegram has no file_id of it for this bot, so an article.
+    h.exchange(updates::inline_query(USER, Some("ru"), "трансформер", ""), "answerInlineQuery", 1).await;
+    let before = photo_result(&h).expect("the post is found");
+    assert_eq!(before["type"], "article", "{before}");
+    // Sent once (uploaded): now a cached photo with the post as its caption.
+    h.exchange(ask(&format!("/post {id}")), "sendPhoto", 1).await;
+    let file_id = h.last(USER).media.expect("a photo").file_id;
+    h.exchange(updates::inline_query(USER, Some("ru"), "трансформер", ""), "answerInlineQuery", 1).await;
+    let after = photo_result(&h).expect("the post is found");
+    assert_eq!(after["type"], "photo", "{after}");
+    assert_eq!(after["photo_file_id"], file_id.as_str());
+    assert!(after["caption"].as_str().is_some_and(|c| c.contains("Внимание на схеме")), "{after}");
+    h.finish().await;
+}
+
+/// As an operator runs it: `.env` names the media folder, `postkeeper import` fills it, and
+/// the running bot sends the album from it — uploaded once, then by file_id for the replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_keeps_media_where_the_env_says_and_sends_them_from_there() {
+    use crate::support::process::Workdir;
+    let tg = fake_bot_api::FakeTelegram::start().await;
+    tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
+    let w = Workdir::new(&format!(
+        "TELOXIDE_TOKEN={}\nTELOXIDE_API_URL={}\nPOSTKEEPER_ADMINS={ADMIN}\nPOSTKEEPER_REPLAY_CHAT=@replay_chan\n\
+         POSTKEEPER_MEDIA_DIR=pictures\nRUST_LOG=info\n",
+        fake_bot_api::TOKEN,
+        tg.url()
+    ));
+    let export = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export_media");
+    let out = w.cli(&["import", export.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pictures: Vec<String> = std::fs::read_dir(w.path().join("pictures"))
+        .expect("the media folder the .env names")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // One file per distinct content among the export's photos, video and document.
+    let distinct: std::collections::HashSet<Vec<u8>> = ["photos", "video_files", "files"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(export.join(d)).expect("fixture folder").filter_map(Result::ok))
+        .map(|e| std::fs::read(e.path()).expect("reads"))
+        .collect();
+    assert_eq!(pictures.len(), distinct.len(), "{pictures:?}");
+    assert!(!w.path().join("media").exists(), "the default folder was used");
+    let posts: serde_json::Value = serde_json::from_slice(&w.cli(&["posts", "--json"]).stdout).expect("JSON");
+    let album = posts
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["message_id"] == 3))
+        .and_then(|p| p["id"].as_i64())
+        .expect("the album's post");
+
+    // Updates wait in the fake's queue until the bot's first long poll takes them.
+    let bot = w.start_bot();
+    tg.push_update(updates::text(ADMIN, ADMIN, Some("en"), &format!("/post {album}")));
+    tg.wait_for_calls("sendMediaGroup", 1, WAIT).await;
+    let sizes: Vec<usize> = tg.uploads().iter().filter(|u| u.accepted).map(|u| u.size).collect();
+    let mut expected: Vec<usize> =
+        ["photo_2@14-11-2023_22-30-00.jpg", "photo_3@14-11-2023_22-30-00.jpg", "photo_4@14-11-2023_22-30-00.jpg"]
+            .iter()
+            .map(|f| std::fs::metadata(export.join("photos").join(f)).map(|m| m.len() as usize).expect("fixture"))
+            .collect();
+    let mut got = sizes.clone();
+    got.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "the album's three files, whole");
+
+    tg.push_update(updates::text(ADMIN, ADMIN, Some("en"), &format!("/replay {album}")));
+    tg.wait_for_calls("sendMediaGroup", 2, WAIT).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tg.media_messages(CHANNEL).len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", tg.dump_calls());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(tg.uploads().iter().filter(|u| u.accepted).count(), 3, "the replay uploaded again");
+    let (status, logs) = bot.stop().await;
+    assert!(status.success(), "{logs}");
+    assert!(tg.errors().is_empty(), "{:#?}", tg.errors());
+}
