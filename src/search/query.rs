@@ -120,6 +120,21 @@ pub struct Term {
     /// `stem*` (FTS5 merges every expansion of a prefix in memory; a few ORed terms
     /// merge lazily). Empty: `stem*` as it is.
     pub expansions: Vec<String>,
+    /// For a phrase (`"робота собаку"`): its stems in order, matched adjacent; empty for a word.
+    pub phrase: Vec<String>,
+}
+
+impl Term {
+    /// A word, matched whole.
+    pub fn word(folded: String, stem: String) -> Term {
+        Term { folded, stem, prefix: false, expansions: Vec::new(), phrase: Vec::new() }
+    }
+
+    /// A phrase of several stems; its rarest-looking stem stands for it where one stem is needed.
+    pub fn phrase(folded: String, stems: Vec<String>) -> Term {
+        let stem = stems.iter().max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
+        Term { folded, stem, prefix: false, expansions: Vec::new(), phrase: stems }
+    }
 }
 
 /// The searchable words of a query; empty when it has none.
@@ -129,14 +144,14 @@ pub struct Query {
 }
 
 /// At most this many words are searched: a pasted essay must not become a giant query.
-const MAX_TERMS: usize = 16;
+pub(crate) const MAX_TERMS: usize = 16;
 
 impl Query {
     pub fn parse(input: &str) -> Query {
         let mut terms: Vec<Term> = Vec::new();
         for w in text::words(input) {
             if !terms.iter().any(|t| t.stem == w.stem) {
-                terms.push(Term { folded: w.folded, stem: w.stem, prefix: false, expansions: Vec::new() });
+                terms.push(Term::word(w.folded, w.stem));
             }
         }
         if terms.iter().any(|t| !is_stopword(&t.folded)) {
@@ -160,6 +175,9 @@ impl Query {
     /// the stems of the words it may become).
     pub fn term_expr(t: &Term) -> String {
         let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        if !t.phrase.is_empty() {
+            return quote(&t.phrase.join(" "));
+        }
         match (t.prefix, t.expansions.as_slice()) {
             (false, _) => quote(&t.stem),
             (true, []) => format!("{}*", quote(&t.stem)),
@@ -185,9 +203,12 @@ impl Query {
 
     /// Does a stem of a post's word match this query (for snippets)?
     pub fn matches(&self, stem: &str, folded: &str) -> bool {
-        self.terms
-            .iter()
-            .any(|t| t.stem == stem || (t.prefix && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded))))
+        self.terms.iter().any(|t| {
+            if !t.phrase.is_empty() {
+                return t.phrase.iter().any(|s| s == stem);
+            }
+            t.stem == stem || (t.prefix && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded)))
+        })
     }
 }
 
@@ -245,6 +266,7 @@ mod tests {
             stem: stem.into(),
             prefix,
             expansions: Vec::new(),
+            phrase: Vec::new(),
         };
         let whole = Query { terms: vec![term("коты", "кот", false)] };
         assert!(whole.matches("кот", "кота"));

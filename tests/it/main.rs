@@ -12,4 +12,5 @@ mod bot_run;
 mod cli;
 mod process;
 mod replay_lease;
+mod search;
 mod settings;
