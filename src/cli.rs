@@ -102,7 +102,7 @@ pub enum Command {
     },
     /// Search the archive.
     Search {
-        #[arg(required = true, num_args = 1..)]
+        #[arg(required_unless_present_any = ["similar", "glossary"], num_args = 1..)]
         query: Vec<String>,
         #[arg(long, default_value_t = 10)]
         limit: usize,
@@ -114,6 +114,10 @@ pub enum Command {
         /// Posts like post ID instead of a query (the query is then left out).
         #[arg(long, value_name = "ID")]
         similar: Option<i64>,
+        /// Keep this glossary (sets of equivalent terms, as seeds/glossary.toml) in the
+        /// store in place of the bundled one; the bot reads it at its next search.
+        #[arg(long, value_name = "FILE")]
+        glossary: Option<PathBuf>,
     },
     /// The archive, oldest first.
     Posts {
@@ -237,7 +241,17 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Console { lang } => console(settings, lang),
         Command::Import { paths } => import(db, &paths),
-        Command::Search { query, limit, json, sort, similar } => {
+        Command::Search { query, limit, json, sort, similar, glossary } => {
+            if let Some(file) = glossary {
+                let archive = crate::ingest::open_or_seed(db)?;
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let sets = Searcher::set_glossary(&archive, &text, &file.display().to_string())
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                println!("glossary: {sets} sets from {}", file.display());
+                if query.is_empty() {
+                    return Ok(());
+                }
+            }
             search(settings, &query.join(" "), limit, json, sort, similar)
         }
         Command::Posts { topic, json } => posts(db, topic.as_deref(), json),

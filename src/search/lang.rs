@@ -103,6 +103,8 @@ pub struct Parsed {
     pub(super) words_shown: Vec<String>,
     pub(super) phrases_shown: Vec<String>,
     pub(super) excluded_shown: Vec<String>,
+    /// How many of `query.terms` are the plain words (the rest: phrases, hashtags).
+    pub(super) plain_terms: usize,
 }
 
 /// The operators, each with its names in both languages.
@@ -405,6 +407,7 @@ impl Parsed {
         {
             last.prefix = false;
         }
+        p.plain_terms = query.terms.len();
         for t in extra {
             if !query.terms.iter().any(|q| q.stem == t.stem && q.phrase == t.phrase) {
                 query.terms.push(t);
@@ -418,6 +421,58 @@ impl Parsed {
                 token: p.excluded_shown.join(" ").replace('−', "-"),
                 kind: ProblemKind::OnlyExclusions,
             });
+        }
+        p
+    }
+
+    /// Runs of the plain words found in the glossary become one term matching the set's
+    /// other members too (`reinforcement learning` also matches `обучение с подкреплением`).
+    /// Whether any was found.
+    pub fn expand(&mut self, glossary: &super::glossary::Glossary) -> bool {
+        let plain = self.plain_terms.min(self.query.terms.len());
+        let terms = std::mem::take(&mut self.query.terms);
+        let stems: Vec<&str> = terms[..plain].iter().map(|t| t.stem.as_str()).collect();
+        let mut out: Vec<Term> = Vec::with_capacity(terms.len());
+        let mut expanded = false;
+        let mut i = 0;
+        while i < plain {
+            match glossary.longest(&stems[i..]) {
+                Some(found) if !found.others.is_empty() => {
+                    let covered = &terms[i..i + found.len];
+                    let mut t = match covered {
+                        [one] => one.clone(),
+                        many => Term {
+                            all_of: many.iter().map(|t| t.stem.clone()).collect(),
+                            ..Term::word(
+                                many.iter().map(|t| t.folded.as_str()).collect::<Vec<_>>().join(" "),
+                                many[0].stem.clone(),
+                            )
+                        },
+                    };
+                    t.prefix = false;
+                    t.expansions.clear();
+                    t.alternatives = found.others;
+                    out.push(t);
+                    expanded = true;
+                    i += found.len;
+                }
+                _ => {
+                    out.push(terms[i].clone());
+                    i += 1;
+                }
+            }
+        }
+        out.extend(terms.into_iter().skip(plain));
+        self.plain_terms = out.len().min(self.plain_terms);
+        self.query.terms = out;
+        expanded
+    }
+
+    /// The query without its glossary alternatives (what was typed, exactly).
+    pub fn exact(&self) -> Parsed {
+        let mut p = self.clone();
+        for t in &mut p.query.terms {
+            t.alternatives.clear();
         }
         p
     }

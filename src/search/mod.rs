@@ -3,6 +3,7 @@
 //! pushed into SQL, snippets with the matched words marked, "more like this",
 //! and typo corrections from the archive's own words and stems.
 
+pub mod glossary;
 pub mod lang;
 pub mod query;
 mod similar;
@@ -181,7 +182,12 @@ struct Shared {
     common_docs: i64,
     vocabulary: Mutex<Option<Arc<suggest::Vocabulary>>>,
     stems: Mutex<Option<Arc<suggest::Vocabulary>>>,
+    /// The store's own glossary (its text and the parsed sets), when it has one.
+    glossary: Mutex<Option<(String, Arc<glossary::Glossary>)>>,
 }
+
+/// Where a store keeps a glossary loaded in place of the bundled one.
+const GLOSSARY_KEY: &str = "glossary_toml";
 
 impl Default for Searcher {
     fn default() -> Self {
@@ -200,7 +206,12 @@ impl Searcher {
     /// the large-archive plans on small data).
     pub fn with_common_docs(posts: i64) -> Self {
         Searcher {
-            inner: Arc::new(Shared { common_docs: posts, vocabulary: Mutex::new(None), stems: Mutex::new(None) }),
+            inner: Arc::new(Shared {
+                common_docs: posts,
+                vocabulary: Mutex::new(None),
+                stems: Mutex::new(None),
+                glossary: Mutex::new(None),
+            }),
         }
     }
 
@@ -233,6 +244,44 @@ impl Searcher {
     ) -> Result<Option<(Post, SearchPage)>> {
         let _snapshot = archive.snapshot()?;
         Search { archive, searcher: self }.similar(id, offset, limit)
+    }
+
+    /// Checks a glossary and keeps it in the store in place of the bundled one (every
+    /// process using the store reads it at its next search); returns its number of sets.
+    pub fn set_glossary(archive: &Archive, text: &str, path: &str) -> Result<usize, String> {
+        let g = glossary::Glossary::parse(text, path)?;
+        archive
+            .conn()
+            .execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![GLOSSARY_KEY, text],
+            )
+            .map_err(|e| format!("cannot store the glossary: {e}"))?;
+        Ok(g.len())
+    }
+
+    /// The glossary in effect: the store's own if it keeps one, else the bundled one.
+    /// Re-parsed only when the stored text changed.
+    fn glossary(&self, archive: &Archive) -> Result<Arc<glossary::Glossary>> {
+        let stored: Option<String> = archive
+            .conn()
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([GLOSSARY_KEY], |r| r.get(0))
+            .optional()?;
+        let Some(text) = stored else { return Ok(glossary::Glossary::bundled()) };
+        let mut cached = self.inner.glossary.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((t, g)) = cached.as_ref()
+            && *t == text
+        {
+            return Ok(g.clone());
+        }
+        let parsed = glossary::Glossary::parse(&text, "the store's glossary").unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the bundled glossary");
+            glossary::Glossary::clone(&glossary::Glossary::bundled())
+        });
+        let g = Arc::new(parsed);
+        *cached = Some((text, g.clone()));
+        Ok(g)
     }
 
     /// The vocabulary as of `generation`, read from `archive` when the copy is older; one
@@ -368,8 +417,27 @@ impl Search<'_> {
         })
     }
 
-    /// Posts a term is in (a prefix: its expansions'; a phrase: at most its rarest stem's).
+    /// Posts a term is in (a prefix: its expansions'; a phrase: at most its rarest stem's;
+    /// with glossary alternatives: at most theirs added).
     fn docs(&self, t: &query::Term) -> Result<i64> {
+        if !t.alternatives.is_empty() || !t.all_of.is_empty() {
+            let least = |stems: &[String]| -> Result<i64> {
+                let mut least = i64::MAX;
+                for s in stems {
+                    least = least.min(self.archive.doc_count(s)?);
+                }
+                Ok(if stems.is_empty() { 0 } else { least })
+            };
+            let mut sum = if t.all_of.is_empty() {
+                self.docs(&query::Term { alternatives: Vec::new(), ..t.clone() })?
+            } else {
+                least(&t.all_of)?
+            };
+            for a in &t.alternatives {
+                sum = sum.saturating_add(least(a)?);
+            }
+            return Ok(sum);
+        }
         if !t.phrase.is_empty() {
             let mut least = i64::MAX;
             for s in &t.phrase {
@@ -393,7 +461,12 @@ impl Search<'_> {
             ..SearchPage::empty()
         };
         let scope = self.scope(&parsed, None)?;
-        let page = self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?;
+        let glossary = self.searcher.glossary(self.archive)?;
+        let page = if parsed.expand(&glossary) {
+            self.find_expanded(&mut parsed, &scope, request)?
+        } else {
+            self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?
+        };
         if page.total > 0 || !request.correct || page.suggestion.is_none() {
             return Ok(SearchPage { ..merge(base, page) });
         }
@@ -408,6 +481,41 @@ impl Search<'_> {
             understood: reparsed.understood(request.lang),
             corrected: Some(corrected),
             ..merge(base, found)
+        })
+    }
+
+    /// A query with glossary alternatives: the posts matching it as typed first, then those
+    /// only the alternatives find.
+    fn find_expanded(&self, parsed: &mut Parsed, scope: &Scope, request: &Request<'_>) -> Result<SearchPage> {
+        let (offset, limit) = (request.offset, request.limit);
+        let mut exact = parsed.exact();
+        let first = self.find(&mut exact, scope, offset, limit, false)?;
+        if first.mode != Mode::All || first.total == 0 {
+            return self.find(parsed, scope, offset, limit, request.correct);
+        }
+        let Some(typed) = exact.query.all_expr() else { return Ok(first) };
+        let typed = scope.wrap(&typed);
+        let rest_scope = Scope {
+            excluded: Some(match &scope.excluded {
+                Some(not) => format!("{not} OR ({typed})"),
+                None => typed,
+            }),
+            ..scope.clone()
+        };
+        let room = limit.saturating_sub(first.hits.len());
+        let mut rest = self.find(parsed, &rest_scope, offset.saturating_sub(first.total), room.max(1), false)?;
+        if rest.mode != Mode::All {
+            rest = SearchPage::empty();
+        }
+        let mut hits = first.hits;
+        hits.extend(rest.hits.into_iter().take(room));
+        let total = first.total + rest.total;
+        Ok(SearchPage {
+            hits,
+            total,
+            total_capped: first.total_capped || rest.total_capped,
+            mode: Mode::All,
+            ..SearchPage::empty()
         })
     }
 
@@ -708,9 +816,8 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
         .terms
         .iter()
         .flat_map(|t| {
-            [t.stem.chars().next(), t.folded.chars().next()]
-                .into_iter()
-                .chain(t.phrase.iter().map(|s| s.chars().next()))
+            let stems = t.phrase.iter().chain(&t.all_of).chain(t.alternatives.iter().flatten());
+            [t.stem.chars().next(), t.folded.chars().next()].into_iter().chain(stems.map(|s| s.chars().next()))
         })
         .flatten()
         .collect();

@@ -122,18 +122,30 @@ pub struct Term {
     pub expansions: Vec<String>,
     /// For a phrase (`"робота собаку"`): its stems in order, matched adjacent; empty for a word.
     pub phrase: Vec<String>,
+    /// Several words of the query taken as one glossary term: all of these stems, anywhere.
+    pub all_of: Vec<String>,
+    /// Equivalent terms from the glossary (each a stem or a phrase of stems), matched too.
+    pub alternatives: Vec<Vec<String>>,
 }
 
 impl Term {
     /// A word, matched whole.
     pub fn word(folded: String, stem: String) -> Term {
-        Term { folded, stem, prefix: false, expansions: Vec::new(), phrase: Vec::new() }
+        Term {
+            folded,
+            stem,
+            prefix: false,
+            expansions: Vec::new(),
+            phrase: Vec::new(),
+            all_of: Vec::new(),
+            alternatives: Vec::new(),
+        }
     }
 
     /// A phrase of several stems; its rarest-looking stem stands for it where one stem is needed.
     pub fn phrase(folded: String, stems: Vec<String>) -> Term {
         let stem = stems.iter().max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
-        Term { folded, stem, prefix: false, expansions: Vec::new(), phrase: stems }
+        Term { phrase: stems, ..Term::word(folded, stem) }
     }
 }
 
@@ -175,14 +187,22 @@ impl Query {
     /// the stems of the words it may become).
     pub fn term_expr(t: &Term) -> String {
         let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        if !t.phrase.is_empty() {
-            return quote(&t.phrase.join(" "));
+        let exact = if !t.phrase.is_empty() {
+            quote(&t.phrase.join(" "))
+        } else if !t.all_of.is_empty() {
+            format!("({})", t.all_of.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" AND "))
+        } else {
+            match (t.prefix, t.expansions.as_slice()) {
+                (false, _) => quote(&t.stem),
+                (true, []) => format!("{}*", quote(&t.stem)),
+                (true, stems) => format!("({})", stems.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" OR ")),
+            }
+        };
+        if t.alternatives.is_empty() {
+            return exact;
         }
-        match (t.prefix, t.expansions.as_slice()) {
-            (false, _) => quote(&t.stem),
-            (true, []) => format!("{}*", quote(&t.stem)),
-            (true, stems) => format!("({})", stems.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" OR ")),
-        }
+        let others: Vec<String> = t.alternatives.iter().map(|a| quote(&a.join(" "))).collect();
+        format!("({exact} OR {})", others.join(" OR "))
     }
 
     /// Terms joined by an operator; `None` when there are none.
@@ -204,6 +224,9 @@ impl Query {
     /// Does a stem of a post's word match this query (for snippets)?
     pub fn matches(&self, stem: &str, folded: &str) -> bool {
         self.terms.iter().any(|t| {
+            if t.alternatives.iter().flatten().any(|s| s == stem) || t.all_of.iter().any(|s| s == stem) {
+                return true;
+            }
             if !t.phrase.is_empty() {
                 return t.phrase.iter().any(|s| s == stem);
             }
@@ -265,8 +288,7 @@ mod tests {
             folded: folded.into(),
             stem: stem.into(),
             prefix,
-            expansions: Vec::new(),
-            phrase: Vec::new(),
+            ..Term::word(folded.into(), stem.into())
         };
         let whole = Query { terms: vec![term("коты", "кот", false)] };
         assert!(whole.matches("кот", "кота"));

@@ -331,4 +331,62 @@ fn the_cli_speaks_the_query_language_and_sorts() {
     assert!(ok && out.contains("showing results for \"манипулятор"), "{out}");
     let (out, _, ok) = binary(&db, &["search", "--similar", "6", "x"]);
     assert!(ok && out.contains("синтетическими лицами"), "{out}");
+
+    // A glossary of one's own, kept in the store; a broken one is refused and changes nothing.
+    let (out, _, ok) = binary(&db, &["search", "пельмени"]);
+    assert!(ok && out.contains("nothing found"), "{out}");
+    let file = dir.path().join("glossary.toml");
+    std::fs::write(&file, "[[set]]\nterms = [\"пельмени\", \"экзопланета\"]\n").expect("write");
+    let (out, err, ok) = binary(&db, &["search", "--glossary", file.to_str().expect("utf8"), "пельмени"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("glossary: 1 sets") && out.contains("экзопланеты"), "{out}");
+    std::fs::write(&file, "[[set]]\nterms = [\"одно\"]\n").expect("write");
+    let (_, err, ok) = binary(&db, &["search", "--glossary", file.to_str().expect("utf8")]);
+    assert!(!ok && err.contains("glossary.toml"), "{err}");
+    let (out, _, ok) = binary(&db, &["search", "пельмени"]);
+    assert!(ok && out.contains("экзопланеты"), "the stored glossary stays: {out}");
+}
+
+#[tokio::test]
+async fn the_glossary_crosses_languages_exact_terms_first() {
+    let mut a = archive();
+    a.import(|sink| -> Result<(), postkeeper::store::StoreError> {
+        sink.channel(&NewChannel::telegram(-100888, "English"))?;
+        sink.post(NewPost {
+            message_id: Some(1),
+            seq: 1,
+            date: Some(OCT),
+            edited: None,
+            text: "Speech recognition for rare languages\nA new speech recognition model.".into(),
+            entities: Vec::new(),
+        })?;
+        Ok(())
+    })
+    .expect("import");
+    let english = id_of(&a, "rare languages", "Speech recognition");
+    let asr_ru = id_of(&a, "редких языках", "Распознавание речи");
+    let rl_posts: Vec<i64> = a.posts(Some("rl"), 0, 100).expect("topic").0.iter().map(|p| p.id).collect();
+    let finance = id_of(&a, "финансовая", "Финансовая DL-система");
+    let h = Harness::with_archive(Config::default(), a).await;
+
+    h.exchange(en("reinforcement learning"), "sendMessage", 1).await;
+    let m = h.last(EN);
+    let ids = listed(&m);
+    // The one post that says it in English first, then the Russian ones.
+    assert_eq!(ids.first(), Some(&finance), "{}", m.text);
+    assert!(ids.len() >= 4 && ids.iter().all(|id| rl_posts.contains(id)), "{ids:?} {rl_posts:?}");
+
+    h.exchange(en("speech recognition"), "sendMessage", 1).await;
+    let ids = listed(&h.last(EN));
+    assert_eq!(ids[..2], [english, asr_ru], "the exact term first: {}", h.last(EN).text);
+
+    h.exchange(en("neural network"), "sendMessage", 1).await;
+    let m = h.last(EN);
+    assert!(listed(&m).len() >= 3, "нейросеть's posts: {}", m.text);
+
+    // And the other way round.
+    h.exchange(ru("распознавание речи"), "sendMessage", 1).await;
+    let ids = listed(&h.last(ME));
+    assert_eq!(ids[..2], [asr_ru, english], "{}", h.last(ME).text);
+    h.finish().await;
 }
