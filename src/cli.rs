@@ -109,12 +109,22 @@ pub enum Command {
     },
     /// Search the archive.
     Search {
-        #[arg(required = true, num_args = 1..)]
+        #[arg(required_unless_present_any = ["similar", "glossary"], num_args = 1..)]
         query: Vec<String>,
         #[arg(long, default_value_t = 10)]
         limit: usize,
         #[arg(long)]
         json: bool,
+        /// Order: by relevance, or newest first (as the query operator `sort:new`).
+        #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+        sort: SortArg,
+        /// Posts like post ID instead of a query (the query is then left out).
+        #[arg(long, value_name = "ID")]
+        similar: Option<i64>,
+        /// Keep this glossary (sets of equivalent terms, as seeds/glossary.toml) in the
+        /// store in place of the bundled one; the bot reads it at its next search.
+        #[arg(long, value_name = "FILE")]
+        glossary: Option<PathBuf>,
     },
     /// The archive, oldest first.
     Posts {
@@ -241,7 +251,19 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Console { lang } => console(settings, lang),
         Command::Import { paths, json } => import(db, &settings.config.media_dir, &paths, json),
-        Command::Search { query, limit, json } => search(db, &query.join(" "), limit, json),
+        Command::Search { query, limit, json, sort, similar, glossary } => {
+            if let Some(file) = glossary {
+                let archive = crate::ingest::open_or_seed(db)?;
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let sets = Searcher::set_glossary(&archive, &text, &file.display().to_string())
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                println!("glossary: {sets} sets from {}", file.display());
+                if query.is_empty() {
+                    return Ok(());
+                }
+            }
+            search(settings, &query.join(" "), limit, json, sort, similar)
+        }
         Command::Posts { topic, json } => posts(db, topic.as_deref(), json),
         Command::Show { id, json } => show(db, &settings.config.media_dir, id, json),
         Command::Topics { json, retag, file } => topics(db, json, retag, file),
@@ -281,9 +303,50 @@ fn import(db: &Path, media_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow:
     Ok(())
 }
 
-fn search(db: &Path, query: &str, limit: usize, json: bool) -> anyhow::Result<()> {
-    let archive = crate::ingest::open_or_seed(db)?;
-    let page = Searcher::default().search(&archive, query, 0, limit.clamp(1, 1000))?;
+/// `search --sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortArg {
+    Relevance,
+    New,
+}
+
+fn search(
+    settings: &Settings,
+    query: &str,
+    limit: usize,
+    json: bool,
+    sort: SortArg,
+    similar: Option<i64>,
+) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(&settings.config.db)?;
+    let limit = limit.clamp(1, 1000);
+    if let Some(id) = similar {
+        let Some((post, page)) = Searcher::default().similar(&archive, id, 0, limit)? else {
+            bail!("there is no post #{id}");
+        };
+        if !json {
+            println!("like #{} {}", post.id, post.title);
+        }
+        return print_search(query, &page, json);
+    }
+    let sort = match sort {
+        SortArg::Relevance => crate::search::Sort::Relevance,
+        SortArg::New => crate::search::Sort::Newest,
+    };
+    let input = if sort == crate::search::Sort::Newest {
+        crate::search::lang::with_sort(query, sort, Lang::En)
+    } else {
+        query.to_string()
+    };
+    let request = crate::search::Request {
+        input: &input,
+        offset: 0,
+        limit,
+        lang: Lang::En,
+        tz: settings.config.timezone,
+        correct: true,
+    };
+    let page = Searcher::default().search_with(&archive, &request)?;
     print_search(query, &page, json)
 }
 
@@ -429,6 +492,15 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
             })
             .collect();
         return print_json(&hits);
+    }
+    for problem in &page.problems {
+        println!("{problem}");
+    }
+    if !page.understood.is_empty() {
+        println!("searching: {}", page.understood);
+    }
+    if let Some(c) = &page.corrected {
+        println!("nothing found for {query:?}; showing results for {c:?}");
     }
     if page.hits.is_empty() {
         println!("nothing found for {query:?}");

@@ -13,6 +13,13 @@ pub enum Action {
     Topics,
     /// Page of a topic's posts.
     Topic { slug: String, page: usize },
+    /// Page of stored query `query` as typed: no typo correction (the "search for what I
+    /// typed" button under corrected results).
+    Exact { query: i64, page: usize },
+    /// Page of the posts like post `post`, in place of the results shown.
+    Similar { post: i64, page: usize },
+    /// The posts like post `post`, as a new message (the button under a full post).
+    MoreLike { post: i64 },
     /// Another random post.
     Random,
     /// A label button (the current page): nothing to do.
@@ -23,6 +30,9 @@ impl Action {
     pub fn encode(&self) -> String {
         let data = match self {
             Action::Search { query, page } => format!("s:{query}:{page}"),
+            Action::Exact { query, page } => format!("e:{query}:{page}"),
+            Action::Similar { post, page } => format!("m:{post}:{page}"),
+            Action::MoreLike { post } => format!("ml:{post}"),
             Action::Topics => "tl".to_string(),
             Action::Topic { slug, page } => format!("t:{slug}:{page}"),
             Action::Random => "r".to_string(),
@@ -37,6 +47,9 @@ impl Action {
         let mut parts = data.split(':');
         let action = match parts.next()? {
             "s" => Action::Search { query: parts.next()?.parse().ok()?, page: parts.next()?.parse().ok()? },
+            "e" => Action::Exact { query: parts.next()?.parse().ok()?, page: parts.next()?.parse().ok()? },
+            "m" => Action::Similar { post: parts.next()?.parse().ok()?, page: parts.next()?.parse().ok()? },
+            "ml" => Action::MoreLike { post: parts.next()?.parse().ok()? },
             "tl" => Action::Topics,
             "t" => Action::Topic { slug: parts.next()?.to_string(), page: parts.next()?.parse().ok()? },
             "r" => Action::Random,
@@ -56,6 +69,9 @@ mod tests {
         let actions = [
             Action::Search { query: i64::MAX, page: usize::MAX },
             Action::Search { query: i64::MIN, page: 0 },
+            Action::Exact { query: i64::MIN, page: usize::MAX },
+            Action::Similar { post: i64::MIN, page: usize::MAX },
+            Action::MoreLike { post: i64::MIN },
             Action::Topics,
             Action::Topic { slug: "a".repeat(24), page: 1_000_000 },
             Action::Random,
@@ -70,5 +86,8 @@ mod tests {
         assert_eq!(Action::decode("s:1"), None);
         assert_eq!(Action::decode("s:1:2:3"), None);
         assert_eq!(Action::decode("zzz"), None);
+        assert_eq!(Action::decode("m:1"), None);
+        assert_eq!(Action::decode("ml:x"), None);
+        assert_eq!(Action::decode("e:1:2:3"), None);
     }
 }

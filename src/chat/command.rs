@@ -12,6 +12,8 @@ pub enum Command {
     Topic(String),
     /// `/post 12`, `/post_12`; the raw argument, checked when handled.
     Post(String),
+    /// `/similar 12`, `/similar_12`: posts like a post; the raw argument.
+    Similar(String),
     Replay(String),
     Schedule(String),
     Queue,
@@ -39,6 +41,9 @@ pub fn parse(text: &str, bot_username: &str) -> Option<Command> {
     if let Some(id) = name.strip_prefix("post_") {
         return Some(Command::Post(id.to_string()));
     }
+    if let Some(id) = name.strip_prefix("similar_") {
+        return Some(Command::Similar(id.to_string()));
+    }
     Some(match name.as_str() {
         "start" => Command::Start,
         "help" => Command::Help,
@@ -46,6 +51,7 @@ pub fn parse(text: &str, bot_username: &str) -> Option<Command> {
         "random" => Command::Random,
         "topic" | "topics" => Command::Topic(args),
         "post" => Command::Post(args),
+        "similar" | "like" | "похожие" => Command::Similar(args),
         "replay" => Command::Replay(args),
         "schedule" => Command::Schedule(args),
         "queue" => Command::Queue,
@@ -67,6 +73,8 @@ mod tests {
         assert_eq!(parse("/SEARCH x", "bot"), Some(Command::Search("x".into())));
         assert_eq!(parse("/post_12", "bot"), Some(Command::Post("12".into())));
         assert_eq!(parse("/post_12@bot", "bot"), Some(Command::Post("12".into())));
+        assert_eq!(parse("/similar 12", "bot"), Some(Command::Similar("12".into())));
+        assert_eq!(parse("/similar_12", "bot"), Some(Command::Similar("12".into())));
         assert_eq!(parse("/frobnicate", "bot"), Some(Command::Unknown("frobnicate".into())));
         assert_eq!(parse("hello /search", "bot"), None);
         assert_eq!(parse("/", "bot"), None);

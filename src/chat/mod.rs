@@ -20,7 +20,7 @@ use crate::render::html::{self, escape};
 use crate::render::media::{Outgoing, post_outgoing};
 use crate::render::post::{list_entry, post_messages, snippet_html};
 use crate::replay::commands::{self as replay, Access};
-use crate::search::{Mode, Searcher};
+use crate::search::{Mode, Request, SearchPage, Searcher, Sort};
 use crate::store::sendable;
 use crate::store::{Archive, StoreError};
 
@@ -131,6 +131,10 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
             Ok(id) => post(archive, ctx, id)?,
             Err(_) => vec![Reply::text(t.post_usage)],
         },
+        Command::Similar(arg) => match arg.trim().trim_start_matches('#').parse::<i64>() {
+            Ok(id) => vec![similar_page(archive, ctx, id, 0)?],
+            Err(_) => vec![Reply::text(t.similar_usage)],
+        },
         Command::Replay(_) | Command::Schedule(_) | Command::Queue | Command::Cancel(_) => {
             let settings = match &ctx.access {
                 Access::Admin(s) => s,
@@ -184,6 +188,12 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
         out.push_str(&format!("{} — {what}\n", escape(example)));
     }
     out.push('\n');
+    out.push_str(t.search_help_header);
+    out.push('\n');
+    for (example, what) in t.search_help_lines {
+        out.push_str(&format!("<code>{}</code> — {what}\n", escape(example)));
+    }
+    out.push('\n');
     out.push_str(&escape(&t.inline_hint.replace("{bot}", &ctx.bot_username)));
     out.push('\n');
     out.push_str(t.plain_text_hint);
@@ -194,7 +204,7 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
 fn search(archive: &mut Archive, ctx: &Ctx, text: &str) -> Result<Reply, StoreError> {
     let query = normalize_query(text);
     let id = archive.remember_query(&query, ctx.now.timestamp())?;
-    search_page(archive, ctx, id, &query, 0)
+    search_page(archive, ctx, id, &query, 0, true)
 }
 
 /// Whitespace collapsed and length bounded: what is stored and echoed.
@@ -218,18 +228,43 @@ fn pager(page: usize, pages: usize, make: impl Fn(usize) -> Action) -> Vec<Butto
     row
 }
 
-fn search_page(archive: &Archive, ctx: &Ctx, query_id: i64, query: &str, page: usize) -> Result<Reply, StoreError> {
+/// A page of a stored query; `correct`: run a typo correction at once when it finds nothing.
+fn search_page(
+    archive: &Archive,
+    ctx: &Ctx,
+    query_id: i64,
+    query: &str,
+    page: usize,
+    correct: bool,
+) -> Result<Reply, StoreError> {
     let t = ctx.lang.texts();
     let echo = escape(&html::truncate(query, 100));
-    let mut results = ctx.searcher.search(archive, query, page * PAGE_SIZE, PAGE_SIZE)?;
+    let request = |page: usize| Request {
+        input: query,
+        offset: page * PAGE_SIZE,
+        limit: PAGE_SIZE,
+        lang: ctx.lang,
+        tz: ctx.tz,
+        correct,
+    };
+    let mut results = ctx.searcher.search_with(archive, &request(page))?;
     let pages = results.total.div_ceil(PAGE_SIZE).max(1);
     // A button of an old message may point past the end (the archive changed): show the last page.
     let page = page.min(pages - 1);
     if results.hits.is_empty() && results.total > 0 {
-        results = ctx.searcher.search(archive, query, page * PAGE_SIZE, PAGE_SIZE)?;
+        results = ctx.searcher.search_with(archive, &request(page))?;
+    }
+    let mut out = String::new();
+    for problem in &results.problems {
+        out.push_str(&escape(problem));
+        out.push('\n');
+    }
+    if !results.understood.is_empty() {
+        out.push_str(&format!("🔎 <b>{}</b>\n", escape(&html::truncate(&results.understood, 200))));
     }
     if results.hits.is_empty() {
-        let mut reply = Reply::text(format!("{} «{echo}».", t.nothing_found));
+        out.push_str(&format!("{} «{echo}».", t.nothing_found));
+        let mut reply = Reply::text(out);
         if let Some(s) = results.suggestion {
             let sid = archive.remember_query(&s, ctx.now.timestamp())?;
             reply.html.push_str(&format!("\n{} <b>{}</b>", t.did_you_mean, escape(&s)));
@@ -240,20 +275,84 @@ fn search_page(archive: &Archive, ctx: &Ctx, query_id: i64, query: &str, page: u
         }
         return Ok(reply);
     }
+    let mut keyboard = Vec::new();
+    // The pages of a corrected query are the correction's: its own stored query.
+    let mut pages_of = query_id;
+    let mut sort_of = query.to_string();
+    if let Some(corrected) = &results.corrected {
+        out.push_str(&fill(t.showing_corrected, &[("query", &escape(&html::truncate(corrected, 100)))]));
+        out.push('\n');
+        pages_of = archive.remember_query(corrected, ctx.now.timestamp())?;
+        sort_of = corrected.clone();
+        keyboard.push(vec![Button::callback(
+            fill(t.search_instead, &[("query", &html::truncate(query, 40))]),
+            Action::Exact { query: query_id, page: 0 },
+        )]);
+    }
+    out.push_str(&found_line(&results, t, page, pages));
+    for (i, hit) in results.hits.iter().enumerate() {
+        out.push_str("\n\n");
+        out.push_str(&list_entry(page * PAGE_SIZE + i + 1, &hit.post, Some(&snippet_html(hit)), ctx.lang, ctx.tz));
+    }
+    let exact = !correct;
+    let row = pager(page, pages, |p| {
+        if exact { Action::Exact { query: pages_of, page: p } } else { Action::Search { query: pages_of, page: p } }
+    });
+    let mut reply = Reply::text(out);
+    if !row.is_empty() {
+        keyboard.push(row);
+    }
+    // The other order: the same query with its sort operator changed, from page 1.
+    let (label, other) = match results.sort {
+        Sort::Relevance => (t.sort_newest_button, Sort::Newest),
+        Sort::Newest => (t.sort_relevance_button, Sort::Relevance),
+    };
+    let toggled = normalize_query(&crate::search::lang::with_sort(&sort_of, other, ctx.lang));
+    let toggled_id = archive.remember_query(&toggled, ctx.now.timestamp())?;
+    keyboard.push(vec![Button::callback(label, Action::Search { query: toggled_id, page: 0 })]);
+    reply.keyboard = keyboard;
+    Ok(reply)
+}
+
+/// `Найдено 12 · стр. 1/3`.
+fn found_line(results: &SearchPage, t: &crate::i18n::Texts, page: usize, pages: usize) -> String {
     let plus = if results.total_capped { "+" } else { "" };
-    let mut out = format!("🔎 <b>{echo}</b>\n{} {}{plus}", t.found, results.total);
-    if results.mode == Mode::Any {
+    let mut out = format!("{} {}{plus}", t.found, results.total);
+    if results.mode == Mode::Any && results.corrected.is_none() && !results.understood.is_empty() {
         out.push_str(&format!(" ({})", t.found_some_words));
     }
     if pages > 1 {
         out.push_str(&format!(" · {} {}/{pages}", t.page, page + 1));
     }
+    out
+}
+
+/// A page of the posts like post `id`.
+fn similar_page(archive: &Archive, ctx: &Ctx, id: i64, page: usize) -> Result<Reply, StoreError> {
+    let t = ctx.lang.texts();
+    let Some((post, mut results)) = ctx.searcher.similar(archive, id, page * PAGE_SIZE, PAGE_SIZE)? else {
+        return Ok(Reply::text(t.no_post));
+    };
+    let pages = results.total.div_ceil(PAGE_SIZE).max(1);
+    let page = page.min(pages - 1);
+    if results.hits.is_empty() && results.total > 0 {
+        results = ctx.searcher.similar(archive, id, page * PAGE_SIZE, PAGE_SIZE)?.map(|(_, r)| r).unwrap_or(results);
+    }
+    let title = if post.title.is_empty() { t.no_title } else { &post.title };
+    let mut out = fill(t.similar_header, &[("id", &id.to_string()), ("title", &escape(&html::truncate(title, 80)))]);
+    out.push('\n');
+    if results.hits.is_empty() {
+        out.push_str(t.similar_none);
+        return Ok(Reply::text(out));
+    }
+    results.mode = Mode::All;
+    out.push_str(&found_line(&results, t, page, pages));
     for (i, hit) in results.hits.iter().enumerate() {
         out.push_str("\n\n");
         out.push_str(&list_entry(page * PAGE_SIZE + i + 1, &hit.post, Some(&snippet_html(hit)), ctx.lang, ctx.tz));
     }
     let mut reply = Reply::text(out);
-    let row = pager(page, pages, |p| Action::Search { query: query_id, page: p });
+    let row = pager(page, pages, |p| Action::Similar { post: id, page: p });
     if !row.is_empty() {
         reply.keyboard.push(row);
     }
@@ -265,7 +364,7 @@ fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
     let Some(post) = archive.random_post(ctx.chat_id)? else {
         return Ok(vec![Reply::text(t.empty_archive)]);
     };
-    let mut replies = full_post(&post, ctx, true);
+    let mut replies = full_post(&post, ctx);
     if let Some(last) = replies.last_mut() {
         last.keyboard.push(vec![Button::callback(t.more_random, Action::Random)]);
     }
@@ -274,18 +373,18 @@ fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
 
 fn post(archive: &Archive, ctx: &Ctx, id: i64) -> Result<Vec<Reply>, StoreError> {
     Ok(match archive.post(id)? {
-        Some(post) => full_post(&post, ctx, false),
+        Some(post) => full_post(&post, ctx),
         None => vec![Reply::text(ctx.lang.texts().no_post)],
     })
 }
 
 /// A post as messages: its media with the text as their caption when it fits, else the
-/// text after them; with `buttons`, the last message can take a keyboard (an album cannot).
-/// Media that cannot be sent (not exported, gone from the media folder) leave the text
-/// alone, said so at the end.
-fn full_post(post: &Post, ctx: &Ctx, buttons: bool) -> Vec<Reply> {
+/// text after them; the last message can take a keyboard (an album cannot) and gets the
+/// "similar posts" button. Media that cannot be sent (not exported, gone from the media
+/// folder) leave the text alone, said so at the end.
+fn full_post(post: &Post, ctx: &Ctx) -> Vec<Reply> {
     let dir = &ctx.media_dir;
-    let (out, missing) = post_outgoing(post, ctx.lang, ctx.tz, None, true, buttons, |m| sendable(dir, m));
+    let (out, missing) = post_outgoing(post, ctx.lang, ctx.tz, None, true, true, |m| sendable(dir, m));
     let mut replies: Vec<Reply> = out
         .into_iter()
         .map(|o| match o {
@@ -296,6 +395,9 @@ fn full_post(post: &Post, ctx: &Ctx, buttons: bool) -> Vec<Reply> {
     if !missing.is_empty() {
         let note = fill(ctx.lang.texts().media_missing, &[("n", &post.media.len().to_string())]);
         replies.push(Reply::text(escape(&note)));
+    }
+    if let Some(last) = replies.last_mut() {
+        last.keyboard.push(vec![Button::callback(ctx.lang.texts().similar_button, Action::MoreLike { post: post.id })]);
     }
     replies
 }
@@ -378,10 +480,26 @@ pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<Callb
         Action::Search { query, page } => match archive.query_text(query)? {
             Some(text) => {
                 archive.remember_query(&text, ctx.now.timestamp())?;
-                CallbackReply { edit: Some(search_page(archive, ctx, query, &text, page)?), ..Default::default() }
+                CallbackReply { edit: Some(search_page(archive, ctx, query, &text, page, true)?), ..Default::default() }
             }
             None => expired(),
         },
+        Action::Exact { query, page } => match archive.query_text(query)? {
+            Some(text) => {
+                archive.remember_query(&text, ctx.now.timestamp())?;
+                CallbackReply {
+                    edit: Some(search_page(archive, ctx, query, &text, page, false)?),
+                    ..Default::default()
+                }
+            }
+            None => expired(),
+        },
+        Action::Similar { post, page } => {
+            CallbackReply { edit: Some(similar_page(archive, ctx, post, page)?), ..Default::default() }
+        }
+        Action::MoreLike { post } => {
+            CallbackReply { send: vec![similar_page(archive, ctx, post, 0)?], ..Default::default() }
+        }
         Action::Topics => {
             CallbackReply { edit: Some(topic_list(archive, ctx, t.topics_header)?), ..Default::default() }
         }
@@ -437,7 +555,8 @@ pub fn inline(
         let snippets = posts.iter().map(|p| p.body.lines().nth(1).unwrap_or("").to_string()).collect();
         (posts, snippets, more)
     } else {
-        let page = searcher.search(archive, &query, start, INLINE_PAGE)?;
+        let request = Request { input: &query, offset: start, limit: INLINE_PAGE, lang, tz, correct: true };
+        let page = searcher.search_with(archive, &request)?;
         let more = start + page.hits.len() < page.total;
         let snippets = page.hits.iter().map(|h| h.snippet.plain()).collect();
         (page.hits.into_iter().map(|h| h.post).collect(), snippets, more)

@@ -1,8 +1,12 @@
 //! Search over the archive: stemmed FTS5 with bm25 (title above body),
-//! all-words first and any-word as a fallback, snippets with the matched
-//! words marked, and "did you mean" from the archive's own vocabulary.
+//! all-words first and any-word as a fallback, the query language's filters
+//! pushed into SQL, snippets with the matched words marked, "more like this",
+//! and typo corrections from the archive's own words and stems.
 
+pub mod glossary;
+pub mod lang;
 pub mod query;
+mod similar;
 #[cfg(test)]
 mod store_tests;
 pub(crate) mod suggest;
@@ -11,12 +15,15 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
+use chrono_tz::Tz;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+pub use lang::{MediaKind, Parsed, Problem, Sort};
 pub use query::Query;
 
-use crate::model::Post;
+use crate::i18n::Lang;
+use crate::model::{EntityKind, Post};
 use crate::store::{Archive, Result};
 use crate::text;
 
@@ -33,8 +40,10 @@ enum Plan {
     Ranked(String),
     /// bm25 over the rare words, keeping `members`: the posts that have every word.
     RankedWithin { rank: String, members: HashSet<i64> },
-    /// Newest matches first (every word is common).
+    /// Newest matches first (every word is common, or newest first was asked for).
     Newest(String),
+    /// These posts, newest first (hashtags, checked one post at a time).
+    Members(Vec<i64>),
 }
 /// Totals are counted up to this; beyond it the count is shown as "N+".
 const COUNT_CAP: i64 = 1_000;
@@ -111,16 +120,55 @@ pub struct SearchPage {
     pub mode: Mode,
     /// When nothing matched: a close query made of real words from the archive.
     pub suggestion: Option<String>,
+    /// What the query was understood as (plain text, in the request's language).
+    pub understood: String,
+    /// What was not understood, each with an example (plain text).
+    pub problems: Vec<String>,
+    pub sort: Sort,
+    /// The query as typed found nothing: these are the results of this correction of it.
+    pub corrected: Option<String>,
 }
 
 impl SearchPage {
     fn empty() -> Self {
-        SearchPage { hits: Vec::new(), total: 0, total_capped: false, mode: Mode::All, suggestion: None }
+        SearchPage {
+            hits: Vec::new(),
+            total: 0,
+            total_capped: false,
+            mode: Mode::All,
+            suggestion: None,
+            understood: String::new(),
+            problems: Vec::new(),
+            sort: Sort::Relevance,
+            corrected: None,
+        }
+    }
+}
+
+/// What to search for and how.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub input: &'a str,
+    pub offset: usize,
+    pub limit: usize,
+    /// The language of the understood line and the problems.
+    pub lang: Lang,
+    /// The zone dates are read in (`POSTKEEPER_TIMEZONE`).
+    pub tz: Tz,
+    /// Run a typo correction at once when the query finds nothing (off for "search for
+    /// what I typed").
+    pub correct: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A page of a query in Russian, dates in UTC, typos corrected.
+    pub fn new(input: &'a str, offset: usize, limit: usize) -> Self {
+        Request { input, offset, limit, lang: Lang::Ru, tz: chrono_tz::UTC, correct: true }
     }
 }
 
 /// Searches an archive. Holds what searches share across the store's connections: the
-/// threshold of common terms, and the vocabulary suggestions read (one copy for every
+/// threshold of common terms, and the vocabularies suggestions read (one copy for every
 /// thread, read again when an import changed it). Cheap to clone.
 #[derive(Clone)]
 pub struct Searcher {
@@ -130,7 +178,13 @@ pub struct Searcher {
 struct Shared {
     common_docs: i64,
     vocabulary: Mutex<Option<Arc<suggest::Vocabulary>>>,
+    stems: Mutex<Option<Arc<suggest::Vocabulary>>>,
+    /// The store's own glossary (its text and the parsed sets), when it has one.
+    glossary: Mutex<Option<(String, Arc<glossary::Glossary>)>>,
 }
+
+/// Where a store keeps a glossary loaded in place of the bundled one.
+const GLOSSARY_KEY: &str = "glossary_toml";
 
 impl Default for Searcher {
     fn default() -> Self {
@@ -148,30 +202,189 @@ impl Searcher {
     /// A searcher for which a term in more than `posts` posts is common (tests exercise
     /// the large-archive plans on small data).
     pub fn with_common_docs(posts: i64) -> Self {
-        Searcher { inner: Arc::new(Shared { common_docs: posts, vocabulary: Mutex::new(None) }) }
+        Searcher {
+            inner: Arc::new(Shared {
+                common_docs: posts,
+                vocabulary: Mutex::new(None),
+                stems: Mutex::new(None),
+                glossary: Mutex::new(None),
+            }),
+        }
     }
 
-    /// Searches the archive; `offset`/`limit` select the page.
+    /// Searches the archive; `offset`/`limit` select the page (Russian, UTC, typos corrected).
     pub fn search(&self, archive: &Archive, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
-        Search { archive, searcher: self }.run(input, offset, limit)
+        self.search_with(archive, &Request::new(input, offset, limit))
+    }
+
+    /// Searches the archive as `request` says.
+    pub fn search_with(&self, archive: &Archive, request: &Request<'_>) -> Result<SearchPage> {
+        // One snapshot for the count and the page, and one read lock instead of one per statement.
+        let _snapshot = archive.snapshot()?;
+        Search { archive, searcher: self }.run(request)
     }
 
     /// A query of real archive words close to one that found nothing, if it finds something.
     pub fn suggest(&self, archive: &Archive, query: &Query) -> Result<Option<String>> {
-        Search { archive, searcher: self }.suggest(query)
+        let input = query.terms.iter().map(|t| t.folded.as_str()).collect::<Vec<_>>().join(" ");
+        let parsed = Parsed { query: query.clone(), input: input.clone(), ..Default::default() };
+        Search { archive, searcher: self }.suggest(&input, &parsed, &Scope::default())
+    }
+
+    /// The posts most like post `id` (`None`: no such post), best first.
+    pub fn similar(
+        &self,
+        archive: &Archive,
+        id: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Option<(Post, SearchPage)>> {
+        let _snapshot = archive.snapshot()?;
+        Search { archive, searcher: self }.similar(id, offset, limit)
+    }
+
+    /// Checks a glossary and keeps it in the store in place of the bundled one (every
+    /// process using the store reads it at its next search); returns its number of sets.
+    pub fn set_glossary(archive: &Archive, text: &str, path: &str) -> Result<usize, String> {
+        let g = glossary::Glossary::parse(text, path)?;
+        archive
+            .conn()
+            .execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![GLOSSARY_KEY, text],
+            )
+            .map_err(|e| format!("cannot store the glossary: {e}"))?;
+        Ok(g.len())
+    }
+
+    /// The glossary in effect: the store's own if it keeps one, else the bundled one.
+    /// Re-parsed only when the stored text changed.
+    fn glossary(&self, archive: &Archive) -> Result<Arc<glossary::Glossary>> {
+        let stored: Option<String> = archive
+            .conn()
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([GLOSSARY_KEY], |r| r.get(0))
+            .optional()?;
+        let Some(text) = stored else { return Ok(glossary::Glossary::bundled()) };
+        let mut cached = self.inner.glossary.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((t, g)) = cached.as_ref()
+            && *t == text
+        {
+            return Ok(g.clone());
+        }
+        let parsed = glossary::Glossary::parse(&text, "the store's glossary").unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the bundled glossary");
+            glossary::Glossary::clone(&glossary::Glossary::bundled())
+        });
+        let g = Arc::new(parsed);
+        *cached = Some((text, g.clone()));
+        Ok(g)
     }
 
     /// The vocabulary as of `generation`, read from `archive` when the copy is older; one
-    /// thread reads it while the others wait for it.
-    fn vocabulary(&self, archive: &Archive, generation: i64) -> Result<Arc<suggest::Vocabulary>> {
-        let mut cached = self.inner.vocabulary.lock().unwrap_or_else(|p| p.into_inner());
+    /// thread reads it while the others wait for it. `stems`: the stems', not the words'.
+    fn vocabulary(&self, archive: &Archive, generation: i64, stems: bool) -> Result<Arc<suggest::Vocabulary>> {
+        let slot = if stems { &self.inner.stems } else { &self.inner.vocabulary };
+        let mut cached = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(v) = cached.as_ref().filter(|v| v.generation == generation) {
             return Ok(v.clone());
         }
-        let fresh = Arc::new(suggest::Vocabulary::load(archive, generation)?);
+        let fresh = Arc::new(suggest::Vocabulary::load(archive, generation, stems)?);
         *cached = Some(fresh.clone());
         Ok(fresh)
     }
+}
+
+/// Where a query's matches may be: the filters as SQL, the exclusions as FTS5 syntax, the
+/// hashtags to check.
+#[derive(Debug, Default, Clone)]
+struct Scope {
+    /// ` AND ...` over `posts_fts.rowid`.
+    filter: String,
+    /// The same over `p.id` of `posts p`.
+    browse_filter: String,
+    /// The excluded words and phrases ORed (`NOT (...)` of every expression).
+    excluded: Option<String>,
+    hashtags: Vec<String>,
+}
+
+impl Scope {
+    /// An expression with the exclusions taken out.
+    fn wrap(&self, expr: &str) -> String {
+        match &self.excluded {
+            Some(not) => format!("({expr}) NOT ({not})"),
+            None => expr.to_string(),
+        }
+    }
+}
+
+/// The SQL condition "post `id` carries media of `kind`": the one place media filters
+/// meet the schema. Videos include animations and video notes; files are documents,
+/// audio and voice.
+fn media_sql(kind: MediaKind, id: &str) -> String {
+    let kinds = match kind {
+        MediaKind::Photo => "'photo'",
+        MediaKind::Video => "'video', 'animation', 'video_note'",
+        MediaKind::File => "'document', 'audio', 'voice'",
+    };
+    format!("EXISTS (SELECT 1 FROM post_media m WHERE m.post_id = {id} AND m.kind IN ({kinds}))")
+}
+
+/// The filters of a query as ` AND ...` conditions over the post id `id`. Every value
+/// is a number computed here (dates, ids), never text a reader typed.
+fn conditions(parsed: &Parsed, topic_id: Option<i64>, exclude: Option<i64>, id: &str) -> String {
+    let mut c = String::new();
+    if parsed.from.is_some() || parsed.to.is_some() {
+        c.push_str(&format!(" AND EXISTS (SELECT 1 FROM posts d WHERE d.id = {id}"));
+        if let Some(from) = &parsed.from {
+            c.push_str(&format!(" AND d.date >= {}", from.at));
+        }
+        if let Some(to) = &parsed.to {
+            c.push_str(&format!(" AND d.date < {}", to.at));
+        }
+        c.push(')');
+    }
+    match (&parsed.topic, topic_id) {
+        (Some(_), Some(t)) => c.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM post_topics pt WHERE pt.post_id = {id} AND pt.topic_id = {t})"
+        )),
+        (Some(_), None) => c.push_str(" AND 0"),
+        _ => {}
+    }
+    if let Some(kind) = parsed.has {
+        c.push_str(&format!(" AND {}", media_sql(kind, id)));
+    }
+    if let Some(post) = exclude {
+        c.push_str(&format!(" AND {id} != {post}"));
+    }
+    c
+}
+
+/// The hashtags of a post, from its entities (folded, without `#`).
+fn hashtags_of(body: &str, entities: &str) -> Vec<String> {
+    let Ok(entities) = serde_json::from_str::<Vec<crate::model::Entity>>(entities) else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in entities.iter().filter(|e| e.kind == EntityKind::Hashtag) {
+        // UTF-16 offsets to a byte range.
+        let (mut units, mut start, mut end) = (0u32, None, None);
+        for (i, c) in body.char_indices() {
+            if units == e.offset {
+                start = Some(i);
+            }
+            if units == e.offset + e.length {
+                end = Some(i);
+                break;
+            }
+            units += c.len_utf16() as u32;
+        }
+        let end = end.or_else(|| (units == e.offset + e.length).then_some(body.len()));
+        if let (Some(s), Some(en)) = (start, end)
+            && let Some(tag) = body.get(s..en).and_then(lang::hashtag_of)
+        {
+            out.push(text::fold(tag));
+        }
+    }
+    out
 }
 
 /// One search: the archive's connection and the shared state.
@@ -185,10 +398,142 @@ impl Search<'_> {
         self.archive.conn()
     }
 
-    fn run(&self, input: &str, offset: usize, limit: usize) -> Result<SearchPage> {
-        // One snapshot for the count and the page, and one read lock instead of one per statement.
-        let _snapshot = self.archive.snapshot()?;
-        let mut query = Query::parse(input);
+    fn scope(&self, parsed: &Parsed, exclude: Option<i64>) -> Result<Scope> {
+        let topic_id = match &parsed.topic {
+            Some(t) => self
+                .conn()
+                .prepare_cached("SELECT id FROM topics WHERE slug = ?1")?
+                .query_row([&t.slug], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
+        Ok(Scope {
+            filter: conditions(parsed, topic_id, exclude, "posts_fts.rowid"),
+            browse_filter: conditions(parsed, topic_id, exclude, "p.id"),
+            excluded: Query::join(&parsed.excluded, " OR "),
+            hashtags: parsed.hashtags.clone(),
+        })
+    }
+
+    /// Posts a term is in (a prefix: its expansions'; a phrase: at most its rarest stem's;
+    /// with glossary alternatives: at most theirs added).
+    fn docs(&self, t: &query::Term) -> Result<i64> {
+        if !t.alternatives.is_empty() || !t.all_of.is_empty() {
+            let least = |stems: &[String]| -> Result<i64> {
+                let mut least = i64::MAX;
+                for s in stems {
+                    least = least.min(self.archive.doc_count(s)?);
+                }
+                Ok(if stems.is_empty() { 0 } else { least })
+            };
+            let mut sum = if t.all_of.is_empty() {
+                self.docs(&query::Term { alternatives: Vec::new(), ..t.clone() })?
+            } else {
+                least(&t.all_of)?
+            };
+            for a in &t.alternatives {
+                sum = sum.saturating_add(least(a)?);
+            }
+            return Ok(sum);
+        }
+        if !t.phrase.is_empty() {
+            let mut least = i64::MAX;
+            for s in &t.phrase {
+                least = least.min(self.archive.doc_count(s)?);
+            }
+            return Ok(least);
+        }
+        if t.prefix {
+            return t.expansions.iter().map(|s| self.archive.doc_count(s)).sum::<Result<i64>>();
+        }
+        self.archive.doc_count(&t.stem)
+    }
+
+    fn run(&self, request: &Request<'_>) -> Result<SearchPage> {
+        let mut parsed = Parsed::parse(request.input, self.archive.taxonomy(), request.tz);
+        let base = SearchPage {
+            understood: parsed.understood(request.lang),
+            problems: parsed.problems.iter().map(|p| p.explain(request.lang)).collect(),
+            sort: parsed.sort,
+            ..SearchPage::empty()
+        };
+        let scope = self.scope(&parsed, None)?;
+        let glossary = self.searcher.glossary(self.archive)?;
+        let page = if parsed.expand(&glossary) {
+            self.find_expanded(&mut parsed, &scope, request)?
+        } else {
+            self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?
+        };
+        if page.total > 0 || !request.correct || page.suggestion.is_none() {
+            return Ok(SearchPage { ..merge(base, page) });
+        }
+        // Nothing matched and a correction does: its results at once, saying so.
+        let Some(corrected) = page.suggestion else { return Ok(base) };
+        let again = Request { input: &corrected, correct: false, ..request.clone() };
+        let mut reparsed = Parsed::parse(again.input, self.archive.taxonomy(), again.tz);
+        let rescope = self.scope(&reparsed, None)?;
+        let mut found = self.find(&mut reparsed, &rescope, again.offset, again.limit, false)?;
+        found.suggestion = None;
+        Ok(SearchPage {
+            understood: reparsed.understood(request.lang),
+            corrected: Some(corrected),
+            ..merge(base, found)
+        })
+    }
+
+    /// A query with glossary alternatives: the posts matching it as typed first, then those
+    /// only the alternatives find.
+    fn find_expanded(&self, parsed: &mut Parsed, scope: &Scope, request: &Request<'_>) -> Result<SearchPage> {
+        let (offset, limit) = (request.offset, request.limit);
+        let mut exact = parsed.exact();
+        let first = self.find(&mut exact, scope, offset, limit, false)?;
+        if first.mode != Mode::All || first.total == 0 {
+            return self.find(parsed, scope, offset, limit, request.correct);
+        }
+        let Some(typed) = exact.query.all_expr() else { return Ok(first) };
+        let typed = scope.wrap(&typed);
+        let rest_scope = Scope {
+            excluded: Some(match &scope.excluded {
+                Some(not) => format!("{not} OR ({typed})"),
+                None => typed,
+            }),
+            ..scope.clone()
+        };
+        let room = limit.saturating_sub(first.hits.len());
+        let mut rest = self.find(parsed, &rest_scope, offset.saturating_sub(first.total), room.max(1), false)?;
+        if rest.mode != Mode::All {
+            rest = SearchPage::empty();
+        }
+        let mut hits = first.hits;
+        hits.extend(rest.hits.into_iter().take(room));
+        let total = first.total + rest.total;
+        Ok(SearchPage {
+            hits,
+            total,
+            total_capped: first.total_capped || rest.total_capped,
+            mode: Mode::All,
+            ..SearchPage::empty()
+        })
+    }
+
+    /// The page of a parsed query within a scope (the core of [`Searcher::search_with`]).
+    fn find(
+        &self,
+        parsed: &mut Parsed,
+        scope: &Scope,
+        offset: usize,
+        limit: usize,
+        correct: bool,
+    ) -> Result<SearchPage> {
+        if parsed.query.is_empty() {
+            if !parsed.has_filters() {
+                return Ok(SearchPage::empty());
+            }
+            let total = self.browse_count(scope)?;
+            let ids = self.browse(scope, offset, limit)?;
+            return self.page(&parsed.query, ids.into_iter().map(|id| (id, 0.0)).collect(), total, Mode::All);
+        }
+        let query = &mut parsed.query;
         // The last word is a prefix only while it is not a word yet (being typed):
         // a prefix of a common stem is costly, and a whole word needs none.
         if let Some(last) = query.terms.last_mut()
@@ -200,92 +545,125 @@ impl Search<'_> {
                 last.expansions = self.prefix_stems(&last.stem)?;
             }
         }
+        let query = &parsed.query;
         let Some(all) = query.all_expr() else {
             return Ok(SearchPage::empty());
         };
-        // Posts per term (a prefix: the posts of its expansions).
-        let docs: Vec<i64> = query
-            .terms
-            .iter()
-            .map(|t| {
-                if t.prefix {
-                    t.expansions.iter().map(|s| self.archive.doc_count(s)).sum::<Result<i64>>()
-                } else {
-                    self.archive.doc_count(&t.stem)
-                }
-            })
-            .collect::<Result<_>>()?;
+        let all = scope.wrap(&all);
+        let docs: Vec<i64> = query.terms.iter().map(|t| self.docs(t)).collect::<Result<_>>()?;
         let common = |i: usize| docs[i] > self.searcher.inner.common_docs;
         let rare: Vec<&query::Term> =
             query.terms.iter().enumerate().filter(|(i, _)| !common(*i)).map(|(_, t)| t).collect();
+        let newest = parsed.sort == Sort::Newest;
 
         let mut mode = Mode::All;
-        let mut plan = match Query::join(rare.iter().copied(), " AND ") {
-            // No rare word: bm25 would score most of the archive, and weakly; newest first.
-            None => Plan::Newest(all.clone()),
-            Some(rare_all) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
-            // Rank by the rare words (cheap: few posts), keep the posts that have all words.
-            // Those are no more than the rarest word has: read once, for the count too (each
-            // read walks the common words' long lists).
-            Some(rare_all) => Plan::RankedWithin { rank: rare_all, members: self.matching(&all)? },
+        let rare_all = Query::join(rare.iter().copied(), " AND ").map(|e| scope.wrap(&e));
+        let mut plan = if !scope.hashtags.is_empty() {
+            // Hashtags are checked post by post, on the posts that have their words.
+            let members = self.with_hashtags(self.matching(&all, scope)?, &scope.hashtags)?;
+            match rare_all {
+                Some(rank) if !newest => Plan::RankedWithin { rank, members: members.into_iter().collect() },
+                _ => {
+                    let mut ids = members;
+                    ids.sort_unstable_by(|a, b| b.cmp(a));
+                    Plan::Members(ids)
+                }
+            }
+        } else {
+            match rare_all {
+                _ if newest => Plan::Newest(all.clone()),
+                // No rare word: bm25 would score most of the archive, and weakly; newest first.
+                None => Plan::Newest(all.clone()),
+                Some(rare_all) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
+                // Rank by the rare words (cheap: few posts), keep the posts that have all words.
+                // Those are no more than the rarest word has: read once, for the count too (each
+                // read walks the common words' long lists).
+                Some(rare_all) => Plan::RankedWithin { rank: rare_all, members: self.matching(&all, scope)? },
+            }
         };
         let mut total = match &plan {
             Plan::RankedWithin { members, .. } => (members.len() as i64).min(COUNT_CAP),
-            _ => self.count(&all)?,
+            Plan::Members(ids) => (ids.len() as i64).min(COUNT_CAP),
+            _ => self.count(&all, scope)?,
         };
-        if total == 0 && query.terms.len() > 1 {
+        if total == 0 && query.terms.len() > 1 && scope.hashtags.is_empty() {
+            // A word the archive does not have at all is likely a typo: its correction, if
+            // one finds something, beats a result that ignores the word.
+            let unknown = correct && docs.iter().zip(&query.terms).any(|(&d, t)| d == 0 && !has_digit(&t.folded));
+            let correction = if unknown { self.suggest_parsed(parsed, scope)? } else { None };
+            if correction.is_some() {
+                return Ok(SearchPage { suggestion: correction, ..SearchPage::empty() });
+            }
             // Any word: a very common word would match nearly everything, so only the rare ones count.
             let any = if rare.is_empty() { query.any_expr() } else { Query::join(rare.iter().copied(), " OR ") };
             if let Some(any) = any {
-                let any_total = self.count(&any)?;
+                let any = scope.wrap(&any);
+                let any_total = self.count(&any, scope)?;
                 if any_total > 0 {
                     mode = Mode::Any;
                     total = any_total;
-                    plan = if rare.is_empty() { Plan::Newest(any) } else { Plan::Ranked(any) };
+                    plan = if rare.is_empty() || newest { Plan::Newest(any) } else { Plan::Ranked(any) };
                 }
             }
         }
         if total == 0 {
-            let suggestion = self.suggest(&query)?;
+            let suggestion = self.suggest_parsed(parsed, scope)?;
             return Ok(SearchPage { suggestion, ..SearchPage::empty() });
         }
-        let ranked = self.rank(&plan, offset, limit)?;
+        let ranked = self.rank(&plan, scope, offset, limit)?;
+        let mut page = self.page(&parsed.query, ranked, total, mode)?;
+        page.total_capped = total >= COUNT_CAP;
+        Ok(page)
+    }
+
+    /// The hits of ranked ids, with snippets.
+    fn page(&self, query: &Query, ranked: Vec<(i64, f64)>, total: i64, mode: Mode) -> Result<SearchPage> {
         let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
         let hits = self
             .archive
             .posts_by_id(&ids)?
             .into_iter()
             .map(|post| {
-                let snippet = snippet(&post.body, &query, 28);
+                let snippet = snippet(&post.body, query, 28);
                 // A page is a handful of hits: a scan finds a post's score.
                 let score = ranked.iter().find(|(id, _)| *id == post.id).map_or(0.0, |(_, s)| *s);
                 SearchHit { post, score, snippet }
             })
             .collect();
-        Ok(SearchPage { hits, total: total as usize, total_capped: total >= COUNT_CAP, mode, suggestion: None })
+        Ok(SearchPage { hits, total: total as usize, total_capped: total >= COUNT_CAP, mode, ..SearchPage::empty() })
+    }
+
+    /// The suggestion for a parsed query: the typed text with its unknown words corrected.
+    fn suggest_parsed(&self, parsed: &Parsed, scope: &Scope) -> Result<Option<String>> {
+        self.suggest(&parsed.input, parsed, scope)
     }
 
     /// One page of (post id, score), best first. LIMIT and OFFSET are written into the
     /// SQL, not bound: SQLite passes them to FTS5 and re-prepares a statement each time
     /// such a bound value is bound again (figures: benches/README.md).
-    fn rank(&self, plan: &Plan, offset: usize, limit: usize) -> Result<Vec<(i64, f64)>> {
-        let bm25 =
-            format!("SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY score, rowid DESC");
+    fn rank(&self, plan: &Plan, scope: &Scope, offset: usize, limit: usize) -> Result<Vec<(i64, f64)>> {
+        let filter = &scope.filter;
+        let bm25 = |filter: &str| {
+            format!(
+                "SELECT rowid, {BM25} AS score FROM posts_fts WHERE posts_fts MATCH ?1{filter} ORDER BY score, rowid DESC"
+            )
+        };
         Ok(match plan {
             Plan::Ranked(expr) => self
                 .conn()
-                .prepare_cached(&format!("{bm25} LIMIT {limit} OFFSET {offset}"))?
+                .prepare_cached(&format!("{} LIMIT {limit} OFFSET {offset}", bm25(filter)))?
                 .query_map(params![expr], |r| Ok((r.get(0)?, -r.get::<_, f64>(1)?)))?
                 .collect::<rusqlite::Result<_>>()?,
             Plan::Newest(expr) => self
                 .conn()
                 .prepare_cached(&format!(
-                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 ORDER BY rowid DESC LIMIT {limit} OFFSET {offset}"
+                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1{filter} ORDER BY rowid DESC LIMIT {limit} OFFSET {offset}"
                 ))?
                 .query_map(params![expr], |r| Ok((r.get(0)?, 0.0)))?
                 .collect::<rusqlite::Result<_>>()?,
+            Plan::Members(ids) => ids.iter().skip(offset).take(limit).map(|&id| (id, 0.0)).collect(),
             Plan::RankedWithin { rank, members } => {
-                let mut stmt = self.conn().prepare_cached(&bm25)?;
+                let mut stmt = self.conn().prepare_cached(&bm25(""))?;
                 let mut rows = stmt.query([rank])?;
                 let mut out = Vec::with_capacity(limit);
                 let mut skipped = 0;
@@ -308,23 +686,78 @@ impl Search<'_> {
         })
     }
 
-    /// Every post matching an expression (for expressions with a rare word).
-    fn matching(&self, expr: &str) -> Result<HashSet<i64>> {
+    /// Every post matching an expression within the scope's filters (for expressions with a rare word).
+    fn matching(&self, expr: &str, scope: &Scope) -> Result<HashSet<i64>> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1")?
+            .prepare_cached(&format!("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1{}", scope.filter))?
             .query_map([expr], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Matches of an expression, counted up to [`COUNT_CAP`].
-    fn count(&self, expr: &str) -> Result<i64> {
+    /// The posts of `ids` whose entities carry every hashtag.
+    fn with_hashtags(&self, ids: HashSet<i64>, tags: &[String]) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare_cached("SELECT body, entities FROM posts WHERE id = ?1")?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row: Option<(String, String)> = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            if let Some((body, entities)) = row {
+                let have = hashtags_of(&body, &entities);
+                if tags.iter().all(|t| have.contains(t)) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Matches of an expression within the scope, counted up to [`COUNT_CAP`].
+    fn count(&self, expr: &str, scope: &Scope) -> Result<i64> {
         Ok(self
             .conn()
             .prepare_cached(&format!(
-                "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT {COUNT_CAP})"
+                "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1{} LIMIT {COUNT_CAP})",
+                scope.filter
             ))?
             .query_row(params![expr], |r| r.get(0))?)
+    }
+
+    /// The condition and parameter of a query of filters only, exclusions included.
+    fn browse_sql(scope: &Scope) -> (String, Option<&str>) {
+        match &scope.excluded {
+            Some(not) => (
+                format!(
+                    "{} AND p.id NOT IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1)",
+                    scope.browse_filter
+                ),
+                Some(not.as_str()),
+            ),
+            None => (scope.browse_filter.clone(), None),
+        }
+    }
+
+    /// A page of the posts passing the filters, newest first.
+    fn browse(&self, scope: &Scope, offset: usize, limit: usize) -> Result<Vec<i64>> {
+        let (filter, not) = Self::browse_sql(scope);
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT p.id FROM posts p WHERE 1{filter} ORDER BY p.id DESC LIMIT {limit} OFFSET {offset}"
+        ))?;
+        let rows = match not {
+            Some(n) => stmt.query_map([n], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?,
+            None => stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?,
+        };
+        Ok(rows)
+    }
+
+    fn browse_count(&self, scope: &Scope) -> Result<i64> {
+        let (filter, not) = Self::browse_sql(scope);
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM posts p WHERE 1{filter} LIMIT {COUNT_CAP})"
+        ))?;
+        Ok(match not {
+            Some(n) => stmt.query_row([n], |r| r.get(0))?,
+            None => stmt.query_row([], |r| r.get(0))?,
+        })
     }
 
     /// The most frequent stems beginning with `prefix` (at most 5).
@@ -347,6 +780,24 @@ impl Search<'_> {
     }
 }
 
+/// A page found, with what the request's parsing said about the query.
+fn merge(base: SearchPage, found: SearchPage) -> SearchPage {
+    SearchPage {
+        hits: found.hits,
+        total: found.total,
+        total_capped: found.total_capped,
+        mode: found.mode,
+        suggestion: found.suggestion,
+        corrected: found.corrected,
+        ..base
+    }
+}
+
+/// Names with digits (`M1`, `Wave2vec`) are never "corrected".
+pub(crate) fn has_digit(word: &str) -> bool {
+    word.chars().any(|c| c.is_numeric())
+}
+
 /// An extract of `body` of about `width` words around the densest run of
 /// matched words (the title line is left out when the body has more).
 pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
@@ -358,8 +809,15 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
     // Stemmers only cut endings, so a word can match a term only if it begins with the
     // letter the term's stem (or, for a prefix, its typed form) begins with: only those
     // words are folded and stemmed. The rest of a post is only split into words.
-    let firsts: Vec<char> =
-        query.terms.iter().flat_map(|t| [t.stem.chars().next(), t.folded.chars().next()]).flatten().collect();
+    let firsts: Vec<char> = query
+        .terms
+        .iter()
+        .flat_map(|t| {
+            let stems = t.phrase.iter().chain(&t.all_of).chain(t.alternatives.iter().flatten());
+            [t.stem.chars().next(), t.folded.chars().next()].into_iter().chain(stems.map(|s| s.chars().next()))
+        })
+        .flatten()
+        .collect();
     let mut words: Vec<Range<usize>> = Vec::with_capacity(source.len() / 8 + 1);
     // Indexes (into `words`) of the matched words, ascending.
     let mut marks: Vec<usize> = Vec::new();

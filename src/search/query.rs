@@ -120,6 +120,33 @@ pub struct Term {
     /// `stem*` (FTS5 merges every expansion of a prefix in memory; a few ORed terms
     /// merge lazily). Empty: `stem*` as it is.
     pub expansions: Vec<String>,
+    /// For a phrase (`"робота собаку"`): its stems in order, matched adjacent; empty for a word.
+    pub phrase: Vec<String>,
+    /// Several words of the query taken as one glossary term: all of these stems, anywhere.
+    pub all_of: Vec<String>,
+    /// Equivalent terms from the glossary (each a stem or a phrase of stems), matched too.
+    pub alternatives: Vec<Vec<String>>,
+}
+
+impl Term {
+    /// A word, matched whole.
+    pub fn word(folded: String, stem: String) -> Term {
+        Term {
+            folded,
+            stem,
+            prefix: false,
+            expansions: Vec::new(),
+            phrase: Vec::new(),
+            all_of: Vec::new(),
+            alternatives: Vec::new(),
+        }
+    }
+
+    /// A phrase of several stems; its rarest-looking stem stands for it where one stem is needed.
+    pub fn phrase(folded: String, stems: Vec<String>) -> Term {
+        let stem = stems.iter().max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
+        Term { phrase: stems, ..Term::word(folded, stem) }
+    }
 }
 
 /// The searchable words of a query; empty when it has none.
@@ -129,14 +156,14 @@ pub struct Query {
 }
 
 /// At most this many words are searched: a pasted essay must not become a giant query.
-const MAX_TERMS: usize = 16;
+pub(crate) const MAX_TERMS: usize = 16;
 
 impl Query {
     pub fn parse(input: &str) -> Query {
         let mut terms: Vec<Term> = Vec::new();
         for w in text::words(input) {
             if !terms.iter().any(|t| t.stem == w.stem) {
-                terms.push(Term { folded: w.folded, stem: w.stem, prefix: false, expansions: Vec::new() });
+                terms.push(Term::word(w.folded, w.stem));
             }
         }
         if terms.iter().any(|t| !is_stopword(&t.folded)) {
@@ -160,11 +187,22 @@ impl Query {
     /// the stems of the words it may become).
     pub fn term_expr(t: &Term) -> String {
         let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        match (t.prefix, t.expansions.as_slice()) {
-            (false, _) => quote(&t.stem),
-            (true, []) => format!("{}*", quote(&t.stem)),
-            (true, stems) => format!("({})", stems.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" OR ")),
+        let exact = if !t.phrase.is_empty() {
+            quote(&t.phrase.join(" "))
+        } else if !t.all_of.is_empty() {
+            format!("({})", t.all_of.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" AND "))
+        } else {
+            match (t.prefix, t.expansions.as_slice()) {
+                (false, _) => quote(&t.stem),
+                (true, []) => format!("{}*", quote(&t.stem)),
+                (true, stems) => format!("({})", stems.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" OR ")),
+            }
+        };
+        if t.alternatives.is_empty() {
+            return exact;
         }
+        let others: Vec<String> = t.alternatives.iter().map(|a| quote(&a.join(" "))).collect();
+        format!("({exact} OR {})", others.join(" OR "))
     }
 
     /// Terms joined by an operator; `None` when there are none.
@@ -185,9 +223,15 @@ impl Query {
 
     /// Does a stem of a post's word match this query (for snippets)?
     pub fn matches(&self, stem: &str, folded: &str) -> bool {
-        self.terms
-            .iter()
-            .any(|t| t.stem == stem || (t.prefix && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded))))
+        self.terms.iter().any(|t| {
+            if t.alternatives.iter().flatten().any(|s| s == stem) || t.all_of.iter().any(|s| s == stem) {
+                return true;
+            }
+            if !t.phrase.is_empty() {
+                return t.phrase.iter().any(|s| s == stem);
+            }
+            t.stem == stem || (t.prefix && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded)))
+        })
     }
 }
 
@@ -244,7 +288,7 @@ mod tests {
             folded: folded.into(),
             stem: stem.into(),
             prefix,
-            expansions: Vec::new(),
+            ..Term::word(folded.into(), stem.into())
         };
         let whole = Query { terms: vec![term("коты", "кот", false)] };
         assert!(whole.matches("кот", "кота"));

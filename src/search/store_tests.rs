@@ -189,8 +189,12 @@ fn suggestions_see_new_words() -> Result<()> {
     let mut a = Archive::open(&path)?;
     let mut b = Archive::open(&path)?;
     let searcher = Searcher::default();
-    let suggestion =
-        |archive: &Archive, q: &str| -> Result<Option<String>> { Ok(searcher.search(archive, q, 0, 5)?.suggestion) };
+    // A search corrects at once: the correction it ran, with its results.
+    let suggestion = |archive: &Archive, q: &str| -> Result<Option<String>> {
+        let page = searcher.search(archive, q, 0, 5)?;
+        assert_eq!(page.corrected.is_some(), !page.hits.is_empty(), "{q}");
+        Ok(page.corrected)
+    };
     import_text(&mut a, 1, "Котлеты по-киевски")?;
     assert_eq!(suggestion(&a, "котлетты")?.as_deref(), Some("котлеты"));
     assert_eq!(suggestion(&b, "котлетты")?.as_deref(), Some("котлеты"));

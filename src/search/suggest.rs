@@ -5,10 +5,12 @@
 //! is rejected by one XOR and a popcount before any edit distance is computed.
 //! One copy serves every connection (`Searcher`); it is read again when an import
 //! changed the vocabulary (the store's vocabulary generation, which every import's
-//! commit advances, in any process).
+//! commit advances, in any process). A second copy holds the stems, for typos that
+//! are nearer a stem than any of its forms (`манипулятр` and `манипулятор`).
 
-use super::{Query, Search};
+use super::{Parsed, Scope, Search, has_digit};
 use crate::store::{Archive, Result};
+use crate::text;
 
 /// A word of the vocabulary.
 #[derive(Debug)]
@@ -19,7 +21,7 @@ struct Entry {
     freq: i64,
 }
 
-/// The archive's vocabulary as last read, for suggestions.
+/// The archive's vocabulary (its words, or its stems) as last read, for suggestions.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
     /// The store's vocabulary generation when read.
@@ -34,23 +36,36 @@ fn sketch(chars: &[char]) -> u64 {
 }
 
 impl Vocabulary {
-    pub(super) fn load(archive: &Archive, generation: i64) -> Result<Self> {
-        let mut by_len: Vec<Vec<Entry>> = Vec::new();
-        archive.for_each_word(|word, freq| {
-            let word = word.to_string();
-            let chars: Box<[char]> = word.chars().collect();
-            let len = chars.len();
-            if by_len.len() <= len {
-                by_len.resize_with(len + 1, Vec::new);
+    fn add(&mut self, word: &str, freq: i64) {
+        let chars: Box<[char]> = word.chars().collect();
+        let len = chars.len();
+        if self.by_len.len() <= len {
+            self.by_len.resize_with(len + 1, Vec::new);
+        }
+        self.by_len[len].push(Entry { sketch: sketch(&chars), chars, word: word.into(), freq });
+    }
+
+    /// The words (or, with `stems`, the stems and the posts holding each) of the archive.
+    pub(super) fn load(archive: &Archive, generation: i64, stems: bool) -> Result<Self> {
+        let mut v = Vocabulary { generation, by_len: Vec::new() };
+        if stems {
+            let mut stmt = archive.conn().prepare("SELECT stem, docs FROM stems ORDER BY stem")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let stem = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+                if !has_digit(stem) {
+                    v.add(stem, row.get(1)?);
+                }
             }
-            by_len[len].push(Entry { sketch: sketch(&chars), chars, word: word.into(), freq });
-        })?;
-        Ok(Vocabulary { generation, by_len })
+        } else {
+            archive.for_each_word(|word, freq| v.add(word, freq))?;
+        }
+        Ok(v)
     }
 
     /// The most frequent word within a small edit distance of `word` (the nearest
-    /// first, then the most frequent, then the first in alphabetical order).
-    fn closest(&self, word: &str) -> Option<&str> {
+    /// first, then the most frequent, then the first in alphabetical order), with its distance.
+    fn closest(&self, word: &str) -> Option<(&str, usize)> {
         let chars: Vec<char> = word.chars().collect();
         let len = chars.len();
         if len < 3 {
@@ -77,47 +92,104 @@ impl Vocabulary {
                 }
             }
         }
-        best.map(|(_, e)| &*e.word)
+        best.map(|(d, e)| (&*e.word, d))
     }
 }
 
 impl Search<'_> {
-    /// A query of real archive words close to the one that found nothing, if it finds something.
-    pub(super) fn suggest(&self, query: &Query) -> Result<Option<String>> {
-        let mut changed = false;
-        let mut words = Vec::with_capacity(query.terms.len());
-        for t in &query.terms {
-            if self.archive.doc_count(&t.stem)? > 0 {
-                words.push(t.folded.clone());
+    /// The typed query with each word the archive lacks corrected on its own, if the
+    /// corrected query finds something within the same filters. Operators and the
+    /// words that need no correction are kept as typed.
+    pub(super) fn suggest(&self, input: &str, parsed: &Parsed, scope: &Scope) -> Result<Option<String>> {
+        // folded word -> its correction
+        let mut fixes: Vec<(String, String)> = Vec::new();
+        let mut known: Vec<(String, String)> = Vec::new();
+        for t in parsed.query.terms.iter().filter(|t| t.phrase.is_empty()) {
+            if has_digit(&t.folded) {
                 continue;
             }
-            match self.closest_word(&t.folded)? {
-                Some(w) => {
-                    changed = true;
-                    words.push(w);
-                }
-                None => words.push(t.folded.clone()),
+            if self.archive.doc_count(&t.stem)? > 0 {
+                known.push((t.folded.clone(), t.stem.clone()));
+                continue;
+            }
+            if let Some(w) = self.correction(&t.folded, &t.stem)? {
+                fixes.push((t.folded.clone(), w));
             }
         }
-        if !changed {
+        if fixes.is_empty() {
             return Ok(None);
         }
-        let suggestion = words.join(" ");
-        let q = Query::parse(&suggestion);
+        // A word found only by its stem (`обучени`) is shown in the archive's own form.
+        for (folded, stem) in known {
+            if !self.is_word(&folded)?
+                && let Some(form) = self.best_form(&stem, &folded)?
+            {
+                fixes.push((folded, form));
+            }
+        }
+        let mut suggestion = String::with_capacity(input.len() + 8);
+        let mut cursor = 0;
+        for r in text::word_ranges(input) {
+            let folded = text::fold(&input[r.clone()]);
+            if let Some((_, fix)) = fixes.iter().find(|(f, _)| *f == folded) {
+                suggestion.push_str(&input[cursor..r.start]);
+                suggestion.push_str(fix);
+                cursor = r.end;
+            }
+        }
+        suggestion.push_str(&input[cursor..]);
+        let q = Parsed::parse(&suggestion, self.archive.taxonomy(), chrono_tz::UTC).query;
         let found = match (q.all_expr(), q.any_expr()) {
             (Some(all), any) => {
-                self.count(&all)? > 0 || any.map(|a| self.count(&a)).transpose()?.is_some_and(|n| n > 0)
+                self.count(&scope.wrap(&all), scope)? > 0
+                    || any.map(|a| self.count(&scope.wrap(&a), scope)).transpose()?.is_some_and(|n| n > 0)
             }
             (None, _) => false,
         };
         Ok(found.then_some(suggestion))
     }
 
-    /// The closest vocabulary word to `word`, reading the vocabulary again if the store changed.
-    fn closest_word(&self, word: &str) -> Result<Option<String>> {
+    /// The closest archive word to a word it lacks: by the word (`экзопланетты` ->
+    /// `экзопланеты`) or by the stem (`манипулятр` -> `манипулятор`, whose forms are
+    /// further from the word than their stem is), the nearer of the two.
+    fn correction(&self, folded: &str, stem: &str) -> Result<Option<String>> {
         let generation = self.archive.vocabulary_generation()?;
-        let vocabulary = self.searcher.vocabulary(self.archive, generation)?;
-        Ok(vocabulary.closest(word).map(str::to_string))
+        let words = self.searcher.vocabulary(self.archive, generation, false)?;
+        let by_word = words.closest(folded).map(|(w, d)| (w.to_string(), d));
+        let stems = self.searcher.vocabulary(self.archive, generation, true)?;
+        let by_stem = match stems.closest(stem) {
+            Some((s, d)) if by_word.as_ref().is_none_or(|(_, wd)| d < *wd) => {
+                self.best_form(s, folded)?.map(|w| (w, d))
+            }
+            _ => None,
+        };
+        Ok(by_stem.or(by_word).map(|(w, _)| w))
+    }
+
+    /// The archive's form of `stem` closest to `near`; among equally close ones the first
+    /// alphabetically (`обучени` -> `обучение`, not `обучения` or `обучении`: in Russian the
+    /// dictionary-like endings -е, -а sort before most oblique ones), then the most frequent.
+    fn best_form(&self, stem: &str, near: &str) -> Result<Option<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT word, freq FROM vocabulary WHERE word >= ?1 AND word < ?1 || char(1114111) LIMIT 500",
+        )?;
+        let near: Vec<char> = near.chars().collect();
+        let mut best: Option<(usize, String, i64)> = None;
+        let mut rows = stmt.query([stem])?;
+        while let Some(row) = rows.next()? {
+            let word: String = row.get(0)?;
+            if text::stem_folded(&word) != stem {
+                continue;
+            }
+            let chars: Vec<char> = word.chars().collect();
+            let d = distance_within(&near, &chars, usize::MAX / 2).unwrap_or(usize::MAX);
+            let freq: i64 = row.get(1)?;
+            let key = (d, word, -freq);
+            if best.as_ref().is_none_or(|b| key < *b) {
+                best = Some(key);
+            }
+        }
+        Ok(best.map(|(_, w, _)| w))
     }
 }
 
@@ -191,12 +263,12 @@ mod tests {
         }
         by_len.iter_mut().for_each(|g| g.sort_by(|a, b| a.word.cmp(&b.word)));
         let v = Vocabulary { generation: 0, by_len };
-        assert_eq!(v.closest("экзопланетты"), Some("экзопланеты"));
+        assert_eq!(v.closest("экзопланетты"), Some(("экзопланеты", 1)));
         // Distance 1 from both: the more frequent one.
-        assert_eq!(v.closest("экзопланетa"), Some("экзопланета"));
+        assert_eq!(v.closest("экзопланетa").map(|c| c.0), Some("экзопланета"));
         // Distance 1 from both, the same frequency: alphabetical.
-        assert_eq!(v.closest("рботы"), Some("работы"));
-        assert_eq!(v.closest("роботы"), Some("работы"));
+        assert_eq!(v.closest("рботы").map(|c| c.0), Some("работы"));
+        assert_eq!(v.closest("роботы").map(|c| c.0), Some("работы"));
         assert_eq!(v.closest("кто"), None);
         assert_eq!(v.closest("ко"), None);
         Ok(())

@@ -363,15 +363,27 @@ fn prefix_of_the_last_word() {
 #[test]
 fn suggestions_are_real_words() {
     let archive = seeded();
-    let page = archive.search("экзопланетты", 0, 5).expect("search");
+    // As typed (no correction run): the suggestion is offered.
+    let typed = |q: &str| {
+        let request = postkeeper::search::Request { correct: false, ..postkeeper::search::Request::new(q, 0, 5) };
+        Searcher::default().search_with(&archive, &request).expect("search")
+    };
+    let page = typed("экзопланетты");
     assert!(page.hits.is_empty());
     assert_eq!(page.suggestion.as_deref(), Some("экзопланеты"));
-    let page = archive.search("симулятр роботов", 0, 5).expect("search");
+    let page = typed("симулятр роботов");
     assert_eq!(page.mode, Mode::Any, "the known word still finds posts");
-    let page = archive.search("симулятр", 0, 5).expect("search");
+    let page = typed("симулятр");
     assert_eq!(page.suggestion.as_deref(), Some("симулятор"), "{page:?}");
-    let page = archive.search("qqqqzzzz", 0, 5).expect("search");
+    let page = typed("qqqqzzzz");
     assert_eq!(page.suggestion, None);
+    // A search corrects at once, saying so.
+    let page = archive.search("экзопланетты", 0, 5).expect("search");
+    assert_eq!(page.corrected.as_deref(), Some("экзопланеты"));
+    assert!(!page.hits.is_empty());
+    let page = archive.search("симулятр роботов", 0, 5).expect("search");
+    assert_eq!(page.corrected.as_deref(), Some("симулятор роботов"));
+    assert!(!page.hits.is_empty());
 }
 
 #[test]

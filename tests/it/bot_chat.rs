@@ -42,7 +42,7 @@ async fn search_pages_forward_back_and_past_the_end() {
     h.exchange(ru("/search обучение"), "sendMessage", 1).await;
     let first = h.last(ME);
     assert!(first.text.contains("стр. 1/4"), "{}", first.text);
-    assert_eq!(labels(&first), ["1/4", "▶"]);
+    assert_eq!(labels(&first), ["1/4", "▶", "🕒 Сначала новые"]);
     assert!(first.text.contains("/post_"));
     assert!(first.entities.iter().any(|e| e["type"] == "bold"), "matched words are bold");
 
@@ -51,7 +51,7 @@ async fn search_pages_forward_back_and_past_the_end() {
     let second = h.last(ME);
     assert_eq!(second.message_id, first.message_id, "paging edits in place");
     assert!(second.text.contains("стр. 2/4"), "{}", second.text);
-    assert_eq!(labels(&second), ["◀", "2/4", "▶"]);
+    assert_eq!(labels(&second), ["◀", "2/4", "▶", "🕒 Сначала новые"]);
 
     let back = button(&second, "◀").expect("back button");
     h.exchange(updates::callback(ME, Some("ru"), &second, &back), "editMessageText", 1).await;
@@ -107,7 +107,14 @@ async fn a_long_cyrillic_query_pages_with_short_callback_data() {
 #[tokio::test]
 async fn nothing_found_offers_the_suggestion_as_a_button() {
     let h = Harness::start(Config::default()).await;
+    // A typo that finds nothing: the correction's results at once, and the query as typed a button away.
     h.exchange(ru("/search экзопланетты"), "sendMessage", 1).await;
+    let m = h.last(ME);
+    assert!(m.text.contains("Показаны результаты по запросу «экзопланеты»"), "{}", m.text);
+    assert!(m.text.contains("Как DL открывает новые экзопланеты"), "{}", m.text);
+    let typed = button(&m, "Искать «экзопланетты»").expect("search as typed");
+    // As typed: nothing found, and the suggestion offered as a button.
+    h.exchange(updates::callback(ME, Some("ru"), &m, &typed), "editMessageText", 1).await;
     let m = h.last(ME);
     assert!(m.text.contains("Ничего не нашлось") && m.text.contains("Возможно, вы искали: экзопланеты"), "{}", m.text);
     let suggestion = button(&m, "🔎").expect("suggestion button");

@@ -14,4 +14,5 @@ mod media;
 mod media_send;
 mod process;
 mod replay_lease;
+mod search;
 mod settings;
