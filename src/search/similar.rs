@@ -1,7 +1,8 @@
 //! "More like this": a post's most distinctive stems (tf-idf against the archive's
 //! per-stem counts), ORed and ranked by bm25, the post itself left out. Only stems
 //! that are neither unique to the post nor common are used, so the query touches
-//! a few short posting lists whatever the archive's size.
+//! a few short posting lists whatever the archive's size (at most `SIMILAR_TERMS` ×
+//! `MAX_DOCS` posts are scored).
 
 use rustc_hash::FxHashMap;
 
@@ -12,7 +13,10 @@ use crate::store::Result;
 use crate::text;
 
 /// Stems of a post that its neighbours are searched by.
-const SIMILAR_TERMS: usize = 12;
+const SIMILAR_TERMS: usize = 10;
+/// Stems in more posts than this are not distinctive enough to search by (and each would
+/// have bm25 score every one of its posts).
+const MAX_DOCS: i64 = 600;
 /// The best matches by words that are re-ranked by shared topics (later pages keep bm25's order).
 const CANDIDATES: usize = 50;
 /// How much each topic shared with the post raises a match's score.
@@ -33,7 +37,7 @@ impl Search<'_> {
         let mut scored: Vec<(f64, String, String)> = Vec::with_capacity(tf.len());
         for (stem, (n, folded)) in tf {
             let docs = self.archive.doc_count(&stem)?;
-            if docs <= 1 || docs > self.searcher.inner.common_docs {
+            if docs <= 1 || docs > MAX_DOCS.min(self.searcher.inner.common_docs) {
                 continue;
             }
             let idf = (size.max(docs) as f64 / docs as f64).ln() + 1.0;
