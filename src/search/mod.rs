@@ -45,6 +45,10 @@ enum Plan {
     /// These posts, newest first (hashtags, checked one post at a time).
     Members(Vec<i64>),
 }
+/// Posts with a hashtag entity, as the partial index `posts_with_hashtags` (V9) holds them.
+const HASHTAG_ENTITY: &str = "p.entities LIKE '%\"type\":\"hashtag\"%'";
+const HASHTAGGED: &str =
+    "SELECT id FROM posts INDEXED BY posts_with_hashtags WHERE entities LIKE '%\"type\":\"hashtag\"%'";
 /// A date range of fewer posts than this narrows the matches by id range too (see `ids_in_dates`).
 const DATE_HINT_POSTS: i64 = 20_000;
 /// Totals are counted up to this; beyond it the count is shown as "N+".
@@ -732,12 +736,12 @@ impl Search<'_> {
     }
 
     /// The posts matching `expr` within the scope whose entities carry every hashtag. SQL
-    /// keeps only posts with a hashtag entity at all (a cheap test of a short column); their
-    /// hashtags are then read from the text.
+    /// keeps only the posts with a hashtag entity at all (the partial index of V9, read
+    /// once); their hashtags are then read from the text.
     fn with_hashtags(&self, expr: &str, scope: &Scope) -> Result<Vec<i64>> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT p.id, p.body, p.entities FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid
-             WHERE posts_fts MATCH ?1{} AND p.entities LIKE '%\"type\":\"hashtag\"%'",
+             WHERE posts_fts MATCH ?1{} AND posts_fts.rowid IN ({HASHTAGGED}) AND {HASHTAG_ENTITY}",
             scope.filter
         ))?;
         let mut rows = stmt.query([expr])?;

@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V5__ascii_tokens.sql", include_str!("../../migrations/V5__ascii_tokens.sql"), Some(import::reindex)),
     ("V6__replay_lease.sql", include_str!("../../migrations/V6__replay_lease.sql"), None),
     ("V7__user_langs.sql", include_str!("../../migrations/V7__user_langs.sql"), None),
+    ("V9__search.sql", include_str!("../../migrations/V9__search.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]
