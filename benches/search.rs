@@ -67,6 +67,8 @@ const OPERATORS: &[(&str, &str)] = &[
     ("typo_stem", "манипулятр"),
     ("typo_2w", "обучени с подкреплнием"),
     ("typo_digits", "Wave2vecc"),
+    ("glossary_en", "reinforcement learning"),
+    ("glossary_ru", "нейронная сеть"),
 ];
 
 /// Posts whose neighbours `/similar` is timed on (ids; every corpus has them).

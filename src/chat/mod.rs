@@ -318,7 +318,7 @@ fn search_page(
 fn found_line(results: &SearchPage, t: &crate::i18n::Texts, page: usize, pages: usize) -> String {
     let plus = if results.total_capped { "+" } else { "" };
     let mut out = format!("{} {}{plus}", t.found, results.total);
-    if results.mode == Mode::Any && results.corrected.is_none() && !results.understood.is_empty() {
+    if results.mode == Mode::Any && results.corrected.is_none() {
         out.push_str(&format!(" ({})", t.found_some_words));
     }
     if pages > 1 {

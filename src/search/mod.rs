@@ -45,6 +45,12 @@ enum Plan {
     /// These posts, newest first (hashtags, checked one post at a time).
     Members(Vec<i64>),
 }
+/// Posts with a hashtag entity, as the partial index `posts_with_hashtags` (V9) holds them.
+const HASHTAG_ENTITY: &str = "p.entities LIKE '%\"type\":\"hashtag\"%'";
+const HASHTAGGED: &str =
+    "SELECT id FROM posts INDEXED BY posts_with_hashtags WHERE entities LIKE '%\"type\":\"hashtag\"%'";
+/// A date range of fewer posts than this narrows the matches by id range too (see `ids_in_dates`).
+const DATE_HINT_POSTS: i64 = 20_000;
 /// Totals are counted up to this; beyond it the count is shown as "N+".
 const COUNT_CAP: i64 = 1_000;
 
@@ -407,11 +413,42 @@ impl Search<'_> {
                 .optional()?,
             None => None,
         };
+        let mut filter = conditions(parsed, topic_id, exclude, "posts_fts.rowid");
+        let mut browse_filter = conditions(parsed, topic_id, exclude, "p.id");
+        if let Some((lo, hi)) = self.ids_in_dates(parsed)? {
+            // The date condition stays exact; this range only lets FTS5 and the primary key
+            // skip to the posts of those dates instead of checking every match's date.
+            filter.push_str(&format!(" AND posts_fts.rowid BETWEEN {lo} AND {hi}"));
+            browse_filter.push_str(&format!(" AND p.id BETWEEN {lo} AND {hi}"));
+        }
         Ok(Scope {
-            filter: conditions(parsed, topic_id, exclude, "posts_fts.rowid"),
-            browse_filter: conditions(parsed, topic_id, exclude, "p.id"),
+            filter,
+            browse_filter,
             excluded: Query::join(&parsed.excluded, " OR "),
             hashtags: parsed.hashtags.clone(),
+        })
+    }
+
+    /// The smallest and largest id of the posts dated within a query's date range, when the
+    /// range holds few enough posts to read their ids off the date index; `(1, 0)` (no id)
+    /// when it holds none.
+    fn ids_in_dates(&self, parsed: &Parsed) -> Result<Option<(i64, i64)>> {
+        if parsed.from.is_none() && parsed.to.is_none() {
+            return Ok(None);
+        }
+        let from = parsed.from.as_ref().map_or(i64::MIN, |b| b.at);
+        let to = parsed.to.as_ref().map_or(i64::MAX, |b| b.at);
+        let (n, lo, hi): (i64, Option<i64>, Option<i64>) = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT count(*), min(id), max(id) FROM (SELECT id FROM posts INDEXED BY posts_date
+                 WHERE date >= ?1 AND date < ?2 LIMIT {DATE_HINT_POSTS})"
+            ))?
+            .query_row(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(match (lo, hi) {
+            _ if n >= DATE_HINT_POSTS => None,
+            (Some(lo), Some(hi)) => Some((lo, hi)),
+            _ => Some((1, 0)),
         })
     }
 
@@ -465,7 +502,7 @@ impl Search<'_> {
             self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?
         };
         if page.total > 0 || !request.correct || page.suggestion.is_none() {
-            return Ok(SearchPage { ..merge(base, page) });
+            return Ok(merge(base, page));
         }
         // Nothing matched and a correction does: its results at once, saying so.
         let Some(corrected) = page.suggestion else { return Ok(base) };
@@ -560,7 +597,7 @@ impl Search<'_> {
         let rare_all = Query::join(rare.iter().copied(), " AND ").map(|e| scope.wrap(&e));
         let mut plan = if !scope.hashtags.is_empty() {
             // Hashtags are checked post by post, on the posts that have their words.
-            let members = self.with_hashtags(self.matching(&all, scope)?, &scope.hashtags)?;
+            let members = self.with_hashtags(&all, scope)?;
             match rare_all {
                 Some(rank) if !newest => Plan::RankedWithin { rank, members: members.into_iter().collect() },
                 _ => {
@@ -695,17 +732,22 @@ impl Search<'_> {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The posts of `ids` whose entities carry every hashtag.
-    fn with_hashtags(&self, ids: HashSet<i64>, tags: &[String]) -> Result<Vec<i64>> {
-        let mut stmt = self.conn().prepare_cached("SELECT body, entities FROM posts WHERE id = ?1")?;
+    /// The posts matching `expr` within the scope whose entities carry every hashtag. SQL
+    /// keeps only the posts with a hashtag entity at all (the partial index of V9, read
+    /// once); their hashtags are then read from the text.
+    fn with_hashtags(&self, expr: &str, scope: &Scope) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT p.id, p.body, p.entities FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid
+             WHERE posts_fts MATCH ?1{} AND posts_fts.rowid IN ({HASHTAGGED}) AND {HASHTAG_ENTITY}",
+            scope.filter
+        ))?;
+        let mut rows = stmt.query([expr])?;
         let mut out = Vec::new();
-        for id in ids {
-            let row: Option<(String, String)> = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-            if let Some((body, entities)) = row {
-                let have = hashtags_of(&body, &entities);
-                if tags.iter().all(|t| have.contains(t)) {
-                    out.push(id);
-                }
+        while let Some(row) = rows.next()? {
+            let text = |i: usize| -> Result<String> { Ok(row.get(i)?) };
+            let have = hashtags_of(&text(1)?, &text(2)?);
+            if scope.hashtags.iter().all(|t| have.contains(t)) {
+                out.push(row.get(0)?);
             }
         }
         Ok(out)

@@ -1,7 +1,8 @@
 //! "More like this": a post's most distinctive stems (tf-idf against the archive's
 //! per-stem counts), ORed and ranked by bm25, the post itself left out. Only stems
 //! that are neither unique to the post nor common are used, so the query touches
-//! a few short posting lists whatever the archive's size.
+//! a few short posting lists whatever the archive's size (`DOCS_BUDGET` posts at most,
+//! beyond the one rarest stem).
 
 use rustc_hash::FxHashMap;
 
@@ -12,7 +13,10 @@ use crate::store::Result;
 use crate::text;
 
 /// Stems of a post that its neighbours are searched by.
-const SIMILAR_TERMS: usize = 12;
+const SIMILAR_TERMS: usize = 10;
+/// Posts the chosen stems may hold in all: bm25 scores every one of them. The most
+/// distinctive stems are taken while they fit (the first always is).
+const DOCS_BUDGET: i64 = 6_000;
 /// The best matches by words that are re-ranked by shared topics (later pages keep bm25's order).
 const CANDIDATES: usize = 50;
 /// How much each topic shared with the post raises a match's score.
@@ -30,18 +34,26 @@ impl Search<'_> {
             }
             tf.entry(w.stem).or_insert((0, w.folded)).0 += 1;
         }
-        let mut scored: Vec<(f64, String, String)> = Vec::with_capacity(tf.len());
+        let mut scored: Vec<(f64, String, String, i64)> = Vec::with_capacity(tf.len());
         for (stem, (n, folded)) in tf {
             let docs = self.archive.doc_count(&stem)?;
-            if docs <= 1 || docs > self.searcher.inner.common_docs {
+            if docs <= 1 {
                 continue;
             }
             let idf = (size.max(docs) as f64 / docs as f64).ln() + 1.0;
-            scored.push(((1.0 + f64::from(n).ln()) * idf, stem, folded));
+            scored.push(((1.0 + f64::from(n).ln()) * idf, stem, folded, docs));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let mut spent = 0;
+        scored.retain(|(_, _, _, docs)| {
+            let fits = spent == 0 || spent + docs <= DOCS_BUDGET;
+            if fits {
+                spent += docs;
+            }
+            fits
+        });
         scored.truncate(SIMILAR_TERMS);
-        let query = Query { terms: scored.into_iter().map(|(_, stem, folded)| Term::word(folded, stem)).collect() };
+        let query = Query { terms: scored.into_iter().map(|(_, stem, folded, _)| Term::word(folded, stem)).collect() };
         let Some(expr) = Query::join(&query.terms, " OR ") else {
             return Ok(Some((post, SearchPage::empty())));
         };

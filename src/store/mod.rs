@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V7__user_langs.sql", include_str!("../../migrations/V7__user_langs.sql"), None),
     ("V8__media.sql", include_str!("../../migrations/V8__media.sql"), None),
     ("V9__replay_media.sql", include_str!("../../migrations/V9__replay_media.sql"), None),
+    ("V10__search.sql", include_str!("../../migrations/V10__search.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]
