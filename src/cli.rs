@@ -397,7 +397,7 @@ fn show(db: &Path, media_dir: &Path, id: i64, json: bool) -> anyhow::Result<()> 
     }
     let label = media_dir.display().to_string();
     for m in &post.media {
-        println!("{}", crate::model::media_line(m, &label));
+        println!("{}", crate::render::post::media_line(m, &label, Lang::En));
     }
     println!("\n{}", post.body);
     Ok(())

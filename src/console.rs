@@ -28,6 +28,7 @@ pub fn run(
     media_dir: &str,
 ) -> anyhow::Result<()> {
     let mut buttons: Vec<String> = Vec::new();
+    let lang = ctx.lang;
     let show =
         |archive: &Archive, out: &mut dyn Write, replies: &[Reply], buttons: &mut Vec<String>| -> anyhow::Result<()> {
             for reply in replies {
@@ -35,7 +36,7 @@ pub fn run(
                 writeln!(out, "{text}")?;
                 if let Some(id) = shown_post(&text) {
                     for m in archive.post_media(id)? {
-                        writeln!(out, "{}", crate::model::media_line(&m, media_dir))?;
+                        writeln!(out, "{}", crate::render::post::media_line(&m, media_dir, lang))?;
                     }
                 }
                 if reply.keyboard.is_empty() {
@@ -191,7 +192,7 @@ mod tests {
         let out = String::from_utf8(out)?;
         let lines: Vec<&str> = out.lines().collect();
         let at = lines.iter().position(|l| *l == "[📷 media/ab12.jpg 1280×720]").unwrap_or_else(|| panic!("{out}"));
-        assert_eq!(lines.get(at + 1), Some(&"[📷 missing: not exported]"), "{out}");
+        assert_eq!(lines.get(at + 1), Some(&"[📷 нет файла: не выгружен]"), "in the console's language: {out}");
         assert!(lines[..at].iter().any(|l| l.contains(&format!("#{id}"))), "after the post's footer: {out}");
         Ok(())
     }

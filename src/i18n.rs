@@ -74,7 +74,11 @@ pub struct Texts {
     pub open_in_channel: &'static str,
     pub no_title: &'static str,
     /// Under a post whose media cannot be sent: `{n}` items.
+    pub media_not_kept: &'static str,
+    /// A media item whose file the export did not include (console and `show` lines).
     pub media_missing: &'static str,
+    /// A media item known by Telegram's file_id only (a live post).
+    pub media_by_file_id: &'static str,
     pub replay_not_admin: &'static str,
     /// To admins: a due job sent nothing. Slots: job, reason.
     pub alert_job_failed: &'static str,
@@ -196,7 +200,9 @@ pub static RU: Texts = Texts {
     went_wrong: "Что-то пошло не так, попробуйте ещё раз чуть позже.",
     open_in_channel: "пост в канале",
     no_title: "Без названия",
-    media_missing: "📎 Медиа этого поста ({n}) не сохранились в архиве: показан только текст.",
+    media_not_kept: "📎 Медиа этого поста ({n}) не сохранились в архиве: показан только текст.",
+    media_missing: "нет файла: не выгружен",
+    media_by_file_id: "в Telegram (file_id)",
     replay_not_admin: "Извините, повторять и планировать посты могут только администраторы канала.",
     alert_job_failed: "⚠️ Повтор по заданию #{job} не удался: {reason}",
     alert_run_failed: "⚠️ Повтор по заданию #{job} («{title}») в {chat} не удался: {reason}",
@@ -363,7 +369,9 @@ pub static EN: Texts = Texts {
     went_wrong: "Something went wrong, please try again a bit later.",
     open_in_channel: "post in the channel",
     no_title: "Untitled",
-    media_missing: "📎 This post's media ({n}) were not kept in the archive: only its text is shown.",
+    media_not_kept: "📎 This post's media ({n}) were not kept in the archive: only its text is shown.",
+    media_missing: "missing: not exported",
+    media_by_file_id: "in Telegram (file_id)",
     replay_not_admin: "Sorry, only the channel's admins can replay and schedule posts.",
     alert_job_failed: "⚠️ The replay of job #{job} failed: {reason}",
     alert_run_failed: "⚠️ The replay of job #{job} («{title}») to {chat} failed: {reason}",

@@ -174,31 +174,6 @@ pub fn media_marker(media: &[Media]) -> Option<String> {
     })
 }
 
-/// A media item as `show` and the console print it: `[📷 media/ab12….jpg 1280×720]`.
-pub fn media_line(m: &Media, dir_label: &str) -> String {
-    let mut parts = vec![m.kind.marker().to_string()];
-    match (&m.file, m.missing) {
-        (_, true) => parts.push("missing: not exported".to_string()),
-        (Some(file), false) => parts.push(format!("{}/{file}", dir_label.trim_end_matches('/'))),
-        (None, false) => match &m.file_id {
-            Some(_) => parts.push("telegram file_id".to_string()),
-            None => parts.push(m.kind.as_str().to_string()),
-        },
-    }
-    if !m.missing {
-        if let (Some(w), Some(h)) = (m.width, m.height) {
-            parts.push(format!("{w}×{h}"));
-        }
-        if let Some(d) = m.duration {
-            parts.push(format!("{d}s"));
-        }
-        if let Some(name) = &m.file_name {
-            parts.push(name.clone());
-        }
-    }
-    format!("[{}]", parts.join(" "))
-}
-
 /// A post as a source gives it, before it is stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewPost {

@@ -393,7 +393,7 @@ fn full_post(post: &Post, ctx: &Ctx) -> Vec<Reply> {
         })
         .collect();
     if !missing.is_empty() {
-        let note = fill(ctx.lang.texts().media_missing, &[("n", &post.media.len().to_string())]);
+        let note = fill(ctx.lang.texts().media_not_kept, &[("n", &post.media.len().to_string())]);
         replies.push(Reply::text(escape(&note)));
     }
     if let Some(last) = replies.last_mut() {

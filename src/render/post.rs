@@ -4,7 +4,7 @@ use chrono_tz::Tz;
 
 use super::html::{self, MESSAGE_LIMIT, escape, utf16_len};
 use crate::i18n::Lang;
-use crate::model::{Entity, EntityKind, Post};
+use crate::model::{Entity, EntityKind, Media, Post};
 use crate::search::SearchHit;
 
 /// Room kept free in every part for what Telegram might count differently.
@@ -119,6 +119,33 @@ pub fn list_entry(n: usize, post: &Post, snippet_html: Option<&str>, lang: Lang,
     }
     out.push_str(&format!("\n→ /post_{}", post.id));
     out
+}
+
+/// A media item as `show` and the console print it: `[📷 media/ab12….jpg 1280×720]`,
+/// `[📷 missing: not exported]`, in the reader's language.
+pub fn media_line(m: &Media, dir_label: &str, lang: Lang) -> String {
+    let t = lang.texts();
+    let mut parts = vec![m.kind.marker().to_string()];
+    match (&m.file, m.missing) {
+        (_, true) => parts.push(t.media_missing.to_string()),
+        (Some(file), false) => parts.push(format!("{}/{file}", dir_label.trim_end_matches('/'))),
+        (None, false) => match &m.file_id {
+            Some(_) => parts.push(t.media_by_file_id.to_string()),
+            None => parts.push(m.kind.as_str().to_string()),
+        },
+    }
+    if !m.missing {
+        if let (Some(w), Some(h)) = (m.width, m.height) {
+            parts.push(format!("{w}×{h}"));
+        }
+        if let Some(d) = m.duration {
+            parts.push(format!("{d}s"));
+        }
+        if let Some(name) = &m.file_name {
+            parts.push(name.clone());
+        }
+    }
+    format!("[{}]", parts.join(" "))
 }
 
 /// A search hit's snippet as HTML, matched words bold, at most ~300 characters.
@@ -314,6 +341,25 @@ mod tests {
         p.body.clear();
         p.media = vec![item(MediaKind::Document)];
         assert_eq!(list_entry(2, &p, None, Lang::En, Tz::UTC), "2. 📎 <b>Untitled</b>\n→ /post_7");
+    }
+
+    #[test]
+    fn media_lines_say_where_the_file_is_in_the_readers_language() {
+        use crate::model::MediaKind;
+        let photo = Media { file: Some("ab12.jpg".into()), width: Some(1280), height: Some(720), ..Media::default() };
+        assert_eq!(media_line(&photo, "media/", Lang::En), "[📷 media/ab12.jpg 1280×720]");
+        let missing = Media { missing: true, width: Some(1280), height: Some(720), ..Media::default() };
+        assert_eq!(media_line(&missing, "media", Lang::En), "[📷 missing: not exported]");
+        assert_eq!(media_line(&missing, "media", Lang::Ru), "[📷 нет файла: не выгружен]");
+        let live = Media { kind: MediaKind::Video, file_id: Some("F".into()), duration: Some(7), ..Media::default() };
+        assert_eq!(media_line(&live, "media", Lang::En), "[🎬 in Telegram (file_id) 7s]");
+        let doc = Media {
+            kind: MediaKind::Document,
+            file: Some("cd.pdf".into()),
+            file_name: Some("paper.pdf".into()),
+            ..Media::default()
+        };
+        assert_eq!(media_line(&doc, "/srv/m", Lang::En), "[📎 /srv/m/cd.pdf paper.pdf]");
     }
 
     #[test]

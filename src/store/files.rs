@@ -1,12 +1,12 @@
 //! The media folder: files copied from exports, named by their content's SHA-256, so
 //! the same file twice is stored once and the archive needs the export no more.
 //!
-//! A file is written under a temporary name (`.incoming-…`), synced, and only renamed to
-//! its final name when the import is about to commit: a crash leaves no half file under a
-//! final name, and an import that fails removes what it wrote.
+//! A file is written under a temporary name (`.incoming-…`) and only renamed to its final
+//! name when the import is about to commit: a crash leaves no half file under a final
+//! name, and an import that fails removes what it wrote.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashSet;
@@ -69,10 +69,15 @@ impl MediaFiles {
         &self.dir
     }
 
-    /// Copies `src` into the folder (streamed, hashed on the way) unless its content is
-    /// there already. An error opening `src` is the caller's to judge (a missing file is
-    /// not a failed import); an error writing the folder is a failed import.
+    /// Copies `src` into the folder unless its content is there already. The file is read
+    /// once to learn its hash; only a new one is read again and written (a re-import writes
+    /// nothing). An error opening `src` is the caller's to judge (a missing file is not a
+    /// failed import); an error writing the folder is a failed import.
     pub fn add(&mut self, mut src: File, extension: &str) -> io::Result<Stored> {
+        let name = name_of(&self.hash(&mut src, None)?, extension);
+        if self.present(&name) {
+            return Ok(Stored::AlreadyPresent(name));
+        }
         if !self.ready {
             fs::create_dir_all(&self.dir)?;
             self.ready = true;
@@ -81,29 +86,10 @@ impl MediaFiles {
         let tmp = self.dir.join(format!(".incoming-{}-{}", std::process::id(), self.counter));
         let written = (|| -> io::Result<String> {
             let mut out = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            let mut hasher = Sha256::new();
-            loop {
-                let n = match src.read(&mut self.buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                hasher.update(&self.buf[..n]);
-                out.write_all(&self.buf[..n])?;
-            }
-            // On disk before it can take its final name (a crash then leaves no empty file there).
-            out.sync_data()?;
-            let digest = hasher.finalize();
-            let mut name = String::with_capacity(64 + 1 + extension.len());
-            for b in digest {
-                name.push_str(&format!("{b:02x}"));
-            }
-            if !extension.is_empty() {
-                name.push('.');
-                name.push_str(extension);
-            }
-            Ok(name)
+            src.seek(SeekFrom::Start(0))?;
+            // Hashed again as it is copied: the name is that of the bytes written.
+            let digest = self.hash(&mut src, Some(&mut out))?;
+            Ok(name_of(&digest, extension))
         })();
         let name = match written {
             Ok(name) => name,
@@ -112,7 +98,7 @@ impl MediaFiles {
                 return Err(e);
             }
         };
-        if self.pending_names.contains(&name) || self.dir.join(&name).is_file() {
+        if self.present(&name) {
             fs::remove_file(&tmp)?;
             return Ok(Stored::AlreadyPresent(name));
         }
@@ -121,7 +107,34 @@ impl MediaFiles {
         Ok(Stored::Copied(name))
     }
 
+    /// Whether this import or the folder already holds a file of this name.
+    fn present(&self, name: &str) -> bool {
+        self.pending_names.contains(name) || self.dir.join(name).is_file()
+    }
+
+    /// SHA-256 of the rest of `src`, copied to `out` on the way when given.
+    fn hash(&mut self, src: &mut File, mut out: Option<&mut File>) -> io::Result<[u8; 32]> {
+        let mut hasher = Sha256::new();
+        loop {
+            let n = match src.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&self.buf[..n]);
+            if let Some(out) = out.as_mut() {
+                out.write_all(&self.buf[..n])?;
+            }
+        }
+        Ok(hasher.finalize().into())
+    }
+
     /// Gives the files written their final names: call it just before the import commits.
+    /// A file is complete before it is renamed, so a crash of the process never leaves a
+    /// short file under a final name. (Files are not synced one by one: against a power
+    /// loss they are as safe as the store's own commits, which `synchronous = NORMAL`
+    /// leaves to the next checkpoint; see benches/README.md for what a sync per file cost.)
     pub fn publish(&mut self) -> io::Result<()> {
         for (tmp, name) in std::mem::take(&mut self.pending) {
             let target = self.dir.join(&name);
@@ -161,6 +174,19 @@ impl Drop for MediaFiles {
             let _ = fs::remove_file(path);
         }
     }
+}
+
+/// A stored file's name: the hash in hex, then the extension.
+fn name_of(digest: &[u8; 32], extension: &str) -> String {
+    let mut name = String::with_capacity(64 + 1 + extension.len());
+    for b in digest {
+        name.push_str(&format!("{b:02x}"));
+    }
+    if !extension.is_empty() {
+        name.push('.');
+        name.push_str(extension);
+    }
+    name
 }
 
 /// The extension a stored file keeps: the source's, lowercased, when it is short and
