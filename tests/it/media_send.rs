@@ -469,3 +469,49 @@ async fn media_filters_find_the_posts_that_carry_that_kind() {
     assert!(h.last(USER).text.contains("Ничего не нашлось"), "{}", h.last(USER).text);
     h.finish().await;
 }
+
+#[tokio::test]
+async fn an_album_counts_each_item_against_the_channel_cap() {
+    use chrono::TimeZone;
+    use postkeeper::replay::Target;
+    use postkeeper::replay::when::Schedule;
+    let store = MediaStore::new();
+    let album = store.post(3).id;
+    let media_dir = store.media_dir();
+    let MediaStore { dir: _dir, archive } = store;
+    let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).single().expect("valid");
+    // Seven replays of a 3-photo album, all due now: 21 messages, one more than a minute allows.
+    for _ in 0..7 {
+        archive.create_job(Target::Post(album), &Schedule::Once, t0, None, t0).expect("job");
+    }
+    let (clock, manual) = postkeeper::replay::Clock::manual(t0);
+    let config = Config {
+        media_dir,
+        admins: vec![ADMIN],
+        replay_chat: Some(postkeeper::config::ChatRef::Username("replay_chan".into())),
+        ..Config::default()
+    };
+    let h = Harness::with_clock(config, archive, clock, |tg| {
+        tg.add_chat(updates::channel_chat(CHANNEL, Some("replay_chan")));
+        tg.add_chat(updates::private_chat(ADMIN));
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.tg.messages(CHANNEL).len() < 18 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Six albums are 18 messages; the seventh would make 21 within the minute: it waits.
+    h.replays_settled().await;
+    assert_eq!(h.tg.messages(CHANNEL).len(), 18);
+    assert_eq!(h.tg.calls_to("sendMediaGroup").len(), 6);
+    manual.advance(std::time::Duration::from_secs(60));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.tg.messages(CHANNEL).len() < 21 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    h.replays_settled().await;
+    assert_eq!(h.tg.messages(CHANNEL).len(), 21, "the seventh album, whole, once");
+    h.finish().await;
+}
