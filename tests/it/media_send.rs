@@ -263,7 +263,6 @@ async fn a_replayed_album_is_one_media_group_and_a_second_replay_uploads_nothing
     assert!(h.tg.calls_to("sendMessage").iter().all(|c| c.params["chat_id"] != "@replay_chan"), "no text part");
     let uploaded = uploads(&h);
     assert_eq!(uploaded, 3);
-    println!("a replayed album on the fake server:\n{}", h.tg.dump_calls());
 
     // Again: three file_ids, not one byte uploaded.
     replay(&h, id, 6).await;
@@ -274,6 +273,7 @@ async fn a_replayed_album_is_one_media_group_and_a_second_replay_uploads_nothing
         h.tg.messages(CHANNEL).iter().take(3).filter_map(|m| m.media.clone()).map(|m| m.file_unique_id).collect();
     let second: Vec<String> = again.iter().filter_map(|m| m.media.clone()).map(|m| m.file_unique_id).collect();
     assert_eq!(first, second, "the same pictures in the same order");
+    println!("a replayed album, twice, on the fake server:\n{}", h.tg.dump_calls());
     h.finish().await;
 }
 
