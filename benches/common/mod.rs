@@ -3,7 +3,8 @@
 //! frequency, so that common words (`обучение`, `модели`) are in most posts and
 //! the seed's rare words in few, and cached stores of n such posts.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -218,4 +219,69 @@ pub fn corpus_db(n: usize) -> PathBuf {
 /// The stemmed title and body of a post, as the index holds them.
 pub fn stemmed_fields(post_text: &str) -> (String, String) {
     (text::stemmed(&postkeeper::model::title_of(post_text)), text::stemmed(post_text))
+}
+
+/// Streams a Telegram Desktop export (`result.json`, one public channel) of the first `n`
+/// posts of the corpus to `path`, one message at a time, and beside it `texts.bin`: each
+/// post's title and text (u32 little-endian length, then the bytes), what the bare FTS5
+/// baseline is fed without parsing JSON.
+pub fn write_export(path: &Path, texts: &Path, n: usize) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut raw = BufWriter::with_capacity(1 << 20, File::create(texts)?);
+    out.write_all(br#"{"name":"Bench","type":"public_channel","id":1001,"messages":["#)?;
+    let mut corpus = Corpus::new(CORPUS_SEED);
+    for i in 0..n {
+        let post = corpus.post();
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write!(
+            out,
+            r#"{{"id":{},"type":"message","date":"2020-01-01T00:00:00","date_unixtime":"{}","from":"Bench","from_id":"channel1001","text":"#,
+            post.seq,
+            post.date.unwrap_or_default()
+        )?;
+        serde_json::to_writer(&mut out, &post.text)?;
+        out.write_all(br#","text_entities":[{"type":"plain","text":"#)?;
+        serde_json::to_writer(&mut out, &post.text)?;
+        out.write_all(b"}]}\n")?;
+        for field in [postkeeper::model::title_of(&post.text), post.text] {
+            raw.write_all(&(field.len() as u32).to_le_bytes())?;
+            raw.write_all(field.as_bytes())?;
+        }
+    }
+    out.write_all(b"]}\n")?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    raw.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+/// A generated export of `n` posts and its texts (see [`write_export`]), written once under
+/// `target/bench-corpora/export-{n}/` and reused while its marker says it is of this version.
+pub fn export_dir(n: usize) -> PathBuf {
+    let dir = target_dir().join("bench-corpora").join(format!("export-{n}"));
+    let marker = dir.join("done");
+    if fs::read_to_string(&marker).is_ok_and(|m| m == CORPUS_VERSION) {
+        return dir;
+    }
+    fs::create_dir_all(&dir).expect("create the export folder");
+    let _ = fs::remove_file(&marker);
+    eprintln!("writing {} ({n} posts)...", dir.display());
+    let started = Instant::now();
+    write_export(&dir.join("result.json"), &dir.join("texts.bin"), n).expect("write the export");
+    fs::write(&marker, CORPUS_VERSION).expect("write the export marker");
+    eprintln!("wrote {} in {:.1} s", dir.display(), started.elapsed().as_secs_f64());
+    dir
+}
+
+/// The (title, text) pairs of `texts.bin`, read one at a time.
+pub fn read_texts(path: &Path) -> impl Iterator<Item = (String, String)> {
+    let mut input = std::io::BufReader::with_capacity(1 << 20, File::open(path).expect("open texts.bin"));
+    let mut field = move || -> Option<String> {
+        let mut len = [0u8; 4];
+        std::io::Read::read_exact(&mut input, &mut len).ok()?;
+        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
+        std::io::Read::read_exact(&mut input, &mut bytes).expect("a whole field");
+        Some(String::from_utf8(bytes).expect("UTF-8 text"))
+    };
+    std::iter::from_fn(move || Some((field()?, field()?)))
 }

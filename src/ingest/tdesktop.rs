@@ -1,9 +1,12 @@
 //! Telegram Desktop's `result.json`, single-chat or full-account, streamed:
 //! one message is in memory at a time, whatever the size of the file.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -39,8 +42,12 @@ pub enum ExportError {
 /// Streams an export into `sink`, copying its media files through `media`. Returns the
 /// number of channels found.
 pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>, media: &mut MediaSource) -> Result<usize, ExportError> {
-    let mut de = serde_json::Deserializer::from_reader(FixEscapes::new(reader));
-    let mut state = State { sink, failure: None, channels: 0, found: false, media: std::mem::take(media) };
+    let cut = Cut::default();
+    // serde_json reads an `io::Read` a byte at a time, and only a `BufReader` answers that
+    // from a buffer: any other reader is called once per byte of the export.
+    let reader = std::io::BufReader::with_capacity(64 * 1024, Splitter::new(reader, cut.clone()));
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut state = State { sink, failure: None, channels: 0, found: false, media: std::mem::take(media), cut };
     let result = ExportSeed { state: &mut state, top: true }.deserialize(&mut de).and_then(|()| de.end());
     *media = std::mem::take(&mut state.media);
     if let Some(e) = state.failure.take() {
@@ -60,6 +67,8 @@ struct State<'s, 'a> {
     channels: usize,
     found: bool,
     media: MediaSource,
+    /// The messages the reader cut out of the stream (see [`Splitter`]).
+    cut: Cut,
 }
 
 impl State<'_, '_> {
@@ -302,7 +311,8 @@ impl<'de> Visitor<'de> for Messages<'_, '_, '_, '_> {
         let state = self.state;
         if !self.chat.is_channel() {
             // Personal chats, groups: not a channel's posts.
-            while seq.next_element::<IgnoredAny>()?.is_some() {
+            while let Some(index) = seq.next_element::<u64>()? {
+                state.cut.take(index).map_err(de::Error::custom)?;
                 state.sink.skip();
             }
             return Ok(());
@@ -324,7 +334,16 @@ impl<'de> Visitor<'de> for Messages<'_, '_, '_, '_> {
             state.failure = Some(e);
             de::Error::custom("store failure")
         };
-        while let Some(message) = seq.next_element::<RawMessage>()? {
+        while let Some(index) = seq.next_element::<u64>()? {
+            let bytes = state.cut.take(index).map_err(de::Error::custom)?;
+            let message: RawMessage = serde_json::from_slice(&bytes).map_err(|e| {
+                // Where in the message is of no use to a reader of the file: the stream's
+                // position (the line the message begins on) is added instead.
+                let what = e.to_string();
+                let suffix = format!(" at line {} column {}", e.line(), e.column());
+                let what = what.strip_suffix(&suffix).unwrap_or(&what);
+                de::Error::custom(format!("message {} of the export: {what}", index + 1))
+            })?;
             let media = state.media_of(&message).map_err(|e| fail(state, e))?;
             let from = message.from_id.clone();
             let Some(post) = message.into_post(media) else {
@@ -400,11 +419,36 @@ struct RawMessage {
     duration_seconds: Option<i64>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A number, or a string of one (by hand, not `#[serde(untagged)]`: untagged enums buffer
+/// every value before trying their variants, which was a quarter of an import).
 enum StringOrInt {
     Int(i64),
     Str(String),
+}
+
+impl<'de> Deserialize<'de> for StringOrInt {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StringOrInt;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StringOrInt, E> {
+                Ok(StringOrInt::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StringOrInt, E> {
+                i64::try_from(v).map(StringOrInt::Int).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StringOrInt, E> {
+                Ok(StringOrInt::Str(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<StringOrInt, E> {
+                Ok(StringOrInt::Str(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl StringOrInt {
@@ -416,18 +460,64 @@ impl StringOrInt {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A message's `text`: a string, or a list of parts (deserialized by hand, as [`StringOrInt`]).
 enum RawText {
     Plain(String),
     Parts(Vec<RawPart>),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A part of a `text` list: a string, or a styled piece.
 enum RawPart {
     Plain(String),
     Piece(RawPiece),
+}
+
+impl<'de> Deserialize<'de> for RawText {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a text: a string or a list of parts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawText, E> {
+                Ok(RawText::Plain(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawText, E> {
+                Ok(RawText::Plain(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawText, A::Error> {
+                let mut parts = Vec::new();
+                while let Some(part) = seq.next_element::<RawPart>()? {
+                    parts.push(part);
+                }
+                Ok(RawText::Parts(parts))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPart {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawPart;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a part of a text: a string or a piece object")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPart, E> {
+                Ok(RawPart::Plain(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawPart, E> {
+                Ok(RawPart::Plain(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPart, A::Error> {
+                RawPiece::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawPart::Piece)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -553,6 +643,267 @@ impl RawMessage {
     }
 }
 
+/// The messages [`Splitter`] cut out of an export, numbered in order, until the visitor
+/// takes them.
+#[derive(Clone, Default)]
+struct Cut(Rc<RefCell<VecDeque<CutMessage>>>);
+
+/// A message's number in the export and its bytes.
+type CutMessage = (u64, Vec<u8>);
+
+impl Cut {
+    /// The bytes of message `index` (any older one left behind is dropped).
+    fn take(&self, index: u64) -> Result<Vec<u8>, String> {
+        let mut queue = self.0.borrow_mut();
+        while let Some((i, bytes)) = queue.pop_front() {
+            if i == index {
+                return Ok(bytes);
+            }
+        }
+        Err(format!("message {} of the export was not read whole", index + 1))
+    }
+}
+
+/// An object or an array open in the export, outside the messages.
+struct Frame {
+    array: bool,
+    /// The key this container is the value of (its first bytes; empty in an array).
+    key: Vec<u8>,
+    /// In an object: the next string is a key.
+    expect_key: bool,
+}
+
+/// A message being cut out.
+struct Message {
+    bytes: Vec<u8>,
+    depth: u32,
+    /// Not an object or an array: ends at the next `,`, `]` or space.
+    scalar: bool,
+}
+
+/// Keys no longer than this are kept for matching (`messages`, `chats`, `left_chats`, `list`).
+const KEY_MAX: usize = 16;
+
+/// Reads an export for serde_json, cutting every element of a chat's `"messages"` array out
+/// of the stream: the element's bytes go to [`Cut`], and the stream carries its number in
+/// its place. serde_json parses a message from a slice several times faster than from a
+/// reader (which it reads a byte at a time), and one message is in memory at a time as
+/// before. Also rewrites the `\xHH` escapes some exports write (invalid JSON) to `\u00HH`,
+/// as [`FixEscapes`] does. The chats' `"messages"` are those of the top level and of
+/// `"chats"` / `"left_chats"` → `"list"` → each chat, where the visitor reads them.
+struct Splitter<R> {
+    inner: R,
+    raw: Box<[u8]>,
+    out: Vec<u8>,
+    pos: usize,
+    cut: Cut,
+    next: u64,
+    in_string: bool,
+    escaped: bool,
+    stack: Vec<Frame>,
+    /// The last key read in the innermost object, waiting for its value.
+    key: Vec<u8>,
+    /// The string being read outside the messages (its first bytes: it may be a key).
+    string: Vec<u8>,
+    /// The innermost container is a chat's messages.
+    in_messages: bool,
+    message: Option<Message>,
+}
+
+impl<R: Read> Splitter<R> {
+    fn new(inner: R, cut: Cut) -> Self {
+        Splitter {
+            inner,
+            raw: vec![0; 64 * 1024].into_boxed_slice(),
+            out: Vec::new(),
+            pos: 0,
+            cut,
+            next: 0,
+            in_string: false,
+            escaped: false,
+            stack: Vec::new(),
+            key: Vec::new(),
+            string: Vec::new(),
+            in_messages: false,
+            message: None,
+        }
+    }
+
+    /// Whether an array opened now under `key` holds a chat's messages.
+    fn opens_messages(&self, key: &[u8]) -> bool {
+        let s = &self.stack;
+        key == b"messages"
+            && match s.len() {
+                1 => !s[0].array,
+                4 => {
+                    !s[0].array
+                        && !s[1].array
+                        && (s[1].key == b"chats" || s[1].key == b"left_chats")
+                        && s[2].array
+                        && s[2].key == b"list"
+                        && !s[3].array
+                }
+                _ => false,
+            }
+    }
+
+    /// The message cut: its number in the stream, followed by its line breaks, so that
+    /// serde_json's positions stay the file's lines.
+    fn finish_message(&mut self) {
+        if let Some(m) = self.message.take() {
+            self.out.extend_from_slice(self.next.to_string().as_bytes());
+            self.out.extend(std::iter::repeat_n(b'\n', memchr::memchr_iter(b'\n', &m.bytes).count()));
+            self.cut.0.borrow_mut().push_back((self.next, m.bytes));
+            self.next += 1;
+        }
+    }
+
+    /// A byte outside strings and outside the messages.
+    fn structure(&mut self, b: u8) {
+        if self.in_messages && !b.is_ascii_whitespace() && b != b',' && b != b']' {
+            let container = b == b'{' || b == b'[';
+            self.message = Some(Message { bytes: vec![b], depth: u32::from(container), scalar: !container });
+            self.in_string = b == b'"';
+            return;
+        }
+        self.out.push(b);
+        match b {
+            b'"' => {
+                self.in_string = true;
+                self.string.clear();
+            }
+            b':' => {
+                if let Some(top) = self.stack.last_mut() {
+                    top.expect_key = false;
+                }
+            }
+            b',' => {
+                if let Some(top) = self.stack.last_mut() {
+                    top.expect_key = !top.array;
+                }
+            }
+            b'{' | b'[' => {
+                let key = match self.stack.last() {
+                    Some(top) if !top.array => std::mem::take(&mut self.key),
+                    _ => Vec::new(),
+                };
+                let messages = b == b'[' && self.opens_messages(&key);
+                self.stack.push(Frame { array: b == b'[', key, expect_key: b == b'{' });
+                self.in_messages = messages;
+            }
+            b'}' | b']' => {
+                self.stack.pop();
+                self.in_messages = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// The end of a string outside the messages.
+    fn string_ended(&mut self) {
+        if let Some(top) = self.stack.last()
+            && !top.array
+            && top.expect_key
+        {
+            self.key.clear();
+            self.key.extend_from_slice(&self.string);
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<usize> {
+        let n = self.inner.read(&mut self.raw)?;
+        let raw = std::mem::take(&mut self.raw);
+        self.out.clear();
+        self.pos = 0;
+        let mut rest = &raw[..n];
+        while let Some((&b, after)) = rest.split_first() {
+            if self.escaped {
+                self.escaped = false;
+                let fixed: &[u8] = if b == b'x' { b"u00" } else { std::slice::from_ref(&b) };
+                match &mut self.message {
+                    Some(m) => m.bytes.extend_from_slice(fixed),
+                    None => {
+                        self.out.extend_from_slice(fixed);
+                        self.string.extend_from_slice(fixed);
+                    }
+                }
+                rest = after;
+                continue;
+            }
+            if self.in_string {
+                // Runs inside strings are copied whole.
+                let at = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                let run = &rest[..(at + 1).min(rest.len())];
+                match &mut self.message {
+                    Some(m) => m.bytes.extend_from_slice(run),
+                    None => {
+                        self.out.extend_from_slice(run);
+                        if self.string.len() < KEY_MAX + 1 {
+                            self.string.extend_from_slice(&run[..run.len().min(KEY_MAX + 1)]);
+                        }
+                    }
+                }
+                if at < rest.len() {
+                    if rest[at] == b'\\' {
+                        self.escaped = true;
+                    } else {
+                        self.in_string = false;
+                        if self.message.is_none() {
+                            self.string.pop(); // the closing quote
+                            self.string_ended();
+                        }
+                    }
+                }
+                rest = &rest[run.len()..];
+                continue;
+            }
+            rest = after;
+            if let Some(m) = &mut self.message {
+                if m.scalar && (b == b',' || b == b']' || b.is_ascii_whitespace()) {
+                    self.finish_message();
+                    self.structure(b);
+                    continue;
+                }
+                m.bytes.push(b);
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => m.depth += 1,
+                    b'}' | b']' if !m.scalar => {
+                        m.depth -= 1;
+                        if m.depth == 0 {
+                            self.finish_message();
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            self.structure(b);
+        }
+        self.raw = raw;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Read for Splitter<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.out.len() {
+            if self.refill()? == 0 {
+                // A message cut short by the end of the file: its line breaks, so that the
+                // error is at the file's end.
+                let Some(m) = self.message.take() else { return Ok(0) };
+                self.out.clear();
+                self.pos = 0;
+                self.out.extend(std::iter::repeat_n(b'\n', memchr::memchr_iter(b'\n', &m.bytes).count()));
+            }
+        }
+        let n = out.len().min(self.out.len() - self.pos);
+        out[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Rewrites the `\xHH` escapes some exports write (invalid JSON) to `\u00HH`,
 /// leaving `\\x` (an escaped backslash, then `x`) alone.
 pub struct FixEscapes<R> {
@@ -580,23 +931,32 @@ impl<R: Read> FixEscapes<R> {
         let n = self.inner.read(&mut self.raw)?;
         self.buf.clear();
         self.pos = 0;
-        for &b in &self.raw[..n] {
+        // Runs between quotes and backslashes are copied whole (a byte at a time was a
+        // sixth of an import).
+        let mut rest = &self.raw[..n];
+        while let Some((&b, after)) = rest.split_first() {
             if self.escaped {
                 self.escaped = false;
                 if b == b'x' {
                     self.buf.extend_from_slice(b"u00");
-                    continue;
+                } else {
+                    self.buf.push(b);
                 }
-            } else if self.in_string {
-                match b {
-                    b'\\' => self.escaped = true,
-                    b'"' => self.in_string = false,
-                    _ => {}
-                }
-            } else if b == b'"' {
-                self.in_string = true;
+                rest = after;
+                continue;
             }
-            self.buf.push(b);
+            let next = if self.in_string { memchr::memchr2(b'"', b'\\', rest) } else { memchr::memchr(b'"', rest) };
+            let Some(at) = next else {
+                self.buf.extend_from_slice(rest);
+                break;
+            };
+            self.buf.extend_from_slice(&rest[..=at]);
+            if rest[at] == b'\\' {
+                self.escaped = true;
+            } else {
+                self.in_string = !self.in_string;
+            }
+            rest = &rest[at + 1..];
         }
         Ok(n)
     }
@@ -631,6 +991,99 @@ mod tests {
         assert_eq!(fixed(r#"{"a":"x\x0by"}"#), r#"{"a":"x\u000by"}"#);
         assert_eq!(fixed(r#"{"a":"C:\\xfiles"}"#), r#"{"a":"C:\\xfiles"}"#);
         assert_eq!(fixed(r#"{"a\"x":"\"\x1f"}"#), r#"{"a\"x":"\"\u001f"}"#);
+    }
+
+    /// A reader giving one byte per call: every escape and quote falls on a refill's edge.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else { return Ok(0) };
+            if out.is_empty() {
+                return Ok(0);
+            }
+            out[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn x_escapes_are_rewritten_across_reads() {
+        let input = r#"{"a\"x":"\"\x1f","b":"C:\\xf","c":[1,"\x41"]} \x"#;
+        let mut out = String::new();
+        FixEscapes::new(Trickle(input.as_bytes())).read_to_string(&mut out).expect("reads");
+        assert_eq!(out, fixed(input));
+        assert_eq!(out, r#"{"a\"x":"\"\u001f","b":"C:\\xf","c":[1,"\u0041"]} \x"#);
+    }
+
+    /// What a splitter makes of `input`, read through `reader`: the stream and the cut messages.
+    fn split(reader: impl Read) -> (String, Vec<String>) {
+        let cut = Cut::default();
+        let mut out = String::new();
+        Splitter::new(reader, cut.clone()).read_to_string(&mut out).expect("reads");
+        let messages = cut.0.borrow_mut().drain(..).map(|(_, m)| String::from_utf8(m).expect("utf-8")).collect();
+        (out, messages)
+    }
+
+    #[test]
+    fn the_splitter_cuts_out_the_chats_messages_only() {
+        let input = r#"{"name":"a\"messages\"","messages": [ {"id":1,
+            "text":"x\x41]}"} , 7 ,"s"],
+            "other":{"messages":[{"id":9}]},
+            "chats":{"about":"","list":[{"id":2,"messages":[{"id":3,"text":["a",{"type":"bold","text":"}"}]}]},
+                                        {"list":[{"messages":[{"id":8}]}]}]},
+            "left_chats":{"list":[{"messages":[]}]}, "list":[{"messages":[{"id":4}]}]}"#;
+        let expected_stream = r#"{"name":"a\"messages\"","messages": [ 0
+ , 1 ,2],
+            "other":{"messages":[{"id":9}]},
+            "chats":{"about":"","list":[{"id":2,"messages":[3]},
+                                        {"list":[{"messages":[{"id":8}]}]}]},
+            "left_chats":{"list":[{"messages":[]}]}, "list":[{"messages":[{"id":4}]}]}"#;
+        let expected_messages = [
+            r#"{"id":1,
+            "text":"x\u0041]}"}"#,
+            "7",
+            r#""s""#,
+            r#"{"id":3,"text":["a",{"type":"bold","text":"}"}]}"#,
+        ];
+        for (stream, messages) in [split(input.as_bytes()), split(Trickle(input.as_bytes()))] {
+            assert_eq!(stream, expected_stream);
+            assert_eq!(messages, expected_messages);
+        }
+    }
+
+    #[test]
+    fn a_message_cut_short_keeps_its_lines() {
+        let (stream, messages) = split(
+            r#"{"messages":[{"id":1},
+{"id":2,
+"text":"#
+                .as_bytes(),
+        );
+        assert_eq!(stream, "{\"messages\":[0,\n\n");
+        assert_eq!(messages, [r#"{"id":1}"#]);
+    }
+
+    #[test]
+    fn texts_of_every_shape_parse() {
+        let message = |text: &str| -> Option<String> {
+            let json = format!(r#"{{"id":1,"type":"message","date_unixtime":"5","text":{text}}}"#);
+            let raw: RawMessage = serde_json::from_str(&json).ok()?;
+            raw.into_post(None).map(|p| p.text)
+        };
+        assert_eq!(message(r#""plain""#).as_deref(), Some("plain"));
+        assert_eq!(message(r#"["a ",{"type":"bold","text":"b"}," c"]"#).as_deref(), Some("a b c"));
+        assert_eq!(message("17"), None);
+        assert_eq!(message(r#"[{"type":"bold"}]"#), None);
+        let date = |v: &str| -> Option<Option<i64>> {
+            let json = format!(r#"{{"id":1,"type":"message","date_unixtime":{v},"text":"t"}}"#);
+            let raw: RawMessage = serde_json::from_str(&json).ok()?;
+            raw.into_post(None).map(|p| p.date)
+        };
+        assert_eq!(date(r#""1600000000""#), Some(Some(1_600_000_000)));
+        assert_eq!(date("1600000000"), Some(Some(1_600_000_000)));
+        assert_eq!(date("18446744073709551615"), None);
     }
 
     #[test]
