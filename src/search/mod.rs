@@ -333,7 +333,9 @@ fn media_sql(kind: MediaKind, id: &str) -> String {
         MediaKind::Video => "'video', 'animation', 'video_note'",
         MediaKind::File => "'document', 'audio', 'voice'",
     };
-    format!("EXISTS (SELECT 1 FROM post_media m WHERE m.post_id = {id} AND m.kind IN ({kinds}))")
+    // A list SQLite builds once per statement, not a lookup per candidate post: a common
+    // word over a million posts would otherwise probe post_media for each of its matches.
+    format!("{id} IN (SELECT m.post_id FROM post_media m WHERE m.kind IN ({kinds}))")
 }
 
 /// The filters of a query as ` AND ...` conditions over the post id `id`. Every value
@@ -537,6 +539,12 @@ impl Search<'_> {
             ..scope.clone()
         };
         let room = limit.saturating_sub(first.hits.len());
+        if room == 0 {
+            // The page is all posts matching the words as typed, which come first: what
+            // only the alternatives find comes later and is not counted here (a common
+            // term's alternatives would cost a ranking over most of the archive).
+            return Ok(SearchPage { total_capped: true, ..first });
+        }
         let mut rest = self.find(parsed, &rest_scope, offset.saturating_sub(first.total), room.max(1), false)?;
         if rest.mode != Mode::All {
             rest = SearchPage::empty();
