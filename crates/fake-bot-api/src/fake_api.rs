@@ -1278,10 +1278,24 @@ impl State {
             return Err(bad("message text is empty"));
         }
         let markup = validate_markup(p.json("reply_markup")?, true)?;
-        let current = self.own_message(chat_id, id)?;
-        if current.media.is_some() {
+        if self.own_message(chat_id, id)?.media.is_some() {
             return Err(bad("there is no text in the message to edit"));
         }
+        self.apply_edit(chat_id, id, html, parsed, parse_mode, markup)
+    }
+
+    /// A text or caption edit, once checked: refused when it changes nothing (as Telegram
+    /// does), else recorded on the message.
+    fn apply_edit(
+        &mut self,
+        chat_id: i64,
+        id: i64,
+        html: String,
+        parsed: Parsed,
+        parse_mode: Option<String>,
+        markup: Option<Value>,
+    ) -> ApiResult<Value> {
+        let current = self.own_message(chat_id, id)?;
         if current.text == parsed.text && current.entities == parsed.entities && current.reply_markup == markup {
             return Err(bad(NOT_MODIFIED));
         }

@@ -11,7 +11,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{Value, json};
 
-use super::{ApiErr, ApiResult, FilePart, NOT_MODIFIED, Params, State, bad, render, unix_now, validate_markup};
+use super::{ApiErr, ApiResult, FilePart, Params, State, bad, render, unix_now, validate_markup};
 use crate::html::Parsed;
 use crate::updates::unique_id;
 use crate::{MediaKind, MediaSource, StoredMedia, StoredMessage};
@@ -51,6 +51,22 @@ pub(super) struct FileInfo {
 }
 
 impl FileInfo {
+    /// A photo, described by its largest size; `None` without sizes.
+    fn photo(kind: MediaKind, sizes: Vec<PhotoSizeInfo>) -> Option<FileInfo> {
+        let largest = sizes.last()?.clone();
+        Some(FileInfo {
+            kind,
+            unique: largest.unique,
+            file_size: largest.file_size,
+            width: largest.width,
+            height: largest.height,
+            duration: 0,
+            file_name: None,
+            mime: None,
+            sizes,
+        })
+    }
+
     /// A file known only by its ids (`FakeTelegram::register_file`).
     pub(super) fn registered(kind: MediaKind, file_unique_id: &str) -> FileInfo {
         let (width, height) = default_dimensions(kind);
@@ -92,19 +108,7 @@ impl FileInfo {
                     unique,
                 });
             }
-            let largest = sizes.last()?.clone();
-            let info = FileInfo {
-                kind,
-                unique: largest.unique,
-                file_size: largest.file_size,
-                width: largest.width,
-                height: largest.height,
-                duration: 0,
-                file_name: None,
-                mime: None,
-                sizes,
-            };
-            return Some((info, ids));
+            return Some((FileInfo::photo(kind, sizes)?, ids));
         }
         let (id, unique) = obj_info(v)?;
         let info = FileInfo {
@@ -318,18 +322,7 @@ fn upload_info(kind: MediaKind, part: &FilePart) -> ApiResult<FileInfo> {
         };
         sizes.push(PhotoSizeInfo { width: sw, height: sh, file_size, unique: format!("AQAD{hash:016x}{i}") });
     }
-    let largest = sizes.last().cloned().ok_or_else(|| bad("IMAGE_PROCESS_FAILED"))?;
-    Ok(FileInfo {
-        kind,
-        unique: largest.unique,
-        file_size: largest.file_size,
-        width: largest.width,
-        height: largest.height,
-        duration: 0,
-        file_name: None,
-        mime: None,
-        sizes,
-    })
+    FileInfo::photo(kind, sizes).ok_or_else(|| bad("IMAGE_PROCESS_FAILED"))
 }
 
 /// A file named in a request: a file part of it, or a `file_id`.
@@ -720,21 +713,9 @@ impl State {
         let parse_mode = p.str("parse_mode");
         let (html, parsed) = caption(p.str("caption"), parse_mode.as_deref(), p.json("caption_entities")?)?;
         let markup = validate_markup(p.json("reply_markup")?, true)?;
-        let current = self.own_message(chat_id, id)?;
-        if current.media.is_none() {
+        if self.own_message(chat_id, id)?.media.is_none() {
             return Err(bad("there is no caption in the message to edit"));
         }
-        if current.text == parsed.text && current.entities == parsed.entities && current.reply_markup == markup {
-            return Err(bad(NOT_MODIFIED));
-        }
-        let msg = self.edit_target(chat_id, id)?;
-        msg.html = html;
-        msg.text = parsed.text;
-        msg.entities = parsed.entities;
-        msg.parse_mode = parse_mode;
-        msg.reply_markup = markup;
-        msg.edits += 1;
-        msg.edit_date = Some(unix_now());
-        Ok(msg.to_json())
+        self.apply_edit(chat_id, id, html, parsed, parse_mode, markup)
     }
 }
