@@ -1,7 +1,7 @@
 //! The spread of single search calls at scale: p50 / p99 / max of `Searcher::search` over
 //! the generated archive, each query timed call by call (criterion, in benches/search.rs,
-//! gives the mean of batches instead). The queries are benches/search.rs's of the day this
-//! was written; that bench stays the reference for what a query costs.
+//! gives the mean of batches instead). The queries are benches/search.rs's (`common::REALISTIC`,
+//! `common::COMMON`); that bench stays the reference for what a query costs.
 //!
 //! `POSTKEEPER_BENCH_SIZES` (default 1000000), `POSTKEEPER_LATENCY_CALLS` (default 200).
 
@@ -14,21 +14,6 @@ use std::time::{Duration, Instant};
 use postkeeper::search::Searcher;
 use postkeeper::store::Archive;
 
-const QUERIES: &[(&str, &str)] = &[
-    ("rl_2w", "обучение с подкреплением"),
-    ("faces_2w", "распознавание лица"),
-    ("robot_dog_2w", "роботу-собаке"),
-    ("deep_nets_3w", "глубокое обучение нейросетей"),
-    ("trading_3w", "торговые стратегии обучения"),
-    ("english", "deepmind mujoco"),
-    ("rare", "отвертки"),
-    ("prefix", "распознавание изобр"),
-    ("fallback_any", "нейросети блокчейн"),
-    ("typo_suggest", "экзопланиты"),
-    ("common_obuchenie", "обучение"),
-    ("common_obuchenie_modeli", "обучение модели"),
-];
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -40,7 +25,7 @@ fn main() {
     for n in sizes.split(',').filter_map(|s| s.trim().replace('_', "").parse::<usize>().ok()) {
         let archive = Archive::open(&common::corpus_db(n)).expect("open the corpus store");
         let searcher = Searcher::default();
-        for &(label, query) in QUERIES {
+        for &(label, query) in common::REALISTIC.iter().chain(common::COMMON) {
             // The first call reads what the searcher caches (the vocabulary, for a suggestion).
             searcher.search(&archive, query, 0, 10).expect("search");
             let mut times: Vec<Duration> = (0..calls)

@@ -19,28 +19,6 @@ use postkeeper::store::{Archive, StoreError};
 use postkeeper::text;
 use rusqlite::{Connection, params};
 
-/// Realistic queries: (label, query as typed).
-const REALISTIC: &[(&str, &str)] = &[
-    // Two or three words, inflected unlike the corpus' forms.
-    ("rl_2w", "обучение с подкреплением"),
-    ("faces_2w", "распознавание лица"),
-    ("robot_dog_2w", "роботу-собаке"),
-    ("deep_nets_3w", "глубокое обучение нейросетей"),
-    ("trading_3w", "торговые стратегии обучения"),
-    // An English term, a rare word.
-    ("english", "deepmind mujoco"),
-    ("rare", "отвертки"),
-    // Typed in inline mode: the last word is a prefix.
-    ("prefix", "распознавание изобр"),
-    // One word the archive never saw: all-words finds nothing, any-word answers.
-    ("fallback_any", "нейросети блокчейн"),
-    // A typo: nothing found, a suggestion from the vocabulary.
-    ("typo_suggest", "экзопланиты"),
-];
-
-/// Queries of very common words, where ranking every match would be most of the archive.
-const COMMON: &[(&str, &str)] = &[("common_obuchenie", "обучение"), ("common_obuchenie_modeli", "обучение модели")];
-
 /// The same and two realistic queries sent with a trailing space: no word is taken as a
 /// prefix, which shows what the prefix expansion of the last word costs.
 const COMPLETE: &[(&str, &str)] = &[
@@ -113,7 +91,7 @@ fn search_benches(c: &mut Criterion) {
         group.sample_size(samples).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(secs));
         group.sampling_mode(SamplingMode::Flat);
 
-        for &(label, input) in REALISTIC.iter().chain(COMMON).chain(COMPLETE) {
+        for &(label, input) in common::REALISTIC.iter().chain(common::COMMON).chain(COMPLETE) {
             let page = searcher.search(&archive, input, 0, 10).expect("search");
             let query = Query::parse(input);
             let (expr, plain) = match page.mode {

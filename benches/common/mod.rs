@@ -18,6 +18,28 @@ use rand::{Rng, SeedableRng};
 pub const CORPUS_VERSION: &str = "corpus v1: zipf 1.1 over seed words, 120..=180 words, seed 42";
 /// The RNG seed of the cached corpora (the first n posts of this stream make `posts-{n}.db`).
 pub const CORPUS_SEED: u64 = 42;
+
+/// Realistic queries: (label, query as typed).
+pub const REALISTIC: &[(&str, &str)] = &[
+    // Two or three words, inflected unlike the corpus' forms.
+    ("rl_2w", "обучение с подкреплением"),
+    ("faces_2w", "распознавание лица"),
+    ("robot_dog_2w", "роботу-собаке"),
+    ("deep_nets_3w", "глубокое обучение нейросетей"),
+    ("trading_3w", "торговые стратегии обучения"),
+    // An English term, a rare word.
+    ("english", "deepmind mujoco"),
+    ("rare", "отвертки"),
+    // Typed in inline mode: the last word is a prefix.
+    ("prefix", "распознавание изобр"),
+    // One word the archive never saw: all-words finds nothing, any-word answers.
+    ("fallback_any", "нейросети блокчейн"),
+    // A typo: nothing found, a suggestion from the vocabulary.
+    ("typo_suggest", "экзопланиты"),
+];
+
+/// Queries of very common words, where ranking every match would be most of the archive.
+pub const COMMON: &[(&str, &str)] = &[("common_obuchenie", "обучение"), ("common_obuchenie_modeli", "обучение модели")];
 /// Exponent of the rank/frequency law.
 const ZIPF_S: f64 = 1.1;
 /// Posts per import transaction when building a cached store.
