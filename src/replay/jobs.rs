@@ -61,8 +61,9 @@ impl Part {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Begin {
     /// A run with its parts is ready to deliver; `missing` names the post's media that
-    /// cannot be sent (then the run sends the text alone, and the admins are told).
-    Run { run_id: i64, missing: Vec<String> },
+    /// cannot be sent (then the run sends the text alone, and the admins are told), `title`
+    /// the post's, for telling them.
+    Run { run_id: i64, missing: Vec<String>, title: String },
     /// Too late (beyond the grace period): recorded as missed.
     Missed { job_id: i64 },
     /// Nothing to send (the post is gone, the archive is empty).
@@ -400,7 +401,7 @@ impl Archive {
             }
             // A one-off job stays active (with no next run) until its run finishes.
             tx.execute("UPDATE replay_jobs SET next_run = ?2 WHERE id = ?1", params![job.id, next])?;
-            Begin::Run { run_id, missing }
+            Begin::Run { run_id, missing, title: post.title.clone() }
         } else {
             let reason = match job.target {
                 Target::Post(id) => format!("post #{id} is not in the archive"),

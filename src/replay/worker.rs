@@ -355,11 +355,9 @@ impl<S: Sender> Worker<S> {
         let begin =
             self.archive.try_call(move |a| a.begin_run_held(&Holding::now(&owner), &job, &settings, now)).await?;
         match begin {
-            Begin::Run { run_id, missing } => {
+            Begin::Run { run_id, missing, title } => {
                 self.deliver(held, run_id, limiter).await?;
                 if !missing.is_empty() {
-                    let run = self.archive.try_call(move |a| a.run(run_id)).await?;
-                    let title = run.and_then(|r| r.title).unwrap_or_default();
                     let files = missing.join(", ");
                     tracing::warn!(job = job_id, files, "replayed without its media: they cannot be sent");
                     self.tell_admins(Alert::MediaMissing { job: job_id, title, files }).await;
