@@ -37,23 +37,49 @@ enum Source {
 }
 
 impl Uploads {
-    async fn source(&self, m: &Media) -> Option<Source> {
-        if let Some(id) = &m.file_id {
-            return Some(Source::Known(id.clone()));
-        }
-        let file = m.file.clone()?;
-        let (key, bot) = (file.clone(), self.bot_id);
-        match self.archive.try_call(move |a| a.uploaded_file_id(&key, bot)).await {
-            Ok(Some(id)) => return Some(Source::Known(id)),
-            Ok(None) => {}
-            Err(e) => tracing::warn!("cannot read the upload cache (uploading): {e:#}"),
-        }
-        Some(Source::Upload { path: self.dir.join(&file), file })
+    /// How each item goes out, the upload cache read in one store call for the album;
+    /// the error names an item with neither a file_id nor a file.
+    async fn sources(&self, items: &[Media]) -> Result<Vec<Source>, String> {
+        let files: Vec<String> = items.iter().filter(|m| m.file_id.is_none()).filter_map(|m| m.file.clone()).collect();
+        let bot = self.bot_id;
+        let cached = match self
+            .archive
+            .try_call(move |a| {
+                files.iter().map(|f| a.uploaded_file_id(f, bot)).collect::<crate::store::Result<Vec<_>>>()
+            })
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!("cannot read the upload cache (uploading): {e:#}");
+                Vec::new()
+            }
+        };
+        let mut cached = cached.into_iter();
+        items
+            .iter()
+            .map(|m| match (&m.file_id, &m.file) {
+                (Some(id), _) => Ok(Source::Known(id.clone())),
+                (None, Some(file)) => Ok(match cached.next().flatten() {
+                    Some(id) => Source::Known(id),
+                    None => Source::Upload { path: self.dir.join(file), file: file.clone() },
+                }),
+                (None, None) => Err(format!("a {} item has no file", m.kind)),
+            })
+            .collect()
     }
 
-    async fn remember(&self, file: String, file_id: String) {
+    /// Keeps the file_ids Telegram gave for the files just uploaded, in one store call.
+    async fn remember(&self, uploaded: Vec<(String, String)>) {
+        if uploaded.is_empty() {
+            return;
+        }
         let bot = self.bot_id;
-        if let Err(e) = self.archive.try_call(move |a| a.remember_upload(&file, bot, &file_id)).await {
+        let kept = self
+            .archive
+            .try_call(move |a| uploaded.iter().try_for_each(|(file, id)| a.remember_upload(file, bot, id)))
+            .await;
+        if let Err(e) = kept {
             tracing::warn!("cannot remember an upload's file_id (the next send uploads again): {e:#}");
         }
     }
@@ -100,16 +126,10 @@ pub async fn send_media(
     markup: Option<InlineKeyboardMarkup>,
     files: &Uploads,
 ) -> Result<Vec<i64>, RequestError> {
-    let mut sources = Vec::with_capacity(items.len());
-    for m in items {
-        match files.source(m).await {
-            Some(s) => sources.push(s),
-            None => {
-                let e = std::io::Error::new(std::io::ErrorKind::NotFound, format!("a {} item has no file", m.kind));
-                return Err(RequestError::Io(e.into()));
-            }
-        }
-    }
+    let sources = files
+        .sources(items)
+        .await
+        .map_err(|why| RequestError::Io(std::io::Error::new(std::io::ErrorKind::NotFound, why).into()))?;
     let caption = (!caption.trim().is_empty()).then(|| caption.to_string());
     let messages = match (items, sources.as_slice()) {
         ([m], [source]) => vec![send_one(bot, to, m, input(source, m), caption, markup).await?],
@@ -123,11 +143,15 @@ pub async fn send_media(
             bot.send_media_group(to, media).await?
         }
     };
-    for (msg, source) in messages.iter().zip(sources) {
-        if let (Source::Upload { file, .. }, Some(id)) = (source, sent_file_id(msg)) {
-            files.remember(file, id).await;
-        }
-    }
+    let uploaded = messages
+        .iter()
+        .zip(sources)
+        .filter_map(|(msg, source)| match (source, sent_file_id(msg)) {
+            (Source::Upload { file, .. }, Some(id)) => Some((file, id)),
+            _ => None,
+        })
+        .collect();
+    files.remember(uploaded).await;
     Ok(messages.iter().map(|m| i64::from(m.id.0)).collect())
 }
 
