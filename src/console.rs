@@ -126,22 +126,20 @@ pub fn context(lang: Lang, config: &crate::config::Config) -> Ctx {
 mod tests {
     use super::*;
 
+    /// What a Russian console session with `input` typed prints (media under `media/`).
+    fn session(archive: &mut Archive, input: &str) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        let ctx = context(Lang::Ru, &crate::config::Config::default());
+        run(archive, ctx, input.as_bytes(), &mut out, false, "media")?;
+        Ok(String::from_utf8(out)?)
+    }
+
     #[test]
     fn a_session_pages_and_presses_buttons() {
         let mut archive = Archive::open_in_memory().expect("store");
         crate::ingest::seed_if_empty(&mut archive).expect("seed");
         let input = "/search обучение\n2\n/post 1\n/topic\n1\n/nonsense\nэкзопланетты\n1\n";
-        let mut out = Vec::new();
-        run(
-            &mut archive,
-            context(Lang::Ru, &crate::config::Config::default()),
-            input.as_bytes(),
-            &mut out,
-            false,
-            "media",
-        )
-        .expect("runs");
-        let out = String::from_utf8(out).expect("utf8");
+        let out = session(&mut archive, input).expect("runs");
         assert!(out.contains("стр. 1/"), "{out}");
         assert!(out.contains("стр. 2/"), "pressing ▶ pages: {out}");
         assert!(out.contains("Повторение – мать ученья"), "{out}");
@@ -179,17 +177,7 @@ mod tests {
                 .0;
             Ok(())
         })?;
-        let mut out = Vec::new();
-        let input = format!("/post {id}\n");
-        run(
-            &mut archive,
-            context(Lang::Ru, &crate::config::Config::default()),
-            input.as_bytes(),
-            &mut out,
-            false,
-            "media",
-        )?;
-        let out = String::from_utf8(out)?;
+        let out = session(&mut archive, &format!("/post {id}\n"))?;
         let lines: Vec<&str> = out.lines().collect();
         let at = lines.iter().position(|l| *l == "[📷 media/ab12.jpg 1280×720]").unwrap_or_else(|| panic!("{out}"));
         assert_eq!(lines.get(at + 1), Some(&"[📷 нет файла: не выгружен]"), "in the console's language: {out}");
