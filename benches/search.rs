@@ -28,30 +28,6 @@ const COMPLETE: &[(&str, &str)] = &[
     ("complete_trading_3w", "торговые стратегии обучения "),
 ];
 
-/// The query language (issue #14): operators, phrases, typos corrected at once. Only ours:
-/// the bare FTS5 query has no such thing to compare with.
-const OPERATORS: &[(&str, &str)] = &[
-    ("phrase_common", "\"глубокое обучение\""),
-    ("phrase_rare", "\"обучение с подкреплением\""),
-    ("exclude", "обучение подкреплением -агент"),
-    ("topic", "обучение тема:rl"),
-    ("topic_rare", "роботу-собаке тема:robotics"),
-    ("month", "обучение с:2018-03 до:2018-03"),
-    ("month_rare", "роботу-собаке с:2018-03 до:2018-03"),
-    ("filters_only", "тема:robotics с:2018-03 до:2018-03"),
-    ("hashtag", "#роботы"),
-    ("has_photo", "робот есть:фото"),
-    ("sort_new", "обучение с подкреплением порядок:новые"),
-    ("typo_stem", "манипулятр"),
-    ("typo_2w", "обучени с подкреплнием"),
-    ("typo_digits", "Wave2vecc"),
-    ("glossary_en", "reinforcement learning"),
-    ("glossary_ru", "нейронная сеть"),
-];
-
-/// Posts whose neighbours `/similar` is timed on (ids; every corpus has them).
-const SIMILAR: &[i64] = &[1, 5_000, 9_999];
-
 const BM25: &str = "bm25(posts_fts, 4.0, 1.0)";
 
 fn sizes() -> Vec<usize> {
@@ -129,7 +105,8 @@ fn search_benches(c: &mut Criterion) {
             });
         }
 
-        for &(label, input) in OPERATORS {
+        // The query language: only ours, the bare FTS5 query has no such thing to compare with.
+        for &(label, input) in common::OPERATORS {
             let page = searcher.search(&archive, input, 0, 10).expect("search");
             eprintln!(
                 "search/{n} {label} {input:?}: {:?} total={}{} hits={} understood={:?} corrected={:?} problems={:?}",
@@ -145,7 +122,7 @@ fn search_benches(c: &mut Criterion) {
                 b.iter(|| searcher.search(&archive, black_box(input), 0, 10).expect("search"))
             });
         }
-        for &id in SIMILAR {
+        for &id in common::SIMILAR {
             let (_, page) = searcher.similar(&archive, id, 0, 10).expect("similar").expect("the post exists");
             eprintln!("search/{n} similar/{id}: total={} hits={}", page.total, page.hits.len());
             group.bench_function(BenchmarkId::new("ours", format!("similar_{id}")), |b| {

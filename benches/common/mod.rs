@@ -40,6 +40,29 @@ pub const REALISTIC: &[(&str, &str)] = &[
 
 /// Queries of very common words, where ranking every match would be most of the archive.
 pub const COMMON: &[(&str, &str)] = &[("common_obuchenie", "обучение"), ("common_obuchenie_modeli", "обучение модели")];
+/// The query language (issue #14): operators, phrases, typo fallbacks, glossary expansions.
+pub const OPERATORS: &[(&str, &str)] = &[
+    ("phrase_common", "\"глубокое обучение\""),
+    ("phrase_rare", "\"обучение с подкреплением\""),
+    ("exclude", "обучение подкреплением -агент"),
+    ("topic", "обучение тема:rl"),
+    ("topic_rare", "роботу-собаке тема:robotics"),
+    ("month", "обучение с:2018-03 до:2018-03"),
+    ("month_rare", "роботу-собаке с:2018-03 до:2018-03"),
+    ("filters_only", "тема:robotics с:2018-03 до:2018-03"),
+    ("hashtag", "#роботы"),
+    ("has_photo", "робот есть:фото"),
+    ("sort_new", "обучение с подкреплением порядок:новые"),
+    ("typo_stem", "манипулятр"),
+    ("typo_2w", "обучени с подкреплнием"),
+    ("typo_digits", "Wave2vecc"),
+    ("glossary_en", "reinforcement learning"),
+    ("glossary_ru", "нейронная сеть"),
+];
+
+/// Posts whose neighbours `/similar` is timed on (ids; every corpus has them).
+pub const SIMILAR: &[i64] = &[1, 5_000, 9_999];
+
 /// Exponent of the rank/frequency law.
 const ZIPF_S: f64 = 1.1;
 /// Posts per import transaction when building a cached store.
