@@ -1,13 +1,12 @@
 //! "More like this": a post's most distinctive stems (tf-idf against the archive's
 //! per-stem counts), ORed and ranked by bm25, the post itself left out. Only stems
-//! that are neither unique to the post nor common are used, so the query touches
-//! a few short posting lists whatever the archive's size (`DOCS_BUDGET` posts at most,
-//! beyond the one rarest stem).
+//! that are neither unique to the post nor common are used, so bm25 scores a bounded
+//! number of posts whatever the archive's size (`DOCS_BUDGET`; see [`choose`]).
 
 use rustc_hash::FxHashMap;
 
 use super::query::{Term, is_stopword};
-use super::{Mode, Plan, Query, Scope, Search, SearchPage};
+use super::{COUNT_CAP, Mode, Plan, Query, Scope, Search, SearchPage};
 use crate::model::Post;
 use crate::store::Result;
 use crate::text;
@@ -15,12 +14,90 @@ use crate::text;
 /// Stems of a post that its neighbours are searched by.
 const SIMILAR_TERMS: usize = 10;
 /// Posts the chosen stems may hold in all: bm25 scores every one of them. The most
-/// distinctive stems are taken while they fit (the first always is).
+/// distinctive stems are taken while they fit.
 const DOCS_BUDGET: i64 = 6_000;
-/// The best matches by words that are re-ranked by shared topics (later pages keep bm25's order).
+/// Stems ANDed in pairs at most, when every stem of the post is in many posts.
+const PAIR_TERMS: usize = 3;
+/// Stems in more than this share of the archive's posts say little about a post: not paired.
+const COMMON_SHARE: f64 = 0.05;
+/// The best matches by words that are re-ranked by shared topics (later pages keep the words' order).
 const CANDIDATES: usize = 50;
 /// How much each topic shared with the post raises a match's score.
 const TOPIC_BOOST: f64 = 0.5;
+
+/// How a post's neighbours are found.
+enum Neighbours {
+    /// An OR of stems, ranked by bm25.
+    Ranked(String),
+    /// ANDs of pairs of stems with their weights: a post's score is the sum of the pairs it
+    /// matches (a post with all the stems matches every pair).
+    Pairs(Vec<(String, f64)>),
+}
+
+/// The stems a post's neighbours are searched by and how, from the post's stems by
+/// tf-idf, best first (`(score, stem, folded, posts)`); `size` stands for the archive's
+/// number of posts.
+///
+/// The most distinctive stems are ORed while their posts fit in [`DOCS_BUDGET`]. When not
+/// even one fits (every stem of the post is in many posts, as in a big archive of one
+/// field's vocabulary), a neighbour must share two of them: pairs of the rarest of the most
+/// distinctive stems, taken while the posts they are expected to hold (the product of two
+/// stems' shares of the archive, for independent words) fit the same budget. FTS5
+/// intersects each pair's lists; the pairs are not ranked by bm25, whose weights would
+/// walk every stem's whole list once more for each time it appears in the query.
+fn choose(scored: Vec<(f64, String, String, i64)>, size: i64) -> Option<(Vec<Term>, Neighbours)> {
+    let term = |(_, stem, folded, _): &(f64, String, String, i64)| Term::word(folded.clone(), stem.clone());
+    let mut spent = 0;
+    let fitting: Vec<Term> = scored
+        .iter()
+        .filter(|(_, _, _, docs)| {
+            let fits = spent + docs <= DOCS_BUDGET;
+            if fits {
+                spent += docs;
+            }
+            fits
+        })
+        .take(SIMILAR_TERMS)
+        .map(term)
+        .collect();
+    if let Some(expr) = Query::join(&fitting, " OR ") {
+        return Some((fitting, Neighbours::Ranked(expr)));
+    }
+    let size = size.max(1) as f64;
+    // Of the most distinctive stems, the rarest: FTS5 walks the lists of each pair's stems,
+    // so their lengths are what the query costs.
+    let mut distinctive: Vec<&(f64, String, String, i64)> =
+        scored.iter().filter(|c| c.3 as f64 <= size * COMMON_SHARE).take(SIMILAR_TERMS).collect();
+    distinctive.sort_by(|a, b| a.3.cmp(&b.3).then_with(|| a.1.cmp(&b.1)));
+    let mut chosen: Vec<&(f64, String, String, i64)> = Vec::new();
+    let mut expected = 0.0;
+    for candidate in distinctive {
+        let added: f64 = chosen.iter().map(|c| c.3 as f64 * candidate.3 as f64 / size).sum();
+        if expected + added > DOCS_BUDGET as f64 {
+            continue;
+        }
+        expected += added;
+        chosen.push(candidate);
+        if chosen.len() == PAIR_TERMS {
+            break;
+        }
+    }
+    let terms: Vec<Term> = chosen.iter().copied().map(term).collect();
+    let mut pairs = Vec::new();
+    for (i, a) in terms.iter().enumerate() {
+        for (j, b) in terms.iter().enumerate().skip(i + 1) {
+            pairs.push((Query::join([a, b], " AND ")?, chosen[i].0 + chosen[j].0));
+        }
+    }
+    if !pairs.is_empty() {
+        return Some((terms, Neighbours::Pairs(pairs)));
+    }
+    // A post of one distinctive stem: the rarest.
+    let rarest = scored.iter().min_by(|a, b| a.3.cmp(&b.3).then_with(|| a.1.cmp(&b.1)))?;
+    let terms = vec![term(rarest)];
+    let expr = Query::join(&terms, " OR ")?;
+    Some((terms, Neighbours::Ranked(expr)))
+}
 
 impl Search<'_> {
     pub(super) fn similar(&self, id: i64, offset: usize, limit: usize) -> Result<Option<(Post, SearchPage)>> {
@@ -44,24 +121,32 @@ impl Search<'_> {
             scored.push(((1.0 + f64::from(n).ln()) * idf, stem, folded, docs));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let mut spent = 0;
-        scored.retain(|(_, _, _, docs)| {
-            let fits = spent == 0 || spent + docs <= DOCS_BUDGET;
-            if fits {
-                spent += docs;
-            }
-            fits
-        });
-        scored.truncate(SIMILAR_TERMS);
-        let query = Query { terms: scored.into_iter().map(|(_, stem, folded, _)| Term::word(folded, stem)).collect() };
-        let Some(expr) = Query::join(&query.terms, " OR ") else {
+        let Some((terms, how)) = choose(scored, size) else {
             return Ok(Some((post, SearchPage::empty())));
         };
+        let query = Query { terms };
         let scope = Scope { filter: format!(" AND posts_fts.rowid != {id}"), ..Scope::default() };
-        let total = self.count(&expr, &scope)?;
-        // The best by bm25, re-ranked by the topics they share with the post: words say
+        let mut ranked = match how {
+            // Every match is scored for the order anyway: the first COUNT_CAP of them are the
+            // count too (a count of its own would walk the stems' lists once more).
+            Neighbours::Ranked(expr) => self.rank(&Plan::Ranked(expr), &scope, 0, COUNT_CAP as usize)?,
+            Neighbours::Pairs(pairs) => {
+                let mut scores: FxHashMap<i64, f64> = FxHashMap::default();
+                for (expr, weight) in pairs {
+                    for post in self.matching(&expr, &scope)? {
+                        *scores.entry(post).or_default() += weight;
+                    }
+                }
+                let mut ranked: Vec<(i64, f64)> = scores.into_iter().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+                ranked.truncate(COUNT_CAP as usize);
+                ranked
+            }
+        };
+        let total = ranked.len() as i64;
+        // The best by words, re-ranked by the topics they share with the post: words say
         // what a post is about less surely than its topics do.
-        let mut ranked = self.rank(&Plan::Ranked(expr), &scope, 0, CANDIDATES.max(offset + limit))?;
+        ranked.truncate(CANDIDATES.max(offset + limit));
         let mut shared = self.conn().prepare_cached(
             "SELECT count(*) FROM post_topics WHERE post_id = ?1
              AND topic_id IN (SELECT topic_id FROM post_topics WHERE post_id = ?2)",
@@ -74,5 +159,64 @@ impl Search<'_> {
         let ranked: Vec<(i64, f64)> = ranked.into_iter().skip(offset).take(limit).collect();
         let page = self.page(&query, ranked, total, Mode::Any)?;
         Ok(Some((post, page)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stem(score: f64, stem: &str, docs: i64) -> (f64, String, String, i64) {
+        (score, stem.to_string(), stem.to_string(), docs)
+    }
+
+    fn stems(terms: &[Term]) -> Vec<&str> {
+        terms.iter().map(|t| t.stem.as_str()).collect()
+    }
+
+    #[test]
+    fn distinctive_stems_that_fit_the_budget_are_ored() {
+        let scored = vec![stem(9.0, "робот", 40), stem(8.0, "обучен", 900_000), stem(7.0, "собак", 30)];
+        let (terms, how) = choose(scored, 1_000_000).expect("stems");
+        assert_eq!(stems(&terms), ["робот", "собак"]);
+        assert!(matches!(how, Neighbours::Ranked(e) if e.contains(" OR ") && !e.contains("обучен")));
+    }
+
+    #[test]
+    fn when_no_stem_fits_the_rarest_distinctive_ones_are_paired() {
+        // Every stem is in more posts than the budget; "модел" is in more than COMMON_SHARE.
+        let scored = vec![
+            stem(9.0, "модел", 80_000),
+            stem(8.0, "агент", 9_000),
+            stem(7.0, "награ", 8_000),
+            stem(6.0, "средн", 30_000),
+            stem(5.0, "игр", 12_000),
+        ];
+        let (terms, how) = choose(scored, 1_000_000).expect("stems");
+        assert_eq!(stems(&terms), ["награ", "агент", "игр"]);
+        let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
+        assert_eq!(pairs.len(), 3);
+        assert!(pairs.iter().all(|(e, _)| e.matches(" AND ").count() == 1));
+        // A pair weighs its two stems' scores.
+        assert!(pairs.iter().any(|(e, w)| e.contains("агент") && e.contains("награ") && (*w - 15.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn pairs_stop_where_their_expected_matches_pass_the_budget() {
+        // Two stems in half of 20,000 posts each: their pair is expected in 5,000 posts, and
+        // a third would add twice that. Both are too common to pair at all here.
+        let scored = vec![stem(2.0, "a", 10_000), stem(1.0, "b", 10_000), stem(0.5, "c", 10_000)];
+        let (terms, how) = choose(scored.clone(), 20_000).expect("stems");
+        assert!(matches!(how, Neighbours::Ranked(_)), "too common to pair: the rarest alone");
+        assert_eq!(terms.len(), 1);
+        let (terms, how) = choose(scored, 200_000).expect("stems");
+        let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
+        // 10,000 × 10,000 / 200,000 = 500 a pair: all three pairs fit.
+        assert_eq!((terms.len(), pairs.len()), (3, 3));
+    }
+
+    #[test]
+    fn a_post_without_stems_has_no_neighbours() {
+        assert!(choose(Vec::new(), 100).is_none());
     }
 }
