@@ -761,6 +761,16 @@ impl Search<'_> {
         Ok(out)
     }
 
+    /// Does an expression match anything within the scope?
+    fn exists(&self, expr: &str, scope: &Scope) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!("SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1{} LIMIT 1", scope.filter))?
+            .query_row(params![expr], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Matches of an expression within the scope, counted up to [`COUNT_CAP`].
     fn count(&self, expr: &str, scope: &Scope) -> Result<i64> {
         Ok(self

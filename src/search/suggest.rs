@@ -138,11 +138,16 @@ impl Search<'_> {
             }
         }
         suggestion.push_str(&input[cursor..]);
-        let q = Parsed::parse(&suggestion, self.archive.taxonomy(), chrono_tz::UTC).query;
+        let mut q = Parsed::parse(&suggestion, self.archive.taxonomy(), chrono_tz::UTC).query;
+        // A correction is a whole word: not a prefix being typed (FTS5 would merge the lists
+        // of every stem it begins).
+        for t in &mut q.terms {
+            t.prefix = false;
+        }
         let found = match (q.all_expr(), q.any_expr()) {
             (Some(all), any) => {
-                self.count(&scope.wrap(&all), scope)? > 0
-                    || any.map(|a| self.count(&scope.wrap(&a), scope)).transpose()?.is_some_and(|n| n > 0)
+                self.exists(&scope.wrap(&all), scope)?
+                    || any.map(|a| self.exists(&scope.wrap(&a), scope)).transpose()?.unwrap_or(false)
             }
             (None, _) => false,
         };
