@@ -498,7 +498,7 @@ impl Search<'_> {
         };
         let scope = self.scope(&parsed, None)?;
         let glossary = self.searcher.glossary(self.archive)?;
-        let page = if parsed.expand(&glossary) {
+        let page = if parsed.expand(&glossary) && self.keep_present_alternatives(&mut parsed)? {
             self.find_expanded(&mut parsed, &scope, request)?
         } else {
             self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?
@@ -518,6 +518,31 @@ impl Search<'_> {
             corrected: Some(corrected),
             ..merge(base, found)
         })
+    }
+
+    /// Drops the glossary alternatives with a stem the archive lacks (they cannot match; an
+    /// English term's in a Russian archive, say): FTS5 would still walk the lists of the
+    /// words as typed to find the posts only they match. Are any left?
+    fn keep_present_alternatives(&self, parsed: &mut Parsed) -> Result<bool> {
+        let mut left = false;
+        for t in &mut parsed.query.terms {
+            let mut kept = Vec::with_capacity(t.alternatives.len());
+            for alternative in std::mem::take(&mut t.alternatives) {
+                let mut present = true;
+                for stem in &alternative {
+                    if self.archive.doc_count(stem)? == 0 {
+                        present = false;
+                        break;
+                    }
+                }
+                if present {
+                    kept.push(alternative);
+                }
+            }
+            left |= !kept.is_empty();
+            t.alternatives = kept;
+        }
+        Ok(left)
     }
 
     /// A query with glossary alternatives: the posts matching it as typed first, then those
