@@ -15,7 +15,7 @@ use crate::text;
 const SIMILAR_TERMS: usize = 10;
 /// Posts the chosen stems may hold in all: bm25 scores every one of them. The most
 /// distinctive stems are taken while they fit.
-const DOCS_BUDGET: i64 = 6_000;
+const DOCS_BUDGET: i64 = 1_000;
 /// Stems ANDed in pairs at most, when every stem of the post is in many posts.
 const PAIR_TERMS: usize = 3;
 /// Stems in more than this share of the archive's posts say little about a post: not paired.
@@ -126,10 +126,17 @@ impl Search<'_> {
         };
         let query = Query { terms };
         let scope = Scope { filter: format!(" AND posts_fts.rowid != {id}"), ..Scope::default() };
+        let mut total = None;
         let mut ranked = match how {
-            // Every match is scored for the order anyway: the first COUNT_CAP of them are the
-            // count too (a count of its own would walk the stems' lists once more).
-            Neighbours::Ranked(expr) => self.rank(&Plan::Ranked(expr), &scope, 0, COUNT_CAP as usize)?,
+            Neighbours::Ranked(expr) => {
+                let wanted = CANDIDATES.max(offset + limit);
+                let ranked = self.rank(&Plan::Ranked(expr.clone()), &scope, 0, wanted)?;
+                // Fewer matches than asked for are all of them; only a full list needs a count.
+                if ranked.len() == wanted {
+                    total = Some(self.count(&expr, &scope)?);
+                }
+                ranked
+            }
             Neighbours::Pairs(pairs) => {
                 let mut scores: FxHashMap<i64, f64> = FxHashMap::default();
                 for (expr, weight) in pairs {
@@ -143,7 +150,7 @@ impl Search<'_> {
                 ranked
             }
         };
-        let total = ranked.len() as i64;
+        let total = total.unwrap_or(ranked.len() as i64);
         // The best by words, re-ranked by the topics they share with the post: words say
         // what a post is about less surely than its topics do.
         ranked.truncate(CANDIDATES.max(offset + limit));
@@ -203,16 +210,23 @@ mod tests {
 
     #[test]
     fn pairs_stop_where_their_expected_matches_pass_the_budget() {
-        // Two stems in half of 20,000 posts each: their pair is expected in 5,000 posts, and
-        // a third would add twice that. Both are too common to pair at all here.
-        let scored = vec![stem(2.0, "a", 10_000), stem(1.0, "b", 10_000), stem(0.5, "c", 10_000)];
-        let (terms, how) = choose(scored.clone(), 20_000).expect("stems");
+        // Three stems, each in ten budgets' worth of posts: none fits alone.
+        let d = DOCS_BUDGET * 10;
+        let scored = vec![stem(2.0, "a", d), stem(1.0, "b", d), stem(0.5, "c", d)];
+        // In half of the archive's posts each: too common to pair, the rarest alone.
+        let (terms, how) = choose(scored.clone(), 2 * d).expect("stems");
         assert!(matches!(how, Neighbours::Ranked(_)), "too common to pair: the rarest alone");
         assert_eq!(terms.len(), 1);
-        let (terms, how) = choose(scored, 200_000).expect("stems");
+        // In 2.5 % of the posts: a pair is expected in d² / size = a quarter of the budget,
+        // so all three pairs fit.
+        let (terms, how) = choose(scored.clone(), 40 * d).expect("stems");
         let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
-        // 10,000 × 10,000 / 200,000 = 500 a pair: all three pairs fit.
         assert_eq!((terms.len(), pairs.len()), (3, 3));
+        // In 4 % of the posts: a pair is expected in 0.4 budgets, the third stem would add
+        // 0.8 more: two stems, one pair.
+        let (terms, how) = choose(scored, 25 * d).expect("stems");
+        let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
+        assert_eq!((terms.len(), pairs.len()), (2, 1));
     }
 
     #[test]
