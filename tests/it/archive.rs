@@ -206,6 +206,7 @@ fn broken_inputs_fail_clearly_and_change_nothing() {
         (&["broken/not_export.json"], "not a Telegram Desktop export"),
         (&["broken/array.json"], "not a Telegram Desktop export"),
         (&["broken/empty.json"], "not a Telegram Desktop export"),
+        (&["broken/bad_utf8.json"], "message 2 of the export is not valid UTF-8"),
         (&["junk_dir"], "no Telegram Desktop export"),
         (&["does/not/exist.json"], "no such file"),
         // A good file followed by a broken one: the good one must not land either.
