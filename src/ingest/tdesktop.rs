@@ -574,7 +574,7 @@ fn flatten<'p>(pieces: impl Iterator<Item = (&'p str, Option<&'p RawPiece>)>) ->
     let mut entities = Vec::new();
     let mut offset = 0u32;
     for (piece_text, piece) in pieces {
-        let length = piece_text.encode_utf16().count() as u32;
+        let length = crate::text::utf16_len(piece_text) as u32;
         if let Some(kind) = piece.and_then(entity_kind)
             && length > 0
         {

@@ -76,7 +76,7 @@ fn unescape(s: &str) -> String {
 
 /// Length in UTF-16 code units, as Telegram counts.
 pub fn utf16_len(text: &str) -> usize {
-    text.chars().map(char::len_utf16).sum()
+    crate::text::utf16_len(text)
 }
 
 /// The longest prefix of `text` within `units` UTF-16 code units, with `…` when cut.
