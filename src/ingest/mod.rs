@@ -165,6 +165,11 @@ pub fn default_media_dir(archive: &Archive) -> Option<PathBuf> {
     Some(Path::new(path).parent().unwrap_or(Path::new("")).join("media"))
 }
 
+/// Exports at least this big (their JSON and dumps, not their media) are imported with the
+/// store to themselves when nobody else has it open ([`Archive::import_alone`]): about a
+/// tenth of a 100k-post export (300 MiB); the seed and small files keep the WAL.
+const BIG_IMPORT_BYTES: u64 = 32 << 20;
+
 /// [`import_paths`] with the media folder given. The files are copied under temporary
 /// names and take their final ones just before the transaction commits; an import that
 /// fails removes every file it wrote.
@@ -176,7 +181,7 @@ pub fn import_paths_to(
 ) -> Result<ImportSummary, IngestError> {
     let files = collect(paths)?;
     let mut media = media_dir.map(MediaFiles::new);
-    let summary = archive.import(|sink| {
+    let run = |sink: &mut ImportSink<'_>| {
         for (path, format) in &files {
             import_file(sink, path, *format, show_progress, &mut media)?;
         }
@@ -185,7 +190,15 @@ pub fn import_paths_to(
             m.publish().map_err(|source| IngestError::Io { path: dir, source })?;
         }
         Ok::<(), IngestError>(())
-    })?;
+    };
+    let bytes: u64 = files.iter().filter_map(|(path, _)| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
+    let summary = if bytes >= BIG_IMPORT_BYTES {
+        let (summary, alone) = archive.import_alone(run)?;
+        tracing::debug!(alone, bytes, "big import");
+        summary
+    } else {
+        archive.import(run)?
+    };
     if let Some(m) = media.as_mut() {
         m.committed();
     }
