@@ -273,6 +273,9 @@ impl Archive {
         E: From<StoreError>,
     {
         let alone = self.rollback_journal().map_err(StoreError::from)?;
+        if alone {
+            tracing::info!("this import has the store to itself until it ends: other commands wait for it");
+        }
         let result = self.import(f);
         if alone {
             // Back to the WAL even after a failed import; a failure to switch back is

@@ -1,9 +1,10 @@
 //! postkeeper as an operator runs it: the built binary as a child process, configured only
 //! through `.env` in its working directory, against the strict fake Bot API server
 //! (`TELOXIDE_API_URL`). Chat, the live archive, replays (with SIGTERM, restart and a 429),
-//! `doctor`, and a second process on the same token. Every test ends by checking that the
-//! fake server saw no error the bot caused. The tests run on two threads: a CLI command run
-//! to its end blocks one while the other serves the fake server.
+//! `doctor`, a second process on the same token, and a big import with and without the bot
+//! running. Every test ends by checking that the fake server saw no error the bot caused.
+//! The tests run on two threads: a CLI command run to its end blocks one while the other
+//! serves the fake server.
 
 use std::time::Duration;
 
@@ -340,4 +341,81 @@ async fn an_idle_long_poll_outlasts_the_http_client_timeout() {
     exchange(&tg, ru("/random"), "sendMessage", 1).await;
     let logs = finish(&tg, bot).await;
     assert!(!logs.contains("polling failed") && !logs.contains("ERROR"), "{logs}");
+}
+
+/// A channel export of `posts` text posts of about 3 KB each (their text twice: `text` and
+/// `text_entities`, as Telegram Desktop writes them), like the posts of the bench's exports.
+fn big_export(dir: &std::path::Path, posts: usize) -> std::path::PathBuf {
+    let sentence = "Глубокое обучение с подкреплением учит агента действовать в среде, получая награду. ";
+    let mut json = String::from(r#"{"name":"Big channel","type":"public_channel","id":7777777,"messages":["#);
+    for i in 1..=posts {
+        let text = format!("Пост {i}. {}", sentence.repeat(10));
+        let message = serde_json::json!({
+            "id": i, "type": "message", "date": "2021-01-01T00:00:00",
+            "date_unixtime": (1_609_459_200 + i).to_string(),
+            "text": text, "text_entities": [{"type": "plain", "text": text}],
+        });
+        if i > 1 {
+            json.push(',');
+        }
+        json.push_str(&message.to_string());
+    }
+    json.push_str("]}");
+    let path = dir.join("big.json");
+    std::fs::write(&path, json).expect("writes the export");
+    path
+}
+
+/// Log lines without the terminal colours tracing writes.
+fn plain_log(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().take_while(|&c| c != 'm').for_each(drop);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_import_has_the_store_alone_unless_the_bot_runs() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg).replace("RUST_LOG=info", "RUST_LOG=info,postkeeper::ingest=debug"));
+    let posts = 11_000;
+    let export = big_export(dir.path(), posts);
+    let size = std::fs::metadata(&export).expect("the export").len();
+    assert!(size >= 32 << 20, "the export must pass the big-import size: {size} bytes");
+    let export = export.to_str().expect("a UTF-8 path");
+    let journal = || -> String {
+        let conn = rusqlite::Connection::open(dir.path().join("postkeeper.db")).expect("opens the store");
+        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal mode")
+    };
+
+    // Nobody else has the store open: the import has it alone, and the WAL is back after it.
+    let out = dir.cli(&["import", export]);
+    let log = plain_log(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("big import alone=true"), "{log}");
+    assert!(log.contains("has the store to itself until it ends"), "the operator is told: {log}");
+    assert!(plain_log(&out.stdout).contains(&format!("{posts} new")), "{}", plain_log(&out.stdout));
+    assert_eq!(journal(), "wal");
+
+    // With the bot running the import shares the store, in WAL mode, and the bot goes on.
+    let bot = dir.start_bot();
+    exchange(&tg, ru("/search подкреплением"), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Найдено"), "{}", last(&tg, ME).text);
+    let out = dir.cli(&["import", export]);
+    let log = plain_log(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("big import alone=false"), "{log}");
+    assert!(!log.contains("to itself"), "{log}");
+    assert!(plain_log(&out.stdout).contains(&format!("{posts} unchanged")), "{}", plain_log(&out.stdout));
+    assert_eq!(journal(), "wal");
+    exchange(&tg, ru("/post 7"), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Пост 7."), "{}", last(&tg, ME).text);
+    finish(&tg, bot).await;
 }
