@@ -132,8 +132,7 @@ pub struct Texts {
     /// Understood line pieces. Slot: date.
     pub search_from: &'static str,
     pub search_to: &'static str,
-    /// Month names after "from" (`с октября`) and "to" (`по октябрь`).
-    pub months_from: [&'static str; 12],
+    /// Month names after "to" (`по октябрь`); after "from" the genitive `months` (`с октября`).
     pub months_nominative: [&'static str; 12],
     pub search_has_photo: &'static str,
     pub search_has_video: &'static str,
@@ -280,20 +279,6 @@ pub static RU: Texts = Texts {
     ],
     search_from: "с {date}",
     search_to: "по {date}",
-    months_from: [
-        "января",
-        "февраля",
-        "марта",
-        "апреля",
-        "мая",
-        "июня",
-        "июля",
-        "августа",
-        "сентября",
-        "октября",
-        "ноября",
-        "декабря",
-    ],
     months_nominative: [
         "январь",
         "февраль",
@@ -449,20 +434,6 @@ pub static EN: Texts = Texts {
     ],
     search_from: "from {date}",
     search_to: "through {date}",
-    months_from: [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
     months_nominative: [
         "January",
         "February",

@@ -529,7 +529,7 @@ fn describe_date(bound: &DateBound, lang: Lang, to: bool) -> String {
     match bound.precision {
         Precision::Year => d.year().to_string(),
         Precision::Month => {
-            let months = if to { &t.months_nominative } else { &t.months_from };
+            let months = if to { &t.months_nominative } else { &t.months };
             format!("{} {}", months[d.month0() as usize], d.year())
         }
         Precision::Day => format!("{} {} {}", d.day(), t.months[d.month0() as usize], d.year()),
