@@ -12,8 +12,6 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -37,29 +35,6 @@ fn file_mib(path: &Path) -> f64 {
     std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
 }
 
-/// Streams an export of `n` generated posts to `path`, one message at a time.
-fn write_export(path: &Path, n: usize) -> std::io::Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    out.write_all(br#"{"name":"Bench","type":"public_channel","id":1001,"messages":["#)?;
-    let mut corpus = common::Corpus::new(common::CORPUS_SEED);
-    for i in 0..n {
-        let post = corpus.post();
-        if i > 0 {
-            out.write_all(b",")?;
-        }
-        write!(
-            out,
-            r#"{{"id":{},"type":"message","date_unixtime":"{}","text":"#,
-            post.seq,
-            post.date.unwrap_or_default()
-        )?;
-        serde_json::to_writer(&mut out, &post.text)?;
-        out.write_all(b"}\n")?;
-    }
-    out.write_all(b"]}\n")?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()
-}
-
 fn main() -> anyhow::Result<()> {
     let n: usize = match std::env::args().nth(1) {
         Some(arg) => arg.replace('_', "").parse()?,
@@ -67,11 +42,12 @@ fn main() -> anyhow::Result<()> {
     };
     let dir = tempfile::Builder::new().prefix("postkeeper-import-memory").tempdir()?;
     let export = dir.path().join("result.json");
+    let texts = dir.path().join("texts.bin");
     let db = dir.path().join("store.db");
     memory("start");
 
     let started = Instant::now();
-    write_export(&export, n)?;
+    common::write_export(&export, &texts, n)?;
     let secs = started.elapsed().as_secs_f64();
     println!("wrote {} ({:.0} MiB, {n} posts) in {secs:.1} s", export.display(), file_mib(&export));
     memory("after writing");
