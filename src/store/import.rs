@@ -202,6 +202,12 @@ impl Analyzer {
     }
 }
 
+/// Sends the posts batched so far to the analysis thread; they are pending until written.
+fn send_batch(jobs: &SyncSender<Vec<Job>>, batch: &mut Vec<Job>, pending: &mut usize) -> Result<()> {
+    *pending += batch.len();
+    jobs.send(std::mem::replace(batch, Vec::with_capacity(BATCH_POSTS))).map_err(|_| analysis_lost())
+}
+
 fn analysis_lost() -> StoreError {
     StoreError::Corrupt("the analysis thread stopped".into())
 }
@@ -455,8 +461,7 @@ impl<'a> ImportSink<'a> {
         if batch.len() < BATCH_POSTS {
             return Ok(());
         }
-        *pending += batch.len();
-        jobs.send(std::mem::replace(batch, Vec::with_capacity(BATCH_POSTS))).map_err(|_| analysis_lost())?;
+        send_batch(jobs, batch, pending)?;
         self.drain(false)
     }
 
@@ -465,8 +470,7 @@ impl<'a> ImportSink<'a> {
     fn drain(&mut self, all: bool) -> Result<()> {
         let Analyzer::Thread { jobs, done, batch, pending, .. } = &mut self.analyzer else { return Ok(()) };
         if all && !batch.is_empty() {
-            *pending += batch.len();
-            jobs.send(std::mem::take(batch)).map_err(|_| analysis_lost())?;
+            send_batch(jobs, batch, pending)?;
         }
         while *pending > 0 {
             let analysed = if all {
