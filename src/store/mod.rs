@@ -75,7 +75,7 @@ pub fn inspect(path: &Path) -> Result<StoreInfo> {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|source| StoreError::Open { path: display.clone(), source })?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if schema > MIGRATIONS.len() as i64 {
         return Err(StoreError::TooNew { path: display, found: schema, known: MIGRATIONS.len() });
@@ -295,7 +295,7 @@ impl Archive {
         }
         self.conn.busy_timeout(Duration::ZERO)?;
         let mode = self.conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get::<_, String>(0));
-        self.conn.busy_timeout(Duration::from_secs(5))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         match mode {
             Ok(m) => Ok(m.eq_ignore_ascii_case("delete")),
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => Ok(false),
@@ -304,7 +304,8 @@ impl Archive {
     }
 
     /// The store's journal mode (`wal` unless a big import has it alone).
-    pub fn journal_mode(&self) -> Result<String> {
+    #[cfg(test)]
+    fn journal_mode(&self) -> Result<String> {
         Ok(self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)
     }
 
@@ -371,9 +372,12 @@ impl Archive {
     }
 }
 
+/// How long a connection waits for another's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Settings of every connection.
 fn configure(conn: &mut Connection) -> Result<()> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // Write transactions take the write lock when they begin, waiting for another connection's
     // (the bot's others, the CLI) instead of failing when a read must become a write.
     conn.set_transaction_behavior(TransactionBehavior::Immediate);
