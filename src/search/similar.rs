@@ -45,7 +45,7 @@ enum Neighbours {
 /// stems' shares of the archive, for independent words) fit the same budget. FTS5
 /// intersects each pair's lists; the pairs are not ranked by bm25, whose weights would
 /// walk every stem's whole list once more for each time it appears in the query.
-fn choose(scored: Vec<(f64, String, String, i64)>, size: i64) -> Option<(Vec<Term>, Neighbours)> {
+fn choose(scored: &[(f64, String, String, i64)], size: i64) -> Option<(Vec<Term>, Neighbours)> {
     let term = |(_, stem, folded, _): &(f64, String, String, i64)| Term::word(folded.clone(), stem.clone());
     let mut spent = 0;
     let fitting: Vec<Term> = scored
@@ -121,7 +121,7 @@ impl Search<'_> {
             scored.push(((1.0 + f64::from(n).ln()) * idf, stem, folded, docs));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let Some((terms, how)) = choose(scored, size) else {
+        let Some((terms, how)) = choose(&scored, size) else {
             return Ok(Some((post, SearchPage::empty())));
         };
         let query = Query { terms };
@@ -154,12 +154,23 @@ impl Search<'_> {
         // The best by words, re-ranked by the topics they share with the post: words say
         // what a post is about less surely than its topics do.
         ranked.truncate(CANDIDATES.max(offset + limit));
-        let mut shared = self.conn().prepare_cached(
-            "SELECT count(*) FROM post_topics WHERE post_id = ?1
-             AND topic_id IN (SELECT topic_id FROM post_topics WHERE post_id = ?2)",
-        )?;
+        // The topics each candidate shares with the post, in one statement (ids are numbers).
+        let candidates: Vec<String> = ranked.iter().map(|(c, _)| c.to_string()).collect();
+        let shared: FxHashMap<i64, i64> = if candidates.is_empty() {
+            FxHashMap::default()
+        } else {
+            self.conn()
+                .prepare(&format!(
+                    "SELECT c.post_id, count(*) FROM post_topics c
+                 JOIN post_topics p ON p.topic_id = c.topic_id AND p.post_id = ?1
+                 WHERE c.post_id IN ({}) GROUP BY c.post_id",
+                    candidates.join(",")
+                ))?
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
         for (candidate, score) in ranked.iter_mut() {
-            let n: i64 = shared.query_row([*candidate, id], |r| r.get(0))?;
+            let n = shared.get(candidate).copied().unwrap_or(0);
             *score *= 1.0 + TOPIC_BOOST * n as f64;
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
@@ -184,7 +195,7 @@ mod tests {
     #[test]
     fn distinctive_stems_that_fit_the_budget_are_ored() {
         let scored = vec![stem(9.0, "робот", 40), stem(8.0, "обучен", 900_000), stem(7.0, "собак", 30)];
-        let (terms, how) = choose(scored, 1_000_000).expect("stems");
+        let (terms, how) = choose(&scored, 1_000_000).expect("stems");
         assert_eq!(stems(&terms), ["робот", "собак"]);
         assert!(matches!(how, Neighbours::Ranked(e) if e.contains(" OR ") && !e.contains("обучен")));
     }
@@ -199,7 +210,7 @@ mod tests {
             stem(6.0, "средн", 30_000),
             stem(5.0, "игр", 12_000),
         ];
-        let (terms, how) = choose(scored, 1_000_000).expect("stems");
+        let (terms, how) = choose(&scored, 1_000_000).expect("stems");
         assert_eq!(stems(&terms), ["награ", "агент", "игр"]);
         let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
         assert_eq!(pairs.len(), 3);
@@ -214,23 +225,23 @@ mod tests {
         let d = DOCS_BUDGET * 10;
         let scored = vec![stem(2.0, "a", d), stem(1.0, "b", d), stem(0.5, "c", d)];
         // In half of the archive's posts each: too common to pair, the rarest alone.
-        let (terms, how) = choose(scored.clone(), 2 * d).expect("stems");
+        let (terms, how) = choose(&scored, 2 * d).expect("stems");
         assert!(matches!(how, Neighbours::Ranked(_)), "too common to pair: the rarest alone");
         assert_eq!(terms.len(), 1);
         // In 2.5 % of the posts: a pair is expected in d² / size = a quarter of the budget,
         // so all three pairs fit.
-        let (terms, how) = choose(scored.clone(), 40 * d).expect("stems");
+        let (terms, how) = choose(&scored, 40 * d).expect("stems");
         let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
         assert_eq!((terms.len(), pairs.len()), (3, 3));
         // In 4 % of the posts: a pair is expected in 0.4 budgets, the third stem would add
         // 0.8 more: two stems, one pair.
-        let (terms, how) = choose(scored, 25 * d).expect("stems");
+        let (terms, how) = choose(&scored, 25 * d).expect("stems");
         let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
         assert_eq!((terms.len(), pairs.len()), (2, 1));
     }
 
     #[test]
     fn a_post_without_stems_has_no_neighbours() {
-        assert!(choose(Vec::new(), 100).is_none());
+        assert!(choose(&[], 100).is_none());
     }
 }
