@@ -94,6 +94,8 @@ pub struct Running {
     worker: Option<JoinHandle<()>>,
     /// Stops the replay worker (after the part it is sending).
     stop_worker: CancellationToken,
+    /// Builds the phrase index in the background ([`crate::store::keep_phrase_index`]).
+    phrases: JoinHandle<()>,
     /// Cancelled when Telegram cut this bot's long poll off for another one on the token.
     conflict: CancellationToken,
     /// Cancelled when the dispatcher has stopped, whatever stopped it.
@@ -118,6 +120,8 @@ impl Running {
     /// go to the instance that holds the token now.
     pub async fn shutdown(self, limit: Duration) {
         self.stop_worker.cancel();
+        // A step in hand finishes on its store thread; no other begins.
+        self.phrases.abort();
         if self.conflict.is_cancelled() {
             self.task.abort();
             if let Some(worker) = self.worker {
@@ -213,7 +217,8 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             ended.cancel();
         }
     });
-    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, conflict, ended })
+    let phrases = tokio::spawn(crate::store::keep_phrase_index(state.archive.clone()));
+    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, phrases, conflict, ended })
 }
 
 /// How long a getUpdates waits for updates (Telegram allows up to 50 s).

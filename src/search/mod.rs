@@ -309,6 +309,8 @@ struct Scope {
     filter: String,
     /// The same over `p.id` of `posts p`.
     browse_filter: String,
+    /// The same over `pairs_fts.rowid` (the phrase index).
+    pairs_filter: String,
     /// The excluded words and phrases ORed (`NOT (...)` of every expression).
     excluded: Option<String>,
     hashtags: Vec<String>,
@@ -417,15 +419,18 @@ impl Search<'_> {
         };
         let mut filter = conditions(parsed, topic_id, exclude, "posts_fts.rowid");
         let mut browse_filter = conditions(parsed, topic_id, exclude, "p.id");
+        let mut pairs_filter = conditions(parsed, topic_id, exclude, "pairs_fts.rowid");
         if let Some((lo, hi)) = self.ids_in_dates(parsed)? {
             // The date condition stays exact; this range only lets FTS5 and the primary key
             // skip to the posts of those dates instead of checking every match's date.
             filter.push_str(&format!(" AND posts_fts.rowid BETWEEN {lo} AND {hi}"));
             browse_filter.push_str(&format!(" AND p.id BETWEEN {lo} AND {hi}"));
+            pairs_filter.push_str(&format!(" AND pairs_fts.rowid BETWEEN {lo} AND {hi}"));
         }
         Ok(Scope {
             filter,
             browse_filter,
+            pairs_filter,
             excluded: Query::join(&parsed.excluded, " OR "),
             hashtags: parsed.hashtags.clone(),
         })
@@ -639,6 +644,10 @@ impl Search<'_> {
                     Plan::Members(ids)
                 }
             }
+        } else if (rare.is_empty() || newest)
+            && let Some(ids) = self.phrases_by_pairs(query, &all, scope, offset + limit)?
+        {
+            Plan::Members(ids)
         } else {
             match rare_all {
                 _ if newest => Plan::Newest(all.clone()),
@@ -754,6 +763,44 @@ impl Search<'_> {
                 out
             }
         })
+    }
+
+    /// The matches of a query of phrases only, newest first, from the phrase index
+    /// (src/store/pairs.rs) for the posts it has and from `posts_fts` for the newer ones:
+    /// at least [`COUNT_CAP`] of them (for the count) and `wanted` (for the page), when
+    /// there are as many. `None` when the index cannot answer: no index yet, a stem of a
+    /// phrase not among its stems, words besides the phrases, or exclusions (which the
+    /// pairs do not have).
+    fn phrases_by_pairs(&self, query: &Query, all: &str, scope: &Scope, wanted: usize) -> Result<Option<Vec<i64>>> {
+        if scope.excluded.is_some() {
+            return Ok(None);
+        }
+        let Some(pairs) = query.pairs_expr() else { return Ok(None) };
+        let upto = self.archive.phrase_index_upto()?;
+        if upto == 0 {
+            return Ok(None);
+        }
+        for stem in query.terms.iter().flat_map(|t| &t.phrase) {
+            if !self.archive.is_pair_stem(stem)? {
+                return Ok(None);
+            }
+        }
+        let cap = wanted.max(COUNT_CAP as usize);
+        let newest = |table: &str, filter: &str, range: &str, expr: &str, n: usize| -> Result<Vec<i64>> {
+            Ok(self
+                .conn()
+                .prepare_cached(&format!(
+                    "SELECT rowid FROM {table} WHERE {table} MATCH ?1{filter} AND {table}.rowid {range} {upto}
+                     ORDER BY rowid DESC LIMIT {n}"
+                ))?
+                .query_map([expr], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?)
+        };
+        let mut ids = newest("posts_fts", &scope.filter, ">", all, cap)?;
+        if ids.len() < cap {
+            ids.extend(newest("pairs_fts", &scope.pairs_filter, "<=", &pairs, cap - ids.len())?);
+        }
+        Ok(Some(ids))
     }
 
     /// Every post matching an expression within the scope's filters (for expressions with a rare word).

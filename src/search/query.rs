@@ -216,6 +216,26 @@ impl Query {
         Self::join(&self.terms, " AND ")
     }
 
+    /// The query in the phrase index (`pairs_fts`, see src/store/pairs.rs), when it is
+    /// phrases only (several stems each, nothing from the glossary): each phrase as the
+    /// phrase of its adjacent pairs of stems.
+    pub fn pairs_expr(&self) -> Option<String> {
+        let plain = |t: &Term| t.phrase.len() >= 2 && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty();
+        if self.terms.is_empty() || !self.terms.iter().all(plain) {
+            return None;
+        }
+        let phrases: Vec<String> = self
+            .terms
+            .iter()
+            .map(|t| {
+                let pairs: Vec<String> =
+                    t.phrase.windows(2).map(|w| format!("{}{}{}", w[0], crate::store::JOINER, w[1])).collect();
+                format!("\"{}\"", pairs.join(" ").replace('"', "\"\""))
+            })
+            .collect();
+        Some(phrases.join(" AND "))
+    }
+
     /// Any word may match (the fallback when all words find nothing).
     pub fn any_expr(&self) -> Option<String> {
         if self.terms.len() > 1 { Self::join(&self.terms, " OR ") } else { None }

@@ -209,3 +209,127 @@ fn suggestions_see_new_words() -> Result<()> {
     assert_eq!(suggestion(&b, "вореники")?.as_deref(), Some("вареники"));
     Ok(())
 }
+
+/// Post `seq` for the phrase index: twenty words of a small vocabulary in a pseudo-random
+/// order (so that every stem is common and their pairs vary), a word of its own, a date a
+/// day after the previous post's.
+fn phrase_post(seq: i64, salt: u64) -> crate::model::NewPost {
+    let words = ["робот", "роботы", "обучение", "обучения", "с", "подкреплением", "глубокое", "модели", "и"];
+    let mut state = (seq as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(salt | 1);
+    let mut text = String::new();
+    for _ in 0..20 {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        text.push_str(words[(state >> 33) as usize % words.len()]);
+        text.push(' ');
+    }
+    text.push_str(&format!("слово{seq}"));
+    crate::model::NewPost {
+        message_id: Some(seq),
+        seq,
+        date: Some(1_600_000_000 + seq * 86_400),
+        text,
+        ..Default::default()
+    }
+}
+
+fn import_phrase_posts(archive: &mut Archive, seqs: std::ops::RangeInclusive<i64>, salt: u64) -> Result<()> {
+    archive.import(|sink| -> Result<()> {
+        sink.channel(&channel())?;
+        for seq in seqs {
+            sink.post(phrase_post(seq, salt))?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// What a page shows: its posts in order, the count, the mode.
+fn page_of(searcher: &Searcher, archive: &Archive, q: &str, offset: usize) -> Result<(Vec<i64>, usize, bool, Mode)> {
+    let page = searcher.search(archive, q, offset, 10)?;
+    Ok((page.hits.iter().map(|h| h.post.id).collect(), page.total, page.total_capped, page.mode))
+}
+
+/// The phrase index (src/store/pairs.rs) answers what `posts_fts` answers: phrases alone,
+/// several, with filters, newest first, deeper pages; a post the index does not have yet
+/// and a post rewritten after it was indexed; and it really answers (with the indexed
+/// posts taken out of `posts_fts`, its phrases still find them).
+#[test]
+fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
+    let mut archive = Archive::open_in_memory()?;
+    import_phrase_posts(&mut archive, 1..=400, 7)?;
+    let searcher = Searcher::with_common_docs(10);
+    let queries = [
+        "\"обучение с подкреплением\"",
+        "\"глубокое обучение\"",
+        "\"роботы модели и\"",
+        "\"с подкреплением\" \"глубокое обучение\"",
+        "\"обучение с подкреплением\" порядок:новые",
+        "\"глубокое обучение\" с:2021-01 до:2021-03",
+        "\"робот и\" тема:robotics",
+        // Not for the index: exclusions, a word besides the phrase, a rare stem in the phrase.
+        "\"глубокое обучение\" -подкреплением",
+        "\"глубокое обучение\" робот",
+        "\"модели слово7\"",
+    ];
+    let without_index = |archive: &Archive| -> Result<Vec<_>> {
+        // With no `pairs_upto` the search cannot use the index.
+        archive.conn().execute_batch("SAVEPOINT t; DELETE FROM meta WHERE key = 'pairs_upto'")?;
+        let mut pages = Vec::new();
+        for q in queries {
+            pages.push((page_of(&searcher, archive, q, 0)?, page_of(&searcher, archive, q, 10)?));
+        }
+        archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
+        Ok(pages)
+    };
+    let with_index = |archive: &Archive| -> Result<Vec<_>> {
+        let mut pages = Vec::new();
+        for q in queries {
+            pages.push((page_of(&searcher, archive, q, 0)?, page_of(&searcher, archive, q, 10)?));
+        }
+        Ok(pages)
+    };
+    let expected = without_index(&archive)?;
+    assert!(expected[0].0.1 > 10 && expected[1].0.1 > 10, "the phrases must find pages: {expected:?}");
+
+    let first = archive.build_phrase_index(150, 1)?;
+    assert_eq!((first.indexed, first.upto, first.remaining), (150, 150, true));
+    assert_eq!(with_index(&archive)?, expected, "half built: the rest from posts_fts");
+    while archive.build_phrase_index(150, 1)?.remaining {}
+    assert_eq!(with_index(&archive)?, expected, "built");
+    let stems: i64 = archive.conn().query_row("SELECT count(*) FROM pair_stems", [], |r| r.get(0))?;
+    assert_eq!(stems, 7, "the seven common stems (of nine words), not the posts' own words");
+
+    // The index answers: the indexed posts out of posts_fts, its phrases still find them.
+    archive.conn().execute_batch("SAVEPOINT t; DELETE FROM posts_fts WHERE rowid <= 400")?;
+    let taken_out = with_index(&archive)?;
+    archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
+    assert_eq!(taken_out[..7], expected[..7]);
+    assert_ne!(taken_out[7..], expected[7..], "the others read posts_fts");
+
+    // Newer posts (not in the index) and rewritten ones (in it again) are found.
+    import_phrase_posts(&mut archive, 401..=450, 7)?;
+    import_phrase_posts(&mut archive, 1..=40, 99)?;
+    let expected = without_index(&archive)?;
+    assert_eq!(with_index(&archive)?, expected, "after an import");
+    let indexed: i64 = archive.conn().query_row("SELECT count(*) FROM pairs_fts", [], |r| r.get(0))?;
+    assert_eq!(indexed, 400, "a rewritten post is in the index once");
+
+    // An archive that doubled chooses its stems again and starts over.
+    import_phrase_posts(&mut archive, 451..=800, 7)?;
+    let again = archive.build_phrase_index(100, 1)?;
+    assert_eq!((again.upto, again.remaining), (100, true));
+    assert_eq!(with_index(&archive)?, without_index(&archive)?, "rebuilding");
+    Ok(())
+}
+
+/// Small archives get no phrase index.
+#[test]
+fn a_small_archive_has_no_phrase_index() -> Result<()> {
+    let mut archive = Archive::open_in_memory()?;
+    import_phrase_posts(&mut archive, 1..=50, 7)?;
+    let step = archive.build_phrase_index(1_000, 51)?;
+    assert_eq!((step.indexed, step.upto, step.remaining), (0, 0, false));
+    let indexed: i64 = archive.conn().query_row("SELECT count(*) FROM pairs_fts", [], |r| r.get(0))?;
+    assert_eq!(indexed, 0);
+    Ok(())
+}

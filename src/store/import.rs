@@ -128,6 +128,7 @@ pub struct ImportSink<'a> {
     /// Where posts are analysed; its word and stem counts are flushed to `vocabulary`
     /// and `stems` at commit (one write per word, not per post).
     analyzer: Analyzer,
+    pairs: super::pairs::Upkeep,
 }
 
 /// Posts an import indexes before its analysis moves to a second thread: a live post or
@@ -213,9 +214,10 @@ fn analysis_lost() -> StoreError {
 }
 
 /// Writes a post's index row and topics.
-fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], a: Analysed) -> Result<()> {
+fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], pairs: &mut super::pairs::Upkeep, a: Analysed) -> Result<()> {
     tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
         .execute(params![a.id, a.title, a.body])?;
+    pairs.write(tx, a.id, &a.title, &a.body)?;
     let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
     for t in a.topics {
         insert.execute(params![a.id, topic_ids[t]])?;
@@ -260,6 +262,7 @@ impl<'a> ImportSink<'a> {
             channel: None,
             summary: ImportSummary::default(),
             analyzer: Analyzer::Inline(Lexicon::new()),
+            pairs: super::pairs::Upkeep::default(),
         }
     }
 
@@ -350,6 +353,7 @@ impl<'a> ImportSink<'a> {
                     )?
                     .execute(params![id, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links])?;
                 self.tx.prepare_cached("DELETE FROM posts_fts WHERE rowid = ?1")?.execute([id])?;
+                self.pairs.forget(&self.tx, id)?;
                 self.tx.prepare_cached("DELETE FROM post_topics WHERE post_id = ?1")?.execute([id])?;
                 super::media::write_media(&self.tx, id, &p.media)?;
                 self.summary.updated += 1;
@@ -448,7 +452,7 @@ impl<'a> ImportSink<'a> {
     fn index(&mut self, job: Job) -> Result<()> {
         if let Analyzer::Inline(lexicon) = &mut self.analyzer {
             let analysed = analyse(lexicon, self.taxonomy, job);
-            write_index(&self.tx, self.topic_ids, analysed)?;
+            write_index(&self.tx, self.topic_ids, &mut self.pairs, analysed)?;
             if self.summary.new + self.summary.updated >= INLINE_POSTS
                 && let Analyzer::Inline(lexicon) = std::mem::replace(&mut self.analyzer, Analyzer::Gone)
             {
@@ -484,7 +488,7 @@ impl<'a> ImportSink<'a> {
             };
             *pending -= analysed.len();
             for a in analysed {
-                write_index(&self.tx, self.topic_ids, a)?;
+                write_index(&self.tx, self.topic_ids, &mut self.pairs, a)?;
             }
         }
         Ok(())

@@ -4,11 +4,16 @@
 mod files;
 mod import;
 mod media;
+mod pairs;
 mod posts;
 mod shared;
 
 pub use files::{MediaFiles, Stored, extension_of, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome};
+pub(crate) use pairs::JOINER;
+pub use pairs::{
+    MIN_POSTS as PHRASE_INDEX_MIN_POSTS, PhraseProgress, STEP_POSTS as PHRASE_INDEX_STEP, keep_phrase_index,
+};
 pub use posts::{Stats, TopicCount};
 pub use shared::SharedArchive;
 
@@ -34,6 +39,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V8__media.sql", include_str!("../../migrations/V8__media.sql"), None),
     ("V9__replay_media.sql", include_str!("../../migrations/V9__replay_media.sql"), None),
     ("V10__search.sql", include_str!("../../migrations/V10__search.sql"), None),
+    ("V11__phrase_pairs.sql", include_str!("../../migrations/V11__phrase_pairs.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]

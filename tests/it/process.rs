@@ -419,3 +419,74 @@ async fn a_big_import_has_the_store_alone_unless_the_bot_runs() {
     assert!(last(&tg, ME).text.contains("Пост 7."), "{}", last(&tg, ME).text);
     finish(&tg, bot).await;
 }
+
+/// An export of `posts` short posts whose every word is common; the phrase «обучение с
+/// подкреплением» is in every `every`-th one only (the others have the same words apart).
+fn phrase_export(dir: &std::path::Path, name: &str, ids: std::ops::RangeInclusive<usize>, every: usize) -> String {
+    let mut messages = Vec::new();
+    for i in ids {
+        let text = if i % every == 0 {
+            format!("Пост {i}. Обучение с подкреплением и с учителем.")
+        } else {
+            format!("Пост {i}. Обучение с учителем и подкреплением.")
+        };
+        messages.push(json!({
+            "id": i, "type": "message", "date": "2021-01-01T00:00:00",
+            "date_unixtime": (1_609_459_200 + i).to_string(),
+            "text": text, "text_entities": [{"type": "plain", "text": text}],
+        }));
+    }
+    // In Telegram Desktop's order: the chat's name, type and id before its messages.
+    let export = format!(
+        r#"{{"name":"Big channel","type":"public_channel","id":7777777,"messages":{}}}"#,
+        Value::Array(messages)
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, export).expect("writes the export");
+    path.to_str().expect("a UTF-8 path").to_string()
+}
+
+/// How many posts `postkeeper search` says a query finds.
+fn cli_found(dir: &Workdir, query: &str) -> String {
+    let out = dir.cli(&["search", query]);
+    assert!(out.status.success(), "{}", plain_log(&out.stderr));
+    let stdout = plain_log(&out.stdout);
+    stdout.lines().find(|l| l.ends_with(" found")).unwrap_or(&stdout).to_string()
+}
+
+/// The running bot builds the phrase index of a big archive in the background; phrases
+/// then find what they found before, in chat and in the CLI, and so do posts imported
+/// after it (beyond the index) and posts rewritten after it (in it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let posts = 20_000; // the size from which an archive gets a phrase index
+    let export = phrase_export(dir.path(), "big.json", 1..=posts, 50);
+    let out = dir.cli(&["import", &export]);
+    assert!(out.status.success(), "{}", plain_log(&out.stderr));
+    assert!(plain_log(&out.stdout).contains(&format!("{posts} new")), "{}", plain_log(&out.stdout));
+    let phrase = "\"обучение с подкреплением\"";
+    assert_eq!(cli_found(&dir, phrase), "400 found", "without the index");
+
+    let bot = dir.start_bot();
+    let logs = bot.wait_for_log("the phrase index has every post", Duration::from_secs(120)).await;
+    assert!(plain_log(logs.as_bytes()).contains("building the phrase index"), "{logs}");
+    exchange(&tg, ru(&format!("/search {phrase}")), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Найдено 400"), "{}", last(&tg, ME).text);
+    assert_eq!(cli_found(&dir, phrase), "400 found", "with the index");
+
+    // Newer posts, beyond the index; a rewritten post that has the phrase no more.
+    let newer = phrase_export(dir.path(), "newer.json", posts + 1..=posts + 100, 5);
+    let out = dir.cli(&["import", &newer]);
+    assert!(out.status.success(), "{}", plain_log(&out.stderr));
+    let edit = phrase_export(dir.path(), "edit.json", 50..=50, 7);
+    let out = dir.cli(&["import", &edit]);
+    assert!(out.status.success(), "{}", plain_log(&out.stderr));
+    assert!(plain_log(&out.stdout).contains("1 updated"), "{}", plain_log(&out.stdout));
+    assert_eq!(cli_found(&dir, phrase), "419 found");
+    exchange(&tg, ru(&format!("/search {phrase}")), "sendMessage", 1).await;
+    assert!(last(&tg, ME).text.contains("Найдено 419"), "{}", last(&tg, ME).text);
+    let logs = finish(&tg, bot).await;
+    assert!(!logs.contains("WARN"), "{logs}");
+}

@@ -1,0 +1,275 @@
+//! The phrase index: the adjacent pairs of the archive's commonest stems, one token a
+//! pair (`обучен·с`), in `pairs_fts` (V11).
+//!
+//! A phrase of common words that is rare as a phrase (`"обучение с подкреплением"`: its
+//! stems are in 97 %, 99.7 % and 48 % of a big archive's posts, the phrase in 0.06 %)
+//! makes FTS5 compare the position lists of every post that has all its stems: 104 ms at
+//! a million posts. Its pairs (`обучен·с`, `с·подкреплен`) are rare tokens, and the phrase
+//! is the phrase of its pairs: a lookup (benches/README.md).
+//!
+//! Indexing every pair of every post would cost as much as the search index itself, and
+//! double an import's time; only the pairs of common stems are indexed (the phrases of
+//! rarer words are quick in `posts_fts`), and the index is built after the import, by
+//! the running bot in the background, oldest posts first, up to meta `pairs_upto`. A
+//! phrase search reads the posts up to there from the pairs and the newer ones from
+//! `posts_fts`. The common stems are chosen when the index is begun (stems in a fifth of
+//! the posts or more) and kept in `pair_stems`: a post's pairs then never depend on when
+//! it was indexed. When the archive has doubled since, the stems are chosen again and the
+//! index is rebuilt; until it catches up, phrases are matched in `posts_fts` as before.
+//!
+//! Pairs that are not indexed leave gaps: `a b X b c` indexes `a·b` and `b·c`, which a
+//! phrase `a b c` would find adjacent. Where the pair after a gap begins with the stem
+//! the pair before it ended with, a lone `·` token stands in the gap. (Pairs on each side
+//! of any other gap cannot be read as a chain: consecutive pairs of a phrase share a stem.)
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rustc_hash::FxHashSet;
+
+use super::{Archive, Result};
+use crate::text::lexicon::Lexicon;
+
+/// Archives of fewer posts get no phrase index: their phrases take a few milliseconds.
+pub const MIN_POSTS: i64 = 20_000;
+/// Posts a background step indexes: one short write transaction (tens of milliseconds).
+pub const STEP_POSTS: usize = 2_000;
+/// Stems in this share of the posts or more are paired.
+const COMMON_SHARE: f64 = 0.2;
+/// The stems are chosen again, and the index rebuilt, when the archive has grown this
+/// many times over since they were chosen.
+const REGROW: i64 = 2;
+/// Joins the two stems of a pair: not a character of any stem (letters and digits), and
+/// not ASCII, so that the `ascii` tokenizer keeps a pair one token.
+pub(crate) const JOINER: char = '·';
+
+/// Where a step of [`Archive::build_phrase_index`] left the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhraseProgress {
+    /// Posts indexed by this step.
+    pub indexed: usize,
+    /// Every post up to this id is in the index (0: none).
+    pub upto: i64,
+    /// Posts newer than `upto` remain.
+    pub remaining: bool,
+}
+
+/// The pairs text of a post's stemmed text (stems joined by spaces, as `posts_fts` holds it).
+pub(crate) fn pairs_text(stemmed: &str, common: impl Fn(&str) -> bool) -> String {
+    let mut out = String::new();
+    let mut prev: Option<&str> = None;
+    let mut last_second: Option<&str> = None;
+    let mut gap = false;
+    for stem in stemmed.split(' ').filter(|s| !s.is_empty()) {
+        let pairable = common(stem);
+        if let Some(p) = prev
+            && pairable
+        {
+            if gap && last_second == Some(p) {
+                out.push_str(" ·");
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(p);
+            out.push(JOINER);
+            out.push_str(stem);
+            last_second = Some(stem);
+            gap = false;
+        }
+        // Only a common stem can begin a pair; any other leaves a gap after the last pair.
+        prev = pairable.then_some(stem);
+        gap |= !pairable && last_second.is_some();
+    }
+    out
+}
+
+fn meta_i64(tx: &Transaction<'_>, key: &str) -> Result<i64> {
+    let value: Option<String> =
+        tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn set_meta(tx: &Transaction<'_>, key: &str, value: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value.to_string()])?;
+    Ok(())
+}
+
+fn pair_stems(tx: &Transaction<'_>) -> Result<FxHashSet<String>> {
+    Ok(tx
+        .prepare_cached("SELECT stem FROM pair_stems")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+fn insert(tx: &Transaction<'_>, stems: &FxHashSet<String>, id: i64, title: &str, body: &str) -> Result<bool> {
+    let common = |s: &str| stems.contains(s);
+    let (title, body) = (pairs_text(title, common), pairs_text(body, common));
+    if title.is_empty() && body.is_empty() {
+        return Ok(false);
+    }
+    tx.prepare_cached("INSERT INTO pairs_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, title, body])?;
+    Ok(true)
+}
+
+impl Archive {
+    /// One step of building the phrase index: indexes up to `max_posts` posts beyond the
+    /// ones already in it (choosing the stems first, and starting over, when the index is
+    /// new or the archive has doubled since), in one transaction of its own. A step is
+    /// short, so that the bot can run steps in the background between other writes. An
+    /// archive of fewer than `min_posts` posts ([`MIN_POSTS`] but in tests) gets none.
+    pub fn build_phrase_index(&mut self, max_posts: usize, min_posts: i64) -> Result<PhraseProgress> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM posts", [], |r| r.get(0))?;
+        let mut upto = meta_i64(&tx, "pairs_upto")?;
+        let chosen_at = meta_i64(&tx, "pairs_chosen_at")?;
+        if last < min_posts.max(1) {
+            return Ok(PhraseProgress { indexed: 0, upto, remaining: false });
+        }
+        if chosen_at == 0 || last >= chosen_at.saturating_mul(REGROW) {
+            // Post ids are never reused and posts never deleted: the last id is their number.
+            let min_docs = (last as f64 * COMMON_SHARE).ceil() as i64;
+            tx.execute("DELETE FROM pair_stems", [])?;
+            let chosen =
+                tx.execute("INSERT INTO pair_stems(stem) SELECT stem FROM stems WHERE docs >= ?1", [min_docs])?;
+            tx.execute("INSERT INTO pairs_fts(pairs_fts) VALUES ('delete-all')", [])?;
+            upto = 0;
+            set_meta(&tx, "pairs_chosen_at", last)?;
+            tracing::info!(posts = last, stems = chosen, "building the phrase index (in the background)");
+        }
+        let stems = pair_stems(&tx)?;
+        let mut lexicon = Lexicon::new();
+        let mut indexed = 0;
+        {
+            let mut select =
+                tx.prepare_cached("SELECT id, title, body FROM posts WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+            let mut rows = select.query(params![upto, max_posts as i64])?;
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                let (title, body): (String, String) = (row.get(1)?, row.get(2)?);
+                let (title, body) = (lexicon.stemmed(&title), lexicon.stemmed(&body));
+                insert(&tx, &stems, id, &title, &body)?;
+                upto = id;
+                indexed += 1;
+            }
+        }
+        set_meta(&tx, "pairs_upto", upto)?;
+        tx.commit()?;
+        let remaining = upto < last;
+        if !remaining && indexed > 0 {
+            tracing::info!(upto, "the phrase index has every post");
+        }
+        Ok(PhraseProgress { indexed, upto, remaining })
+    }
+
+    /// Every post up to this id is in the phrase index (0: there is none).
+    pub(crate) fn phrase_index_upto(&self) -> Result<i64> {
+        let value: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'pairs_upto'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Is a stem one of the phrase index's?
+    pub(crate) fn is_pair_stem(&self, stem: &str) -> Result<bool> {
+        Ok(self.conn.prepare_cached("SELECT 1 FROM pair_stems WHERE stem = ?1")?.exists([stem])?)
+    }
+}
+
+/// The running bot's builder of the phrase index: a step ([`STEP_POSTS`] posts), a pause as
+/// long as the step took (half a core at most, beside the searches), the next step; once
+/// the index has every post, a look every few minutes for posts stored since (live posts,
+/// an import by the CLI). Begins a moment after the start, so as not to delay the first
+/// poll. Runs until its task is aborted.
+pub async fn keep_phrase_index(archive: super::SharedArchive) {
+    tokio::time::sleep(FIRST_STEP_AFTER).await;
+    loop {
+        let started = std::time::Instant::now();
+        let step = archive.try_call(|a| a.build_phrase_index(STEP_POSTS, MIN_POSTS)).await;
+        let pause = match step {
+            Ok(step) if step.remaining => started.elapsed().max(std::time::Duration::from_millis(10)),
+            Ok(_) => LOOK_AGAIN_AFTER,
+            Err(e) => {
+                tracing::warn!("building the phrase index (phrases are matched without it meanwhile): {e:#}");
+                LOOK_AGAIN_AFTER
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+const FIRST_STEP_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+const LOOK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What an import does to the phrase index: a post it rewrites that the index has is
+/// written there again (new posts are beyond the index: nothing to do).
+#[derive(Default)]
+pub(super) struct Upkeep {
+    /// `pairs_upto`, read at the first post.
+    upto: Option<i64>,
+    stems: Option<FxHashSet<String>>,
+}
+
+impl Upkeep {
+    fn covers(&mut self, tx: &Transaction<'_>, id: i64) -> Result<bool> {
+        let upto = match self.upto {
+            Some(upto) => upto,
+            None => *self.upto.insert(meta_i64(tx, "pairs_upto")?),
+        };
+        Ok(id <= upto)
+    }
+
+    /// Takes a post out of the index before it is rewritten.
+    pub(super) fn forget(&mut self, tx: &Transaction<'_>, id: i64) -> Result<()> {
+        if self.covers(tx, id)? {
+            tx.prepare_cached("DELETE FROM pairs_fts WHERE rowid = ?1")?.execute([id])?;
+        }
+        Ok(())
+    }
+
+    /// Indexes a post's new stemmed text, if the index covers it.
+    pub(super) fn write(&mut self, tx: &Transaction<'_>, id: i64, title: &str, body: &str) -> Result<()> {
+        if !self.covers(tx, id)? {
+            return Ok(());
+        }
+        let stems = match &mut self.stems {
+            Some(stems) => stems,
+            none => none.insert(pair_stems(tx)?),
+        };
+        insert(tx, stems, id, title, body)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(text: &str, common: &[&str]) -> String {
+        pairs_text(text, |s| common.contains(&s))
+    }
+
+    #[test]
+    fn only_pairs_of_common_stems_are_written() {
+        assert_eq!(pairs("обучен с подкреплен", &["обучен", "с", "подкреплен"]), "обучен·с с·подкреплен");
+        assert_eq!(pairs("обучен с подкреплен", &["обучен", "с"]), "обучен·с");
+        assert_eq!(pairs("a x b c", &["a", "b", "c"]), "b·c");
+        assert_eq!(pairs("a", &["a"]), "");
+        assert_eq!(pairs("", &["a"]), "");
+        assert_eq!(pairs("a a a", &["a"]), "a·a a·a");
+    }
+
+    #[test]
+    fn a_gap_that_could_join_two_pairs_into_a_chain_is_marked() {
+        // `a b X b c`: `a·b b·c` would read as the phrase `a b c`.
+        assert_eq!(pairs("a b x b c", &["a", "b", "c"]), "a·b · b·c");
+        // A gap between pairs that share no stem needs no mark.
+        assert_eq!(pairs("a b x c d", &["a", "b", "c", "d"]), "a·b c·d");
+        // Nor does a gap before the first pair.
+        assert_eq!(pairs("x b c", &["b", "c"]), "b·c");
+    }
+}
