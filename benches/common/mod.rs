@@ -228,6 +228,7 @@ pub fn corpus_db(n: usize) -> PathBuf {
     let db = dir.join(format!("posts-{n}.db"));
     let marker = dir.join(format!("posts-{n}.db.done"));
     if db.exists() && fs::read_to_string(&marker).is_ok_and(|m| m == CORPUS_VERSION) {
+        complete_phrase_index(&db);
         return db;
     }
     let _ = fs::remove_file(&marker);
@@ -258,7 +259,33 @@ pub fn corpus_db(n: usize) -> PathBuf {
     drop(archive); // closing checkpoints the WAL into the database file
     fs::write(&marker, CORPUS_VERSION).expect("write the corpus marker");
     eprintln!("built {} in {:.1} s", db.display(), started.elapsed().as_secs_f64());
+    complete_phrase_index(&db);
     db
+}
+
+/// Builds the phrase index a running bot builds in the background (src/store/pairs.rs),
+/// in steps as it does; nothing to do when it is complete.
+fn complete_phrase_index(db: &Path) {
+    let mut archive = Archive::open(db).expect("open the corpus store");
+    let started = Instant::now();
+    let mut indexed = 0;
+    loop {
+        let step = archive
+            .build_phrase_index(postkeeper::store::PHRASE_INDEX_STEP, postkeeper::store::PHRASE_INDEX_MIN_POSTS)
+            .expect("build the phrase index");
+        indexed += step.indexed;
+        if !step.remaining {
+            break;
+        }
+    }
+    if indexed > 0 {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "phrase index of {}: {indexed} posts in {secs:.1} s ({:.0} posts/s)",
+            db.display(),
+            indexed as f64 / secs
+        );
+    }
 }
 
 /// The stemmed title and body of a post, as the index holds them.
