@@ -7,6 +7,11 @@
 //! on it in place (it writes only its small tables: queries, user languages). Runs:
 //! `POSTKEEPER_STARTUP_RUNS` (default 5); the median and the worst are printed.
 //! `POSTKEEPER_STARTUP_CALLS=1` prints each run's Bot API calls up to the first getUpdates.
+//!
+//! `POSTKEEPER_STARTUP_BUILD=1` measures instead the bot building the phrase index in the
+//! background (src/store/pairs.rs) on a copy of the store without one: the time from the
+//! start to the log's "the phrase index has every post", VmRSS sampled every 100 ms, and
+//! the time the bot takes to answer a /search meanwhile (one every second).
 
 #[allow(dead_code)]
 mod common;
@@ -84,6 +89,89 @@ async fn one_run(db: &std::path::Path, searches: &[&str]) -> (Duration, Option<u
     (to_poll, idle, searched, peak)
 }
 
+/// The bot building the phrase index of a copy of `db` from nothing.
+async fn build_run(db: &std::path::Path) {
+    let dir = tempfile::tempdir_in(common::target_dir()).expect("tempdir");
+    let copy = dir.path().join("store.db");
+    std::fs::copy(db, &copy).expect("copy the corpus store");
+    {
+        let conn = rusqlite::Connection::open(&copy).expect("open the copy");
+        conn.execute_batch(
+            "INSERT INTO pairs_fts(pairs_fts) VALUES ('delete-all'); DELETE FROM pair_stems;
+             DELETE FROM meta WHERE key IN ('pairs_upto', 'pairs_chosen_at');",
+        )
+        .expect("take the phrase index out");
+    }
+    let tg = FakeTelegram::start().await;
+    let log = dir.path().join("log");
+    let spawned = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_postkeeper"))
+        .arg("run")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", tg.url())
+        .env("POSTKEEPER_DB", &copy)
+        .env("POSTKEEPER_MEDIA_DIR", dir.path().join("media"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("the log file"))
+        .spawn()
+        .expect("start postkeeper run");
+    let bot = Bot(child);
+    let pid = bot.0.id();
+    tg.wait_for_calls("getUpdates", 1, Duration::from_secs(60)).await;
+    let (mut peak, mut answers, mut sent) = (0u64, Vec::new(), 0);
+    let mut last_search = Instant::now();
+    loop {
+        peak = peak.max(status_kib(pid, "VmRSS").unwrap_or(0));
+        if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("the phrase index has every post")) {
+            break;
+        }
+        assert!(spawned.elapsed() < Duration::from_secs(1200), "the phrase index was not built in 20 minutes");
+        if last_search.elapsed() >= Duration::from_secs(1) {
+            last_search = Instant::now();
+            tg.push_update(updates::text(7, 7, Some("ru"), "/search торговые стратегии обучения"));
+            sent += 1;
+            tg.wait_for_calls("sendMessage", sent, Duration::from_secs(30)).await;
+            answers.push(last_search.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = spawned.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = status_kib(pid, "VmRSS");
+    let parts = ["RssAnon", "RssFile", "RssShmem"].map(|k| format!("{k} {}", mib(status_kib(pid, k)))).join(", ");
+    // The same search with the index complete and nothing else running.
+    let mut after = Vec::new();
+    for _ in 0..30 {
+        let asked = Instant::now();
+        tg.push_update(updates::text(7, 7, Some("ru"), "/search торговые стратегии обучения"));
+        sent += 1;
+        tg.wait_for_calls("sendMessage", sent, Duration::from_secs(30)).await;
+        after.push(asked.elapsed());
+    }
+    let ms = |mut v: Vec<Duration>, q: f64| {
+        v.sort();
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default().as_secs_f64() * 1e3
+    };
+    println!(
+        "startup/build: the phrase index built by the bot in {:.1} s; VmRSS at most {} while building, {} idle \
+         after ({parts}); /search answered in {:.1} ms median, {:.1} ms worst while building ({} searches), {:.1} ms median, \
+         {:.1} ms worst after ({} searches)",
+        took.as_secs_f64(),
+        mib(Some(peak)),
+        mib(idle),
+        ms(answers.clone(), 0.5),
+        ms(answers.clone(), 1.0),
+        answers.len(),
+        ms(after.clone(), 0.5),
+        ms(after.clone(), 1.0),
+        after.len()
+    );
+    drop(bot);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n: usize = std::env::var("POSTKEEPER_STARTUP_SIZE")
@@ -92,6 +180,10 @@ async fn main() {
         .unwrap_or(1_000_000);
     let runs: usize = std::env::var("POSTKEEPER_STARTUP_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
     let db = tokio::task::spawn_blocking(move || common::corpus_db(n)).await.expect("the corpus store");
+    if std::env::var_os("POSTKEEPER_STARTUP_BUILD").is_some() {
+        build_run(&db).await;
+        return;
+    }
     // The search bench's queries: a rare word, common words, a typo (the suggestion loads
     // the vocabulary), a prefix.
     let searches = ["обучение с подкреплением", "обучение модели", "экзопланиты", "распознавание изобр"];
