@@ -610,10 +610,9 @@ impl Search<'_> {
         }
         let query = &mut parsed.query;
         // The last word is a prefix only while it is not a word yet (being typed):
-        // a prefix of a common stem is costly, and a whole word needs none.
-        if let Some(last) = query.terms.last_mut()
-            && last.prefix
-        {
+        // a prefix of a common stem is costly, and a whole word needs none. (The last word
+        // typed, not the last term: phrases come after the words.)
+        if let Some(last) = query.terms.iter_mut().find(|t| t.prefix) {
             if self.is_word(&last.folded)? {
                 last.prefix = false;
             } else {
