@@ -53,6 +53,12 @@ const HASHTAGGED: &str =
 const DATE_HINT_POSTS: i64 = 20_000;
 /// Totals are counted up to this; beyond it the count is shown as "N+".
 const COUNT_CAP: i64 = 1_000;
+/// A phrase the phrase index has, beside other words, is checked post by post up to this
+/// many posts (~20 µs each); a phrase in more is common, and quick without the index.
+const PHRASE_CANDIDATES: usize = 2_000;
+/// Checking one post for a word costs about what reading this many of the word's matches
+/// does (at 1M posts: ~25 µs against ~0.08 µs a match).
+const POSTS_PER_CHECK: i64 = 200;
 
 /// A piece of a snippet: text, and whether it is a matched word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -643,20 +649,41 @@ impl Search<'_> {
                     Plan::Members(ids)
                 }
             }
-        } else if (rare.is_empty() || newest)
-            && let Some(ids) = self.phrases_by_pairs(query, &all, scope, offset + limit)?
-        {
-            Plan::Members(ids)
         } else {
-            match rare_all {
-                _ if newest => Plan::Newest(all.clone()),
+            let pairable = self.pairable(query)?;
+            let by_pairs = match &pairable {
+                // Phrases alone, newest first: read as far as the page and the count need.
+                Some((which, upto))
+                    if which.iter().all(|&p| p) && scope.excluded.is_none() && (rare.is_empty() || newest) =>
+                {
+                    Some(Plan::Members(self.phrases_by_pairs(query, &all, scope, *upto, offset + limit)?))
+                }
+                Some((which, upto)) => {
+                    self.phrase_candidates(query, which, &docs, &all, scope, *upto)?.map(|members| {
+                        match rare_all.clone() {
+                            Some(rank) if !newest => {
+                                Plan::RankedWithin { rank, members: members.into_iter().collect() }
+                            }
+                            _ => {
+                                let mut ids = members;
+                                ids.sort_unstable_by(|a, b| b.cmp(a));
+                                Plan::Members(ids)
+                            }
+                        }
+                    })
+                }
+                None => None,
+            };
+            match (by_pairs, rare_all) {
+                (Some(plan), _) => plan,
+                (None, _) if newest => Plan::Newest(all.clone()),
                 // No rare word: bm25 would score most of the archive, and weakly; newest first.
-                None => Plan::Newest(all.clone()),
-                Some(rare_all) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
+                (None, None) => Plan::Newest(all.clone()),
+                (None, Some(rare_all)) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
                 // Rank by the rare words (cheap: few posts), keep the posts that have all words.
                 // Those are no more than the rarest word has: read once, for the count too (each
                 // read walks the common words' long lists).
-                Some(rare_all) => Plan::RankedWithin { rank: rare_all, members: self.matching(&all, scope)? },
+                (None, Some(rare_all)) => Plan::RankedWithin { rank: rare_all, members: self.matching(&all, scope)? },
             }
         };
         let mut total = match &plan {
@@ -764,46 +791,138 @@ impl Search<'_> {
         })
     }
 
-    /// The matches of a query of phrases only, newest first, from the phrase index
-    /// (src/store/pairs.rs) for the posts it has and from `posts_fts` for the newer ones:
-    /// at least [`COUNT_CAP`] of them (for the count) and `wanted` (for the page), when
-    /// there are as many. `None` when the index cannot answer: no index yet, a stem of a
-    /// phrase not among its stems, words besides the phrases, or exclusions (which the
-    /// pairs do not have).
-    fn phrases_by_pairs(&self, query: &Query, all: &str, scope: &Scope, wanted: usize) -> Result<Option<Vec<i64>>> {
-        if scope.excluded.is_some() {
+    /// Which terms of a query the phrase index (src/store/pairs.rs) can match, and how far
+    /// it goes; `None` when there is no index or it can match none of them.
+    fn pairable(&self, query: &Query) -> Result<Option<(Vec<bool>, i64)>> {
+        if !query.terms.iter().any(Query::pairable) {
             return Ok(None);
         }
-        let Some(pairs) = query.pairs_expr() else { return Ok(None) };
         let upto = self.archive.phrase_index_upto()?;
         if upto == 0 {
             return Ok(None);
         }
-        for stem in query.terms.iter().flat_map(|t| &t.phrase) {
-            if !self.archive.is_pair_stem(stem)? {
-                return Ok(None);
+        let mut which = Vec::with_capacity(query.terms.len());
+        for t in &query.terms {
+            let mut paired = Query::pairable(t);
+            if paired {
+                for stem in &t.phrase {
+                    if !self.archive.is_pair_stem(stem)? {
+                        paired = false;
+                        break;
+                    }
+                }
             }
+            which.push(paired);
         }
+        Ok(which.contains(&true).then_some((which, upto)))
+    }
+
+    /// Posts newer than the phrase index's last, matching `all` within the scope, newest
+    /// first, at most `n` (none asked when there are no newer posts: FTS5 takes most of a
+    /// millisecond to find none past the end of long lists).
+    fn beyond_index(&self, all: &str, scope: &Scope, upto: i64, n: usize) -> Result<Vec<i64>> {
+        let last: i64 =
+            self.conn().prepare_cached("SELECT coalesce(max(id), 0) FROM posts")?.query_row([], |r| r.get(0))?;
+        if last <= upto {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1{} AND posts_fts.rowid > {upto}
+                 ORDER BY rowid DESC LIMIT {n}",
+                scope.filter
+            ))?
+            .query_map([all], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The matches of a query of phrases only, newest first, from the phrase index for the
+    /// posts it has and from `posts_fts` for the newer ones: at least [`COUNT_CAP`] of them
+    /// (for the count) and `wanted` (for the page), when there are as many.
+    fn phrases_by_pairs(&self, query: &Query, all: &str, scope: &Scope, upto: i64, wanted: usize) -> Result<Vec<i64>> {
         let cap = wanted.max(COUNT_CAP as usize);
-        let newest = |table: &str, filter: &str, range: &str, expr: &str, n: usize| -> Result<Vec<i64>> {
+        let mut ids = self.beyond_index(all, scope, upto, cap)?;
+        if ids.len() < cap
+            && let Some(pairs) = Query::pairs_expr(&query.terms)
+        {
+            ids.extend(
+                self.conn()
+                    .prepare_cached(&format!(
+                        "SELECT rowid FROM pairs_fts WHERE pairs_fts MATCH ?1{} AND pairs_fts.rowid <= {upto}
+                         ORDER BY rowid DESC LIMIT {}",
+                        scope.pairs_filter,
+                        cap - ids.len()
+                    ))?
+                    .query_map([pairs], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?,
+            );
+        }
+        Ok(ids)
+    }
+
+    /// Every match of a query with a phrase the index has (`which`) beside other words or
+    /// exclusions: the posts the index has with its phrases (at most [`PHRASE_CANDIDATES`],
+    /// else `None`: a common phrase is quick as it is), checked for the rest in `posts_fts`
+    /// (one by one, ~20 µs a post, or, when a word of the rest is in fewer posts than
+    /// [`POSTS_PER_CHECK`] times the candidates, by reading the rest's matches), and the
+    /// newer posts as any query. FTS5 alone compares the position lists of a phrase of
+    /// common words in nearly every post. `docs`: the posts each term is in.
+    fn phrase_candidates(
+        &self,
+        query: &Query,
+        which: &[bool],
+        docs: &[i64],
+        all: &str,
+        scope: &Scope,
+        upto: i64,
+    ) -> Result<Option<Vec<i64>>> {
+        let least_rest = which.iter().zip(docs).filter(|(p, _)| !**p).map(|(_, &d)| d).min();
+        let (paired, rest): (Vec<(&query::Term, &bool)>, Vec<_>) =
+            query.terms.iter().zip(which).partition(|(_, p)| **p);
+        let Some(pairs) = Query::pairs_expr(paired.into_iter().map(|(t, _)| t)) else { return Ok(None) };
+        let candidates: Vec<i64> = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT rowid FROM pairs_fts WHERE pairs_fts MATCH ?1{} AND pairs_fts.rowid <= {upto} LIMIT {}",
+                scope.pairs_filter,
+                PHRASE_CANDIDATES + 1
+            ))?
+            .query_map([pairs], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if candidates.len() > PHRASE_CANDIDATES {
+            return Ok(None);
+        }
+        let among = |expr: &str| -> Result<Vec<i64>> {
+            if candidates.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids = candidates.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            // Not cached: the list is this query's.
             Ok(self
                 .conn()
-                .prepare_cached(&format!(
-                    "SELECT rowid FROM {table} WHERE {table} MATCH ?1{filter} AND {table}.rowid {range} {upto}
-                     ORDER BY rowid DESC LIMIT {n}"
+                .prepare(&format!(
+                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 AND posts_fts.rowid IN ({ids})"
                 ))?
                 .query_map([expr], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?)
         };
-        // Posts beyond the index, if any (FTS5 takes most of a millisecond to find none
-        // past the end of long lists).
-        let last: i64 =
-            self.conn().prepare_cached("SELECT coalesce(max(id), 0) FROM posts")?.query_row([], |r| r.get(0))?;
-        let mut ids = if last > upto { newest("posts_fts", &scope.filter, ">", all, cap)? } else { Vec::new() };
-        if ids.len() < cap {
-            ids.extend(newest("pairs_fts", &scope.pairs_filter, "<=", &pairs, cap - ids.len())?);
-        }
-        Ok(Some(ids))
+        let mut members = match (Query::join(rest.into_iter().map(|(t, _)| t), " AND "), &scope.excluded) {
+            (Some(rest), _)
+                if least_rest.is_some_and(|d| d <= POSTS_PER_CHECK.saturating_mul(candidates.len() as i64)) =>
+            {
+                let matching = self.matching(&scope.wrap(&rest), scope)?;
+                candidates.iter().copied().filter(|id| matching.contains(id)).collect()
+            }
+            (Some(rest), _) => among(&scope.wrap(&rest))?,
+            (None, Some(not)) => {
+                let excluded: HashSet<i64> = among(not)?.into_iter().collect();
+                candidates.iter().copied().filter(|id| !excluded.contains(id)).collect()
+            }
+            (None, None) => candidates.clone(),
+        };
+        members.extend(self.beyond_index(all, scope, upto, usize::MAX >> 1)?);
+        Ok(Some(members))
     }
 
     /// Every post matching an expression within the scope's filters (for expressions with a rare word).

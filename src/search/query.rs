@@ -216,24 +216,26 @@ impl Query {
         Self::join(&self.terms, " AND ")
     }
 
-    /// The query in the phrase index (`pairs_fts`, see src/store/pairs.rs), when it is
-    /// phrases only (several stems each, nothing from the glossary): each phrase as the
-    /// phrase of its adjacent pairs of stems.
-    pub fn pairs_expr(&self) -> Option<String> {
-        let plain = |t: &Term| t.phrase.len() >= 2 && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty();
-        if self.terms.is_empty() || !self.terms.iter().all(plain) {
-            return None;
+    /// Can the phrase index (`pairs_fts`, see src/store/pairs.rs) match this term? A phrase
+    /// of several stems, nothing from the glossary (whether its stems are paired is the
+    /// store's to say).
+    pub fn pairable(t: &Term) -> bool {
+        t.phrase.len() >= 2 && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()
+    }
+
+    /// Phrases in the phrase index, ANDed: each as the phrase of its adjacent pairs of
+    /// stems. `None` when there are none or one is not [`Query::pairable`].
+    pub fn pairs_expr<'a>(terms: impl IntoIterator<Item = &'a Term>) -> Option<String> {
+        let mut phrases = Vec::new();
+        for t in terms {
+            if !Self::pairable(t) {
+                return None;
+            }
+            let pairs: Vec<String> =
+                t.phrase.windows(2).map(|w| format!("{}{}{}", w[0], crate::store::JOINER, w[1])).collect();
+            phrases.push(format!("\"{}\"", pairs.join(" ").replace('"', "\"\"")));
         }
-        let phrases: Vec<String> = self
-            .terms
-            .iter()
-            .map(|t| {
-                let pairs: Vec<String> =
-                    t.phrase.windows(2).map(|w| format!("{}{}{}", w[0], crate::store::JOINER, w[1])).collect();
-                format!("\"{}\"", pairs.join(" ").replace('"', "\"\""))
-            })
-            .collect();
-        Some(phrases.join(" AND "))
+        (!phrases.is_empty()).then(|| phrases.join(" AND "))
     }
 
     /// Any word may match (the fallback when all words find nothing).

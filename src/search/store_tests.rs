@@ -258,7 +258,11 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
     let mut archive = Archive::open_in_memory()?;
     import_phrase_posts(&mut archive, 1..=400, 7)?;
     let searcher = Searcher::with_common_docs(10);
+    // A post with a phrase, for a rare word beside it (ranked by it).
+    let with_phrase = search(&archive, "\"глубокое обучение\"", 0, 1)?.hits[0].post.id;
+    let beside_rare = format!("\"глубокое обучение\" слово{with_phrase}");
     let queries = [
+        // Phrases alone.
         "\"обучение с подкреплением\"",
         "\"глубокое обучение\"",
         "\"роботы модели и\"",
@@ -266,11 +270,15 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         "\"обучение с подкреплением\" порядок:новые",
         "\"глубокое обучение\" с:2021-01 до:2021-03",
         "\"робот и\" тема:robotics",
-        // Not for the index: exclusions, a word besides the phrase, a rare stem in the phrase.
+        // A phrase the index has beside exclusions or other words (checked in posts_fts).
         "\"глубокое обучение\" -подкреплением",
         "\"глубокое обучение\" робот",
+        "\"глубокое обучение\" робот порядок:новые",
+        &beside_rare,
+        // Not for the index: a phrase with a stem it does not pair.
         "\"модели слово7\"",
     ];
+    let by_index = queries.len() - 1;
     let without_index = |archive: &Archive| -> Result<Vec<_>> {
         // With no `pairs_upto` the search cannot use the index.
         archive.conn().execute_batch("SAVEPOINT t; DELETE FROM meta WHERE key = 'pairs_upto'")?;
@@ -299,12 +307,24 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
     let stems: i64 = archive.conn().query_row("SELECT count(*) FROM pair_stems", [], |r| r.get(0))?;
     assert_eq!(stems, 7, "the seven common stems (of nine words), not the posts' own words");
 
-    // The index answers: the indexed posts out of posts_fts, its phrases still find them.
+    assert!(expected[by_index - 1].0.0.contains(&with_phrase), "{expected:?}");
+    // The index answers: the indexed posts out of posts_fts, phrases alone still find them;
+    // out of the index, no query that uses it finds them.
     archive.conn().execute_batch("SAVEPOINT t; DELETE FROM posts_fts WHERE rowid <= 400")?;
     let taken_out = with_index(&archive)?;
     archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
     assert_eq!(taken_out[..7], expected[..7]);
-    assert_ne!(taken_out[7..], expected[7..], "the others read posts_fts");
+    archive.conn().execute_batch("SAVEPOINT t; DELETE FROM pairs_fts WHERE rowid <= 400")?;
+    let taken_out = with_index(&archive)?;
+    archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
+    for (i, (out, exp)) in taken_out.iter().zip(&expected).enumerate() {
+        if i < by_index {
+            assert!(exp.0.1 > 0, "{} must find posts", queries[i]);
+            assert_ne!(out, exp, "{} must read the index", queries[i]);
+        } else {
+            assert_eq!(out, exp, "{}", queries[i]);
+        }
+    }
 
     // Newer posts (not in the index) and rewritten ones (in it again) are found.
     import_phrase_posts(&mut archive, 401..=450, 7)?;

@@ -475,6 +475,8 @@ async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts()
     exchange(&tg, ru(&format!("/search {phrase}")), "sendMessage", 1).await;
     assert!(last(&tg, ME).text.contains("Найдено 400"), "{}", last(&tg, ME).text);
     assert_eq!(cli_found(&dir, phrase), "400 found", "with the index");
+    let beside = format!("{phrase} учителем");
+    assert_eq!(cli_found(&dir, &beside), "400 found", "a word beside the phrase");
 
     // Newer posts, beyond the index; a rewritten post that has the phrase no more.
     let newer = phrase_export(dir.path(), "newer.json", posts + 1..=posts + 100, 5);
@@ -485,6 +487,7 @@ async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts()
     assert!(out.status.success(), "{}", plain_log(&out.stderr));
     assert!(plain_log(&out.stdout).contains("1 updated"), "{}", plain_log(&out.stdout));
     assert_eq!(cli_found(&dir, phrase), "419 found");
+    assert_eq!(cli_found(&dir, &beside), "419 found");
     exchange(&tg, ru(&format!("/search {phrase}")), "sendMessage", 1).await;
     assert!(last(&tg, ME).text.contains("Найдено 419"), "{}", last(&tg, ME).text);
     let logs = finish(&tg, bot).await;
