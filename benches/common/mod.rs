@@ -44,6 +44,8 @@ pub const COMMON: &[(&str, &str)] = &[("common_obuchenie", "обучение"), 
 pub const OPERATORS: &[(&str, &str)] = &[
     ("phrase_common", "\"глубокое обучение\""),
     ("phrase_rare", "\"обучение с подкреплением\""),
+    ("phrase_word", "\"обучение с подкреплением\" робот"),
+    ("phrase_common_word", "\"глубокое обучение\" модели"),
     ("exclude", "обучение подкреплением -агент"),
     ("topic", "обучение тема:rl"),
     ("topic_rare", "роботу-собаке тема:robotics"),
