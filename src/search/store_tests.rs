@@ -373,3 +373,20 @@ fn a_whole_word_beside_a_phrase_is_not_a_prefix() -> Result<()> {
     assert_eq!(both, [1, 2]);
     Ok(())
 }
+
+/// A step with nothing to do takes no write lock: the bot's look every few minutes does
+/// not wait for an import that holds the lock (it would fail after the busy timeout).
+#[test]
+fn a_complete_phrase_index_is_checked_without_the_write_lock() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let path = dir.path().join("p.db");
+    let mut archive = Archive::open(&path)?;
+    import_phrase_posts(&mut archive, 1..=30, 7)?;
+    while archive.build_phrase_index(10, 1)?.remaining {}
+    let other = Connection::open(&path)?;
+    other.execute_batch("BEGIN IMMEDIATE")?;
+    let step = archive.build_phrase_index(10, 1)?;
+    assert_eq!((step.indexed, step.upto, step.remaining), (0, 30, false));
+    other.execute_batch("ROLLBACK")?;
+    Ok(())
+}

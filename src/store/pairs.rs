@@ -11,8 +11,9 @@
 //! double an import's time; only the pairs of common stems are indexed (the phrases of
 //! rarer words are quick in `posts_fts`), and the index is built after the import, by
 //! the running bot in the background, oldest posts first, up to meta `pairs_upto`. A
-//! phrase search reads the posts up to there from the pairs and the newer ones from
-//! `posts_fts`. The common stems are chosen when the index is begun (stems in a fifth of
+//! search of phrases reads the posts up to there from the pairs and the newer ones from
+//! `posts_fts`; a phrase beside other words takes its candidates from the pairs and checks
+//! them for the rest in `posts_fts` (src/search/mod.rs). The common stems are chosen when the index is begun (stems in a fifth of
 //! the posts or more) and kept in `pair_stems`: a post's pairs then never depend on when
 //! it was indexed. When the archive has doubled since, the stems are chosen again and the
 //! index is rebuilt; until it catches up, phrases are matched in `posts_fts` as before.
@@ -30,7 +31,8 @@ use crate::text::lexicon::Lexicon;
 
 /// Archives of fewer posts get no phrase index: their phrases take a few milliseconds.
 pub const MIN_POSTS: i64 = 20_000;
-/// Posts a background step indexes: one short write transaction (tens of milliseconds).
+/// Posts a background step indexes: one short write transaction (~150 ms at 1M posts of
+/// ~150 words: 1M posts in 73 s of steps).
 pub const STEP_POSTS: usize = 2_000;
 /// Stems in this share of the posts or more are paired.
 const COMMON_SHARE: f64 = 0.2;
@@ -121,14 +123,20 @@ impl Archive {
     /// short, so that the bot can run steps in the background between other writes. An
     /// archive of fewer than `min_posts` posts ([`MIN_POSTS`] but in tests) gets none.
     pub fn build_phrase_index(&mut self, max_posts: usize, min_posts: i64) -> Result<PhraseProgress> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let last: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM posts", [], |r| r.get(0))?;
-        let mut upto = meta_i64(&tx, "pairs_upto")?;
-        let chosen_at = meta_i64(&tx, "pairs_chosen_at")?;
-        if last < min_posts.max(1) {
+        // Whether there is anything to do is read without the write lock: the bot asks
+        // every few minutes, also while an import holds the lock for minutes.
+        let state = |tx: &Transaction<'_>| -> Result<(i64, i64, i64)> {
+            let last: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM posts", [], |r| r.get(0))?;
+            Ok((last, meta_i64(tx, "pairs_upto")?, meta_i64(tx, "pairs_chosen_at")?))
+        };
+        let rechoose = |last: i64, chosen_at: i64| chosen_at == 0 || last >= chosen_at.saturating_mul(REGROW);
+        let (last, upto, chosen_at) = state(&self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?)?;
+        if last < min_posts.max(1) || (upto >= last && !rechoose(last, chosen_at)) {
             return Ok(PhraseProgress { indexed: 0, upto, remaining: false });
         }
-        if chosen_at == 0 || last >= chosen_at.saturating_mul(REGROW) {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (last, mut upto, chosen_at) = state(&tx)?;
+        if rechoose(last, chosen_at) {
             // Post ids are never reused and posts never deleted: the last id is their number.
             let min_docs = (last as f64 * COMMON_SHARE).ceil() as i64;
             tx.execute("DELETE FROM pair_stems", [])?;
@@ -193,6 +201,10 @@ pub async fn keep_phrase_index(archive: super::SharedArchive) {
         let pause = match step {
             Ok(step) if step.remaining => started.elapsed().max(std::time::Duration::from_millis(10)),
             Ok(_) => LOOK_AGAIN_AFTER,
+            Err(e) if is_busy(&e) => {
+                tracing::info!("the store is busy (an import?): the phrase index goes on later");
+                LOOK_AGAIN_AFTER
+            }
             Err(e) => {
                 tracing::warn!("building the phrase index (phrases are matched without it meanwhile): {e:#}");
                 LOOK_AGAIN_AFTER
@@ -200,6 +212,14 @@ pub async fn keep_phrase_index(archive: super::SharedArchive) {
         };
         tokio::time::sleep(pause).await;
     }
+}
+
+/// Another connection held the write lock for longer than the busy timeout.
+fn is_busy(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<super::StoreError>(),
+        Some(super::StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))) if f.code == rusqlite::ErrorCode::DatabaseBusy
+    )
 }
 
 const FIRST_STEP_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
