@@ -56,9 +56,13 @@ const COUNT_CAP: i64 = 1_000;
 /// A phrase the phrase index has, beside other words, is checked post by post up to this
 /// many posts (~20 µs each); a phrase in more is common, and quick without the index.
 const PHRASE_CANDIDATES: usize = 2_000;
-/// Checking one post for a word costs about what reading this many of the word's matches
-/// does (at 1M posts: ~25 µs against ~0.08 µs a match).
-const POSTS_PER_CHECK: i64 = 200;
+/// What the plans of a phrase beside other words cost, in µs, as measured at 1M posts:
+/// checking one post for the other words in `posts_fts` (a rowid IN the candidates);
+const CHECK_POST_US: f64 = 25.0;
+/// reading one match of a word;
+const READ_MATCH_US: f64 = 0.1;
+/// FTS5 comparing a phrase's position lists in one post having all its stems.
+const WALK_POST_US: f64 = 0.2;
 
 /// A piece of a snippet: text, and whether it is a matched word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,6 +193,9 @@ pub struct Searcher {
 
 struct Shared {
     common_docs: i64,
+    /// A phrase beside other words always takes its candidates from the phrase index,
+    /// whatever the costs say (tests of that plan on small data).
+    force_pairs: bool,
     vocabulary: Mutex<Option<Arc<suggest::Vocabulary>>>,
     stems: Mutex<Option<Arc<suggest::Vocabulary>>>,
     /// The store's own glossary (its text and the parsed sets), when it has one.
@@ -217,11 +224,23 @@ impl Searcher {
         Searcher {
             inner: Arc::new(Shared {
                 common_docs: posts,
+                force_pairs: false,
                 vocabulary: Mutex::new(None),
                 stems: Mutex::new(None),
                 glossary: Mutex::new(None),
             }),
         }
+    }
+
+    /// [`Searcher::with_common_docs`] that takes the candidates of a phrase beside other
+    /// words from the phrase index whenever it can (tests of that plan).
+    #[cfg(test)]
+    pub(crate) fn with_pairs_forced(posts: i64) -> Self {
+        let mut searcher = Self::with_common_docs(posts);
+        if let Some(shared) = Arc::get_mut(&mut searcher.inner) {
+            shared.force_pairs = true;
+        }
+        searcher
     }
 
     /// Searches the archive; `offset`/`limit` select the page (Russian, UTC, typos corrected).
@@ -374,6 +393,19 @@ fn conditions(parsed: &Parsed, topic_id: Option<i64>, exclude: Option<i64>, id: 
         c.push_str(&format!(" AND {id} != {post}"));
     }
     c
+}
+
+/// Whether the candidates of a phrase the index has (`found` of them) beat the plan without
+/// the index, and if so how the rest is checked: `Some(true)` by reading the matches of
+/// its rarest word (in `least_rest` posts), `Some(false)` post by post. The plan without
+/// the index walks the posts having all the phrase's stems (the rarest is in
+/// `least_phrase` posts) until it has [`COUNT_CAP`] matches. `posts`: the archive's size.
+fn candidates_plan(found: usize, least_phrase: i64, least_rest: Option<i64>, posts: i64) -> Option<bool> {
+    let found = found as f64;
+    let expected = found * least_rest.map_or(1.0, |d| d as f64 / posts.max(1) as f64);
+    let without = WALK_POST_US * least_phrase as f64 * (COUNT_CAP as f64 / expected.max(1.0)).min(1.0);
+    let (check, read) = (CHECK_POST_US * found, least_rest.map_or(f64::INFINITY, |d| READ_MATCH_US * d as f64));
+    (check.min(read) <= without).then_some(read < check)
 }
 
 /// The hashtags of a post, from its entities (folded, without `#`).
@@ -862,12 +894,13 @@ impl Search<'_> {
     }
 
     /// Every match of a query with a phrase the index has (`which`) beside other words or
-    /// exclusions: the posts the index has with its phrases (at most [`PHRASE_CANDIDATES`],
-    /// else `None`: a common phrase is quick as it is), checked for the rest in `posts_fts`
-    /// (one by one, ~20 µs a post, or, when a word of the rest is in fewer posts than
-    /// [`POSTS_PER_CHECK`] times the candidates, by reading the rest's matches), and the
-    /// newer posts as any query. FTS5 alone compares the position lists of a phrase of
-    /// common words in nearly every post. `docs`: the posts each term is in.
+    /// exclusions: the posts the index has with its phrases, checked for the rest in
+    /// `posts_fts` (one by one, or by reading the matches of the rest when its rarest word
+    /// costs less to read), and the newer posts as any query. `None` when the plan without
+    /// the index looks cheaper: FTS5 then compares the phrase's position lists in the posts
+    /// having all its stems until it has [`COUNT_CAP`] matches, which is quick when the
+    /// phrase is common (and more than [`PHRASE_CANDIDATES`] posts are not read at all).
+    /// `docs`: the posts each term is in. Costs: [`CHECK_POST_US`] and the next two.
     fn phrase_candidates(
         &self,
         query: &Query,
@@ -877,10 +910,10 @@ impl Search<'_> {
         scope: &Scope,
         upto: i64,
     ) -> Result<Option<Vec<i64>>> {
-        let least_rest = which.iter().zip(docs).filter(|(p, _)| !**p).map(|(_, &d)| d).min();
-        let (paired, rest): (Vec<(&query::Term, &bool)>, Vec<_>) =
-            query.terms.iter().zip(which).partition(|(_, p)| **p);
-        let Some(pairs) = Query::pairs_expr(paired.into_iter().map(|(t, _)| t)) else { return Ok(None) };
+        let least = |paired: bool| which.iter().zip(docs).filter(|(p, _)| **p == paired).map(|(_, &d)| d).min();
+        let (least_rest, least_phrase) = (least(false), least(true).unwrap_or(0));
+        let paired = query.terms.iter().zip(which).filter(|(_, p)| **p).map(|(t, _)| t);
+        let Some(pairs) = Query::pairs_expr(paired) else { return Ok(None) };
         let candidates: Vec<i64> = self
             .conn()
             .prepare_cached(&format!(
@@ -893,6 +926,29 @@ impl Search<'_> {
         if candidates.len() > PHRASE_CANDIDATES {
             return Ok(None);
         }
+        let Some(read) = candidates_plan(candidates.len(), least_phrase, least_rest, upto) else {
+            if !self.searcher.inner.force_pairs {
+                return Ok(None);
+            }
+            return self.candidates_checked(query, which, all, scope, upto, &candidates, false).map(Some);
+        };
+        self.candidates_checked(query, which, all, scope, upto, &candidates, read).map(Some)
+    }
+
+    /// [`Search::phrase_candidates`] once the candidates are read: the rest checked on them
+    /// (by reading its matches when `read`, else post by post), the newer posts added.
+    #[allow(clippy::too_many_arguments)]
+    fn candidates_checked(
+        &self,
+        query: &Query,
+        which: &[bool],
+        all: &str,
+        scope: &Scope,
+        upto: i64,
+        candidates: &[i64],
+        read: bool,
+    ) -> Result<Vec<i64>> {
+        let rest = query.terms.iter().zip(which).filter(|(_, p)| !**p).map(|(t, _)| t);
         let among = |expr: &str| -> Result<Vec<i64>> {
             if candidates.is_empty() {
                 return Ok(Vec::new());
@@ -907,10 +963,8 @@ impl Search<'_> {
                 .query_map([expr], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?)
         };
-        let mut members = match (Query::join(rest.into_iter().map(|(t, _)| t), " AND "), &scope.excluded) {
-            (Some(rest), _)
-                if least_rest.is_some_and(|d| d <= POSTS_PER_CHECK.saturating_mul(candidates.len() as i64)) =>
-            {
+        let mut members = match (Query::join(rest, " AND "), &scope.excluded) {
+            (Some(rest), _) if read => {
                 let matching = self.matching(&scope.wrap(&rest), scope)?;
                 candidates.iter().copied().filter(|id| matching.contains(id)).collect()
             }
@@ -919,10 +973,10 @@ impl Search<'_> {
                 let excluded: HashSet<i64> = among(not)?.into_iter().collect();
                 candidates.iter().copied().filter(|id| !excluded.contains(id)).collect()
             }
-            (None, None) => candidates.clone(),
+            (None, None) => candidates.to_vec(),
         };
-        members.extend(self.beyond_index(all, scope, upto, usize::MAX >> 1)?);
-        Ok(Some(members))
+        members.extend(self.beyond_index(all, scope, upto, i64::MAX as usize)?);
+        Ok(members)
     }
 
     /// Every post matching an expression within the scope's filters (for expressions with a rare word).
@@ -1206,6 +1260,20 @@ mod tests {
         let start = start.min(words.len().saturating_sub(width));
         let marks: Vec<usize> = (0..words.len()).filter(|&i| marked[i]).collect();
         extract(source, &words, &marks, start, width)
+    }
+
+    /// The costs decide as measured: at 1M `"обучение с подкреплением" робот` 161 ms
+    /// without the index, 16 ms with it post by post (reading `робот`'s 489k matches would be
+    /// 41 ms); `... собаке` by reading its 12,619 matches (6 ms); at 100k `"глубокое
+    /// обучение" модели` without the index (8 ms, against 12 ms reading `модел`'s 92k).
+    #[test]
+    fn candidates_plan_follows_the_measured_costs() {
+        assert_eq!(candidates_plan(579, 480_077, Some(489_451), 1_000_000), Some(false));
+        assert_eq!(candidates_plan(579, 480_077, Some(12_619), 1_000_000), Some(true));
+        assert_eq!(candidates_plan(579, 480_077, None, 1_000_000), Some(false), "exclusions only");
+        assert_eq!(candidates_plan(913, 33_946, Some(92_423), 100_000), None);
+        assert_eq!(candidates_plan(59, 47_916, Some(48_716), 100_000), Some(false));
+        assert_eq!(candidates_plan(0, 47_916, Some(48_716), 100_000), Some(false), "no candidate: nothing to check");
     }
 
     #[test]
