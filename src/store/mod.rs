@@ -333,12 +333,7 @@ impl Archive {
     /// Advances with every import that commits, in any process: what a copy of the
     /// vocabulary held in memory is checked against.
     pub fn vocabulary_generation(&self) -> Result<i64> {
-        let value: Option<String> = self
-            .conn
-            .prepare_cached("SELECT value FROM meta WHERE key = 'vocabulary_generation'")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+        meta_int(&self.conn, "vocabulary_generation")
     }
 
     /// Records the language a user writes in. Read first, written only when it changed:
@@ -382,6 +377,13 @@ impl Archive {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of every connection.
+/// A number the store keeps in `meta` (0 when it has none).
+fn meta_int(conn: &Connection, key: &str) -> Result<i64> {
+    let value: Option<String> =
+        conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
 fn configure(conn: &mut Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Write transactions take the write lock when they begin, waiting for another connection's

@@ -23,10 +23,10 @@
 //! the pair before it ended with, a lone `·` token stands in the gap. (Pairs on each side
 //! of any other gap cannot be read as a chain: consecutive pairs of a phrase share a stem.)
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 use rustc_hash::FxHashSet;
 
-use super::{Archive, Result};
+use super::{Archive, Result, meta_int};
 use crate::text::lexicon::Lexicon;
 
 /// Archives of fewer posts get no phrase index: their phrases take a few milliseconds.
@@ -84,12 +84,6 @@ pub(crate) fn pairs_text(stemmed: &str, common: impl Fn(&str) -> bool) -> String
     out
 }
 
-fn meta_i64(tx: &Transaction<'_>, key: &str) -> Result<i64> {
-    let value: Option<String> =
-        tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
-    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
 fn set_meta(tx: &Transaction<'_>, key: &str, value: i64) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -127,7 +121,7 @@ impl Archive {
         // every few minutes, also while an import holds the lock for minutes.
         let state = |tx: &Transaction<'_>| -> Result<(i64, i64, i64)> {
             let last: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM posts", [], |r| r.get(0))?;
-            Ok((last, meta_i64(tx, "pairs_upto")?, meta_i64(tx, "pairs_chosen_at")?))
+            Ok((last, meta_int(tx, "pairs_upto")?, meta_int(tx, "pairs_chosen_at")?))
         };
         let rechoose = |last: i64, chosen_at: i64| chosen_at == 0 || last >= chosen_at.saturating_mul(REGROW);
         let (last, upto, chosen_at) = state(&self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?)?;
@@ -174,12 +168,7 @@ impl Archive {
 
     /// Every post up to this id is in the phrase index (0: there is none).
     pub(crate) fn phrase_index_upto(&self) -> Result<i64> {
-        let value: Option<String> = self
-            .conn
-            .prepare_cached("SELECT value FROM meta WHERE key = 'pairs_upto'")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+        meta_int(&self.conn, "pairs_upto")
     }
 
     /// Is a stem one of the phrase index's?
@@ -238,7 +227,7 @@ impl Upkeep {
     fn covers(&mut self, tx: &Transaction<'_>, id: i64) -> Result<bool> {
         let upto = match self.upto {
             Some(upto) => upto,
-            None => *self.upto.insert(meta_i64(tx, "pairs_upto")?),
+            None => *self.upto.insert(meta_int(tx, "pairs_upto")?),
         };
         Ok(id <= upto)
     }
