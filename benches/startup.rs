@@ -49,25 +49,30 @@ impl Drop for Bot {
     }
 }
 
+/// `postkeeper run` on `db` against the fake server, in `dir`, its log to `stderr`.
+fn start_bot(tg: &FakeTelegram, dir: &std::path::Path, db: &std::path::Path, log: &str, stderr: Stdio) -> Bot {
+    let child = Command::new(env!("CARGO_BIN_EXE_postkeeper"))
+        .arg("run")
+        .current_dir(dir)
+        .env_clear()
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", tg.url())
+        .env("POSTKEEPER_DB", db)
+        .env("POSTKEEPER_MEDIA_DIR", dir.join("media"))
+        .env("RUST_LOG", log)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start postkeeper run");
+    Bot(child)
+}
+
 /// One start: (spawn to first getUpdates, idle VmRSS, VmRSS after searches, VmHWM) in KiB.
 async fn one_run(db: &std::path::Path, searches: &[&str]) -> (Duration, Option<u64>, Option<u64>, Option<u64>) {
     let tg = FakeTelegram::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let spawned = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_postkeeper"))
-        .arg("run")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("TELOXIDE_TOKEN", TOKEN)
-        .env("TELOXIDE_API_URL", tg.url())
-        .env("POSTKEEPER_DB", db)
-        .env("POSTKEEPER_MEDIA_DIR", dir.path().join("media"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start postkeeper run");
-    let bot = Bot(child);
+    let bot = start_bot(&tg, dir.path(), db, "warn", Stdio::null());
     let pid = bot.0.id();
     let first = tg.wait_for_calls("getUpdates", 1, Duration::from_secs(60)).await;
     let to_poll = first[0].at.saturating_duration_since(spawned);
@@ -105,22 +110,10 @@ async fn build_run(db: &std::path::Path) {
     let tg = FakeTelegram::start().await;
     let log = dir.path().join("log");
     let spawned = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_postkeeper"))
-        .arg("run")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("TELOXIDE_TOKEN", TOKEN)
-        .env("TELOXIDE_API_URL", tg.url())
-        .env("POSTKEEPER_DB", &copy)
-        .env("POSTKEEPER_MEDIA_DIR", dir.path().join("media"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("the log file"))
-        .spawn()
-        .expect("start postkeeper run");
-    let bot = Bot(child);
+    let bot = start_bot(&tg, dir.path(), &copy, "info", std::fs::File::create(&log).expect("the log file").into());
     let pid = bot.0.id();
-    tg.wait_for_calls("getUpdates", 1, Duration::from_secs(60)).await;
+    // Not waiting for the first getUpdates to be answered: the fake server answers a long
+    // poll when it times out (25 s) or an update comes. Searches queue until the bot polls.
     let (mut peak, mut answers, mut sent) = (0u64, Vec::new(), 0);
     let mut last_search = Instant::now();
     loop {
