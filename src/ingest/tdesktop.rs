@@ -309,6 +309,14 @@ impl<'de> Visitor<'de> for Messages<'_, '_, '_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let state = self.state;
+        if self.chat.kind.is_none() {
+            // Telegram Desktop writes it first; without it the messages would all be skipped
+            // in silence (a file re-written with its keys sorted: `id`, `messages`, `name`, `type`).
+            return Err(de::Error::custom(
+                "a chat's \"messages\" come before its \"type\": postkeeper reads an export as Telegram \
+                 Desktop writes it (each chat's name, type and id before its messages); was the file re-written?",
+            ));
+        }
         if !self.chat.is_channel() {
             // Personal chats, groups: not a channel's posts.
             while let Some(index) = seq.next_element::<u64>()? {

@@ -209,6 +209,8 @@ fn broken_inputs_fail_clearly_and_change_nothing() {
         (&["broken/bad_utf8.json"], "message 2 of the export is not valid UTF-8"),
         // A fault in the middle of many good messages: that message named.
         (&["broken/bad_message.json"], "message 150 of the export: invalid type: string \"one hundred fifty\""),
+        // Keys sorted (`jq -S`): the messages come before the chat says it is a channel.
+        (&["broken/keys_sorted.json"], "a chat's \"messages\" come before its \"type\""),
         (&["junk_dir"], "no Telegram Desktop export"),
         (&["does/not/exist.json"], "no such file"),
         // A good file followed by a broken one: the good one must not land either.
