@@ -278,12 +278,7 @@ impl Searcher {
     /// process using the store reads it at its next search); returns its number of sets.
     pub fn set_glossary(archive: &Archive, text: &str, path: &str) -> Result<usize, String> {
         let g = glossary::Glossary::parse(text, path)?;
-        archive
-            .conn()
-            .execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![GLOSSARY_KEY, text],
-            )
+        crate::store::set_meta(archive.conn(), GLOSSARY_KEY, text)
             .map_err(|e| format!("cannot store the glossary: {e}"))?;
         Ok(g.len())
     }
@@ -291,12 +286,9 @@ impl Searcher {
     /// The glossary in effect: the store's own if it keeps one, else the bundled one.
     /// Re-parsed only when the stored text changed.
     fn glossary(&self, archive: &Archive) -> Result<Arc<glossary::Glossary>> {
-        let stored: Option<String> = archive
-            .conn()
-            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-            .query_row([GLOSSARY_KEY], |r| r.get(0))
-            .optional()?;
-        let Some(text) = stored else { return Ok(glossary::Glossary::bundled()) };
+        let Some(text) = crate::store::meta(archive.conn(), GLOSSARY_KEY)? else {
+            return Ok(glossary::Glossary::bundled());
+        };
         let mut cached = self.inner.glossary.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((t, g)) = cached.as_ref()
             && *t == text

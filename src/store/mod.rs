@@ -158,9 +158,7 @@ impl Archive {
     fn setup(mut conn: Connection, path: &str) -> Result<Self> {
         configure(&mut conn)?;
         migrate(&mut conn, path)?;
-        let stored: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'topics_toml'", [], |r| r.get(0)).optional()?;
-        let taxonomy = match stored {
+        let taxonomy = match meta(&conn, TOPICS_KEY)? {
             Some(text) => Taxonomy::parse(&text, "the store's saved taxonomy")?,
             None => Taxonomy::bundled(),
         };
@@ -194,11 +192,7 @@ impl Archive {
 
     /// Replaces the taxonomy (remembering it in the store) and re-tags every post.
     pub fn set_taxonomy(&mut self, taxonomy: Taxonomy, toml_text: &str) -> Result<usize> {
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES ('topics_toml', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [toml_text],
-        )?;
+        set_meta(&self.conn, TOPICS_KEY, toml_text)?;
         self.taxonomy = taxonomy;
         self.sync_topics()?;
         self.retag()
@@ -304,7 +298,7 @@ impl Archive {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         match mode {
             Ok(m) => Ok(m.eq_ignore_ascii_case("delete")),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => Ok(false),
+            Err(e) if is_busy(&e) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -373,17 +367,37 @@ impl Archive {
     }
 }
 
+/// Where the store keeps the taxonomy an operator loaded.
+const TOPICS_KEY: &str = "topics_toml";
+
 /// How long a connection waits for another's lock before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Settings of every connection.
-/// A number the store keeps in `meta` (0 when it has none).
-fn meta_int(conn: &Connection, key: &str) -> Result<i64> {
-    let value: Option<String> =
-        conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
-    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+/// A value the store keeps about itself in `meta`.
+pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
 }
 
+/// A number the store keeps in `meta` (0 when it has none).
+fn meta_int(conn: &Connection, key: &str) -> Result<i64> {
+    Ok(meta(conn, key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// Keeps a value in `meta`, replacing the one the key had.
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}
+
+/// Did another connection hold the lock for longer than the busy timeout?
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// Settings of every connection.
 fn configure(conn: &mut Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Write transactions take the write lock when they begin, waiting for another connection's
@@ -394,9 +408,7 @@ fn configure(conn: &mut Connection) -> Result<()> {
     // WAL lets the CLI read (and write small changes) while the bot runs. Asking for it
     // waits while a big import has the store alone (`Archive::import_alone`).
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(|e| match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
-            StoreError::Busy { path: conn.path().unwrap_or_default().to_string() }
-        }
+        e if is_busy(&e) => StoreError::Busy { path: conn.path().unwrap_or_default().to_string() },
         e => e.into(),
     })?;
     // A big import is one transaction, so the WAL grows to its size; the limit truncates

@@ -26,7 +26,7 @@
 use rusqlite::{Transaction, TransactionBehavior, params};
 use rustc_hash::FxHashSet;
 
-use super::{Archive, Result, meta_int};
+use super::{Archive, Result, StoreError, meta_int, set_meta};
 use crate::text::lexicon::Lexicon;
 
 /// Archives of fewer posts get no phrase index: their phrases take a few milliseconds.
@@ -84,14 +84,6 @@ pub(crate) fn pairs_text(stemmed: &str, common: impl Fn(&str) -> bool) -> String
     out
 }
 
-fn set_meta(tx: &Transaction<'_>, key: &str, value: i64) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute(params![key, value.to_string()])?;
-    Ok(())
-}
-
 fn pair_stems(tx: &Transaction<'_>) -> Result<FxHashSet<String>> {
     Ok(tx
         .prepare_cached("SELECT stem FROM pair_stems")?
@@ -138,7 +130,7 @@ impl Archive {
                 tx.execute("INSERT INTO pair_stems(stem) SELECT stem FROM stems WHERE docs >= ?1", [min_docs])?;
             tx.execute("INSERT INTO pairs_fts(pairs_fts) VALUES ('delete-all')", [])?;
             upto = 0;
-            set_meta(&tx, "pairs_chosen_at", last)?;
+            set_meta(&tx, "pairs_chosen_at", &last.to_string())?;
             tracing::info!(posts = last, stems = chosen, "building the phrase index (in the background)");
         }
         let stems = pair_stems(&tx)?;
@@ -157,7 +149,7 @@ impl Archive {
                 indexed += 1;
             }
         }
-        set_meta(&tx, "pairs_upto", upto)?;
+        set_meta(&tx, "pairs_upto", &upto.to_string())?;
         tx.commit()?;
         let remaining = upto < last;
         if !remaining && indexed > 0 {
@@ -205,10 +197,7 @@ pub async fn keep_phrase_index(archive: super::SharedArchive) {
 
 /// Another connection held the write lock for longer than the busy timeout.
 fn is_busy(e: &anyhow::Error) -> bool {
-    matches!(
-        e.downcast_ref::<super::StoreError>(),
-        Some(super::StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))) if f.code == rusqlite::ErrorCode::DatabaseBusy
-    )
+    matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Sql(e)) if super::is_busy(e))
 }
 
 const FIRST_STEP_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
