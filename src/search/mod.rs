@@ -53,8 +53,8 @@ const HASHTAGGED: &str =
 const DATE_HINT_POSTS: i64 = 20_000;
 /// Totals are counted up to this; beyond it the count is shown as "N+".
 const COUNT_CAP: i64 = 1_000;
-/// A phrase the phrase index has, beside other words, is checked post by post up to this
-/// many posts (~20 µs each); a phrase in more is common, and quick without the index.
+/// A phrase the phrase index has, beside other words, gives its posts as candidates for the
+/// rest of the query up to this many; a phrase in more is common, and quick without the index.
 const PHRASE_CANDIDATES: usize = 2_000;
 /// What the plans of a phrase beside other words cost, in µs, as measured at 1M posts:
 /// checking one post for the other words in `posts_fts` (a rowid IN the candidates);
@@ -918,28 +918,11 @@ impl Search<'_> {
         if candidates.len() > PHRASE_CANDIDATES {
             return Ok(None);
         }
-        let Some(read) = candidates_plan(candidates.len(), least_phrase, least_rest, upto) else {
-            if !self.searcher.inner.force_pairs {
-                return Ok(None);
-            }
-            return self.candidates_checked(query, which, all, scope, upto, &candidates, false).map(Some);
+        let read = match candidates_plan(candidates.len(), least_phrase, least_rest, upto) {
+            Some(read) => read,
+            None if self.searcher.inner.force_pairs => false,
+            None => return Ok(None),
         };
-        self.candidates_checked(query, which, all, scope, upto, &candidates, read).map(Some)
-    }
-
-    /// [`Search::phrase_candidates`] once the candidates are read: the rest checked on them
-    /// (by reading its matches when `read`, else post by post), the newer posts added.
-    #[allow(clippy::too_many_arguments)]
-    fn candidates_checked(
-        &self,
-        query: &Query,
-        which: &[bool],
-        all: &str,
-        scope: &Scope,
-        upto: i64,
-        candidates: &[i64],
-        read: bool,
-    ) -> Result<Vec<i64>> {
         let rest = query.terms.iter().zip(which).filter(|(_, p)| !**p).map(|(t, _)| t);
         let among = |expr: &str| -> Result<Vec<i64>> {
             if candidates.is_empty() {
@@ -965,10 +948,10 @@ impl Search<'_> {
                 let excluded: HashSet<i64> = among(not)?.into_iter().collect();
                 candidates.iter().copied().filter(|id| !excluded.contains(id)).collect()
             }
-            (None, None) => candidates.to_vec(),
+            (None, None) => candidates.clone(),
         };
         members.extend(self.beyond_index(all, scope, upto, i64::MAX as usize)?);
-        Ok(members)
+        Ok(Some(members))
     }
 
     /// Every post matching an expression within the scope's filters (for expressions with a rare word).

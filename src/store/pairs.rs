@@ -91,15 +91,15 @@ fn pair_stems(tx: &Transaction<'_>) -> Result<FxHashSet<String>> {
         .collect::<rusqlite::Result<_>>()?)
 }
 
-fn insert(tx: &Transaction<'_>, stems: &FxHashSet<String>, id: i64, title: &str, body: &str) -> Result<bool> {
+/// Indexes a post's pairs (none when it has no pair of common stems).
+fn insert(tx: &Transaction<'_>, stems: &FxHashSet<String>, id: i64, title: &str, body: &str) -> Result<()> {
     let common = |s: &str| stems.contains(s);
     let (title, body) = (pairs_text(title, common), pairs_text(body, common));
-    if title.is_empty() && body.is_empty() {
-        return Ok(false);
+    if !title.is_empty() || !body.is_empty() {
+        tx.prepare_cached("INSERT INTO pairs_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, title, body])?;
     }
-    tx.prepare_cached("INSERT INTO pairs_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, title, body])?;
-    Ok(true)
+    Ok(())
 }
 
 impl Archive {
@@ -238,8 +238,7 @@ impl Upkeep {
             Some(stems) => stems,
             none => none.insert(pair_stems(tx)?),
         };
-        insert(tx, stems, id, title, body)?;
-        Ok(())
+        insert(tx, stems, id, title, body)
     }
 }
 
