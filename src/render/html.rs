@@ -74,10 +74,8 @@ fn unescape(s: &str) -> String {
     s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
 }
 
-/// Length in UTF-16 code units, as Telegram counts.
-pub fn utf16_len(text: &str) -> usize {
-    crate::text::utf16_len(text)
-}
+/// Length in UTF-16 code units, as Telegram counts (one counter for the crate).
+pub use crate::text::utf16_len;
 
 /// The longest prefix of `text` within `units` UTF-16 code units, with `…` when cut.
 pub fn truncate(text: &str, units: usize) -> String {
