@@ -343,27 +343,34 @@ async fn an_idle_long_poll_outlasts_the_http_client_timeout() {
     assert!(!logs.contains("polling failed") && !logs.contains("ERROR"), "{logs}");
 }
 
-/// A channel export of `posts` text posts of about 3 KB each (their text twice: `text` and
-/// `text_entities`, as Telegram Desktop writes them), like the posts of the bench's exports.
-fn big_export(dir: &std::path::Path, posts: usize) -> std::path::PathBuf {
+/// A single-chat export of a channel under `dir/name`, in Telegram Desktop's order (the
+/// chat's name, type and id before its messages): a text message for each (id, text), its
+/// text twice (`text` and `text_entities`), as Telegram Desktop writes them.
+fn channel_export(dir: &std::path::Path, name: &str, posts: impl IntoIterator<Item = (usize, String)>) -> String {
+    let messages: Vec<Value> = posts
+        .into_iter()
+        .map(|(i, text)| {
+            json!({
+                "id": i, "type": "message", "date": "2021-01-01T00:00:00",
+                "date_unixtime": (1_609_459_200 + i).to_string(),
+                "text": text, "text_entities": [{"type": "plain", "text": text}],
+            })
+        })
+        .collect();
+    let export = format!(
+        r#"{{"name":"Big channel","type":"public_channel","id":7777777,"messages":{}}}"#,
+        Value::Array(messages)
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, export).expect("writes the export");
+    path.to_str().expect("a UTF-8 path").to_string()
+}
+
+/// A channel export of `posts` text posts of about 3 KB each, like the posts of the
+/// bench's exports.
+fn big_export(dir: &std::path::Path, posts: usize) -> String {
     let sentence = "Глубокое обучение с подкреплением учит агента действовать в среде, получая награду. ";
-    let mut json = String::from(r#"{"name":"Big channel","type":"public_channel","id":7777777,"messages":["#);
-    for i in 1..=posts {
-        let text = format!("Пост {i}. {}", sentence.repeat(10));
-        let message = serde_json::json!({
-            "id": i, "type": "message", "date": "2021-01-01T00:00:00",
-            "date_unixtime": (1_609_459_200 + i).to_string(),
-            "text": text, "text_entities": [{"type": "plain", "text": text}],
-        });
-        if i > 1 {
-            json.push(',');
-        }
-        json.push_str(&message.to_string());
-    }
-    json.push_str("]}");
-    let path = dir.join("big.json");
-    std::fs::write(&path, json).expect("writes the export");
-    path
+    channel_export(dir, "big.json", (1..=posts).map(|i| (i, format!("Пост {i}. {}", sentence.repeat(10)))))
 }
 
 /// Log lines without the terminal colours tracing writes.
@@ -389,7 +396,7 @@ async fn a_big_import_has_the_store_alone_unless_the_bot_runs() {
     let export = big_export(dir.path(), posts);
     let size = std::fs::metadata(&export).expect("the export").len();
     assert!(size >= 32 << 20, "the export must pass the big-import size: {size} bytes");
-    let export = export.to_str().expect("a UTF-8 path");
+    let export = export.as_str();
     let journal = || -> String {
         let conn = rusqlite::Connection::open(dir.path().join("postkeeper.db")).expect("opens the store");
         conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal mode")
@@ -420,30 +427,14 @@ async fn a_big_import_has_the_store_alone_unless_the_bot_runs() {
     finish(&tg, bot).await;
 }
 
-/// An export of `posts` short posts whose every word is common; the phrase «обучение с
+/// An export of the short posts `ids`, whose every word is common; the phrase «обучение с
 /// подкреплением» is in every `every`-th one only (the others have the same words apart).
 fn phrase_export(dir: &std::path::Path, name: &str, ids: std::ops::RangeInclusive<usize>, every: usize) -> String {
-    let mut messages = Vec::new();
-    for i in ids {
-        let text = if i % every == 0 {
-            format!("Пост {i}. Обучение с подкреплением и с учителем.")
-        } else {
-            format!("Пост {i}. Обучение с учителем и подкреплением.")
-        };
-        messages.push(json!({
-            "id": i, "type": "message", "date": "2021-01-01T00:00:00",
-            "date_unixtime": (1_609_459_200 + i).to_string(),
-            "text": text, "text_entities": [{"type": "plain", "text": text}],
-        }));
-    }
-    // In Telegram Desktop's order: the chat's name, type and id before its messages.
-    let export = format!(
-        r#"{{"name":"Big channel","type":"public_channel","id":7777777,"messages":{}}}"#,
-        Value::Array(messages)
-    );
-    let path = dir.join(name);
-    std::fs::write(&path, export).expect("writes the export");
-    path.to_str().expect("a UTF-8 path").to_string()
+    let text = |i: usize| match i % every {
+        0 => format!("Пост {i}. Обучение с подкреплением и с учителем."),
+        _ => format!("Пост {i}. Обучение с учителем и подкреплением."),
+    };
+    channel_export(dir, name, ids.map(|i| (i, text(i))))
 }
 
 /// How many posts `postkeeper search` says a query finds.
