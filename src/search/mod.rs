@@ -64,6 +64,16 @@ const READ_MATCH_US: f64 = 0.1;
 /// FTS5 comparing a phrase's position lists in one post having all its stems.
 const WALK_POST_US: f64 = 0.2;
 
+/// What the phrase index (src/store/pairs.rs) can do for a query's terms.
+struct IndexTerms {
+    /// Every post up to this id is in the index.
+    upto: i64,
+    /// Per term: a phrase whose stems are all paired.
+    paired: Vec<bool>,
+    /// Per term: a whole word's bit in `post_masks`.
+    bits: Vec<Option<u32>>,
+}
+
 /// A piece of a snippet: text, and whether it is a matched word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Piece {
@@ -674,29 +684,26 @@ impl Search<'_> {
                 }
             }
         } else {
-            let pairable = self.pairable(query)?;
-            let by_pairs = match &pairable {
-                // Phrases alone, newest first: read as far as the page and the count need.
-                Some((which, upto))
-                    if which.iter().all(|&p| p) && scope.excluded.is_none() && (rare.is_empty() || newest) =>
-                {
-                    Some(Plan::Members(self.phrases_by_pairs(query, &all, scope, *upto, offset + limit)?))
-                }
-                Some((which, upto)) => {
-                    self.phrase_candidates(query, which, &docs, &all, scope, *upto)?.map(|members| {
-                        match rare_all.clone() {
-                            Some(rank) if !newest => {
-                                Plan::RankedWithin { rank, members: members.into_iter().collect() }
-                            }
-                            _ => {
-                                let mut ids = members;
-                                ids.sort_unstable_by(|a, b| b.cmp(a));
-                                Plan::Members(ids)
-                            }
+            let index = self.index_terms(query)?;
+            let newest_page = rare.is_empty() || newest;
+            let by_index = match &index {
+                Some(ix) if newest_page => self.newest_by_index(query, ix, &docs, &all, scope, offset + limit)?,
+                _ => None,
+            };
+            let by_pairs = match (by_index, &index) {
+                // Read as far as the page and the count need.
+                (Some(ids), _) => Some(Plan::Members(ids)),
+                (None, Some(ix)) if ix.paired.contains(&true) => self
+                    .phrase_candidates(query, &ix.paired, &docs, &all, scope, ix.upto)?
+                    .map(|members| match rare_all.clone() {
+                        Some(rank) if !newest => Plan::RankedWithin { rank, members: members.into_iter().collect() },
+                        _ => {
+                            let mut ids = members;
+                            ids.sort_unstable_by(|a, b| b.cmp(a));
+                            Plan::Members(ids)
                         }
-                    })
-                }
-                None => None,
+                    }),
+                _ => None,
             };
             match (by_pairs, rare_all) {
                 (Some(plan), _) => plan,
@@ -815,30 +822,98 @@ impl Search<'_> {
         })
     }
 
-    /// Which terms of a query the phrase index (src/store/pairs.rs) can match, and how far
-    /// it goes; `None` when there is no index or it can match none of them.
-    fn pairable(&self, query: &Query) -> Result<Option<(Vec<bool>, i64)>> {
-        if !query.terms.iter().any(Query::pairable) {
+    /// What the phrase index (src/store/pairs.rs) can do for a query's terms; `None` when
+    /// there is no index or it can do nothing for them (a single word needs no index).
+    fn index_terms(&self, query: &Query) -> Result<Option<IndexTerms>> {
+        let worded = Query::masked;
+        let several_words = query.terms.len() > 1 && query.terms.iter().any(worded);
+        if !several_words && !query.terms.iter().any(Query::pairable) {
             return Ok(None);
         }
         let upto = self.archive.phrase_index_upto()?;
         if upto == 0 {
             return Ok(None);
         }
-        let mut which = Vec::with_capacity(query.terms.len());
+        let (mut paired, mut bits) = (Vec::with_capacity(query.terms.len()), Vec::with_capacity(query.terms.len()));
         for t in &query.terms {
-            let mut paired = Query::pairable(t);
-            if paired {
+            let mut pairs = Query::pairable(t);
+            if pairs {
                 for stem in &t.phrase {
                     if !self.archive.is_pair_stem(stem)? {
-                        paired = false;
+                        pairs = false;
                         break;
                     }
                 }
             }
-            which.push(paired);
+            paired.push(pairs);
+            bits.push(if worded(t) { self.archive.mask_bit(&t.stem)? } else { None });
         }
-        Ok(which.contains(&true).then_some((which, upto)))
+        let useful = paired.contains(&true) || (query.terms.len() > 1 && bits.iter().any(Option::is_some));
+        Ok(useful.then_some(IndexTerms { upto, paired, bits }))
+    }
+
+    /// The matches of a query, newest first, read through the phrase index, or `None` when
+    /// it cannot read them: at least [`COUNT_CAP`] of them (for the count) and `wanted`
+    /// (for the page), when there are as many; the posts newer than the index from
+    /// `posts_fts`. Either
+    /// - the query's phrases, all of which the pairs match, give the posts (no exclusions:
+    ///   those are words of `posts_fts`), and its words with a bit check them; or
+    /// - its words in half the posts or more that have a bit check the posts the rest of the
+    ///   query finds in `posts_fts`: FTS5 would seek such a word's long list once per post
+    ///   the rest finds (`торговые стратегии обучения`, `обучен` in 97 % of the posts: 6.7 ms
+    ///   at 1M, 1.8 with its bit); a bit costs a lookup by id. When the rest is as common,
+    ///   FTS5 reads the lists side by side, quickly: the plan without the index.
+    fn newest_by_index(
+        &self,
+        query: &Query,
+        ix: &IndexTerms,
+        docs: &[i64],
+        all: &str,
+        scope: &Scope,
+        wanted: usize,
+    ) -> Result<Option<Vec<i64>>> {
+        let n = query.terms.len();
+        let with_bit = |i: usize| ix.bits[i].is_some();
+        let by_pairs =
+            scope.excluded.is_none() && (0..n).any(|i| ix.paired[i]) && (0..n).all(|i| ix.paired[i] || with_bit(i));
+        let (table, expr, filter, checked): (&str, String, &str, Vec<usize>) = if by_pairs {
+            let phrases = (0..n).filter(|&i| ix.paired[i]).map(|i| &query.terms[i]);
+            let Some(expr) = Query::pairs_expr(phrases) else { return Ok(None) };
+            ("pairs_fts", expr, &scope.pairs_filter, (0..n).filter(|&i| !ix.paired[i]).collect())
+        } else {
+            let universal = |i: usize| with_bit(i) && docs[i].saturating_mul(2) >= ix.upto;
+            let rest: Vec<usize> = (0..n).filter(|&i| !universal(i)).collect();
+            if rest.len() == n || rest.iter().any(|&i| ix.paired[i]) {
+                return Ok(None);
+            }
+            let Some(expr) = Query::join(rest.iter().map(|&i| &query.terms[i]), " AND ") else { return Ok(None) };
+            ("posts_fts", scope.wrap(&expr), &scope.filter, (0..n).filter(|&i| universal(i)).collect())
+        };
+        let required = checked.iter().filter_map(|&i| ix.bits[i]).fold(0u64, |m, b| m | 1 << b);
+        let cap = wanted.max(COUNT_CAP as usize);
+        let mut ids = self.beyond_index(all, scope, ix.upto, cap)?;
+        if ids.len() < cap {
+            let upto = ix.upto;
+            let (join, check) = if required == 0 {
+                (String::new(), "")
+            } else {
+                // Bound, not written: the sign bit would make a literal a real number.
+                (format!(" JOIN post_masks m ON m.id = {table}.rowid"), " AND (m.mask & ?2) = ?2")
+            };
+            let sql = format!(
+                "SELECT {table}.rowid FROM {table}{join} WHERE {table} MATCH ?1{filter} AND {table}.rowid <= {upto}{check}
+                 ORDER BY {table}.rowid DESC LIMIT {}",
+                cap - ids.len()
+            );
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let rows = if required == 0 {
+                stmt.query_map(params![expr], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?
+            } else {
+                stmt.query_map(params![expr, required as i64], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            };
+            ids.extend(rows);
+        }
+        Ok(Some(ids))
     }
 
     /// Posts newer than the phrase index's last, matching `all` within the scope, newest
@@ -859,30 +934,6 @@ impl Search<'_> {
             ))?
             .query_map([all], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// The matches of a query of phrases only, newest first, from the phrase index for the
-    /// posts it has and from `posts_fts` for the newer ones: at least [`COUNT_CAP`] of them
-    /// (for the count) and `wanted` (for the page), when there are as many.
-    fn phrases_by_pairs(&self, query: &Query, all: &str, scope: &Scope, upto: i64, wanted: usize) -> Result<Vec<i64>> {
-        let cap = wanted.max(COUNT_CAP as usize);
-        let mut ids = self.beyond_index(all, scope, upto, cap)?;
-        if ids.len() < cap
-            && let Some(pairs) = Query::pairs_expr(&query.terms)
-        {
-            ids.extend(
-                self.conn()
-                    .prepare_cached(&format!(
-                        "SELECT rowid FROM pairs_fts WHERE pairs_fts MATCH ?1{} AND pairs_fts.rowid <= {upto}
-                         ORDER BY rowid DESC LIMIT {}",
-                        scope.pairs_filter,
-                        cap - ids.len()
-                    ))?
-                    .query_map([pairs], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<i64>>>()?,
-            );
-        }
-        Ok(ids)
     }
 
     /// Every match of a query with a phrase the index has (`which`) beside other words or

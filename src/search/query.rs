@@ -223,6 +223,12 @@ impl Query {
         t.phrase.len() >= 2 && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()
     }
 
+    /// Can a bit of `post_masks` (src/store/pairs.rs) match this term? A whole word, nothing
+    /// from the glossary (whether its stem has a bit is the store's to say).
+    pub fn masked(t: &Term) -> bool {
+        t.phrase.is_empty() && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()
+    }
+
     /// Phrases in the phrase index, ANDed: each as the phrase of its adjacent pairs of
     /// stems. `None` when there are none or one is not [`Query::pairable`].
     pub fn pairs_expr<'a>(terms: impl IntoIterator<Item = &'a Term>) -> Option<String> {

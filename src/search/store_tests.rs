@@ -86,6 +86,12 @@ fn generated(seq: i64, edition: &str) -> crate::model::NewPost {
         text.push(' ');
     }
     text.push_str(&format!("слово{seq}"));
+    if seq % 7 == 0 {
+        text.push_str(" торговые");
+    }
+    if seq % 6 == 0 {
+        text.push_str(" стратегии");
+    }
     crate::model::NewPost {
         message_id: Some(seq),
         seq,
@@ -211,8 +217,9 @@ fn suggestions_see_new_words() -> Result<()> {
 }
 
 /// Post `seq` for the phrase index: twenty words of a small vocabulary in a pseudo-random
-/// order (so that every stem is common and their pairs vary), a word of its own, a date a
-/// day after the previous post's.
+/// order (so that every stem is common and their pairs vary), a word of its own, in some
+/// posts words too rare to pair (`торговые` in a seventh, `стратегии` in a sixth), a date
+/// a day after the previous post's.
 fn phrase_post(seq: i64, salt: u64) -> crate::model::NewPost {
     let words = ["робот", "роботы", "обучение", "обучения", "с", "подкреплением", "глубокое", "модели", "и"];
     let mut state = (seq as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(salt | 1);
@@ -223,6 +230,12 @@ fn phrase_post(seq: i64, salt: u64) -> crate::model::NewPost {
         text.push(' ');
     }
     text.push_str(&format!("слово{seq}"));
+    if seq % 7 == 0 {
+        text.push_str(" торговые");
+    }
+    if seq % 6 == 0 {
+        text.push_str(" стратегии");
+    }
     crate::model::NewPost {
         message_id: Some(seq),
         seq,
@@ -249,10 +262,27 @@ fn page_of(searcher: &Searcher, archive: &Archive, q: &str, offset: usize) -> Re
     Ok((page.hits.iter().map(|h| h.post.id).collect(), page.total, page.total_capped, page.mode))
 }
 
+/// What a query of [`the_phrase_index_finds_what_the_search_index_finds`] reads of the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// The pairs only.
+    Pairs,
+    /// The pairs, checked for the rest in `posts_fts`.
+    PairsAndWords,
+    /// The pairs, checked for the rest by the masks.
+    PairsAndBits,
+    /// `posts_fts`, checked for the commonest words by the masks.
+    WordsAndBits,
+    /// Nothing of it.
+    Neither,
+}
+
 /// The phrase index (src/store/pairs.rs) answers what `posts_fts` answers: phrases alone,
-/// several, with filters, newest first, deeper pages; a post the index does not have yet
-/// and a post rewritten after it was indexed; and it really answers (with the indexed
-/// posts taken out of `posts_fts`, its phrases still find them).
+/// several, with filters, newest first, deeper pages, beside other words; words in most
+/// posts checked by their bits; a post the index does not have yet and a post rewritten
+/// after it was indexed; and it really answers (with the indexed posts taken out of
+/// `posts_fts`, its phrases still find them; with the pairs or the masks emptied, each
+/// query that reads them misses posts).
 #[test]
 fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
     let mut archive = Archive::open_in_memory()?;
@@ -262,84 +292,102 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
     // A post with a phrase, for a rare word beside it (ranked by it).
     let with_phrase = search(&archive, "\"глубокое обучение\"", 0, 1)?.hits[0].post.id;
     let beside_rare = format!("\"глубокое обучение\" слово{with_phrase}");
+    use Reads::*;
     let queries = [
         // Phrases alone.
-        "\"обучение с подкреплением\"",
-        "\"глубокое обучение\"",
-        "\"роботы модели и\"",
-        "\"с подкреплением\" \"глубокое обучение\"",
-        "\"обучение с подкреплением\" порядок:новые",
-        "\"глубокое обучение\" с:2021-01 до:2021-03",
-        "\"робот и\" тема:robotics",
-        // A phrase the index has beside exclusions or other words (checked in posts_fts).
-        "\"глубокое обучение\" -подкреплением",
-        "\"глубокое обучение\" робот",
-        "\"глубокое обучение\" робот порядок:новые",
-        &beside_rare,
-        // Not for the index: a phrase with a stem it does not pair.
-        "\"модели слово7\"",
+        ("\"обучение с подкреплением\"", Pairs),
+        ("\"глубокое обучение\"", Pairs),
+        ("\"роботы модели и\"", Pairs),
+        ("\"с подкреплением\" \"глубокое обучение\"", Pairs),
+        ("\"обучение с подкреплением\" порядок:новые", Pairs),
+        ("\"глубокое обучение\" с:2021-01 до:2021-03", Pairs),
+        ("\"робот и\" тема:robotics", Pairs),
+        // A phrase the index has beside exclusions or a rare word (checked in posts_fts).
+        ("\"глубокое обучение\" -подкреплением", PairsAndWords),
+        (&beside_rare, PairsAndWords),
+        // Beside words with bits (newest first: no rare word).
+        ("\"глубокое обучение\" робот", PairsAndBits),
+        ("\"глубокое обучение\" робот порядок:новые", PairsAndBits),
+        ("\"обучение с подкреплением\" модели и", PairsAndBits),
+        // Words in most posts beside rarer ones.
+        ("торговые обучение", WordsAndBits),
+        ("торговые модели -подкреплением", WordsAndBits),
+        ("торговые стратегии обучения", WordsAndBits),
+        ("стратегии робот с:2021-01 до:2021-06", WordsAndBits),
+        ("торговые робот порядок:новые", WordsAndBits),
+        // Not for the index: a phrase with a stem it does not pair; words all in most
+        // posts (FTS5 reads their lists side by side); one word.
+        ("\"слово7 торговые\"", Neither),
+        ("робот модели", Neither),
+        ("торговые", Neither),
     ];
-    let by_index = queries.len() - 1;
-    let without_index = |archive: &Archive| -> Result<Vec<_>> {
-        // With no `pairs_upto` the search cannot use the index.
-        archive.conn().execute_batch("SAVEPOINT t; DELETE FROM meta WHERE key = 'pairs_upto'")?;
+    let pages = |archive: &Archive| -> Result<Vec<_>> {
         let mut pages = Vec::new();
-        for q in queries {
+        for (q, _) in queries {
             pages.push((page_of(&searcher, archive, q, 0)?, page_of(&searcher, archive, q, 10)?));
         }
+        Ok(pages)
+    };
+    // The pages with a table's rows taken out (rolled back after).
+    let pages_without = |archive: &Archive, delete: &str| -> Result<Vec<_>> {
+        archive.conn().execute_batch(&format!("SAVEPOINT t; {delete}"))?;
+        let out = pages(archive);
         archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
-        Ok(pages)
+        out
     };
-    let with_index = |archive: &Archive| -> Result<Vec<_>> {
-        let mut pages = Vec::new();
-        for q in queries {
-            pages.push((page_of(&searcher, archive, q, 0)?, page_of(&searcher, archive, q, 10)?));
-        }
-        Ok(pages)
-    };
+    // With no `pairs_upto` the search cannot use the index.
+    let without_index = |archive: &Archive| pages_without(archive, "DELETE FROM meta WHERE key = 'pairs_upto'");
     let expected = without_index(&archive)?;
+    for (i, (q, _)) in queries.iter().enumerate() {
+        assert!(expected[i].0.1 > 0, "{q} must find posts: {expected:?}");
+    }
     assert!(expected[0].0.1 > 10 && expected[1].0.1 > 10, "the phrases must find pages: {expected:?}");
 
     let first = archive.build_phrase_index(150, 1)?;
     assert_eq!((first.indexed, first.upto, first.remaining), (150, 150, true));
-    assert_eq!(with_index(&archive)?, expected, "half built: the rest from posts_fts");
+    assert_eq!(pages(&archive)?, expected, "half built: the rest from posts_fts");
     while archive.build_phrase_index(150, 1)?.remaining {}
-    assert_eq!(with_index(&archive)?, expected, "built");
+    assert_eq!(pages(&archive)?, expected, "built");
     let stems: i64 = archive.conn().query_row("SELECT count(*) FROM pair_stems", [], |r| r.get(0))?;
     assert_eq!(stems, 7, "the seven common stems (of nine words), not the posts' own words");
 
-    assert!(expected[by_index - 1].0.0.contains(&with_phrase), "{expected:?}");
+    assert!(expected[8].0.0.contains(&with_phrase), "{expected:?}");
     // The index answers: the indexed posts out of posts_fts, phrases alone still find them;
-    // out of the index, no query that uses it finds them.
-    archive.conn().execute_batch("SAVEPOINT t; DELETE FROM posts_fts WHERE rowid <= 400")?;
-    let taken_out = with_index(&archive)?;
-    archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
-    assert_eq!(taken_out[..7], expected[..7]);
-    archive.conn().execute_batch("SAVEPOINT t; DELETE FROM pairs_fts WHERE rowid <= 400")?;
-    let taken_out = with_index(&archive)?;
-    archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
-    for (i, (out, exp)) in taken_out.iter().zip(&expected).enumerate() {
-        if i < by_index {
-            assert!(exp.0.1 > 0, "{} must find posts", queries[i]);
-            assert_ne!(out, exp, "{} must read the index", queries[i]);
-        } else {
-            assert_eq!(out, exp, "{}", queries[i]);
+    // out of the pairs or the masks, no query that reads them finds them all.
+    let taken_out = pages_without(&archive, "DELETE FROM posts_fts WHERE rowid <= 400")?;
+    for (i, (q, reads)) in queries.iter().enumerate() {
+        if *reads == Pairs {
+            assert_eq!(taken_out[i], expected[i], "{q}");
         }
+    }
+    let no_pairs = pages_without(&archive, "DELETE FROM pairs_fts WHERE rowid <= 400")?;
+    let no_masks = pages_without(&archive, "DELETE FROM post_masks")?;
+    for (i, (q, reads)) in queries.iter().enumerate() {
+        let (pairs, bits) = match reads {
+            Pairs | PairsAndWords => (true, false),
+            PairsAndBits => (true, true),
+            WordsAndBits => (false, true),
+            Neither => (false, false),
+        };
+        assert_eq!(no_pairs[i] != expected[i], pairs, "{q} reads the pairs: {pairs}");
+        assert_eq!(no_masks[i] != expected[i], bits, "{q} reads the masks: {bits}");
     }
 
     // Newer posts (not in the index) and rewritten ones (in it again) are found.
     import_phrase_posts(&mut archive, 401..=450, 7)?;
     import_phrase_posts(&mut archive, 1..=40, 99)?;
     let expected = without_index(&archive)?;
-    assert_eq!(with_index(&archive)?, expected, "after an import");
+    assert_eq!(pages(&archive)?, expected, "after an import");
     let indexed: i64 = archive.conn().query_row("SELECT count(*) FROM pairs_fts", [], |r| r.get(0))?;
     assert_eq!(indexed, 400, "a rewritten post is in the index once");
+    let masks: i64 = archive.conn().query_row("SELECT count(*) FROM post_masks", [], |r| r.get(0))?;
+    assert_eq!(masks, 400, "and has one mask");
 
     // An archive that doubled chooses its stems again and starts over.
     import_phrase_posts(&mut archive, 451..=800, 7)?;
     let again = archive.build_phrase_index(100, 1)?;
     assert_eq!((again.upto, again.remaining), (100, true));
-    assert_eq!(with_index(&archive)?, without_index(&archive)?, "rebuilding");
+    assert_eq!(pages(&archive)?, without_index(&archive)?, "rebuilding");
     Ok(())
 }
 
