@@ -714,7 +714,18 @@ impl Search<'_> {
                 // Rank by the rare words (cheap: few posts), keep the posts that have all words.
                 // Those are no more than the rarest word has: read once, for the count too (each
                 // read walks the common words' long lists).
-                (None, Some(rare_all)) => Plan::RankedWithin { rank: rare_all, members: self.matching(&all, scope)? },
+                (None, Some(rare_all)) => {
+                    let common: Vec<bool> = (0..query.terms.len()).map(common).collect();
+                    let by_bits = match &index {
+                        Some(ix) => self.rare_checked_by_bits(query, ix, &common, &rare_all, &all, scope)?,
+                        None => None,
+                    };
+                    let members = match by_bits {
+                        Some(members) => members,
+                        None => self.matching(&all, scope)?,
+                    };
+                    Plan::RankedWithin { rank: rare_all, members }
+                }
             }
         };
         let mut total = match &plan {
@@ -860,9 +871,11 @@ impl Search<'_> {
     ///   those are words of `posts_fts`), and its words with a bit check them; or
     /// - its words in half the posts or more that have a bit check the posts the rest of the
     ///   query finds in `posts_fts`: FTS5 would seek such a word's long list once per post
-    ///   the rest finds (`торговые стратегии обучения`, `обучен` in 97 % of the posts: 6.7 ms
-    ///   at 1M, 1.8 with its bit); a bit costs a lookup by id. When the rest is as common,
-    ///   FTS5 reads the lists side by side, quickly: the plan without the index.
+    ///   the rest finds (`торговые стратегии обучения`, `обучен` in 97 % of the posts: 6.3 ms
+    ///   at 1M, 3.1 with its bit); a bit costs a lookup by id. A word in fewer posts is left
+    ///   to FTS5: its bit would have the rest read that many more posts (`торговые роботы`,
+    ///   `робот` in 49 %: 0.85 ms by FTS5, 1.5 by its bit). When the rest is as common as the
+    ///   words, FTS5 reads the lists side by side, quickly: the plan without the index.
     fn newest_by_index(
         &self,
         query: &Query,
@@ -893,27 +906,69 @@ impl Search<'_> {
         let cap = wanted.max(COUNT_CAP as usize);
         let mut ids = self.beyond_index(all, scope, ix.upto, cap)?;
         if ids.len() < cap {
-            let upto = ix.upto;
-            let (join, check) = if required == 0 {
-                (String::new(), "")
-            } else {
-                // Bound, not written: the sign bit would make a literal a real number.
-                (format!(" JOIN post_masks m ON m.id = {table}.rowid"), " AND (m.mask & ?2) = ?2")
-            };
-            let sql = format!(
-                "SELECT {table}.rowid FROM {table}{join} WHERE {table} MATCH ?1{filter} AND {table}.rowid <= {upto}{check}
-                 ORDER BY {table}.rowid DESC LIMIT {}",
-                cap - ids.len()
-            );
-            let mut stmt = self.conn().prepare_cached(&sql)?;
-            let rows = if required == 0 {
-                stmt.query_map(params![expr], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?
-            } else {
-                stmt.query_map(params![expr, required as i64], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-            };
-            ids.extend(rows);
+            ids.extend(self.indexed_with_bits(table, &expr, filter, ix.upto, required, Some(cap - ids.len()))?);
         }
         Ok(Some(ids))
+    }
+
+    /// Every match of a query with rare words beside common ones that all have a bit: the
+    /// posts the rare words find (a few: they are rare), checked for the common words by their
+    /// bits instead of FTS5 seeking each common word's long list once per post
+    /// (`роботу-собаке`: `робот` in half the posts); the posts newer than the index as any
+    /// query. `None` when a common word has no bit. `rare_all`: the rare words ANDed, the
+    /// exclusions taken out.
+    fn rare_checked_by_bits(
+        &self,
+        query: &Query,
+        ix: &IndexTerms,
+        common: &[bool],
+        rare_all: &str,
+        all: &str,
+        scope: &Scope,
+    ) -> Result<Option<HashSet<i64>>> {
+        let mut required = 0u64;
+        for (i, _) in query.terms.iter().enumerate().filter(|(i, _)| common[*i]) {
+            match ix.bits[i] {
+                Some(b) => required |= 1 << b,
+                None => return Ok(None),
+            }
+        }
+        let mut members: HashSet<i64> = self
+            .indexed_with_bits("posts_fts", rare_all, &scope.filter, ix.upto, required, None)?
+            .into_iter()
+            .collect();
+        members.extend(self.beyond_index(all, scope, ix.upto, i64::MAX as usize)?);
+        Ok(Some(members))
+    }
+
+    /// The posts up to `upto` (the phrase index's) that `expr` matches in `table` (`posts_fts`
+    /// or `pairs_fts`, `filter` its scope) and whose mask has every bit of `required`, newest
+    /// first, at most `limit`.
+    fn indexed_with_bits(
+        &self,
+        table: &str,
+        expr: &str,
+        filter: &str,
+        upto: i64,
+        required: u64,
+        limit: Option<usize>,
+    ) -> Result<Vec<i64>> {
+        let (join, check) = if required == 0 {
+            (String::new(), "")
+        } else {
+            // Bound, not written: the sign bit would make a literal a real number.
+            (format!(" JOIN post_masks m ON m.id = {table}.rowid"), " AND (m.mask & ?2) = ?2")
+        };
+        let limit = limit.map_or(String::new(), |n| format!(" ORDER BY {table}.rowid DESC LIMIT {n}"));
+        let sql = format!(
+            "SELECT {table}.rowid FROM {table}{join} WHERE {table} MATCH ?1{filter} AND {table}.rowid <= {upto}{check}{limit}"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        Ok(if required == 0 {
+            stmt.query_map(params![expr], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        } else {
+            stmt.query_map(params![expr, required as i64], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        })
     }
 
     /// Posts newer than the phrase index's last, matching `all` within the scope, newest

@@ -92,6 +92,9 @@ fn generated(seq: i64, edition: &str) -> crate::model::NewPost {
     if seq % 6 == 0 {
         text.push_str(" стратегии");
     }
+    if seq % 45 == 0 {
+        text.push_str(" биржевые");
+    }
     crate::model::NewPost {
         message_id: Some(seq),
         seq,
@@ -218,8 +221,8 @@ fn suggestions_see_new_words() -> Result<()> {
 
 /// Post `seq` for the phrase index: twenty words of a small vocabulary in a pseudo-random
 /// order (so that every stem is common and their pairs vary), a word of its own, in some
-/// posts words too rare to pair (`торговые` in a seventh, `стратегии` in a sixth), a date
-/// a day after the previous post's.
+/// posts words too rare to pair (`торговые` in a seventh, `стратегии` in a sixth) and a
+/// rare word (`биржевые` in one post of 45), a date a day after the previous post's.
 fn phrase_post(seq: i64, salt: u64) -> crate::model::NewPost {
     let words = ["робот", "роботы", "обучение", "обучения", "с", "подкреплением", "глубокое", "модели", "и"];
     let mut state = (seq as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(salt | 1);
@@ -235,6 +238,9 @@ fn phrase_post(seq: i64, salt: u64) -> crate::model::NewPost {
     }
     if seq % 6 == 0 {
         text.push_str(" стратегии");
+    }
+    if seq % 45 == 0 {
+        text.push_str(" биржевые");
     }
     crate::model::NewPost {
         message_id: Some(seq),
@@ -271,7 +277,8 @@ enum Reads {
     PairsAndWords,
     /// The pairs, checked for the rest by the masks.
     PairsAndBits,
-    /// `posts_fts`, checked for the commonest words by the masks.
+    /// `posts_fts`, checked for the commonest words by the masks (the rest of the query
+    /// common, or rare and ranked).
     WordsAndBits,
     /// Nothing of it.
     Neither,
@@ -315,10 +322,15 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         ("торговые стратегии обучения", WordsAndBits),
         ("стратегии робот с:2021-01 до:2021-06", WordsAndBits),
         ("торговые робот порядок:новые", WordsAndBits),
+        ("торговые обучения тема:robotics", WordsAndBits),
+        // A rare word (ranked by it) beside words with bits.
+        ("биржевые робот", WordsAndBits),
+        ("биржевые модели -подкреплением", WordsAndBits),
         // Not for the index: a phrase with a stem it does not pair; words all in most
         // posts (FTS5 reads their lists side by side); one word.
         ("\"слово7 торговые\"", Neither),
         ("робот модели", Neither),
+        ("биржевые торговые", Neither),
         ("торговые", Neither),
     ];
     let pages = |archive: &Archive| -> Result<Vec<_>> {

@@ -446,8 +446,8 @@ fn cli_found(dir: &Workdir, query: &str) -> String {
 }
 
 /// The running bot builds the phrase index of a big archive in the background; phrases
-/// (alone and beside a word, checked by its bit) and a word beside a word in most posts
-/// (checked by its bit) then find what they found before, in chat and in the CLI, and so do
+/// (alone and beside a word, checked by its bit) and words beside a word in most posts
+/// (checked by its bit: common words, and a rare word that ranks) then find what they found before, in chat and in the CLI, and so do
 /// posts imported after it (beyond the index) and posts rewritten after it (in it again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts() {
@@ -460,20 +460,23 @@ async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts()
     assert!(plain_log(&out.stdout).contains(&format!("{posts} new")), "{}", plain_log(&out.stdout));
     // `торгов` in 2,000 posts (not rare, too rare to pair), `обучен` in 93 % of them all;
     // the posts without it have other stems with bits.
+    // `биржевые` in 80 of them (rare: ranked by it), half of those with `обучен`.
     let text = |i: usize| {
-        if i % 10 < 3 {
+        let words = if i % 10 < 3 {
             "Торговые стратегии обучения"
         } else {
             "Торговые стратегии с учителем"
-        }
+        };
+        if i.is_multiple_of(25) { format!("{words} биржевые") } else { words.to_string() }
     };
-    let trading = (30_001..=32_000).map(|i| (i, text(i).to_string()));
+    let trading = (30_001..=32_000).map(|i| (i, text(i)));
     let out = dir.cli(&["import", &channel_export(dir.path(), "trading.json", trading)]);
     assert!(out.status.success(), "{}", plain_log(&out.stderr));
     let phrase = "\"обучение с подкреплением\"";
-    let words = "торговые обучения";
+    let (words, rare) = ("торговые обучения", "биржевые обучения");
     assert_eq!(cli_found(&dir, phrase), "400 found", "without the index");
     assert_eq!(cli_found(&dir, words), "600 found", "without the index");
+    assert_eq!(cli_found(&dir, rare), "40 found", "without the index");
 
     let bot = dir.start_bot();
     let logs = bot.wait_for_log("the phrase index has every post", Duration::from_secs(120)).await;
@@ -484,6 +487,7 @@ async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts()
     let beside = format!("{phrase} учителем");
     assert_eq!(cli_found(&dir, &beside), "400 found", "a word beside the phrase");
     assert_eq!(cli_found(&dir, words), "600 found", "with the index");
+    assert_eq!(cli_found(&dir, rare), "40 found", "with the index");
     exchange(&tg, ru(&format!("/search {words}")), "sendMessage", 1).await;
     assert!(last(&tg, ME).text.contains("Найдено 600"), "{}", last(&tg, ME).text);
 
