@@ -63,6 +63,11 @@ const CHECK_POST_US: f64 = 25.0;
 const READ_MATCH_US: f64 = 0.1;
 /// FTS5 comparing a phrase's position lists in one post having all its stems.
 const WALK_POST_US: f64 = 0.2;
+/// Beside a word in more than one post in this many, FTS5 reads a common word's list as
+/// quickly as its bits are looked up (measured at 1M, 1,000 matches newest first beside
+/// `обучен`: a word in 1.8 % of the posts 0.82 ms by FTS5, 0.42 by bits; in 10.6 %, 0.38 and
+/// 0.40; in 39 %, 0.27 and 0.37).
+const DENSE_SHARE: i64 = 10;
 
 /// What the phrase index (src/store/pairs.rs) can do for a query's terms.
 struct IndexTerms {
@@ -870,12 +875,13 @@ impl Search<'_> {
     /// - the query's phrases, all of which the pairs match, give the posts (no exclusions:
     ///   those are words of `posts_fts`), and its words with a bit check them; or
     /// - its words in half the posts or more that have a bit check the posts the rest of the
-    ///   query finds in `posts_fts`: FTS5 would seek such a word's long list once per post
-    ///   the rest finds (`торговые стратегии обучения`, `обучен` in 97 % of the posts: 6.3 ms
-    ///   at 1M, 3.1 with its bit); a bit costs a lookup by id. A word in fewer posts is left
-    ///   to FTS5: its bit would have the rest read that many more posts (`торговые роботы`,
+    ///   query finds in `posts_fts`, when the rest has a word in a tenth of the posts or
+    ///   fewer ([`DENSE_SHARE`]): FTS5 would seek such a word's long list once per post the
+    ///   rest finds (`торговые стратегии обучения`, `обучен` in 97 % of the posts: 6.3 ms at
+    ///   1M, 3.1 with its bit); a bit costs a lookup by id. A word in fewer posts is left to
+    ///   FTS5: its bit would have the rest read that many more posts (`торговые роботы`,
     ///   `робот` in 49 %: 0.85 ms by FTS5, 1.5 by its bit). When the rest is as common as the
-    ///   words, FTS5 reads the lists side by side, quickly: the plan without the index.
+    ///   words, FTS5 reads the lists side by side as quickly: the plan without the index.
     fn newest_by_index(
         &self,
         query: &Query,
@@ -896,7 +902,8 @@ impl Search<'_> {
         } else {
             let universal = |i: usize| with_bit(i) && docs[i].saturating_mul(2) >= ix.upto;
             let rest: Vec<usize> = (0..n).filter(|&i| !universal(i)).collect();
-            if rest.len() == n || rest.iter().any(|&i| ix.paired[i]) {
+            let sparse = rest.iter().any(|&i| docs[i].saturating_mul(DENSE_SHARE) <= ix.upto);
+            if rest.len() == n || !sparse || rest.iter().any(|&i| ix.paired[i]) {
                 return Ok(None);
             }
             let Some(expr) = Query::join(rest.iter().map(|&i| &query.terms[i]), " AND ") else { return Ok(None) };
