@@ -185,6 +185,8 @@ impl Archive {
         tx.commit()?;
         let remaining = upto < last;
         if !remaining && indexed > 0 {
+            // The build filled the page cache with pages an idle bot will not read again.
+            self.conn.execute_batch("PRAGMA shrink_memory")?;
             tracing::info!(upto, "the phrase index has every post");
         }
         Ok(PhraseProgress { indexed, upto, remaining })
@@ -223,7 +225,12 @@ pub async fn keep_phrase_index(archive: super::SharedArchive) {
         let step = archive.try_call(|a| a.build_phrase_index(STEP_POSTS, MIN_POSTS)).await;
         let pause = match step {
             Ok(step) if step.remaining => started.elapsed().max(std::time::Duration::from_millis(10)),
-            Ok(_) => LOOK_AGAIN_AFTER,
+            Ok(step) => {
+                if step.indexed > 0 {
+                    give_back_memory();
+                }
+                LOOK_AGAIN_AFTER
+            }
             Err(e) if is_busy(&e) => {
                 tracing::info!("the store is busy (an import?): the phrase index goes on later");
                 LOOK_AGAIN_AFTER
@@ -234,6 +241,17 @@ pub async fn keep_phrase_index(archive: super::SharedArchive) {
             }
         };
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Returns the heap the build freed to the system: glibc keeps the freed memory of a
+/// thread's arena mapped, and the bot would idle with what the steps held (figures:
+/// benches/README.md).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer; it only hands free heap pages back to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
