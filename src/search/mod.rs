@@ -42,8 +42,23 @@ enum Plan {
     RankedWithin { rank: String, members: HashSet<i64> },
     /// Newest matches first (every word is common, or newest first was asked for).
     Newest(String),
-    /// These posts, newest first (hashtags, checked one post at a time).
+    /// These posts, newest first (hashtags, checked one post at a time; the phrase index's).
     Members(Vec<i64>),
+}
+
+impl Plan {
+    /// The plan of every match, found by other means than FTS5's ranking: ranked by the
+    /// rare words `rank` if there are any and newest first was not asked for, else newest first.
+    fn of_members(members: Vec<i64>, rank: Option<String>, newest: bool) -> Plan {
+        match rank {
+            Some(rank) if !newest => Plan::RankedWithin { rank, members: members.into_iter().collect() },
+            _ => {
+                let mut ids = members;
+                ids.sort_unstable_by(|a, b| b.cmp(a));
+                Plan::Members(ids)
+            }
+        }
+    }
 }
 /// Posts with a hashtag entity, as the partial index `posts_with_hashtags` (V9) holds them.
 const HASHTAG_ENTITY: &str = "p.entities LIKE '%\"type\":\"hashtag\"%'";
@@ -679,15 +694,7 @@ impl Search<'_> {
         let rare_all = Query::join(rare.iter().copied(), " AND ").map(|e| scope.wrap(&e));
         let mut plan = if !scope.hashtags.is_empty() {
             // Hashtags are checked post by post, on the posts that have their words.
-            let members = self.with_hashtags(&all, scope)?;
-            match rare_all {
-                Some(rank) if !newest => Plan::RankedWithin { rank, members: members.into_iter().collect() },
-                _ => {
-                    let mut ids = members;
-                    ids.sort_unstable_by(|a, b| b.cmp(a));
-                    Plan::Members(ids)
-                }
-            }
+            Plan::of_members(self.with_hashtags(&all, scope)?, rare_all, newest)
         } else {
             let index = self.index_terms(query)?;
             let newest_page = rare.is_empty() || newest;
@@ -700,14 +707,7 @@ impl Search<'_> {
                 (Some(ids), _) => Some(Plan::Members(ids)),
                 (None, Some(ix)) if ix.paired.contains(&true) => self
                     .phrase_candidates(query, &ix.paired, &docs, &all, scope, ix.upto)?
-                    .map(|members| match rare_all.clone() {
-                        Some(rank) if !newest => Plan::RankedWithin { rank, members: members.into_iter().collect() },
-                        _ => {
-                            let mut ids = members;
-                            ids.sort_unstable_by(|a, b| b.cmp(a));
-                            Plan::Members(ids)
-                        }
-                    }),
+                    .map(|members| Plan::of_members(members, rare_all.clone(), newest)),
                 _ => None,
             };
             match (by_pairs, rare_all) {
