@@ -94,6 +94,13 @@ struct IndexTerms {
     bits: Vec<Option<u32>>,
 }
 
+impl IndexTerms {
+    /// The mask of these terms' bits; `None` when one has no bit.
+    fn required(&self, terms: impl IntoIterator<Item = usize>) -> Option<u64> {
+        terms.into_iter().try_fold(0u64, |mask, i| self.bits[i].map(|b| mask | 1 << b))
+    }
+}
+
 /// A piece of a snippet: text, and whether it is a matched word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Piece {
@@ -720,9 +727,11 @@ impl Search<'_> {
                 // Those are no more than the rarest word has: read once, for the count too (each
                 // read walks the common words' long lists).
                 (None, Some(rare_all)) => {
-                    let common: Vec<bool> = (0..query.terms.len()).map(common).collect();
                     let by_bits = match &index {
-                        Some(ix) => self.rare_checked_by_bits(query, ix, &common, &rare_all, &all, scope)?,
+                        Some(ix) => match ix.required((0..query.terms.len()).filter(|&i| common(i))) {
+                            Some(required) => Some(self.rare_checked_by_bits(ix, required, &rare_all, &all, scope)?),
+                            None => None,
+                        },
                         None => None,
                     };
                     let members = match by_bits {
@@ -909,7 +918,8 @@ impl Search<'_> {
             let Some(expr) = Query::join(rest.iter().map(|&i| &query.terms[i]), " AND ") else { return Ok(None) };
             ("posts_fts", scope.wrap(&expr), &scope.filter, (0..n).filter(|&i| universal(i)).collect())
         };
-        let required = checked.iter().filter_map(|&i| ix.bits[i]).fold(0u64, |m, b| m | 1 << b);
+        // Every checked term has a bit (`by_pairs`: all but the phrases; else `universal`).
+        let Some(required) = ix.required(checked) else { return Ok(None) };
         let cap = wanted.max(COUNT_CAP as usize);
         let mut ids = self.beyond_index(all, scope, ix.upto, cap)?;
         if ids.len() < cap {
@@ -922,30 +932,22 @@ impl Search<'_> {
     /// posts the rare words find (a few: they are rare), checked for the common words by their
     /// bits instead of FTS5 seeking each common word's long list once per post
     /// (`роботу-собаке`: `робот` in half the posts); the posts newer than the index as any
-    /// query. `None` when a common word has no bit. `rare_all`: the rare words ANDed, the
+    /// query. `required`: the common words' bits; `rare_all`: the rare words ANDed, the
     /// exclusions taken out.
     fn rare_checked_by_bits(
         &self,
-        query: &Query,
         ix: &IndexTerms,
-        common: &[bool],
+        required: u64,
         rare_all: &str,
         all: &str,
         scope: &Scope,
-    ) -> Result<Option<HashSet<i64>>> {
-        let mut required = 0u64;
-        for (i, _) in query.terms.iter().enumerate().filter(|(i, _)| common[*i]) {
-            match ix.bits[i] {
-                Some(b) => required |= 1 << b,
-                None => return Ok(None),
-            }
-        }
+    ) -> Result<HashSet<i64>> {
         let mut members: HashSet<i64> = self
             .indexed_with_bits("posts_fts", rare_all, &scope.filter, ix.upto, required, None)?
             .into_iter()
             .collect();
         members.extend(self.beyond_index(all, scope, ix.upto, i64::MAX as usize)?);
-        Ok(Some(members))
+        Ok(members)
     }
 
     /// The posts up to `upto` (the phrase index's) that `expr` matches in `table` (`posts_fts`
