@@ -13,9 +13,9 @@
 //! the running bot in the background, oldest posts first, up to meta `pairs_upto`. A
 //! search of phrases reads the posts up to there from the pairs and the newer ones from
 //! `posts_fts`; a phrase beside other words takes its candidates from the pairs and checks
-//! them for the rest in `posts_fts` (src/search/mod.rs). The common stems are chosen when the index is begun (stems in a fifth of
-//! the posts or more) and kept in `pair_stems`: a post's pairs then never depend on when
-//! it was indexed. When the archive has doubled since, the stems are chosen again and the
+//! them for the rest by their bits (below) or in `posts_fts` (src/search/mod.rs). The
+//! common stems are chosen when the index is begun (stems in a fifth of the posts or more)
+//! and kept in `pair_stems`: a post's pairs then never depend on when it was indexed. When the archive has doubled since, the stems are chosen again and the
 //! index is rebuilt; until it catches up, phrases are matched in `posts_fts` as before.
 //!
 //! Beside the pairs, `post_masks` (V12) holds for each post a bit for each of the 64
@@ -62,7 +62,7 @@ pub struct PhraseProgress {
 }
 
 /// The pairs text of a post's stemmed text (stems joined by spaces, as `posts_fts` holds it).
-pub(crate) fn pairs_text(stemmed: &str, common: impl Fn(&str) -> bool) -> String {
+fn pairs_text(stemmed: &str, common: impl Fn(&str) -> bool) -> String {
     let mut out = String::new();
     let mut prev: Option<&str> = None;
     let mut last_second: Option<&str> = None;
@@ -102,7 +102,7 @@ fn pair_stems(tx: &Transaction<'_>) -> Result<PairStems> {
 }
 
 /// The bits of the stems a post's stemmed texts have.
-pub(crate) fn mask_of<'a>(texts: impl IntoIterator<Item = &'a str>, bit: impl Fn(&str) -> Option<u32>) -> u64 {
+fn mask_of<'a>(texts: impl IntoIterator<Item = &'a str>, bit: impl Fn(&str) -> Option<u32>) -> u64 {
     let mut mask = 0u64;
     for stem in texts.into_iter().flat_map(|t| t.split(' ')) {
         if let Some(b) = bit(stem) {
