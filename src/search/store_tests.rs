@@ -301,13 +301,16 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         ("\"обучение с подкреплением\" порядок:новые", Pairs),
         ("\"глубокое обучение\" с:2021-01 до:2021-03", Pairs),
         ("\"робот и\" тема:robotics", Pairs),
-        // A phrase the index has beside exclusions or a rare word (checked in posts_fts).
-        ("\"глубокое обучение\" -подкреплением", PairsAndWords),
+        // A phrase the index has beside an exclusion with a bit (checked by it: index 7), a
+        // rare word, an exclusion without a bit (checked in posts_fts).
+        ("\"глубокое обучение\" -подкреплением", PairsAndBits),
         (&beside_rare, PairsAndWords),
+        ("\"глубокое обучение\" -торговые", PairsAndWords),
         // Beside words with bits (newest first: no rare word).
         ("\"глубокое обучение\" робот", PairsAndBits),
         ("\"глубокое обучение\" робот порядок:новые", PairsAndBits),
         ("\"обучение с подкреплением\" модели и", PairsAndBits),
+        ("\"обучение с подкреплением\" -глубокое порядок:новые", PairsAndBits),
         // Words in most posts beside rarer ones.
         ("торговые обучение", WordsAndBits),
         ("торговые модели -подкреплением", WordsAndBits),
@@ -315,6 +318,9 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         ("стратегии робот с:2021-01 до:2021-06", WordsAndBits),
         ("торговые робот порядок:новые", WordsAndBits),
         ("торговые обучения тема:robotics", WordsAndBits),
+        // A sparse word beside an exclusion with a bit (checked in posts_fts).
+        ("торговые -подкреплением", Neither),
+        ("стратегии модели -подкреплением", WordsAndBits),
         // A rare word (ranked by it) beside words with bits.
         ("биржевые робот", WordsAndBits),
         ("биржевые модели -подкреплением", WordsAndBits),
