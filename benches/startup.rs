@@ -102,7 +102,7 @@ async fn build_run(db: &std::path::Path) {
     {
         let conn = rusqlite::Connection::open(&copy).expect("open the copy");
         conn.execute_batch(
-            "INSERT INTO pairs_fts(pairs_fts) VALUES ('delete-all'); DELETE FROM pair_stems; DELETE FROM post_masks;
+            "INSERT INTO pairs_fts(pairs_fts) VALUES ('delete-all'); DELETE FROM pair_stems; DELETE FROM stem_bitmaps;
              DELETE FROM meta WHERE key IN ('pairs_upto', 'pairs_chosen_at');",
         )
         .expect("take the phrase index out");

@@ -90,14 +90,15 @@ struct IndexTerms {
     upto: i64,
     /// Per term: a phrase whose stems are all paired.
     paired: Vec<bool>,
-    /// Per term: a whole word's bit in `post_masks`.
+    /// Per term: a whole word's bit in `stem_bitmaps`.
     bits: Vec<Option<u32>>,
     /// The bits of the excluded words, when every exclusion is a word with a bit (0: none
     /// excluded); `None` when an exclusion can only be checked in `posts_fts`.
     forbidden: Option<u64>,
 }
 
-/// What a post's mask in `post_masks` must have: every bit of `required`, none of `forbidden`.
+/// The stems a post must have, by their bits in `stem_bitmaps`: every bit of `required`,
+/// none of `forbidden`.
 #[derive(Clone, Copy)]
 struct Bits {
     required: u64,
@@ -378,7 +379,7 @@ struct Scope {
     /// The excluded words and phrases ORed (`NOT (...)` of every expression).
     excluded: Option<String>,
     /// The stems of the exclusions when each is a whole word ([`Query::masked`]; none: no
-    /// exclusion), which the bits of `post_masks` may check; `None` when one is not.
+    /// exclusion), which the bits of `stem_bitmaps` may check; `None` when one is not.
     excluded_words: Option<Vec<String>>,
     hashtags: Vec<String>,
 }
@@ -980,7 +981,7 @@ impl Search<'_> {
     }
 
     /// The posts up to `upto` (the phrase index's) that `expr` matches in `table` (`posts_fts`
-    /// or `pairs_fts`, `filter` its scope) and whose mask has the `bits` asked, newest first,
+    /// or `pairs_fts`, `filter` its scope) that have the stems of the `bits` asked, newest first,
     /// at most `limit`.
     fn indexed_with_bits(
         &self,
@@ -991,33 +992,22 @@ impl Search<'_> {
         bits: Bits,
         limit: Option<usize>,
     ) -> Result<Vec<i64>> {
-        let Bits { required, forbidden } = bits;
-        // A post without a mask has no stem with a bit: none required, none forbidden.
-        let (join, mask) = match (required, forbidden) {
-            (0, 0) => ("", ""),
-            (0, _) => (" LEFT JOIN", "coalesce(m.mask, 0)"),
-            _ => (" JOIN", "m.mask"),
-        };
-        let (join, check) = if join.is_empty() {
-            (String::new(), String::new())
-        } else {
-            // Bound, not written: the sign bit would make a literal a real number.
-            (
-                format!("{join} post_masks m ON m.id = {table}.rowid"),
-                format!(" AND ({mask} & ?2) = ?2 AND ({mask} & ?3) = 0"),
-            )
-        };
-        let limit = limit.map_or(String::new(), |n| format!(" ORDER BY {table}.rowid DESC LIMIT {n}"));
-        let sql = format!(
-            "SELECT {table}.rowid FROM {table}{join} WHERE {table} MATCH ?1{filter} AND {table}.rowid <= {upto}{check}{limit}"
-        );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        Ok(if check.is_empty() {
-            stmt.query_map(params![expr], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-        } else {
-            stmt.query_map(params![expr, required as i64, forbidden as i64], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        })
+        let order = if limit.is_some() { " ORDER BY rowid DESC" } else { "" };
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT rowid FROM {table} WHERE {table} MATCH ?1{filter} AND {table}.rowid <= {upto}{order}"
+        ))?;
+        let mut rows = stmt.query([expr])?;
+        // The matches come in the order of their ids: each chunk of a bitmap is read once.
+        let mut check = self.archive.stem_bits(bits.required, bits.forbidden);
+        let (limit, mut ids) = (limit.unwrap_or(usize::MAX), Vec::new());
+        while ids.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let id = row.get(0)?;
+            if check.passes(id)? {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     /// Posts newer than the phrase index's last, matching `all` within the scope, newest

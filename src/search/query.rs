@@ -223,7 +223,7 @@ impl Query {
         t.phrase.len() >= 2 && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()
     }
 
-    /// Can a bit of `post_masks` (src/store/pairs.rs) match this term? A whole word, nothing
+    /// Can a bit of `stem_bitmaps` (src/store/pairs.rs) match this term? A whole word, nothing
     /// from the glossary (whether its stem has a bit is the store's to say).
     pub fn masked(t: &Term) -> bool {
         t.phrase.is_empty() && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()

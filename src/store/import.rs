@@ -497,6 +497,7 @@ impl<'a> ImportSink<'a> {
     /// Writes the vocabulary and commits the whole import.
     pub fn commit(mut self) -> Result<ImportSummary> {
         self.drain(true)?;
+        self.pairs.finish(&self.tx)?;
         let lexicon = match std::mem::replace(&mut self.analyzer, Analyzer::Gone) {
             Analyzer::Inline(lexicon) => lexicon,
             Analyzer::Thread { jobs, worker, .. } => {

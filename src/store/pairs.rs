@@ -18,10 +18,13 @@
 //! and kept in `pair_stems`: a post's pairs then never depend on when it was indexed. When the archive has doubled since, the stems are chosen again and the
 //! index is rebuilt; until it catches up, phrases are matched in `posts_fts` as before.
 //!
-//! Beside the pairs, `post_masks` (V12) holds for each post a bit for each of the 64
-//! commonest of those stems it has (`pair_stems.bit`). A word in nearly every post
-//! (`обучен`, 97 %) beside rarer ones makes FTS5 seek its long list once per candidate
-//! (`торговые стратегии обучения`: 6.7 ms at 1M); its bit is a lookup by the post's id.
+//! Beside the pairs, `stem_bitmaps` (V13) holds for each of the 64 commonest of those
+//! stems (`pair_stems.bit`) a bitmap of the posts that have it, in chunks of
+//! [`CHUNK_POSTS`] posts. A word in nearly every post (`обучен`, 97 %) beside rarer ones
+//! makes FTS5 seek its long list once per candidate (`торговые стратегии обучения`: 6.7 ms
+//! at 1M); its bitmap is a few rows read once, and a bit a candidate. (V12 kept a mask of
+//! bits for each post instead: a row looked up for each candidate, 1.4 µs each, and most of
+//! a query's time.)
 //!
 //! Pairs that are not indexed leave gaps: `a b X b c` indexes `a·b` and `b·c`, which a
 //! phrase `a b c` would find adjacent. Where the pair after a gap begins with the stem
@@ -44,8 +47,13 @@ const COMMON_SHARE: f64 = 0.2;
 /// The stems are chosen again, and the index rebuilt, when the archive has grown this
 /// many times over since they were chosen.
 const REGROW: i64 = 2;
-/// Stems with a bit in `post_masks`: the commonest of the paired ones, as many as an integer has bits.
+/// Stems with a bit: the commonest of the paired ones, as many as a mask has bits.
 const MASK_BITS: i64 = 64;
+/// Posts a row of `stem_bitmaps` holds: 2 KiB of bits, which fit a page.
+pub(crate) const CHUNK_POSTS: i64 = 1 << 14;
+const CHUNK_BYTES: usize = (CHUNK_POSTS / 8) as usize;
+/// Chunks an import holds changed in memory before it writes them (256 KiB).
+const HELD_CHUNKS: usize = 128;
 /// Joins the two stems of a pair: not a character of any stem (letters and digits), and
 /// not ASCII, so that the `ascii` tokenizer keeps a pair one token.
 pub(crate) const JOINER: char = '·';
@@ -91,7 +99,7 @@ fn pairs_text(stemmed: &str, common: impl Fn(&str) -> bool) -> String {
     out
 }
 
-/// The paired stems, each with its bit in `post_masks` if it has one.
+/// The paired stems, each with its bit in `stem_bitmaps` if it has one.
 type PairStems = FxHashMap<String, Option<u32>>;
 
 fn pair_stems(tx: &Transaction<'_>) -> Result<PairStems> {
@@ -112,9 +120,73 @@ fn mask_of<'a>(texts: impl IntoIterator<Item = &'a str>, bit: impl Fn(&str) -> O
     mask
 }
 
-/// Indexes a post's pairs (none when it has no pair of common stems) and its mask (none
-/// when it has no stem with a bit).
-fn insert(tx: &Transaction<'_>, stems: &PairStems, id: i64, title: &str, body: &str) -> Result<()> {
+/// Where a post's bit is in `stem_bitmaps`: its chunk, the byte in the chunk, the bit.
+fn place(id: i64) -> (i64, usize, u8) {
+    let within = id.rem_euclid(CHUNK_POSTS);
+    (id.div_euclid(CHUNK_POSTS), (within / 8) as usize, 1 << (within % 8))
+}
+
+/// A chunk of a stem's bitmap as stored (`None`: no post of it has the stem).
+fn read_chunk(conn: &rusqlite::Connection, bit: u32, chunk: i64) -> Result<Option<Vec<u8>>> {
+    let stored: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT posts FROM stem_bitmaps WHERE bit = ?1 AND chunk = ?2")?
+        .query_row(params![bit, chunk], |r| r.get(0))
+        .optional()?;
+    Ok(stored.map(|mut posts| {
+        posts.resize(CHUNK_BYTES, 0);
+        posts
+    }))
+}
+
+/// Chunks of `stem_bitmaps` being changed, read once and written back by [`Self::flush`].
+#[derive(Default)]
+struct BitmapWrites {
+    chunks: FxHashMap<(u32, i64), Vec<u8>>,
+}
+
+impl BitmapWrites {
+    /// Sets or clears a post's bit of a stem.
+    fn set(&mut self, tx: &Transaction<'_>, bit: u32, id: i64, on: bool) -> Result<()> {
+        let (chunk, byte, mask) = place(id);
+        let posts = match self.chunks.entry((bit, chunk)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(read_chunk(tx, bit, chunk)?.unwrap_or_else(|| vec![0; CHUNK_BYTES]))
+            }
+        };
+        if on {
+            posts[byte] |= mask;
+        } else {
+            posts[byte] &= !mask;
+        }
+        Ok(())
+    }
+
+    /// Writes the changed chunks (a chunk left without a post goes).
+    fn flush(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        let mut put =
+            tx.prepare_cached("INSERT OR REPLACE INTO stem_bitmaps(bit, chunk, posts) VALUES (?1, ?2, ?3)")?;
+        let mut drop = tx.prepare_cached("DELETE FROM stem_bitmaps WHERE bit = ?1 AND chunk = ?2")?;
+        for ((bit, chunk), posts) in self.chunks.drain() {
+            if posts.iter().all(|&b| b == 0) {
+                drop.execute(params![bit, chunk])?;
+            } else {
+                put.execute(params![bit, chunk, posts])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Indexes a post's pairs (none when it has no pair of common stems) and sets its bits.
+fn insert(
+    tx: &Transaction<'_>,
+    stems: &PairStems,
+    bitmaps: &mut BitmapWrites,
+    id: i64,
+    title: &str,
+    body: &str,
+) -> Result<()> {
     let common = |s: &str| stems.contains_key(s);
     let mask = mask_of([title, body], |s| stems.get(s).copied().flatten());
     let (title, body) = (pairs_text(title, common), pairs_text(body, common));
@@ -122,11 +194,44 @@ fn insert(tx: &Transaction<'_>, stems: &PairStems, id: i64, title: &str, body: &
         tx.prepare_cached("INSERT INTO pairs_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
             .execute(params![id, title, body])?;
     }
-    if mask != 0 {
-        // The bits as SQLite's signed integer: bit 63 is the sign.
-        tx.prepare_cached("INSERT INTO post_masks(id, mask) VALUES (?1, ?2)")?.execute(params![id, mask as i64])?;
+    for bit in (0..64).filter(|b| mask & 1 << b != 0) {
+        bitmaps.set(tx, bit, id, true)?;
     }
     Ok(())
+}
+
+/// Checks posts for stems by their bits: every one of `required`, none of `forbidden`. Holds
+/// one chunk of each bit's bitmap at a time: posts checked in the order of their ids read
+/// each chunk once.
+pub(crate) struct StemBits<'a> {
+    conn: &'a rusqlite::Connection,
+    bits: Vec<Checked>,
+}
+
+/// A bit [`StemBits`] checks: whether posts must have it, and the chunk of it held (its
+/// number, and the chunk as stored).
+struct Checked {
+    bit: u32,
+    wanted: bool,
+    held: Option<(i64, Option<Vec<u8>>)>,
+}
+
+impl StemBits<'_> {
+    /// Does the post have every required stem and no forbidden one?
+    pub(crate) fn passes(&mut self, id: i64) -> Result<bool> {
+        let (chunk, byte, mask) = place(id);
+        for Checked { bit, wanted, held } in &mut self.bits {
+            let posts = match held {
+                Some((c, posts)) if *c == chunk => posts,
+                _ => &mut held.insert((chunk, read_chunk(self.conn, *bit, chunk)?)).1,
+            };
+            let has = posts.as_ref().is_some_and(|p| p[byte] & mask != 0);
+            if has != *wanted {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 impl Archive {
@@ -160,13 +265,14 @@ impl Archive {
                 [min_docs, MASK_BITS],
             )?;
             tx.execute("INSERT INTO pairs_fts(pairs_fts) VALUES ('delete-all')", [])?;
-            tx.execute("DELETE FROM post_masks", [])?;
+            tx.execute("DELETE FROM stem_bitmaps", [])?;
             upto = 0;
             set_meta(&tx, "pairs_chosen_at", &last.to_string())?;
             tracing::info!(posts = last, stems = chosen, "building the phrase index (in the background)");
         }
         let stems = pair_stems(&tx)?;
         let mut lexicon = Lexicon::new();
+        let mut bitmaps = BitmapWrites::default();
         let mut indexed = 0;
         {
             let mut select =
@@ -176,11 +282,12 @@ impl Archive {
                 let id: i64 = row.get(0)?;
                 let (title, body): (String, String) = (row.get(1)?, row.get(2)?);
                 let (title, body) = (lexicon.stemmed(&title), lexicon.stemmed(&body));
-                insert(&tx, &stems, id, &title, &body)?;
+                insert(&tx, &stems, &mut bitmaps, id, &title, &body)?;
                 upto = id;
                 indexed += 1;
             }
         }
+        bitmaps.flush(&tx)?;
         set_meta(&tx, "pairs_upto", &upto.to_string())?;
         tx.commit()?;
         let remaining = upto < last;
@@ -202,7 +309,7 @@ impl Archive {
         Ok(self.conn.prepare_cached("SELECT 1 FROM pair_stems WHERE stem = ?1")?.exists([stem])?)
     }
 
-    /// A stem's bit in `post_masks`, if it has one.
+    /// A stem's bit in `stem_bitmaps`, if it has one.
     pub(crate) fn mask_bit(&self, stem: &str) -> Result<Option<u32>> {
         Ok(self
             .conn
@@ -210,6 +317,14 @@ impl Archive {
             .query_row([stem], |r| r.get(0))
             .optional()?
             .flatten())
+    }
+
+    /// A check of posts for the stems of these bits (masks of [`Archive::mask_bit`]'s).
+    pub(crate) fn stem_bits(&self, required: u64, forbidden: u64) -> StemBits<'_> {
+        let of = |mask: u64, wanted: bool| {
+            (0..64).filter(move |b| mask & 1 << b != 0).map(move |bit| Checked { bit, wanted, held: None })
+        };
+        StemBits { conn: &self.conn, bits: of(required, true).chain(of(forbidden, false)).collect() }
     }
 }
 
@@ -270,6 +385,9 @@ pub(super) struct Upkeep {
     /// `pairs_upto`, read at the first post.
     upto: Option<i64>,
     stems: Option<PairStems>,
+    /// The rewritten posts' bits, written at most [`HELD_CHUNKS`] chunks at a time and
+    /// at the end ([`Upkeep::finish`]).
+    bitmaps: BitmapWrites,
 }
 
 impl Upkeep {
@@ -285,9 +403,33 @@ impl Upkeep {
     pub(super) fn forget(&mut self, tx: &Transaction<'_>, id: i64) -> Result<()> {
         if self.covers(tx, id)? {
             tx.prepare_cached("DELETE FROM pairs_fts WHERE rowid = ?1")?.execute([id])?;
-            tx.prepare_cached("DELETE FROM post_masks WHERE id = ?1")?.execute([id])?;
+            let bits: Vec<u32> = self.stems(tx)?.values().flatten().copied().collect();
+            for bit in bits {
+                self.bitmaps.set(tx, bit, id, false)?;
+            }
+            self.hold(tx)?;
         }
         Ok(())
+    }
+
+    fn stems(&mut self, tx: &Transaction<'_>) -> Result<&PairStems> {
+        Ok(match &mut self.stems {
+            Some(stems) => stems,
+            none => none.insert(pair_stems(tx)?),
+        })
+    }
+
+    /// Writes the changed chunks when it holds many.
+    fn hold(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        if self.bitmaps.chunks.len() >= HELD_CHUNKS {
+            self.bitmaps.flush(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what the import changed: before its commit.
+    pub(super) fn finish(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        self.bitmaps.flush(tx)
     }
 
     /// Indexes a post's new stemmed text, if the index covers it.
@@ -295,11 +437,13 @@ impl Upkeep {
         if !self.covers(tx, id)? {
             return Ok(());
         }
-        let stems = match &mut self.stems {
+        let stems = match self.stems.take() {
             Some(stems) => stems,
-            none => none.insert(pair_stems(tx)?),
+            None => pair_stems(tx)?,
         };
-        insert(tx, stems, id, title, body)
+        insert(tx, &stems, &mut self.bitmaps, id, title, body)?;
+        self.stems = Some(stems);
+        self.hold(tx)
     }
 }
 
@@ -331,7 +475,46 @@ mod tests {
         };
         assert_eq!(mask_of(["a x", "b a"], bit), 1 | 1 << 5);
         assert_eq!(mask_of(["", "x y"], bit), 0);
-        assert_eq!(mask_of(["z"], bit) as i64, i64::MIN, "bit 63 is SQLite's sign");
+        assert_eq!(mask_of(["z"], bit), 1 << 63);
+    }
+
+    #[test]
+    fn the_bits_written_in_chunks_are_read_back_post_by_post() -> Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        let tx = archive.conn.transaction()?;
+        let mut writes = BitmapWrites::default();
+        let with_2 = [1, 8, CHUNK_POSTS - 1, CHUNK_POSTS, 3 * CHUNK_POSTS + 5];
+        for id in with_2 {
+            writes.set(&tx, 2, id, true)?;
+        }
+        writes.set(&tx, 5, 8, true)?;
+        writes.set(&tx, 5, 9, true)?;
+        writes.flush(&tx)?;
+        // Changed again after a flush: read back from the store.
+        writes.set(&tx, 2, 1, false)?;
+        writes.set(&tx, 5, 9, false)?;
+        writes.flush(&tx)?;
+        tx.commit()?;
+        let rows = |bit: u32| -> Result<i64> {
+            Ok(archive.conn.query_row("SELECT count(*) FROM stem_bitmaps WHERE bit = ?1", [bit], |r| r.get(0))?)
+        };
+        assert_eq!((rows(2)?, rows(5)?), (3, 1), "one row a chunk with posts");
+
+        let passing = |required: u64, forbidden: u64| -> Result<Vec<i64>> {
+            let mut check = archive.stem_bits(required, forbidden);
+            let mut ids = Vec::new();
+            for id in (0..4 * CHUNK_POSTS).rev() {
+                if check.passes(id)? {
+                    ids.push(id);
+                }
+            }
+            Ok(ids)
+        };
+        assert_eq!(passing(1 << 2, 0)?, [3 * CHUNK_POSTS + 5, CHUNK_POSTS, CHUNK_POSTS - 1, 8]);
+        assert_eq!(passing(1 << 2, 1 << 5)?, [3 * CHUNK_POSTS + 5, CHUNK_POSTS, CHUNK_POSTS - 1]);
+        assert_eq!(passing(1 << 2 | 1 << 5, 0)?, [8]);
+        assert_eq!(passing(0, 1 << 2)?.len() as i64, 4 * CHUNK_POSTS - 4, "every post but bit 2's");
+        Ok(())
     }
 
     #[test]
