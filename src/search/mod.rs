@@ -869,7 +869,8 @@ impl Search<'_> {
     fn index_terms(&self, query: &Query, scope: &Scope) -> Result<Option<IndexTerms>> {
         let worded = Query::masked;
         let several_words = query.terms.len() > 1 && query.terms.iter().any(worded);
-        if !several_words && !query.terms.iter().any(Query::pairable) {
+        let excluded_words = scope.excluded_words.as_ref().is_some_and(|w| !w.is_empty());
+        if !several_words && !excluded_words && !query.terms.iter().any(Query::pairable) {
             return Ok(None);
         }
         let upto = self.archive.phrase_index_upto()?;
@@ -897,7 +898,9 @@ impl Search<'_> {
                 _ => None,
             };
         }
-        let useful = paired.contains(&true) || (query.terms.len() > 1 && bits.iter().any(Option::is_some));
+        let useful = paired.contains(&true)
+            || (query.terms.len() > 1 && bits.iter().any(Option::is_some))
+            || forbidden.is_some_and(|f| f != 0);
         Ok(useful.then_some(IndexTerms { upto, paired, bits, forbidden }))
     }
 
@@ -907,15 +910,14 @@ impl Search<'_> {
     /// `posts_fts`. Either
     /// - the query's phrases, all of which the pairs match, give the posts, and its words
     ///   and exclusions, all with a bit, check them (at 1M, `"обучение с подкреплением"
-    ///   -робот` 18.6 ms by FTS5, 6.5 by the bit; `"глубокое обучение" -модели` 91, 10.8); or
-    /// - its words in half the posts or more that have a bit check the posts the rest of the
-    ///   query finds in `posts_fts`, when the rest has a word in a tenth of the posts or
-    ///   fewer ([`DENSE_SHARE`]): FTS5 would seek such a word's long list once per post the
-    ///   rest finds (`торговые стратегии обучения`, `обучен` in 97 % of the posts: 6.3 ms at
-    ///   1M, 3.1 with its bit); a bit costs a lookup by id. A word in fewer posts is left to
-    ///   FTS5: its bit would have the rest read that many more posts (`торговые роботы`,
-    ///   `робот` in 49 %: 0.85 ms by FTS5, 1.5 by its bit). When the rest is as common as the
-    ///   words, FTS5 reads the lists side by side as quickly: the plan without the index.
+    ///   -робот` 18.6 ms by FTS5; `"глубокое обучение" -модели` 91 ms, 1.8 by the bits); or
+    /// - its words with a bit, and its exclusions when they all have one, check the posts the
+    ///   rest of the query finds in `posts_fts`, when the rest has a word in a tenth of the
+    ///   posts or fewer ([`DENSE_SHARE`]): FTS5 would seek a common word's long list once per
+    ///   post the rest finds (`отвертки модели робот`, `модел` in 92 % and `робот` in 49 %:
+    ///   2.7–3.1 ms at 1M, 0.8–1.0 by the bits; `торговые -модели` 9.3, 2.4). When the rest
+    ///   is as common as the words, FTS5 reads the lists side by side as quickly: the plan
+    ///   without the index.
     fn newest_by_index(
         &self,
         query: &Query,
@@ -935,19 +937,18 @@ impl Search<'_> {
             let checked = (0..n).filter(|&i| !ix.paired[i]).collect();
             ("pairs_fts", expr, &scope.pairs_filter, checked, ix.forbidden.unwrap_or(0))
         } else {
-            let universal = |i: usize| with_bit(i) && docs[i].saturating_mul(2) >= ix.upto;
-            let rest: Vec<usize> = (0..n).filter(|&i| !universal(i)).collect();
+            let rest: Vec<usize> = (0..n).filter(|&i| !with_bit(i)).collect();
             let sparse = rest.iter().any(|&i| docs[i].saturating_mul(DENSE_SHARE) <= ix.upto);
-            if rest.len() == n || !sparse || rest.iter().any(|&i| ix.paired[i]) {
+            let forbidden = ix.forbidden.unwrap_or(0);
+            if (rest.len() == n && forbidden == 0) || !sparse || rest.iter().any(|&i| ix.paired[i]) {
                 return Ok(None);
             }
             let Some(expr) = Query::join(rest.iter().map(|&i| &query.terms[i]), " AND ") else { return Ok(None) };
-            // The exclusions in FTS5: beside a sparse word, it seeks an excluded word's list
-            // more quickly than the bits are looked up (at 1M, `торговые -робот` 0.81 ms by
-            // FTS5, 2.5 by the bit).
-            ("posts_fts", scope.wrap(&expr), &scope.filter, (0..n).filter(|&i| universal(i)).collect(), 0)
+            // The exclusions by their bits when they all have one, else in FTS5.
+            let expr = if forbidden == 0 { scope.wrap(&expr) } else { expr };
+            ("posts_fts", expr, &scope.filter, (0..n).filter(|&i| with_bit(i)).collect(), forbidden)
         };
-        // Every checked term has a bit (`by_pairs`: all but the phrases; else `universal`).
+        // Every checked term has a bit (`by_pairs`: all but the phrases).
         let Some(required) = ix.required(checked) else { return Ok(None) };
         let cap = wanted.max(COUNT_CAP as usize);
         let mut ids = self.beyond_index(all, scope, ix.upto, cap)?;

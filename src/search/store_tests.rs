@@ -318,8 +318,8 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         ("стратегии робот с:2021-01 до:2021-06", WordsAndBits),
         ("торговые робот порядок:новые", WordsAndBits),
         ("торговые обучения тема:robotics", WordsAndBits),
-        // A sparse word beside an exclusion with a bit (checked in posts_fts).
-        ("торговые -подкреплением", Neither),
+        // A sparse word beside an exclusion with a bit.
+        ("торговые -подкреплением", WordsAndBits),
         ("стратегии модели -подкреплением", WordsAndBits),
         // A rare word (ranked by it) beside words with bits.
         ("биржевые робот", WordsAndBits),
