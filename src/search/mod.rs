@@ -11,7 +11,7 @@ mod similar;
 mod store_tests;
 pub(crate) mod suggest;
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -39,7 +39,7 @@ enum Plan {
     /// bm25 over an expression.
     Ranked(String),
     /// bm25 over the rare words, keeping `members`: the posts that have every word.
-    RankedWithin { rank: String, members: HashSet<i64> },
+    RankedWithin { rank: String, members: FxHashSet<i64> },
     /// Newest matches first (every word is common, or newest first was asked for).
     Newest(String),
     /// These posts, newest first (hashtags, checked one post at a time; the phrase index's).
@@ -71,6 +71,11 @@ const COUNT_CAP: i64 = 1_000;
 /// A phrase the phrase index has, beside other words, gives its posts as candidates for the
 /// rest of the query up to this many; a phrase in more is common, and quick without the index.
 const PHRASE_CANDIDATES: usize = 2_000;
+/// Beside a word in this many posts or fewer, a phrase gives up to this many candidates, read
+/// with the word's matches (`"глубокое обучение" собаке` at 1M: 9,558 posts with the phrase,
+/// 12,619 with the word, 115 with both; 20 ms by FTS5, which walks every post with the
+/// phrase's stems): reading either costs at most ~5 ms.
+const PHRASE_READ_CANDIDATES: usize = 50_000;
 /// What the plans of a phrase beside other words cost, in µs, as measured at 1M posts:
 /// checking one post for the other words in `posts_fts` (a rowid IN the candidates);
 const CHECK_POST_US: f64 = 25.0;
@@ -730,7 +735,7 @@ impl Search<'_> {
                 // Read as far as the page and the count need.
                 (Some(ids), _) => Some(Plan::Members(ids)),
                 (None, Some(ix)) if ix.paired.contains(&true) => self
-                    .phrase_candidates(query, &ix.paired, &docs, &all, scope, ix.upto)?
+                    .phrase_candidates(query, ix, &docs, &all, scope)?
                     .map(|members| Plan::of_members(members, rare_all.clone(), newest)),
                 _ => None,
             };
@@ -972,8 +977,8 @@ impl Search<'_> {
         rare_all: &str,
         all: &str,
         scope: &Scope,
-    ) -> Result<HashSet<i64>> {
-        let mut members: HashSet<i64> = self
+    ) -> Result<FxHashSet<i64>> {
+        let mut members: FxHashSet<i64> = self
             .indexed_with_bits("posts_fts", rare_all, &scope.filter, ix.upto, Bits { required, forbidden: 0 }, None)?
             .into_iter()
             .collect();
@@ -1031,51 +1036,77 @@ impl Search<'_> {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Every match of a query with a phrase the index has (`which`) beside other words or
+    /// Every match of a query with a phrase the index has (`ix.paired`) beside other words or
     /// exclusions: the posts the index has with its phrases, checked for the rest in
     /// `posts_fts` (one by one, or by reading the matches of the rest when its rarest word
     /// costs less to read), and the newer posts as any query. `None` when the plan without
     /// the index looks cheaper: FTS5 then compares the phrase's position lists in the posts
     /// having all its stems until it has [`COUNT_CAP`] matches, which is quick when the
-    /// phrase is common (and more than [`PHRASE_CANDIDATES`] posts are not read at all).
+    /// phrase is common and so is the rest (more than [`PHRASE_CANDIDATES`] candidates are
+    /// read only beside a word in [`PHRASE_READ_CANDIDATES`] posts or fewer, and then checked
+    /// by reading its matches).
     /// `docs`: the posts each term is in. Costs: [`CHECK_POST_US`] and the next two.
     fn phrase_candidates(
         &self,
         query: &Query,
-        which: &[bool],
+        ix: &IndexTerms,
         docs: &[i64],
         all: &str,
         scope: &Scope,
-        upto: i64,
     ) -> Result<Option<Vec<i64>>> {
-        let least = |paired: bool| which.iter().zip(docs).filter(|(p, _)| **p == paired).map(|(_, &d)| d).min();
-        let (least_rest, least_phrase) = (least(false), least(true).unwrap_or(0));
-        let paired = query.terms.iter().zip(which).filter(|(_, p)| **p).map(|(t, _)| t);
+        let (n, upto) = (query.terms.len(), ix.upto);
+        // The rest of the query: its words with a bit are checked by the bits, as are the
+        // exclusions when they all have one; the other words in `posts_fts`.
+        let bitless: Vec<usize> = (0..n).filter(|&i| !ix.paired[i] && ix.bits[i].is_none()).collect();
+        let Some(required) = ix.required((0..n).filter(|&i| !ix.paired[i] && ix.bits[i].is_some())) else {
+            return Ok(None);
+        };
+        let by_bits = Bits { required, forbidden: ix.forbidden.unwrap_or(0) };
+        let least_rest = bitless.iter().map(|&i| docs[i]).min();
+        let least_phrase = (0..n).filter(|&i| ix.paired[i]).map(|i| docs[i]).min().unwrap_or(0);
+        let paired = (0..n).filter(|&i| ix.paired[i]).map(|i| &query.terms[i]);
         let Some(pairs) = Query::pairs_expr(paired) else { return Ok(None) };
+        let cap = match least_rest {
+            Some(d) if d <= PHRASE_READ_CANDIDATES as i64 => PHRASE_READ_CANDIDATES,
+            _ => PHRASE_CANDIDATES,
+        };
         // In FTS5's own order, not `indexed_with_bits`' newest first: reading the pairs' lists
         // backwards made these queries slower (at 1M, `"обучение с подкреплением" отвертки`
         // 3.2 → 4.2 ms, `... собаке` 3.9 → 4.7 ms).
-        let candidates: Vec<i64> = self
+        let found: Vec<i64> = self
             .conn()
             .prepare_cached(&format!(
                 "SELECT rowid FROM pairs_fts WHERE pairs_fts MATCH ?1{} AND pairs_fts.rowid <= {upto} LIMIT {}",
                 scope.pairs_filter,
-                PHRASE_CANDIDATES + 1
+                cap + 1
             ))?
             .query_map([pairs], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        if candidates.len() > PHRASE_CANDIDATES {
+        if found.len() > cap {
             return Ok(None);
         }
-        let read = match candidates_plan(candidates.len(), least_phrase, least_rest, upto) {
+        // Only what posts_fts checks costs (a bit costs next to nothing).
+        let in_fts = !bitless.is_empty() || (ix.forbidden.is_none() && scope.excluded.is_some());
+        let read = match candidates_plan(found.len(), least_phrase, least_rest, upto) {
+            _ if !in_fts => false,
+            // Beyond PHRASE_CANDIDATES, only reading the rest's matches is quick enough.
+            Some(false) if found.len() > PHRASE_CANDIDATES => return Ok(None),
             Some(read) => read,
             None if self.searcher.inner.force_pairs => false,
             None => return Ok(None),
         };
-        let rest = query.terms.iter().zip(which).filter(|(_, p)| !**p).map(|(t, _)| t);
-        let among = |expr: &str| -> Result<Vec<i64>> {
+        let mut check = self.archive.stem_bits(by_bits.required, by_bits.forbidden);
+        let mut candidates = Vec::with_capacity(found.len());
+        for id in found {
+            if check.passes(id)? {
+                candidates.push(id);
+            }
+        }
+        // The exclusions in posts_fts unless the bits checked them.
+        let wrap = |expr: &str| if ix.forbidden.is_some() { expr.to_string() } else { scope.wrap(expr) };
+        let among = |expr: &str| -> Result<FxHashSet<i64>> {
             if candidates.is_empty() {
-                return Ok(Vec::new());
+                return Ok(FxHashSet::default());
             }
             let ids = candidates.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
             // Not cached: the list is this query's.
@@ -1087,24 +1118,26 @@ impl Search<'_> {
                 .query_map([expr], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?)
         };
-        let mut members = match (Query::join(rest, " AND "), &scope.excluded) {
-            (Some(rest), _) if read => {
-                let matching = self.matching(&scope.wrap(&rest), scope)?;
-                candidates.iter().copied().filter(|id| matching.contains(id)).collect()
+        let rest = Query::join(bitless.iter().map(|&i| &query.terms[i]), " AND ");
+        let keep = match (rest, &scope.excluded) {
+            (Some(rest), _) if read => Some(self.matching(&wrap(&rest), scope)?),
+            (Some(rest), _) => Some(among(&wrap(&rest))?),
+            (None, Some(not)) if ix.forbidden.is_none() => {
+                let excluded = among(not)?;
+                candidates.retain(|id| !excluded.contains(id));
+                None
             }
-            (Some(rest), _) => among(&scope.wrap(&rest))?,
-            (None, Some(not)) => {
-                let excluded: HashSet<i64> = among(not)?.into_iter().collect();
-                candidates.iter().copied().filter(|id| !excluded.contains(id)).collect()
-            }
-            (None, None) => candidates.clone(),
+            (None, _) => None,
         };
-        members.extend(self.beyond_index(all, scope, upto, i64::MAX as usize)?);
-        Ok(Some(members))
+        if let Some(keep) = keep {
+            candidates.retain(|id| keep.contains(id));
+        }
+        candidates.extend(self.beyond_index(all, scope, upto, i64::MAX as usize)?);
+        Ok(Some(candidates))
     }
 
     /// Every post matching an expression within the scope's filters (for expressions with a rare word).
-    fn matching(&self, expr: &str, scope: &Scope) -> Result<HashSet<i64>> {
+    fn matching(&self, expr: &str, scope: &Scope) -> Result<FxHashSet<i64>> {
         Ok(self
             .conn()
             .prepare_cached(&format!("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1{}", scope.filter))?

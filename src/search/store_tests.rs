@@ -291,6 +291,7 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
     // A post with a phrase, for a rare word beside it (ranked by it).
     let with_phrase = search(&archive, "\"глубокое обучение\"", 0, 1)?.hits[0].post.id;
     let beside_rare = format!("\"глубокое обучение\" слово{with_phrase}");
+    let beside_rare_and_bit = format!("\"глубокое обучение\" роботы слово{with_phrase}");
     use Reads::*;
     let queries = [
         // Phrases alone.
@@ -306,6 +307,7 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         ("\"глубокое обучение\" -подкреплением", PairsAndBits),
         (&beside_rare, PairsAndWords),
         ("\"глубокое обучение\" -торговые", PairsAndWords),
+        (&beside_rare_and_bit, PairsAndBits),
         // Beside words with bits (newest first: no rare word).
         ("\"глубокое обучение\" робот", PairsAndBits),
         ("\"глубокое обучение\" робот порядок:новые", PairsAndBits),
