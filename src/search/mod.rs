@@ -546,6 +546,21 @@ impl Search<'_> {
         })
     }
 
+    /// A glossary term of several words as bm25 should rank it: its common stems left out
+    /// (all of them, if all are common).
+    fn without_common_stems(&self, t: &query::Term) -> Result<query::Term> {
+        if t.all_of.len() < 2 {
+            return Ok(t.clone());
+        }
+        let mut rare = Vec::with_capacity(t.all_of.len());
+        for stem in &t.all_of {
+            if self.archive.doc_count(stem)? <= self.searcher.inner.common_docs {
+                rare.push(stem.clone());
+            }
+        }
+        Ok(if rare.is_empty() { t.clone() } else { query::Term { all_of: rare, ..t.clone() } })
+    }
+
     /// Posts a term is in (a prefix: its expansions'; a phrase: at most its rarest stem's;
     /// with glossary alternatives: at most theirs added).
     fn docs(&self, t: &query::Term) -> Result<i64> {
@@ -721,9 +736,14 @@ impl Search<'_> {
 
         let mut mode = Mode::All;
         let rare_all = Query::join(rare.iter().copied(), " AND ").map(|e| scope.wrap(&e));
+        // What bm25 ranks by: the rare terms, a glossary term's common stems left out (`робот`
+        // of `робот-собака`), as common words are: bm25 gathers each stem's statistics over
+        // all its matches. They still filter (the plans' members have every term).
+        let ranked: Vec<query::Term> = rare.iter().map(|t| self.without_common_stems(t)).collect::<Result<_>>()?;
+        let rank_all = Query::join(&ranked, " AND ").map(|e| scope.wrap(&e));
         let mut plan = if !scope.hashtags.is_empty() {
             // Hashtags are checked post by post, on the posts that have their words.
-            Plan::of_members(self.with_hashtags(&all, scope)?, rare_all, newest)
+            Plan::of_members(self.with_hashtags(&all, scope)?, rank_all, newest)
         } else {
             let index = self.index_terms(query, scope)?;
             let newest_page = rare.is_empty() || newest;
@@ -736,7 +756,7 @@ impl Search<'_> {
                 (Some(ids), _) => Some(Plan::Members(ids)),
                 (None, Some(ix)) if ix.paired.contains(&true) => self
                     .phrase_candidates(query, ix, &docs, &all, scope)?
-                    .map(|members| Plan::of_members(members, rare_all.clone(), newest)),
+                    .map(|members| Plan::of_members(members, rank_all.clone(), newest)),
                 _ => None,
             };
             match (by_pairs, rare_all) {
@@ -744,7 +764,12 @@ impl Search<'_> {
                 (None, _) if newest => Plan::Newest(all.clone()),
                 // No rare word: bm25 would score most of the archive, and weakly; newest first.
                 (None, None) => Plan::Newest(all.clone()),
-                (None, Some(rare_all)) if rare.len() == query.terms.len() => Plan::Ranked(rare_all),
+                (None, Some(rare_all)) if rare.len() == query.terms.len() => match rank_all {
+                    Some(rank) if rank != rare_all => {
+                        Plan::RankedWithin { rank, members: self.matching(&rare_all, scope)? }
+                    }
+                    _ => Plan::Ranked(rare_all),
+                },
                 // Rank by the rare words (cheap: few posts), keep the posts that have all words.
                 // Those are no more than the rarest word has: read once, for the count too (each
                 // read walks the common words' long lists).
@@ -760,7 +785,7 @@ impl Search<'_> {
                         Some(members) => members,
                         None => self.matching(&all, scope)?,
                     };
-                    Plan::RankedWithin { rank: rare_all, members }
+                    Plan::RankedWithin { rank: rank_all.unwrap_or(rare_all), members }
                 }
             }
         };

@@ -471,3 +471,35 @@ fn a_complete_phrase_index_is_checked_without_the_write_lock() -> Result<()> {
     other.execute_batch("ROLLBACK")?;
     Ok(())
 }
+
+/// A glossary term of several words with a common stem (`робот` of `робот-собака`) is ranked
+/// by its rare stems only, but still needs every stem: a post with `собака` alone is not
+/// found, with or without the common plans, and the pages are the same sets.
+#[test]
+fn a_glossary_terms_common_stem_filters_without_ranking() -> Result<()> {
+    let mut archive = Archive::open_in_memory()?;
+    let texts = [
+        "Робот-собака бегает по лестнице",
+        "Собака лает во дворе",
+        "Робот едет по складу",
+        "Робот и собака играют, собака бежит",
+        "A robot dog walks",
+        "Робот собирает детали",
+        "Робот красит стену",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        import_text(&mut archive, i as i64 + 1, text)?;
+    }
+    // `робот` in five posts is common above three; `собак` in three is not.
+    let ids = |searcher: &Searcher| -> Result<Vec<i64>> {
+        let mut ids: Vec<i64> =
+            searcher.search(&archive, "роботу-собаке", 0, 10)?.hits.iter().map(|h| h.post.id).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    };
+    let with_common = ids(&Searcher::with_common_docs(3))?;
+    assert_eq!(with_common, ids(&Searcher::default())?);
+    // Posts are numbered in the order they were imported into the empty store.
+    assert_eq!(with_common, [1, 4, 5], "both stems, or the English term; not `собака` alone");
+    Ok(())
+}
