@@ -40,8 +40,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V9__replay_media.sql", include_str!("../../migrations/V9__replay_media.sql"), None),
     ("V10__search.sql", include_str!("../../migrations/V10__search.sql"), None),
     ("V11__phrase_pairs.sql", include_str!("../../migrations/V11__phrase_pairs.sql"), None),
-    ("V12__stem_masks.sql", include_str!("../../migrations/V12__stem_masks.sql"), None),
-    ("V13__stem_bitmaps.sql", include_str!("../../migrations/V13__stem_bitmaps.sql"), None),
+    ("V12__stem_bitmaps.sql", include_str!("../../migrations/V12__stem_bitmaps.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -18,13 +18,13 @@
 //! and kept in `pair_stems`: a post's pairs then never depend on when it was indexed. When the archive has doubled since, the stems are chosen again and the
 //! index is rebuilt; until it catches up, phrases are matched in `posts_fts` as before.
 //!
-//! Beside the pairs, `stem_bitmaps` (V13) holds for each of the 64 commonest of those
+//! Beside the pairs, `stem_bitmaps` (V12) holds for each of the 64 commonest of those
 //! stems (`pair_stems.bit`) a bitmap of the posts that have it, in chunks of
 //! [`CHUNK_POSTS`] posts. A word in nearly every post (`обучен`, 97 %) beside rarer ones
 //! makes FTS5 seek its long list once per candidate (`торговые стратегии обучения`: 6.7 ms
-//! at 1M); its bitmap is a few rows read once, and a bit a candidate. (V12 kept a mask of
-//! bits for each post instead: a row looked up for each candidate, 1.4 µs each, and most of
-//! a query's time.)
+//! at 1M); its bitmap is a few rows read once, and a bit a candidate. (A mask of bits for
+//! each post, measured first, was a row looked up for each candidate: 1.4 µs each, and most
+//! of a query's time.)
 //!
 //! Pairs that are not indexed leave gaps: `a b X b c` indexes `a·b` and `b·c`, which a
 //! phrase `a b c` would find adjacent. Where the pair after a gap begins with the stem
