@@ -111,9 +111,9 @@ struct Bits {
 }
 
 impl IndexTerms {
-    /// The mask of these terms' bits; `None` when one has no bit.
-    fn required(&self, terms: impl IntoIterator<Item = usize>) -> Option<u64> {
-        terms.into_iter().try_fold(0u64, |mask, i| self.bits[i].map(|b| mask | 1 << b))
+    /// The mask of the bits of these terms that have one.
+    fn mask(&self, terms: impl IntoIterator<Item = usize>) -> u64 {
+        terms.into_iter().filter_map(|i| self.bits[i]).fold(0, |mask, b| mask | 1 << b)
     }
 }
 
@@ -774,16 +774,12 @@ impl Search<'_> {
                 // Those are no more than the rarest word has: read once, for the count too (each
                 // read walks the common words' long lists).
                 (None, Some(rare_all)) => {
-                    let by_bits = match &index {
-                        Some(ix) => match ix.required((0..query.terms.len()).filter(|&i| common(i))) {
-                            Some(required) => Some(self.rare_checked_by_bits(ix, required, &rare_all, &all, scope)?),
-                            None => None,
-                        },
-                        None => None,
-                    };
-                    let members = match by_bits {
-                        Some(members) => members,
-                        None => self.matching(&all, scope)?,
+                    let commons: Vec<usize> = (0..query.terms.len()).filter(|&i| common(i)).collect();
+                    let members = match &index {
+                        Some(ix) if commons.iter().all(|&i| ix.bits[i].is_some()) => {
+                            self.rare_checked_by_bits(ix, ix.mask(commons), &rare_all, &all, scope)?
+                        }
+                        _ => self.matching(&all, scope)?,
                     };
                     Plan::RankedWithin { rank: rank_all.unwrap_or(rare_all), members }
                 }
@@ -979,7 +975,7 @@ impl Search<'_> {
             ("posts_fts", expr, &scope.filter, (0..n).filter(|&i| with_bit(i)).collect(), forbidden)
         };
         // Every checked term has a bit (`by_pairs`: all but the phrases).
-        let Some(required) = ix.required(checked) else { return Ok(None) };
+        let required = ix.mask(checked);
         let cap = wanted.max(COUNT_CAP as usize);
         let mut ids = self.beyond_index(all, scope, ix.upto, cap)?;
         if ids.len() < cap {
@@ -1083,10 +1079,8 @@ impl Search<'_> {
         // The rest of the query: its words with a bit are checked by the bits, as are the
         // exclusions when they all have one; the other words in `posts_fts`.
         let bitless: Vec<usize> = (0..n).filter(|&i| !ix.paired[i] && ix.bits[i].is_none()).collect();
-        let Some(required) = ix.required((0..n).filter(|&i| !ix.paired[i] && ix.bits[i].is_some())) else {
-            return Ok(None);
-        };
-        let by_bits = Bits { required, forbidden: ix.forbidden.unwrap_or(0) };
+        let by_bits =
+            Bits { required: ix.mask((0..n).filter(|&i| !ix.paired[i])), forbidden: ix.forbidden.unwrap_or(0) };
         let least_rest = bitless.iter().map(|&i| docs[i]).min();
         let least_phrase = (0..n).filter(|&i| ix.paired[i]).map(|i| docs[i]).min().unwrap_or(0);
         let paired = (0..n).filter(|&i| ix.paired[i]).map(|i| &query.terms[i]);
@@ -1143,19 +1137,16 @@ impl Search<'_> {
                 .query_map([expr], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?)
         };
-        let rest = Query::join(bitless.iter().map(|&i| &query.terms[i]), " AND ");
-        let keep = match (rest, &scope.excluded) {
-            (Some(rest), _) if read => Some(self.matching(&wrap(&rest), scope)?),
-            (Some(rest), _) => Some(among(&wrap(&rest))?),
+        match (Query::join(bitless.iter().map(|&i| &query.terms[i]), " AND "), &scope.excluded) {
+            (Some(rest), _) => {
+                let keep = if read { self.matching(&wrap(&rest), scope)? } else { among(&wrap(&rest))? };
+                candidates.retain(|id| keep.contains(id));
+            }
             (None, Some(not)) if ix.forbidden.is_none() => {
                 let excluded = among(not)?;
                 candidates.retain(|id| !excluded.contains(id));
-                None
             }
-            (None, _) => None,
-        };
-        if let Some(keep) = keep {
-            candidates.retain(|id| keep.contains(id));
+            (None, _) => {}
         }
         candidates.extend(self.beyond_index(all, scope, upto, i64::MAX as usize)?);
         Ok(Some(candidates))
