@@ -120,6 +120,11 @@ fn mask_of<'a>(texts: impl IntoIterator<Item = &'a str>, bit: impl Fn(&str) -> O
     mask
 }
 
+/// The bits set in a mask.
+fn bits_of(mask: u64) -> impl Iterator<Item = u32> {
+    (0..64).filter(move |b| mask & 1 << b != 0)
+}
+
 /// Where a post's bit is in `stem_bitmaps`: its chunk, the byte in the chunk, the bit.
 fn place(id: i64) -> (i64, usize, u8) {
     let within = id.rem_euclid(CHUNK_POSTS);
@@ -194,7 +199,7 @@ fn insert(
         tx.prepare_cached("INSERT INTO pairs_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
             .execute(params![id, title, body])?;
     }
-    for bit in (0..64).filter(|b| mask & 1 << b != 0) {
+    for bit in bits_of(mask) {
         bitmaps.set(tx, bit, id, true)?;
     }
     Ok(())
@@ -321,9 +326,7 @@ impl Archive {
 
     /// A check of posts for the stems of these bits (masks of [`Archive::mask_bit`]'s).
     pub(crate) fn stem_bits(&self, required: u64, forbidden: u64) -> StemBits<'_> {
-        let of = |mask: u64, wanted: bool| {
-            (0..64).filter(move |b| mask & 1 << b != 0).map(move |bit| Checked { bit, wanted, held: None })
-        };
+        let of = |mask: u64, wanted: bool| bits_of(mask).map(move |bit| Checked { bit, wanted, held: None });
         StemBits { conn: &self.conn, bits: of(required, true).chain(of(forbidden, false)).collect() }
     }
 }
@@ -378,6 +381,14 @@ fn is_busy(e: &anyhow::Error) -> bool {
 const FIRST_STEP_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 const LOOK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The paired stems, read at the first use.
+fn loaded<'s>(stems: &'s mut Option<PairStems>, tx: &Transaction<'_>) -> Result<&'s PairStems> {
+    Ok(match stems {
+        Some(stems) => stems,
+        none => none.insert(pair_stems(tx)?),
+    })
+}
+
 /// What an import does to the phrase index: a post it rewrites that the index has is
 /// written there again (new posts are beyond the index: nothing to do).
 #[derive(Default)]
@@ -403,20 +414,12 @@ impl Upkeep {
     pub(super) fn forget(&mut self, tx: &Transaction<'_>, id: i64) -> Result<()> {
         if self.covers(tx, id)? {
             tx.prepare_cached("DELETE FROM pairs_fts WHERE rowid = ?1")?.execute([id])?;
-            let bits: Vec<u32> = self.stems(tx)?.values().flatten().copied().collect();
-            for bit in bits {
+            for &bit in loaded(&mut self.stems, tx)?.values().flatten() {
                 self.bitmaps.set(tx, bit, id, false)?;
             }
             self.hold(tx)?;
         }
         Ok(())
-    }
-
-    fn stems(&mut self, tx: &Transaction<'_>) -> Result<&PairStems> {
-        Ok(match &mut self.stems {
-            Some(stems) => stems,
-            none => none.insert(pair_stems(tx)?),
-        })
     }
 
     /// Writes the changed chunks when it holds many.
@@ -437,12 +440,7 @@ impl Upkeep {
         if !self.covers(tx, id)? {
             return Ok(());
         }
-        let stems = match self.stems.take() {
-            Some(stems) => stems,
-            None => pair_stems(tx)?,
-        };
-        insert(tx, &stems, &mut self.bitmaps, id, title, body)?;
-        self.stems = Some(stems);
+        insert(tx, loaded(&mut self.stems, tx)?, &mut self.bitmaps, id, title, body)?;
         self.hold(tx)
     }
 }
