@@ -84,9 +84,10 @@ const READ_MATCH_US: f64 = 0.1;
 /// FTS5 comparing a phrase's position lists in one post having all its stems.
 const WALK_POST_US: f64 = 0.2;
 /// Beside a word in more than one post in this many, FTS5 reads a common word's list as
-/// quickly as its bits are looked up (measured at 1M, 1,000 matches newest first beside
-/// `обучен`: a word in 1.8 % of the posts 0.82 ms by FTS5, 0.42 by bits; in 10.6 %, 0.38 and
-/// 0.40; in 39 %, 0.27 and 0.37).
+/// quickly as its bits are looked up (measured at 1M with a mask row per post, 1,000 matches
+/// newest first beside `обучен`: a word in 1.8 % of the posts 0.82 ms by FTS5, 0.42 by bits;
+/// in 10.6 %, 0.38 and 0.40; in 39 %, 0.27 and 0.37). With the bitmaps, 2 in place of 10 was
+/// within the spread on nine queries (0.5–1.3 ms either way).
 const DENSE_SHARE: i64 = 10;
 
 /// What the phrase index (src/store/pairs.rs) can do for a query's terms.
