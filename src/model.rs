@@ -225,11 +225,11 @@ pub struct Post {
 /// The title of a post: its first non-empty line, trimmed, at most 200 characters.
 pub fn title_of(text: &str) -> String {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    let mut title: String = line.chars().take(200).collect();
-    if line.chars().count() > 200 {
-        title.push('…');
+    // Cut at the 201st character, copied as one slice (not a character at a time).
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
     }
-    title
 }
 
 /// URLs written in a text (`http://`, `https://`), plus those behind text links.
@@ -238,7 +238,7 @@ pub fn links_of(text: &str, entities: &[Entity]) -> Vec<String> {
     // One scan for "http" (not two substring searches per word): a URL starts at the
     // first `http://` or `https://` of a whitespace-separated word and runs to its end.
     let mut from = 0;
-    while let Some(found) = text[from..].find("http") {
+    while let Some(found) = memchr::memmem::find(&text.as_bytes()[from..], b"http") {
         let at = from + found;
         let end = text[at..].find(char::is_whitespace).map_or(text.len(), |n| at + n);
         let rest = &text[at..];
@@ -282,6 +282,10 @@ mod tests {
     fn title_is_first_nonempty_line() {
         assert_eq!(title_of("\n  🍏DL на Mac \nтекст"), "🍏DL на Mac");
         assert_eq!(title_of(""), "");
+        // At most 200 characters (not bytes), then an ellipsis.
+        let long = "ё".repeat(200);
+        assert_eq!(title_of(&long), long);
+        assert_eq!(title_of(&format!("{long}ж\nдальше")), format!("{long}…"));
     }
 
     #[test]
