@@ -62,6 +62,26 @@ fn merge_part(stored: StoredPost, part: NewPost) -> NewPost {
     }
 }
 
+/// The columns of a post's row made from its text and entities.
+struct Row {
+    title: String,
+    /// JSON.
+    entities: String,
+    /// JSON.
+    links: String,
+}
+
+impl Row {
+    fn of(p: &NewPost) -> Result<Row> {
+        let json = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        Ok(Row {
+            title: title_of(&p.text),
+            entities: serde_json::to_string(&p.entities).map_err(json)?,
+            links: serde_json::to_string(&links_of(&p.text, &p.entities)).map_err(json)?,
+        })
+    }
+}
+
 /// What an upsert did to a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -218,9 +238,20 @@ fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], pairs: &mut super::pairs
     tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
         .execute(params![a.id, a.title, a.body])?;
     pairs.write(tx, a.id, &a.title, &a.body)?;
-    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES (?1, ?2)")?;
-    for t in a.topics {
-        insert.execute(params![a.id, topic_ids[t]])?;
+    if !a.topics.is_empty() {
+        // One statement per post, not per topic (posts of the bench corpus have 4.7): the
+        // statement's own cost was most of the rows'. One cached statement per count.
+        let mut sql = String::from("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES ");
+        for i in 0..a.topics.len() {
+            use std::fmt::Write;
+            let _ = write!(sql, "{}(?1, ?{})", if i == 0 { "" } else { ", " }, i + 2);
+        }
+        let mut insert = tx.prepare_cached(&sql)?;
+        insert.raw_bind_parameter(1, a.id)?;
+        for (i, &t) in a.topics.iter().enumerate() {
+            insert.raw_bind_parameter(i + 2, topic_ids[t])?;
+        }
+        insert.raw_execute()?;
     }
     Ok(())
 }
@@ -305,6 +336,17 @@ impl<'a> ImportSink<'a> {
     /// A live album part (`media_group`) is merged into the post of its album.
     pub fn post(&mut self, p: NewPost) -> Result<(i64, Outcome)> {
         let channel = self.channel.ok_or_else(|| StoreError::Corrupt("a post came before its channel".into()))?;
+        let mut row = None;
+        if p.media_group.is_none() {
+            // Most posts of an import are new: inserted at once, with no lookup first. One
+            // whose seq is taken is compared with the stored one below.
+            let new = row.insert(Row::of(&p)?);
+            let inserted = self.insert_row(channel, &p, new)?;
+            if inserted == 1 {
+                let title = std::mem::take(&mut new.title);
+                return self.inserted(p, title);
+            }
+        }
         let (target, p) = match &p.media_group {
             Some(group) => match self.album_post(channel, group, &p)? {
                 Some(id) => {
@@ -325,10 +367,11 @@ impl<'a> ImportSink<'a> {
                 }
             }
         };
-        let entities = serde_json::to_string(&p.entities).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let title = title_of(&p.text);
-        let links =
-            serde_json::to_string(&links_of(&p.text, &p.entities)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // An album part's row is made after the merge.
+        let Row { title, entities, links } = match row {
+            Some(row) => row,
+            None => Row::of(&p)?,
+        };
         let (id, outcome) = match target {
             Some((id, stored))
                 if stored.body == p.text
@@ -360,24 +403,52 @@ impl<'a> ImportSink<'a> {
                 (id, Outcome::Updated)
             }
             None => {
-                // Not `RETURNING`: its statement savepoint makes FTS5 flush a segment per post.
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO posts(channel_id, message_id, seq, date, edited, title, body, entities, links)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?
-                    .execute(params![channel, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links])?;
-                let id = self.tx.last_insert_rowid();
-                if !p.media.is_empty() {
-                    super::media::write_media(&self.tx, id, &p.media)?;
+                let row = Row { title, entities, links };
+                if self.insert_row(channel, &p, &row)? == 0 {
+                    return Err(StoreError::Corrupt(format!("post {} of the channel is there twice", p.seq)));
                 }
-                self.summary.new += 1;
-                (id, Outcome::New)
+                return self.inserted(p, row.title);
             }
         };
         self.remember_group(channel, &p, id)?;
         self.index(Job { id, title, body: p.text })?;
         Ok((id, outcome))
+    }
+
+    /// Inserts a post's row unless the channel has a post at its seq: 1 row or 0.
+    fn insert_row(&self, channel: i64, p: &NewPost, row: &Row) -> Result<usize> {
+        // Not `RETURNING`: its statement savepoint makes FTS5 flush a segment per post.
+        Ok(self
+            .tx
+            .prepare_cached(
+                "INSERT INTO posts(channel_id, message_id, seq, date, edited, title, body, entities, links)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(channel_id, seq) DO NOTHING",
+            )?
+            .execute(params![
+                channel,
+                p.message_id,
+                p.seq,
+                p.date,
+                p.edited,
+                row.title,
+                p.text,
+                row.entities,
+                row.links
+            ])?)
+    }
+
+    /// The rest of a new post, its row just inserted: media, album, index.
+    fn inserted(&mut self, p: NewPost, title: String) -> Result<(i64, Outcome)> {
+        let id = self.tx.last_insert_rowid();
+        if !p.media.is_empty() {
+            super::media::write_media(&self.tx, id, &p.media)?;
+        }
+        self.summary.new += 1;
+        if let Some(channel) = self.channel {
+            self.remember_group(channel, &p, id)?;
+        }
+        self.index(Job { id, title, body: p.text })?;
+        Ok((id, Outcome::New))
     }
 
     /// The post an album part belongs to: by its group id, else (an album imported from an
