@@ -1,6 +1,7 @@
 //! Sources of posts, one module per format; the format is told from the
 //! content, never from the file name.
 
+pub mod pipe;
 pub mod tdesktop;
 pub mod tme_dump;
 
@@ -240,7 +241,8 @@ fn import_file(
                 export_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 files: media.take(),
             };
-            let result = tdesktop::import(reader, sink, &mut source);
+            // Parsed on a thread of its own, ahead of this one's writes (`pipe`).
+            let result = pipe::parse_beside(sink, |forward| tdesktop::import(reader, forward, &mut source));
             *media = source.files;
             bar.finish_and_clear();
             match result {

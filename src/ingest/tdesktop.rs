@@ -11,8 +11,9 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::pipe::PostSink;
 use crate::model::{Entity, EntityKind, Media, MediaKind, NewChannel, NewPost};
-use crate::store::{ImportSink, MediaFiles, MediaOutcome, StoreError, Stored};
+use crate::store::{MediaFiles, MediaOutcome, StoreError, Stored};
 
 /// The items of an album at most (Telegram's limit for a media group).
 const ALBUM_MAX: usize = 10;
@@ -41,7 +42,7 @@ pub enum ExportError {
 
 /// Streams an export into `sink`, copying its media files through `media`. Returns the
 /// number of channels found.
-pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>, media: &mut MediaSource) -> Result<usize, ExportError> {
+pub fn import<R: Read>(reader: R, sink: &mut dyn PostSink, media: &mut MediaSource) -> Result<usize, ExportError> {
     let cut = Cut::default();
     // serde_json reads an `io::Read` a byte at a time, and only a `BufReader` answers that
     // from a buffer: any other reader is called once per byte of the export.
@@ -61,7 +62,7 @@ pub fn import<R: Read>(reader: R, sink: &mut ImportSink<'_>, media: &mut MediaSo
 }
 
 struct State<'s, 'a> {
-    sink: &'s mut ImportSink<'a>,
+    sink: &'s mut (dyn PostSink + 'a),
     /// A store or media folder failure inside the visitor; serde only carries strings.
     failure: Option<ExportError>,
     channels: usize,
