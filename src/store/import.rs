@@ -160,10 +160,11 @@ const QUEUED_POSTS: usize = 1024;
 /// for each (a futex call on each side: a fourteenth of the writer's time).
 const BATCH_POSTS: usize = 64;
 
-/// A post to analyse: its id, title and text.
+/// A post to analyse: its id and text (its title is the text's first line). Nothing the
+/// writer allocated goes to the analysis thread to be freed there: with glibc's malloc,
+/// such frees lock the writer's arena while SQLite allocates in it.
 struct Job {
     id: i64,
-    title: String,
     body: String,
 }
 
@@ -179,7 +180,7 @@ fn analyse(lexicon: &mut Lexicon, taxonomy: &Taxonomy, job: Job) -> Analysed {
     let analysis = lexicon.count(&job.body);
     let stems: Vec<&str> = analysis.stems.iter().map(|&s| lexicon.stem(s)).collect();
     let topics = taxonomy.tag(&stems);
-    Analysed { id: job.id, title: lexicon.stemmed(&job.title), body: analysis.stemmed, topics }
+    Analysed { id: job.id, title: lexicon.stemmed(&title_of(&job.body)), body: analysis.stemmed, topics }
 }
 
 /// Stemming and tagging, in line or on a thread of their own. Every word form is
@@ -188,11 +189,13 @@ fn analyse(lexicon: &mut Lexicon, taxonomy: &Taxonomy, job: Job) -> Analysed {
 enum Analyzer {
     Inline(Lexicon),
     Thread {
-        jobs: SyncSender<Vec<Job>>,
+        jobs: SyncSender<Batch>,
         done: Receiver<Vec<Analysed>>,
         worker: JoinHandle<Lexicon>,
         /// Jobs not sent yet (fewer than [`BATCH_POSTS`]).
         batch: Vec<Job>,
+        /// Analyses written, going back with the next batch to be freed where they were made.
+        spent: Vec<Vec<Analysed>>,
         /// Jobs sent whose results have not been written yet.
         pending: usize,
     },
@@ -202,7 +205,7 @@ enum Analyzer {
 
 impl Analyzer {
     fn spawn(lexicon: Lexicon, taxonomy: Taxonomy) -> Result<Analyzer> {
-        let (jobs, inbox) = mpsc::sync_channel::<Vec<Job>>(QUEUED_POSTS / BATCH_POSTS);
+        let (jobs, inbox) = mpsc::sync_channel::<Batch>(QUEUED_POSTS / BATCH_POSTS);
         // Unbounded: the writer drains it after every post, and a bounded one could
         // deadlock with the bounded job queue.
         let (outbox, done) = mpsc::channel();
@@ -210,8 +213,9 @@ impl Analyzer {
             .name("postkeeper-analyse".into())
             .spawn(move || {
                 let mut lexicon = lexicon;
-                for batch in inbox {
-                    let analysed = batch.into_iter().map(|job| analyse(&mut lexicon, &taxonomy, job)).collect();
+                for Batch { jobs, spent } in inbox {
+                    drop(spent);
+                    let analysed = jobs.into_iter().map(|job| analyse(&mut lexicon, &taxonomy, job)).collect();
                     if outbox.send(analysed).is_err() {
                         break;
                     }
@@ -219,14 +223,37 @@ impl Analyzer {
                 lexicon
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the analysis thread: {e}")))?;
-        Ok(Analyzer::Thread { jobs, done, worker, batch: Vec::with_capacity(BATCH_POSTS), pending: 0 })
+        Ok(Analyzer::Thread {
+            jobs,
+            done,
+            worker,
+            batch: Vec::with_capacity(BATCH_POSTS),
+            spent: Vec::new(),
+            pending: 0,
+        })
     }
 }
 
+/// Posts for the analysis thread, and the analyses it made that are written: freed on the
+/// thread that allocated them. With glibc's malloc, a free on another thread locks the
+/// allocating thread's arena; the writer freeing the analyses slept on that lock hundreds
+/// of times an import, and the analysis thread freeing the writer's strings made SQLite's
+/// own allocations wait.
+struct Batch {
+    jobs: Vec<Job>,
+    spent: Vec<Vec<Analysed>>,
+}
+
 /// Sends the posts batched so far to the analysis thread; they are pending until written.
-fn send_batch(jobs: &SyncSender<Vec<Job>>, batch: &mut Vec<Job>, pending: &mut usize) -> Result<()> {
+fn send_batch(
+    jobs: &SyncSender<Batch>,
+    batch: &mut Vec<Job>,
+    spent: &mut Vec<Vec<Analysed>>,
+    pending: &mut usize,
+) -> Result<()> {
     *pending += batch.len();
-    jobs.send(std::mem::replace(batch, Vec::with_capacity(BATCH_POSTS))).map_err(|_| analysis_lost())
+    let batch = Batch { jobs: std::mem::replace(batch, Vec::with_capacity(BATCH_POSTS)), spent: std::mem::take(spent) };
+    jobs.send(batch).map_err(|_| analysis_lost())
 }
 
 fn analysis_lost() -> StoreError {
@@ -234,7 +261,7 @@ fn analysis_lost() -> StoreError {
 }
 
 /// Writes a post's index row and topics.
-fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], pairs: &mut super::pairs::Upkeep, a: Analysed) -> Result<()> {
+fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], pairs: &mut super::pairs::Upkeep, a: &Analysed) -> Result<()> {
     tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
         .execute(params![a.id, a.title, a.body])?;
     pairs.write(tx, a.id, &a.title, &a.body)?;
@@ -343,8 +370,7 @@ impl<'a> ImportSink<'a> {
             let new = row.insert(Row::of(&p)?);
             let inserted = self.insert_row(channel, &p, new)?;
             if inserted == 1 {
-                let title = std::mem::take(&mut new.title);
-                return self.inserted(p, title);
+                return self.inserted(p);
             }
         }
         let (target, p) = match &p.media_group {
@@ -407,11 +433,11 @@ impl<'a> ImportSink<'a> {
                 if self.insert_row(channel, &p, &row)? == 0 {
                     return Err(StoreError::Corrupt(format!("post {} of the channel is there twice", p.seq)));
                 }
-                return self.inserted(p, row.title);
+                return self.inserted(p);
             }
         };
         self.remember_group(channel, &p, id)?;
-        self.index(Job { id, title, body: p.text })?;
+        self.index(Job { id, body: p.text })?;
         Ok((id, outcome))
     }
 
@@ -438,7 +464,7 @@ impl<'a> ImportSink<'a> {
     }
 
     /// The rest of a new post, its row just inserted: media, album, index.
-    fn inserted(&mut self, p: NewPost, title: String) -> Result<(i64, Outcome)> {
+    fn inserted(&mut self, p: NewPost) -> Result<(i64, Outcome)> {
         let id = self.tx.last_insert_rowid();
         if !p.media.is_empty() {
             super::media::write_media(&self.tx, id, &p.media)?;
@@ -447,7 +473,7 @@ impl<'a> ImportSink<'a> {
         if let Some(channel) = self.channel {
             self.remember_group(channel, &p, id)?;
         }
-        self.index(Job { id, title, body: p.text })?;
+        self.index(Job { id, body: p.text })?;
         Ok((id, Outcome::New))
     }
 
@@ -523,7 +549,7 @@ impl<'a> ImportSink<'a> {
     fn index(&mut self, job: Job) -> Result<()> {
         if let Analyzer::Inline(lexicon) = &mut self.analyzer {
             let analysed = analyse(lexicon, self.taxonomy, job);
-            write_index(&self.tx, self.topic_ids, &mut self.pairs, analysed)?;
+            write_index(&self.tx, self.topic_ids, &mut self.pairs, &analysed)?;
             if self.summary.new + self.summary.updated >= INLINE_POSTS
                 && let Analyzer::Inline(lexicon) = std::mem::replace(&mut self.analyzer, Analyzer::Gone)
             {
@@ -531,21 +557,23 @@ impl<'a> ImportSink<'a> {
             }
             return Ok(());
         }
-        let Analyzer::Thread { jobs, batch, pending, .. } = &mut self.analyzer else { return Err(analysis_lost()) };
+        let Analyzer::Thread { jobs, batch, spent, pending, .. } = &mut self.analyzer else {
+            return Err(analysis_lost());
+        };
         batch.push(job);
         if batch.len() < BATCH_POSTS {
             return Ok(());
         }
-        send_batch(jobs, batch, pending)?;
+        send_batch(jobs, batch, spent, pending)?;
         self.drain(false)
     }
 
     /// Writes the analyses that are ready (`all`: sends the posts not sent yet and waits
     /// for every one).
     fn drain(&mut self, all: bool) -> Result<()> {
-        let Analyzer::Thread { jobs, done, batch, pending, .. } = &mut self.analyzer else { return Ok(()) };
+        let Analyzer::Thread { jobs, done, batch, spent, pending, .. } = &mut self.analyzer else { return Ok(()) };
         if all && !batch.is_empty() {
-            send_batch(jobs, batch, pending)?;
+            send_batch(jobs, batch, spent, pending)?;
         }
         while *pending > 0 {
             let analysed = if all {
@@ -558,9 +586,10 @@ impl<'a> ImportSink<'a> {
                 }
             };
             *pending -= analysed.len();
-            for a in analysed {
+            for a in &analysed {
                 write_index(&self.tx, self.topic_ids, &mut self.pairs, a)?;
             }
+            spent.push(analysed);
         }
         Ok(())
     }
