@@ -10,7 +10,7 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::model::{NewChannel, NewPost};
-use crate::store::{ImportSink, MediaOutcome, StoreError};
+use crate::store::{ImportSink, ImportSummary, MediaOutcome, StoreError};
 
 use super::tdesktop::ExportError;
 
@@ -56,20 +56,15 @@ enum Event {
     Post(NewPost),
     /// Messages without a post and media outcomes since the last batch: counted, not
     /// queued one by one (a chat of a million service messages stays one event).
-    Counts {
-        skipped: usize,
-        copied: usize,
-        present: usize,
-        missing: usize,
-    },
+    Counts(ImportSummary),
 }
 
 /// The parser's side: its calls, batched and sent to the writer.
 struct Forward {
     out: SyncSender<Vec<Event>>,
     batch: Vec<Event>,
-    skipped: usize,
-    media: [usize; 3],
+    /// Skipped messages and media outcomes not sent yet.
+    counts: ImportSummary,
 }
 
 impl Forward {
@@ -80,10 +75,8 @@ impl Forward {
 
     /// Sends what is batched, the counts last (they are only added up).
     fn send(&mut self) -> Result<(), StoreError> {
-        if self.skipped + self.media.iter().sum::<usize>() > 0 {
-            let [copied, present, missing] = std::mem::take(&mut self.media);
-            let skipped = std::mem::take(&mut self.skipped);
-            self.batch.push(Event::Counts { skipped, copied, present, missing });
+        if self.counts != ImportSummary::default() {
+            self.batch.push(Event::Counts(std::mem::take(&mut self.counts)));
         }
         if self.batch.is_empty() {
             return Ok(());
@@ -104,16 +97,11 @@ impl PostSink for Forward {
     }
 
     fn skip(&mut self) {
-        self.skipped += 1;
+        self.counts.skipped += 1;
     }
 
     fn count_media(&mut self, outcome: MediaOutcome) {
-        let i = match outcome {
-            MediaOutcome::Copied => 0,
-            MediaOutcome::AlreadyPresent => 1,
-            MediaOutcome::Missing => 2,
-        };
-        self.media[i] += 1;
+        self.counts.count_media(outcome);
     }
 }
 
@@ -124,12 +112,7 @@ fn write(sink: &mut ImportSink<'_>, batches: &Receiver<Vec<Event>>) -> Result<()
             match event {
                 Event::Channel(c) => PostSink::channel(sink, &c)?,
                 Event::Post(p) => PostSink::post(sink, p)?,
-                Event::Counts { skipped, copied, present, missing } => {
-                    (0..skipped).for_each(|_| sink.skip());
-                    (0..copied).for_each(|_| sink.count_media(MediaOutcome::Copied));
-                    (0..present).for_each(|_| sink.count_media(MediaOutcome::AlreadyPresent));
-                    (0..missing).for_each(|_| sink.count_media(MediaOutcome::Missing));
-                }
+                Event::Counts(counts) => sink.add_counts(&counts),
             }
         }
     }
@@ -149,7 +132,7 @@ pub fn parse_beside<T: Send>(
         let parser = std::thread::Builder::new()
             .name("postkeeper-parse".into())
             .spawn_scoped(scope, move || {
-                let mut forward = Forward { out, batch: Vec::with_capacity(BATCH), skipped: 0, media: [0; 3] };
+                let mut forward = Forward { out, batch: Vec::with_capacity(BATCH), counts: ImportSummary::default() };
                 let parsed = parse(&mut forward)?;
                 forward.send()?;
                 Ok(parsed)

@@ -115,6 +115,17 @@ pub enum MediaOutcome {
     Missing,
 }
 
+impl ImportSummary {
+    /// Counts a media file of the import.
+    pub fn count_media(&mut self, outcome: MediaOutcome) {
+        match outcome {
+            MediaOutcome::Copied => self.media_copied += 1,
+            MediaOutcome::AlreadyPresent => self.media_present += 1,
+            MediaOutcome::Missing => self.media_missing += 1,
+        }
+    }
+}
+
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -352,11 +363,16 @@ impl<'a> ImportSink<'a> {
 
     /// Counts a media file of the import.
     pub fn count_media(&mut self, outcome: MediaOutcome) {
-        match outcome {
-            MediaOutcome::Copied => self.summary.media_copied += 1,
-            MediaOutcome::AlreadyPresent => self.summary.media_present += 1,
-            MediaOutcome::Missing => self.summary.media_missing += 1,
-        }
+        self.summary.count_media(outcome);
+    }
+
+    /// Adds skipped messages and media files counted elsewhere (a parser on another
+    /// thread: `ingest::pipe`); its post counts are not taken.
+    pub fn add_counts(&mut self, counts: &ImportSummary) {
+        self.summary.skipped += counts.skipped;
+        self.summary.media_copied += counts.media_copied;
+        self.summary.media_present += counts.media_present;
+        self.summary.media_missing += counts.media_missing;
     }
 
     /// Stores a post of the current channel: new, updated in place, or left as it was.
