@@ -379,16 +379,19 @@ impl<'a> ImportSink<'a> {
     /// A live album part (`media_group`) is merged into the post of its album.
     pub fn post(&mut self, p: NewPost) -> Result<(i64, Outcome)> {
         let channel = self.channel.ok_or_else(|| StoreError::Corrupt("a post came before its channel".into()))?;
-        let mut row = None;
-        if p.media_group.is_none() {
-            // Most posts of an import are new: inserted at once, with no lookup first. One
-            // whose seq is taken is compared with the stored one below.
-            let new = row.insert(Row::of(&p)?);
-            let inserted = self.insert_row(channel, &p, new)?;
-            if inserted == 1 {
-                return self.inserted(p);
+        // Most posts of an import are new: inserted at once, with no lookup first. One whose
+        // seq is taken is compared with the stored one below; an album part's row is made
+        // after it is merged into its album's post.
+        let row = match p.media_group {
+            None => {
+                let row = Row::of(&p)?;
+                if self.insert_row(channel, &p, &row)? == 1 {
+                    return self.inserted(channel, p);
+                }
+                Some(row)
             }
-        }
+            Some(_) => None,
+        };
         let (target, p) = match &p.media_group {
             Some(group) => match self.album_post(channel, group, &p)? {
                 Some(id) => {
@@ -409,7 +412,6 @@ impl<'a> ImportSink<'a> {
                 }
             }
         };
-        // An album part's row is made after the merge.
         let Row { title, entities, links } = match row {
             Some(row) => row,
             None => Row::of(&p)?,
@@ -449,7 +451,7 @@ impl<'a> ImportSink<'a> {
                 if self.insert_row(channel, &p, &row)? == 0 {
                     return Err(StoreError::Corrupt(format!("post {} of the channel is there twice", p.seq)));
                 }
-                return self.inserted(p);
+                return self.inserted(channel, p);
             }
         };
         self.remember_group(channel, &p, id)?;
@@ -480,15 +482,13 @@ impl<'a> ImportSink<'a> {
     }
 
     /// The rest of a new post, its row just inserted: media, album, index.
-    fn inserted(&mut self, p: NewPost) -> Result<(i64, Outcome)> {
+    fn inserted(&mut self, channel: i64, p: NewPost) -> Result<(i64, Outcome)> {
         let id = self.tx.last_insert_rowid();
         if !p.media.is_empty() {
             super::media::write_media(&self.tx, id, &p.media)?;
         }
         self.summary.new += 1;
-        if let Some(channel) = self.channel {
-            self.remember_group(channel, &p, id)?;
-        }
+        self.remember_group(channel, &p, id)?;
         self.index(Job { id, body: p.text })?;
         Ok((id, Outcome::New))
     }
