@@ -254,14 +254,17 @@ impl Archive {
         // parent (a twentieth of a big import's writer). Set around the transaction, as
         // the pragma does nothing inside one; imports delete no posts, so no cascade is lost.
         self.conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(StoreError::from)?;
-        let result = (|| {
+        let result = (|| -> Result<ImportSummary, E> {
             let tx = self.conn.transaction().map_err(StoreError::from)?;
             let mut sink = ImportSink::new(tx, &self.taxonomy, &self.topic_ids);
             f(&mut sink)?;
             Ok(sink.commit()?)
         })();
-        self.conn.execute_batch("PRAGMA foreign_keys = ON").map_err(StoreError::from)?;
-        result
+        let restored = self.conn.execute_batch("PRAGMA foreign_keys = ON");
+        // The import's own failure first; else a connection left without the checks is one.
+        let summary = result?;
+        restored.map_err(StoreError::from)?;
+        Ok(summary)
     }
 
     /// [`Archive::import`] for a big import: when no other connection has the store open,
