@@ -153,7 +153,7 @@ impl std::fmt::Display for ImportSummary {
 pub struct ImportSink<'a> {
     tx: Transaction<'a>,
     taxonomy: &'a Taxonomy,
-    topic_ids: &'a [i64],
+    topics: TopicRows<'a>,
     channel: Option<i64>,
     summary: ImportSummary,
     /// Where posts are analysed; its word and stem counts are flushed to `vocabulary`
@@ -272,26 +272,44 @@ fn analysis_lost() -> StoreError {
 }
 
 /// Writes a post's index row and topics.
-fn write_index(tx: &Transaction<'_>, topic_ids: &[i64], pairs: &mut super::pairs::Upkeep, a: &Analysed) -> Result<()> {
+fn write_index(
+    tx: &Transaction<'_>,
+    topics: &mut TopicRows<'_>,
+    pairs: &mut super::pairs::Upkeep,
+    a: &Analysed,
+) -> Result<()> {
     tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
         .execute(params![a.id, a.title, a.body])?;
     pairs.write(tx, a.id, &a.title, &a.body)?;
-    if !a.topics.is_empty() {
-        // One statement per post, not per topic (posts of the bench corpus have 4.7): the
-        // statement's own cost was most of the rows'. One cached statement per count.
-        let mut sql = String::from("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES ");
-        for i in 0..a.topics.len() {
-            use std::fmt::Write;
-            let _ = write!(sql, "{}(?1, ?{})", if i == 0 { "" } else { ", " }, i + 2);
+    topics.write(tx, a.id, &a.topics)
+}
+
+/// A post's topic rows: one statement per post, not per topic (posts of the bench corpus
+/// have 4.7; the statement's own cost was most of each row's), its SQL made once per
+/// number of topics.
+struct TopicRows<'a> {
+    /// Row ids of the taxonomy's topics, by index.
+    ids: &'a [i64],
+    /// `sql[n]`: the statement for n + 1 topics.
+    sql: Vec<String>,
+}
+
+impl TopicRows<'_> {
+    fn write(&mut self, tx: &Transaction<'_>, post: i64, topics: &[usize]) -> Result<()> {
+        let Some(last) = topics.len().checked_sub(1) else { return Ok(()) };
+        while self.sql.len() <= last {
+            let n = self.sql.len() + 1;
+            let values: Vec<String> = (2..=n + 1).map(|i| format!("(?1, ?{i})")).collect();
+            self.sql.push(format!("INSERT OR IGNORE INTO post_topics(post_id, topic_id) VALUES {}", values.join(", ")));
         }
-        let mut insert = tx.prepare_cached(&sql)?;
-        insert.raw_bind_parameter(1, a.id)?;
-        for (i, &t) in a.topics.iter().enumerate() {
-            insert.raw_bind_parameter(i + 2, topic_ids[t])?;
+        let mut insert = tx.prepare_cached(&self.sql[last])?;
+        insert.raw_bind_parameter(1, post)?;
+        for (i, &t) in topics.iter().enumerate() {
+            insert.raw_bind_parameter(i + 2, self.ids[t])?;
         }
         insert.raw_execute()?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Rebuilds the search index from the posts (after a change of the index table).
@@ -327,7 +345,7 @@ impl<'a> ImportSink<'a> {
         ImportSink {
             tx,
             taxonomy,
-            topic_ids,
+            topics: TopicRows { ids: topic_ids, sql: Vec::new() },
             channel: None,
             summary: ImportSummary::default(),
             analyzer: Analyzer::Inline(Lexicon::new()),
@@ -565,7 +583,7 @@ impl<'a> ImportSink<'a> {
     fn index(&mut self, job: Job) -> Result<()> {
         if let Analyzer::Inline(lexicon) = &mut self.analyzer {
             let analysed = analyse(lexicon, self.taxonomy, job);
-            write_index(&self.tx, self.topic_ids, &mut self.pairs, &analysed)?;
+            write_index(&self.tx, &mut self.topics, &mut self.pairs, &analysed)?;
             if self.summary.new + self.summary.updated >= INLINE_POSTS
                 && let Analyzer::Inline(lexicon) = std::mem::replace(&mut self.analyzer, Analyzer::Gone)
             {
@@ -603,7 +621,7 @@ impl<'a> ImportSink<'a> {
             };
             *pending -= analysed.len();
             for a in &analysed {
-                write_index(&self.tx, self.topic_ids, &mut self.pairs, a)?;
+                write_index(&self.tx, &mut self.topics, &mut self.pairs, a)?;
             }
             spent.push(analysed);
         }
