@@ -16,6 +16,14 @@ use crate::search::{SearchPage, Searcher};
 use crate::settings::Settings;
 use crate::topics::Taxonomy;
 
+/// `println!` that hands a failed write back (`?`) instead of panicking: a reader gone
+/// away (`postkeeper posts | head`) ends the command quietly in `main`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "postkeeper", version, about = "Keeps a Telegram channel's archive and brings it back to life")]
 pub struct Cli {
@@ -106,6 +114,10 @@ pub enum Command {
         /// The summary as JSON (counts of posts and of media files).
         #[arg(long)]
         json: bool,
+        /// The zone of the computer that made the export, for old exports whose dates are
+        /// local times without an offset [default: POSTKEEPER_TIMEZONE].
+        #[arg(long, value_name = "ZONE")]
+        export_timezone: Option<String>,
     },
     /// Search the archive.
     Search {
@@ -136,7 +148,9 @@ pub enum Command {
     },
     /// One post in full.
     Show {
-        id: i64,
+        /// The post's number (`posts` and `search` list them as #ID).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
         #[arg(long)]
         json: bool,
     },
@@ -180,6 +194,8 @@ struct PostJson<'a> {
     url: Option<&'a str>,
     channel: &'a str,
     message_id: Option<i64>,
+    /// The readers' reactions, added up.
+    reactions: i64,
 }
 
 impl<'a> From<&'a Post> for PostJson<'a> {
@@ -192,6 +208,7 @@ impl<'a> From<&'a Post> for PostJson<'a> {
             url: post.url.as_deref(),
             channel: &post.channel_title,
             message_id: post.message_id,
+            reactions: crate::model::Reaction::total(&post.reactions),
         }
     }
 }
@@ -208,6 +225,11 @@ struct FullPostJson<'a> {
     edited: Option<DateTime<Utc>>,
     /// Photos, videos, files, in album order (`file` is a name in the media folder).
     media: &'a [crate::model::Media],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reactions: &'a [crate::model::Reaction],
+    /// `poll`, `location`, `contact`: what the post is besides text and media.
+    #[serde(flatten)]
+    extra: &'a crate::model::Extra,
 }
 
 /// `search --json`: a hit.
@@ -229,7 +251,7 @@ fn rfc3339<S: serde::Serializer>(date: &Option<DateTime<Utc>>, s: S) -> Result<S
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -246,18 +268,25 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
     match command {
         Command::Run | Command::Doctor => bail!("`run` and `doctor` are started by main"),
         Command::Config => {
-            print!("{}", settings.describe());
+            write!(std::io::stdout().lock(), "{}", settings.describe())?;
             Ok(())
         }
         Command::Console { lang } => console(settings, lang),
-        Command::Import { paths, json } => import(db, &settings.config.media_dir, &paths, json),
+        Command::Import { paths, json, export_timezone } => {
+            let zone = match export_timezone {
+                Some(name) => crate::config::parse_timezone(&name)
+                    .map_err(|e| anyhow::anyhow!("--export-timezone {name:?} {e}"))?,
+                None => settings.config.timezone,
+            };
+            import(db, &settings.config.media_dir, &paths, json, zone)
+        }
         Command::Search { query, limit, json, sort, similar, glossary } => {
             if let Some(file) = glossary {
                 let archive = crate::ingest::open_or_seed(db)?;
                 let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
                 let sets = Searcher::set_glossary(&archive, &text, &file.display().to_string())
                     .map_err(|e| anyhow::anyhow!(e))?;
-                println!("glossary: {sets} sets from {}", file.display());
+                say!("glossary: {sets} sets from {}", file.display());
                 if query.is_empty() {
                     return Ok(());
                 }
@@ -265,7 +294,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             search(settings, &query.join(" "), limit, json, sort, similar)
         }
         Command::Posts { topic, json } => posts(db, topic.as_deref(), json),
-        Command::Show { id, json } => show(db, &settings.config.media_dir, id, json),
+        Command::Show { id, json } => show(db, &settings.config.media_dir, &id, json),
         Command::Topics { json, retag, file } => topics(db, json, retag, file),
         Command::Stats { json } => stats(db, json),
         Command::Queue => replay_command(settings, ReplayCommand::Queue),
@@ -287,10 +316,11 @@ fn console(settings: &Settings, lang: Lang) -> anyhow::Result<()> {
 
 /// One transaction; a store this import created is removed again when it fails (and
 /// the media files it copied with it).
-fn import(db: &Path, media_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+fn import(db: &Path, media_dir: &Path, paths: &[PathBuf], json: bool, zone: chrono_tz::Tz) -> anyhow::Result<()> {
     let existed = db.exists();
     let mut archive = crate::ingest::open_archive(db, false)?;
-    let result = crate::ingest::import_paths_to(&mut archive, paths, std::io::stderr().is_terminal(), Some(media_dir));
+    let progress = std::io::stderr().is_terminal();
+    let result = crate::ingest::import_paths_in(&mut archive, paths, progress, Some(media_dir), zone);
     if result.is_err() && !existed {
         drop(archive);
         remove_store(db);
@@ -299,7 +329,7 @@ fn import(db: &Path, media_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow:
     if json {
         return print_json(&summary);
     }
-    println!("{summary}");
+    say!("{summary}");
     Ok(())
 }
 
@@ -325,7 +355,7 @@ fn search(
             bail!("there is no post #{id}");
         };
         if !json {
-            println!("like #{} {}", post.id, post.title);
+            say!("like #{} {}", post.id, post.title);
         }
         return print_search(query, &page, json);
     }
@@ -378,9 +408,14 @@ fn posts(db: &Path, topic: Option<&str>, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(db: &Path, media_dir: &Path, id: i64, json: bool) -> anyhow::Result<()> {
+fn show(db: &Path, media_dir: &Path, id: &str, json: bool) -> anyhow::Result<()> {
     let archive = crate::ingest::open_or_seed(db)?;
-    let post = archive.post(id)?.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
+    // A number that is no post id (negative, zero, beyond i64) is a post that is not there.
+    let post = match id.trim().trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => archive.post(n)?,
+        _ => None,
+    };
+    let post = post.with_context(|| format!("no post #{id}; `postkeeper posts` lists them"))?;
     if json {
         return print_json(&[FullPostJson {
             post: PostJson::from(&post),
@@ -389,17 +424,19 @@ fn show(db: &Path, media_dir: &Path, id: i64, json: bool) -> anyhow::Result<()> 
             links: &post.links,
             edited: post.edited,
             media: &post.media,
+            reactions: &post.reactions,
+            extra: &post.extra,
         }]);
     }
-    println!("{}", line(&post));
+    say!("{}", line(&post));
     if let Some(url) = &post.url {
-        println!("{url}");
+        say!("{url}");
     }
     let label = media_dir.display().to_string();
     for m in &post.media {
-        println!("{}", crate::render::post::media_line(m, &label, Lang::En));
+        say!("{}", crate::render::post::media_line(m, &label, Lang::En));
     }
-    println!("\n{}", post.body);
+    say!("\n{}", post.body);
     Ok(())
 }
 
@@ -424,7 +461,7 @@ fn topics(db: &Path, json: bool, retag: bool, file: Option<PathBuf>) -> anyhow::
         return print_json(&counts);
     }
     for c in counts {
-        println!("{:<14} {:>5}  {} {} / {}", c.topic.slug, c.posts, c.topic.emoji, c.topic.ru, c.topic.en);
+        say!("{:<14} {:>5}  {} {} / {}", c.topic.slug, c.posts, c.topic.emoji, c.topic.ru, c.topic.en);
     }
     Ok(())
 }
@@ -435,15 +472,15 @@ fn stats(db: &Path, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(&stats);
     }
-    println!("posts:    {} ({} undated, {} without a topic)", stats.posts, stats.undated, stats.untagged);
-    println!("channels: {}", stats.channels);
+    say!("posts:    {} ({} undated, {} without a topic)", stats.posts, stats.undated, stats.untagged);
+    say!("channels: {}", stats.channels);
     match (stats.first_date, stats.last_date) {
-        (Some(a), Some(b)) => println!("dates:    {} .. {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
-        _ => println!("dates:    unknown"),
+        (Some(a), Some(b)) => say!("dates:    {} .. {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
+        _ => say!("dates:    unknown"),
     }
-    println!("topics:");
+    say!("topics:");
     for c in stats.topics {
-        println!("  {:<14} {:>5}  {}", c.topic.slug, c.posts, c.topic.en);
+        say!("  {:<14} {:>5}  {}", c.topic.slug, c.posts, c.topic.en);
     }
     Ok(())
 }
@@ -476,7 +513,7 @@ fn replay_command(settings: &Settings, command: ReplayCommand) -> anyhow::Result
     if !answer.ok {
         bail!(text);
     }
-    println!("{text}");
+    say!("{text}");
     Ok(())
 }
 
@@ -494,18 +531,18 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
         return print_json(&hits);
     }
     for problem in &page.problems {
-        println!("{problem}");
+        say!("{problem}");
     }
     if !page.understood.is_empty() {
-        println!("searching: {}", page.understood);
+        say!("searching: {}", page.understood);
     }
     if let Some(c) = &page.corrected {
-        println!("nothing found for {query:?}; showing results for {c:?}");
+        say!("nothing found for {query:?}; showing results for {c:?}");
     }
     if page.hits.is_empty() {
-        println!("nothing found for {query:?}");
+        say!("nothing found for {query:?}");
         if let Some(s) = &page.suggestion {
-            println!("did you mean: {s}");
+            say!("did you mean: {s}");
         }
         return Ok(());
     }
@@ -514,12 +551,12 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
         crate::search::Mode::All => "",
         crate::search::Mode::Any => " (not all words matched)",
     };
-    println!("{}{plus} found{mode}", page.total);
+    say!("{}{plus} found{mode}", page.total);
     let bold = std::io::stdout().is_terminal();
     for h in &page.hits {
-        println!("\n{}  score {:.2}", line(&h.post), h.score);
+        say!("\n{}  score {:.2}", line(&h.post), h.score);
         let (open, close) = if bold { ("\x1b[1m", "\x1b[0m") } else { ("[", "]") };
-        println!("  {}", h.snippet.render(String::push_str, open, close));
+        say!("  {}", h.snippet.render(String::push_str, open, close));
     }
     Ok(())
 }

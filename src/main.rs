@@ -23,8 +23,12 @@ fn main() -> ExitCode {
             return ExitCode::from(BAD_SETTING);
         }
     };
+    // Colours for a person at a terminal only: never into files, pipes or journald, nor
+    // when NO_COLOR is set (no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -39,11 +43,21 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`postkeeper posts | head`): what it wanted
+        // it has; nothing more to say.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether an error is a write to a pipe whose reader has gone.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Runs `f` with the token and a runtime, or explains where a token comes from.

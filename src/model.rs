@@ -38,8 +38,12 @@ pub enum EntityKind {
     ExpandableBlockquote,
     Url,
     Email,
+    /// The Bot API's name; stores written before it say `phone` (Telegram Desktop's).
+    #[serde(rename = "phone_number", alias = "phone")]
     Phone,
     Mention,
+    /// A mention of a user without a username (Telegram Desktop: `mention_name`).
+    #[serde(rename = "text_mention", alias = "mention_name")]
     MentionName,
     Hashtag,
     Cashtag,
@@ -190,6 +194,136 @@ pub struct NewPost {
     /// Telegram's `media_group_id` of a live album part: the parts, arriving one by
     /// one, are merged into one post.
     pub media_group: Option<String>,
+    /// Readers' reactions, as counted when the source was read (empty: none known).
+    pub reactions: Vec<Reaction>,
+    /// What the post is besides its text and media (a poll, …).
+    pub extra: Extra,
+}
+
+/// A reaction of a post's readers and how many gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_emoji_id: Option<String>,
+    /// Paid (Telegram Stars) reactions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paid: bool,
+    pub count: i64,
+}
+
+impl Reaction {
+    /// The reactions' total, as lists show it (`❤ 12`).
+    pub fn total(reactions: &[Reaction]) -> i64 {
+        reactions.iter().map(|r| r.count.max(0)).sum()
+    }
+}
+
+/// What a post is besides its text and media, kept as it came (JSON in the store).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+}
+
+impl Extra {
+    pub fn is_empty(&self) -> bool {
+        self == &Extra::default()
+    }
+
+    /// The post's kind as text, for a post with no text of its own: what lists, search
+    /// and replays then see. `None` when the post is only text and media.
+    pub fn text(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            self.poll.as_ref().map(Poll::text),
+            self.location.as_ref().map(Location::text),
+            self.contact.as_ref().map(Contact::text),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("\n\n"))
+    }
+}
+
+/// A place: a location, or a venue (with its name and address).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+// Coordinates are compared as stored: a re-import of the same place is unchanged.
+impl Eq for Location {}
+
+impl Location {
+    pub fn text(&self) -> String {
+        let name: Vec<&str> = [self.title.as_deref(), self.address.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        let map = format!(
+            "https://www.openstreetmap.org/?mlat={:.6}&mlon={:.6}#map=16/{:.6}/{:.6}",
+            self.latitude, self.longitude, self.latitude, self.longitude
+        );
+        if name.is_empty() { format!("📍 {map}") } else { format!("📍 {}\n{map}", name.join(", ")) }
+    }
+}
+
+/// A shared contact.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+impl Contact {
+    pub fn text(&self) -> String {
+        match &self.phone_number {
+            Some(phone) if !phone.is_empty() => format!("👤 {}, {phone}", self.name.trim()),
+            _ => format!("👤 {}", self.name.trim()),
+        }
+    }
+}
+
+/// A poll, with its results as they were when it was read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    pub question: String,
+    pub options: Vec<PollOption>,
+    pub total_voters: i64,
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollOption {
+    pub text: String,
+    pub voters: i64,
+}
+
+impl Poll {
+    /// The poll as text: the question, then each option with its votes and share. This is
+    /// the post's text when it has none of its own: it is what lists, search and replays see.
+    pub fn text(&self) -> String {
+        let mut out = format!("📊 {}", self.question.trim());
+        for o in &self.options {
+            let share = if self.total_voters > 0 { o.voters * 100 / self.total_voters } else { 0 };
+            out.push_str(&format!("\n— {}: {} ({share}%)", o.text.trim(), o.voters));
+        }
+        out.push_str(&format!("\n👥 {}{}", self.total_voters, if self.closed { " · 🔒" } else { "" }));
+        out
+    }
 }
 
 /// A topic a post belongs to.
@@ -220,6 +354,8 @@ pub struct Post {
     pub url: Option<String>,
     /// Photos, videos, files, in album order.
     pub media: Vec<Media>,
+    pub reactions: Vec<Reaction>,
+    pub extra: Extra,
 }
 
 /// The title of a post: its first non-empty line, trimmed, at most 200 characters.
@@ -295,6 +431,19 @@ mod tests {
         assert_eq!(links_of(text, &e), ["https://a.b/c", "https://x.y/z", "https://q.r"]);
         let text = "httpbin, см.http://e.f/g\nhttps://a.b/c https:// https://a.b/c;";
         assert_eq!(links_of(text, &[]), ["http://e.f/g", "https://a.b/c"]);
+    }
+
+    #[test]
+    fn entities_use_the_bot_apis_names_and_read_the_old_ones() {
+        let phone = Entity { kind: EntityKind::Phone, offset: 0, length: 3 };
+        assert_eq!(
+            serde_json::to_string(&phone).ok().as_deref(),
+            Some(r#"{"type":"phone_number","offset":0,"length":3}"#)
+        );
+        let old: Entity = serde_json::from_str(r#"{"type":"phone","offset":0,"length":3}"#).expect("parses");
+        assert_eq!(old, phone);
+        let old: Entity = serde_json::from_str(r#"{"type":"mention_name","offset":1,"length":2}"#).expect("parses");
+        assert_eq!(old.kind, EntityKind::MentionName);
     }
 
     #[test]

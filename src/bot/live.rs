@@ -3,7 +3,9 @@
 
 use teloxide::types::{FileMeta, Message, MessageEntity, MessageEntityKind};
 
-use crate::model::{Entity, EntityKind, Media, MediaKind, NewChannel, NewPost};
+use crate::model::{
+    Contact, Entity, EntityKind, Extra, Location, Media, MediaKind, NewChannel, NewPost, Poll, PollOption,
+};
 
 /// The channel a live post belongs to.
 pub fn channel_of(message: &Message) -> NewChannel {
@@ -23,8 +25,24 @@ pub fn post_of(message: &Message) -> Option<NewPost> {
         Some(text) => (text, message.entities()),
         None => (message.caption().unwrap_or(""), message.caption_entities()),
     };
-    if text.trim().is_empty() && media.is_none() {
+    let extra = extra_of(message);
+    // A poll, a place or a contact without a text of its own: its text (as for exports).
+    let kind_text = if text.trim().is_empty() { extra.text() } else { None };
+    if text.trim().is_empty() && media.is_none() && kind_text.is_none() {
         return None;
+    }
+    if let Some(kind_text) = kind_text {
+        return Some(NewPost {
+            message_id: Some(i64::from(message.id.0)),
+            seq: i64::from(message.id.0),
+            date: Some(message.date.timestamp()),
+            edited: message.edit_date().map(|d| d.timestamp()),
+            text: kind_text,
+            media: media.into_iter().collect(),
+            media_group: message.media_group_id().map(|g| g.0.clone()),
+            extra,
+            ..NewPost::default()
+        });
     }
     Some(NewPost {
         message_id: Some(i64::from(message.id.0)),
@@ -39,7 +57,40 @@ pub fn post_of(message: &Message) -> Option<NewPost> {
         },
         media: media.into_iter().collect(),
         media_group: message.media_group_id().map(|g| g.0.clone()),
+        reactions: Vec::new(),
+        extra,
     })
+}
+
+/// A live post's poll, place or contact, as exports give them.
+fn extra_of(message: &Message) -> Extra {
+    let location = match (message.venue(), message.location()) {
+        (Some(v), _) => Some(Location {
+            latitude: v.location.latitude,
+            longitude: v.location.longitude,
+            title: Some(v.title.clone()).filter(|t| !t.is_empty()),
+            address: Some(v.address.clone()).filter(|a| !a.is_empty()),
+        }),
+        (None, Some(l)) => Some(Location { latitude: l.latitude, longitude: l.longitude, title: None, address: None }),
+        (None, None) => None,
+    };
+    Extra {
+        poll: message.poll().map(|p| Poll {
+            question: p.question.clone(),
+            options: p
+                .options
+                .iter()
+                .map(|o| PollOption { text: o.text.clone(), voters: i64::from(o.voter_count) })
+                .collect(),
+            total_voters: i64::from(p.total_voter_count),
+            closed: p.is_closed,
+        }),
+        location,
+        contact: message.contact().map(|c| Contact {
+            name: format!("{} {}", c.first_name, c.last_name.as_deref().unwrap_or("")).trim().to_string(),
+            phone_number: Some(c.phone_number.clone()).filter(|p| !p.is_empty()),
+        }),
+    }
 }
 
 /// The media item of a message: Telegram's ids of the file (the bot can send them again,

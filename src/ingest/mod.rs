@@ -180,11 +180,23 @@ pub fn import_paths_to(
     show_progress: bool,
     media_dir: Option<&Path>,
 ) -> Result<ImportSummary, IngestError> {
+    import_paths_in(archive, paths, show_progress, media_dir, chrono_tz::Tz::UTC)
+}
+
+/// [`import_paths_to`] with the zone an old export's local dates (those without
+/// `date_unixtime`) are read in: the exporting computer's, as far as the admin knows it.
+pub fn import_paths_in(
+    archive: &mut Archive,
+    paths: &[PathBuf],
+    show_progress: bool,
+    media_dir: Option<&Path>,
+    zone: chrono_tz::Tz,
+) -> Result<ImportSummary, IngestError> {
     let files = collect(paths)?;
     let mut media = media_dir.map(MediaFiles::new);
     let run = |sink: &mut ImportSink<'_>| {
         for (path, format) in &files {
-            import_file(sink, path, *format, show_progress, &mut media)?;
+            import_file(sink, path, *format, show_progress, &mut media, zone)?;
         }
         if let Some(m) = media.as_mut() {
             let dir = m.dir().display().to_string();
@@ -212,6 +224,7 @@ fn import_file(
     format: Format,
     show_progress: bool,
     media: &mut Option<MediaFiles>,
+    zone: chrono_tz::Tz,
 ) -> Result<(), IngestError> {
     let display = path.display().to_string();
     let io = |source| IngestError::Io { path: display.clone(), source };
@@ -242,7 +255,7 @@ fn import_file(
                 files: media.take(),
             };
             // Parsed on a thread of its own, ahead of this one's writes (`pipe`).
-            let result = pipe::parse_beside(sink, |forward| tdesktop::import(reader, forward, &mut source));
+            let result = pipe::parse_beside(sink, |forward| tdesktop::import(reader, forward, &mut source, zone));
             *media = source.files;
             bar.finish_and_clear();
             match result {

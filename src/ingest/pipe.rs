@@ -10,7 +10,7 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::model::{NewChannel, NewPost};
-use crate::store::{ImportSink, ImportSummary, MediaOutcome, StoreError};
+use crate::store::{ImportSink, ImportSummary, MediaOutcome, SkippedChat, StoreError};
 
 use super::tdesktop::ExportError;
 
@@ -24,6 +24,10 @@ pub trait PostSink {
     fn skip(&mut self);
     /// Counts a media file of the import.
     fn count_media(&mut self, outcome: MediaOutcome);
+    /// Names a chat whose messages were skipped (not a channel).
+    fn skip_chat(&mut self, chat: SkippedChat);
+    /// The other counts of the summary (dates guessed), to add to.
+    fn counts(&mut self) -> &mut ImportSummary;
 }
 
 impl PostSink for ImportSink<'_> {
@@ -42,6 +46,14 @@ impl PostSink for ImportSink<'_> {
     fn count_media(&mut self, outcome: MediaOutcome) {
         ImportSink::count_media(self, outcome);
     }
+
+    fn skip_chat(&mut self, chat: SkippedChat) {
+        ImportSink::skip_chat(self, chat);
+    }
+
+    fn counts(&mut self) -> &mut ImportSummary {
+        ImportSink::counts(self)
+    }
 }
 
 /// Events sent to the writer at a time: one send per post would wake the writer for each.
@@ -51,6 +63,7 @@ const BATCH: usize = 64;
 const QUEUED: usize = 16;
 
 /// One call of the parser, as the writer replays it.
+#[allow(clippy::large_enum_variant, reason = "nearly every event is a post: boxing it would allocate once per post")]
 enum Event {
     Channel(NewChannel),
     Post(NewPost),
@@ -102,6 +115,14 @@ impl PostSink for Forward {
 
     fn count_media(&mut self, outcome: MediaOutcome) {
         self.counts.count_media(outcome);
+    }
+
+    fn skip_chat(&mut self, chat: SkippedChat) {
+        self.counts.skipped_chats.push(chat);
+    }
+
+    fn counts(&mut self) -> &mut ImportSummary {
+        &mut self.counts
     }
 }
 

@@ -8,12 +8,16 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
+use chrono::TimeZone;
+use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::pipe::PostSink;
-use crate::model::{Entity, EntityKind, Media, MediaKind, NewChannel, NewPost};
-use crate::store::{MediaFiles, MediaOutcome, StoreError, Stored};
+use crate::model::{
+    Contact, Entity, EntityKind, Extra, Location, Media, MediaKind, NewChannel, NewPost, Poll, PollOption, Reaction,
+};
+use crate::store::{MediaFiles, MediaOutcome, SkippedChat, StoreError, Stored};
 
 /// The items of an album at most (Telegram's limit for a media group).
 const ALBUM_MAX: usize = 10;
@@ -42,13 +46,18 @@ pub enum ExportError {
 
 /// Streams an export into `sink`, copying its media files through `media`. Returns the
 /// number of channels found.
-pub fn import<R: Read>(reader: R, sink: &mut dyn PostSink, media: &mut MediaSource) -> Result<usize, ExportError> {
+pub fn import<R: Read>(
+    reader: R,
+    sink: &mut dyn PostSink,
+    media: &mut MediaSource,
+    zone: Tz,
+) -> Result<usize, ExportError> {
     let cut = Cut::default();
     // serde_json reads an `io::Read` a byte at a time, and only a `BufReader` answers that
     // from a buffer: any other reader is called once per byte of the export.
     let reader = std::io::BufReader::with_capacity(64 * 1024, Splitter::new(reader, cut.clone()));
     let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut state = State { sink, failure: None, channels: 0, found: false, media: std::mem::take(media), cut };
+    let mut state = State { sink, failure: None, channels: 0, found: false, media: std::mem::take(media), cut, zone };
     let result = ExportSeed { state: &mut state, top: true }.deserialize(&mut de).and_then(|()| de.end());
     *media = std::mem::take(&mut state.media);
     if let Some(e) = state.failure.take() {
@@ -70,9 +79,30 @@ struct State<'s, 'a> {
     media: MediaSource,
     /// The messages the reader cut out of the stream (see [`Splitter`]).
     cut: Cut,
+    /// The zone an export's local `date`s are read in.
+    zone: Tz,
 }
 
 impl State<'_, '_> {
+    /// Keeps a failure serde cannot carry; the string stands in for it until `import` returns.
+    fn fail(&mut self, e: ExportError) -> ReadError {
+        self.failure = Some(e);
+        "store failure".into()
+    }
+
+    /// Counts (and for an unreadable one, warns of) the dates a message's post had guessed.
+    fn noted(&mut self, id: i64, notes: &DateNotes) {
+        let counts = self.sink.counts();
+        if notes.unreadable {
+            tracing::warn!(message_id = id, "a date_unixtime that is not a number: the local date is used");
+            counts.dates_unreadable += 1;
+        }
+        if notes.local {
+            counts.dates_local += 1;
+            counts.dates_zone = Some(self.zone.name().to_string());
+        }
+    }
+
     fn store(&mut self, post: NewPost) -> Result<(), ExportError> {
         self.sink.post(post)?;
         Ok(())
@@ -117,6 +147,18 @@ impl State<'_, '_> {
             }
         }
         Ok(Some(media))
+    }
+}
+
+/// A chat type of the export as a reader names it.
+fn chat_kind_name(kind: &str) -> &str {
+    match kind {
+        "public_supergroup" | "private_supergroup" => "supergroup",
+        "private_group" => "group",
+        "personal_chat" => "personal chat",
+        "bot_chat" => "bot chat",
+        "saved_messages" => "saved messages",
+        other => other,
     }
 }
 
@@ -195,6 +237,11 @@ struct ChatHeader {
 }
 
 impl ChatHeader {
+    /// Everything a chat's messages need is known: its name, type and id.
+    fn complete(&self) -> bool {
+        self.name.is_some() && self.kind.is_some() && self.id.is_some()
+    }
+
     fn is_channel(&self) -> bool {
         matches!(self.kind.as_deref(), Some("public_channel" | "private_channel" | "channel"))
     }
@@ -215,6 +262,9 @@ impl<'de> Visitor<'de> for ExportSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut chat = ChatHeader::default();
+        // Messages read before the chat's name, type and id (keys in another order than
+        // Telegram Desktop's, e.g. sorted by `jq -S`): kept on disk until the chat ends.
+        let mut early: Option<Spill> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "name" => chat.name = map.next_value()?,
@@ -222,7 +272,11 @@ impl<'de> Visitor<'de> for ExportSeed<'_, '_, '_> {
                 "id" => chat.id = map.next_value()?,
                 "messages" => {
                     self.state.found = true;
-                    map.next_value_seed(Messages { state: &mut *self.state, chat: &chat })?;
+                    if chat.complete() {
+                        map.next_value_seed(Messages { state: &mut *self.state, chat: &chat })?;
+                    } else {
+                        early = Some(map.next_value_seed(SpillSeed { state: &mut *self.state })?);
+                    }
                 }
                 "chats" | "left_chats" if self.top => {
                     self.state.found = true;
@@ -232,6 +286,9 @@ impl<'de> Visitor<'de> for ExportSeed<'_, '_, '_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        if let Some(spill) = early {
+            read_spilled(self.state, &chat, spill).map_err(de::Error::custom)?;
         }
         Ok(())
     }
@@ -310,83 +367,171 @@ impl<'de> Visitor<'de> for Messages<'_, '_, '_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let state = self.state;
-        if self.chat.kind.is_none() {
-            // Telegram Desktop writes it first; without it the messages would all be skipped
-            // in silence (a file re-written with its keys sorted: `id`, `messages`, `name`, `type`).
-            return Err(de::Error::custom(
-                "a chat's \"messages\" come before its \"type\": postkeeper reads an export as Telegram \
-                 Desktop writes it (each chat's name, type and id before its messages); was the file re-written?",
-            ));
-        }
-        if !self.chat.is_channel() {
-            // Personal chats, groups: not a channel's posts.
-            while let Some(index) = seq.next_element::<u64>()? {
-                state.cut.take(index).map_err(de::Error::custom)?;
-                state.sink.skip();
-            }
-            return Ok(());
-        }
-        let Some(id) = self.chat.id else {
-            return Err(de::Error::custom("a channel's \"messages\" come before its \"id\""));
-        };
-        let tg_id = format!("-100{id}")
-            .parse::<i64>()
-            .map_err(|_| de::Error::custom(format!("channel id {id} is out of range")))?;
-        let channel = NewChannel::telegram(tg_id, self.chat.name.clone().unwrap_or_default());
-        if let Err(e) = state.sink.channel(&channel) {
-            state.failure = Some(ExportError::Store(e));
-            return Err(de::Error::custom("store failure"));
-        }
-        state.channels += 1;
-        let mut album: Option<Album> = None;
-        let fail = |state: &mut State<'_, '_>, e: ExportError| {
-            state.failure = Some(e);
-            de::Error::custom("store failure")
-        };
+        let mut reader = ChatReader::start(state, self.chat).map_err(de::Error::custom)?;
         while let Some(index) = seq.next_element::<u64>()? {
             let bytes = state.cut.take(index).map_err(de::Error::custom)?;
-            // Checked whole, with SIMD: serde_json's reader of a byte slice checks every
-            // string of it again, a byte at a time (a twentieth of an import's writer).
-            let text = simdutf8::basic::from_utf8(&bytes)
-                .map_err(|_| de::Error::custom(format!("message {} of the export is not valid UTF-8", index + 1)))?;
-            let message: RawMessage = serde_json::from_str(text).map_err(|e| {
-                // Where in the message is of no use to a reader of the file: the stream's
-                // position (the line the message begins on) is added instead.
-                let what = e.to_string();
-                let suffix = format!(" at line {} column {}", e.line(), e.column());
-                let what = what.strip_suffix(&suffix).unwrap_or(&what);
-                de::Error::custom(format!("message {} of the export: {what}", index + 1))
-            })?;
-            let media = state.media_of(&message).map_err(|e| fail(state, e))?;
-            let from = message.from_id.clone();
-            let Some(post) = message.into_post(media) else {
-                if let Some(done) = album.take().and_then(Album::into_post) {
-                    state.store(done).map_err(|e| fail(state, e))?;
-                }
-                state.sink.skip();
-                continue;
-            };
-            let item = Item { post, from };
-            if let Some(open) = &mut album
-                && open.takes(&item)
-            {
-                open.parts.push(item);
-                continue;
-            }
-            if let Some(done) = album.take().and_then(Album::into_post) {
-                state.store(done).map_err(|e| fail(state, e))?;
-            }
-            if item.post.media.is_empty() {
-                state.store(item.post).map_err(|e| fail(state, e))?;
-            } else {
-                album = Some(Album { parts: vec![item] });
-            }
+            reader.message(state, index, &bytes).map_err(de::Error::custom)?;
         }
-        if let Some(done) = album.take().and_then(Album::into_post) {
-            state.store(done).map_err(|e| fail(state, e))?;
-        }
-        Ok(())
+        reader.finish(state).map_err(de::Error::custom)
     }
+}
+
+/// Why reading a chat's messages stopped: a message that is not one (serde's message),
+/// or a store or media failure kept in [`State::failure`].
+type ReadError = String;
+
+/// One chat's messages, read one at a time: a channel's become posts (consecutive media
+/// messages gathered into albums), any other chat's are counted as skipped.
+struct ChatReader {
+    /// A chat that is not a channel, named in the summary with its messages skipped.
+    skipped: Option<SkippedChat>,
+    album: Option<Album>,
+}
+
+impl ChatReader {
+    fn start(state: &mut State<'_, '_>, chat: &ChatHeader) -> Result<ChatReader, ReadError> {
+        let Some(kind) = chat.kind.as_deref() else {
+            return Err(
+                "a chat has \"messages\" but no \"type\" (a Telegram Desktop export names each chat's type)".into()
+            );
+        };
+        if !chat.is_channel() {
+            let name = chat.name.clone().unwrap_or_default();
+            let skipped = SkippedChat { name, kind: chat_kind_name(kind).to_string(), messages: 0 };
+            return Ok(ChatReader { skipped: Some(skipped), album: None });
+        }
+        let Some(id) = chat.id else {
+            return Err("a channel has \"messages\" but no \"id\"".into());
+        };
+        let tg_id = format!("-100{id}").parse::<i64>().map_err(|_| format!("channel id {id} is out of range"))?;
+        let channel = NewChannel::telegram(tg_id, chat.name.clone().unwrap_or_default());
+        if let Err(e) = state.sink.channel(&channel) {
+            return Err(state.fail(ExportError::Store(e)));
+        }
+        state.channels += 1;
+        Ok(ChatReader { skipped: None, album: None })
+    }
+
+    /// Message `index` of the export (counted from 0), its bytes as the file has them.
+    fn message(&mut self, state: &mut State<'_, '_>, index: u64, bytes: &[u8]) -> Result<(), ReadError> {
+        if let Some(chat) = &mut self.skipped {
+            chat.messages += 1;
+            state.sink.skip();
+            return Ok(());
+        }
+        // Checked whole, with SIMD: serde_json's reader of a byte slice checks every
+        // string of it again, a byte at a time (a twentieth of an import's writer).
+        let text = simdutf8::basic::from_utf8(bytes)
+            .map_err(|_| format!("message {} of the export is not valid UTF-8", index + 1))?;
+        let message: RawMessage = serde_json::from_str(text).map_err(|e| {
+            // Where in the message is of no use to a reader of the file: the stream's
+            // position (the line the message begins on) is added instead.
+            let what = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let what = what.strip_suffix(&suffix).unwrap_or(&what);
+            format!("message {} of the export: {what}", index + 1)
+        })?;
+        let media = state.media_of(&message).map_err(|e| state.fail(e))?;
+        let from = message.from_id.clone();
+        let id = message.id;
+        let mut notes = DateNotes::default();
+        let post = message.into_post(media, state.zone, &mut notes);
+        if post.is_some() {
+            state.noted(id, &notes);
+        }
+        let Some(post) = post else {
+            self.flush(state)?;
+            state.sink.skip();
+            return Ok(());
+        };
+        let item = Item { post, from };
+        if let Some(open) = &mut self.album
+            && open.takes(&item)
+        {
+            open.parts.push(item);
+            return Ok(());
+        }
+        self.flush(state)?;
+        if item.post.media.is_empty() {
+            state.store(item.post).map_err(|e| state.fail(e))
+        } else {
+            self.album = Some(Album { parts: vec![item] });
+            Ok(())
+        }
+    }
+
+    /// Stores the album being gathered, if any.
+    fn flush(&mut self, state: &mut State<'_, '_>) -> Result<(), ReadError> {
+        match self.album.take().and_then(Album::into_post) {
+            Some(done) => state.store(done).map_err(|e| state.fail(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(mut self, state: &mut State<'_, '_>) -> Result<(), ReadError> {
+        if let Some(chat) = self.skipped.take() {
+            state.sink.skip_chat(chat);
+        }
+        self.flush(state)
+    }
+}
+
+/// The messages of a chat read before the chat's name, type and id: their bytes, each
+/// after its length, in a temporary file (memory stays bounded however many there are).
+struct Spill {
+    file: std::io::BufWriter<std::fs::File>,
+    /// The number of each message in the export, in order.
+    indexes: Vec<u64>,
+}
+
+struct SpillSeed<'x, 's, 'a> {
+    state: &'x mut State<'s, 'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for SpillSeed<'_, '_, '_> {
+    type Value = Spill;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Spill, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SpillSeed<'_, '_, '_> {
+    type Value = Spill;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Spill, A::Error> {
+        use std::io::Write;
+        let io = |e: std::io::Error| de::Error::custom(format!("cannot keep messages in a temporary file: {e}"));
+        let mut spill = Spill { file: std::io::BufWriter::new(tempfile::tempfile().map_err(io)?), indexes: Vec::new() };
+        while let Some(index) = seq.next_element::<u64>()? {
+            let bytes = self.state.cut.take(index).map_err(de::Error::custom)?;
+            spill.file.write_all(&(bytes.len() as u64).to_le_bytes()).map_err(io)?;
+            spill.file.write_all(&bytes).map_err(io)?;
+            spill.indexes.push(index);
+        }
+        Ok(spill)
+    }
+}
+
+/// Reads the messages kept in `spill` as the messages of `chat`, now that it is known.
+fn read_spilled(state: &mut State<'_, '_>, chat: &ChatHeader, spill: Spill) -> Result<(), ReadError> {
+    use std::io::{Seek, SeekFrom};
+    let io = |e: std::io::Error| format!("cannot read messages back from a temporary file: {e}");
+    let mut file = spill.file.into_inner().map_err(|e| io(e.into_error()))?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut file = std::io::BufReader::new(file);
+    let mut reader = ChatReader::start(state, chat)?;
+    let mut bytes = Vec::new();
+    for index in spill.indexes {
+        let mut len = [0u8; 8];
+        file.read_exact(&mut len).map_err(io)?;
+        bytes.resize(u64::from_le_bytes(len) as usize, 0);
+        file.read_exact(&mut bytes).map_err(io)?;
+        reader.message(state, index, &bytes)?;
+    }
+    reader.finish(state)
 }
 
 #[derive(Deserialize)]
@@ -430,6 +575,88 @@ struct RawMessage {
     height: Option<i64>,
     #[serde(default)]
     duration_seconds: Option<i64>,
+    #[serde(default)]
+    poll: Option<RawPoll>,
+    #[serde(default)]
+    reactions: Option<Vec<RawReaction>>,
+    #[serde(default)]
+    location_information: Option<RawLocation>,
+    #[serde(default)]
+    place_name: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    contact_information: Option<RawContact>,
+}
+
+#[derive(Deserialize)]
+struct RawPoll {
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    closed: bool,
+    #[serde(default)]
+    total_voters: i64,
+    #[serde(default)]
+    answers: Vec<RawAnswer>,
+}
+
+#[derive(Deserialize)]
+struct RawAnswer {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    voters: i64,
+}
+
+/// `{"type": "emoji" | "custom_emoji" | "paid", "count", "emoji" | "document_id"}`.
+#[derive(Deserialize)]
+struct RawReaction {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    count: i64,
+    #[serde(default)]
+    emoji: Option<String>,
+    #[serde(default)]
+    document_id: Option<StringOrInt>,
+}
+
+#[derive(Deserialize)]
+struct RawLocation {
+    latitude: f64,
+    longitude: f64,
+}
+
+#[derive(Deserialize)]
+struct RawContact {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    phone_number: Option<String>,
+}
+
+impl RawReaction {
+    /// `None` for a kind this build does not know (warned of by the caller's count).
+    fn into_reaction(self) -> Option<Reaction> {
+        let mut r = Reaction { emoji: None, custom_emoji_id: None, paid: false, count: self.count };
+        match self.kind.as_str() {
+            "emoji" => r.emoji = Some(self.emoji?),
+            "custom_emoji" => {
+                r.custom_emoji_id = Some(match self.document_id? {
+                    StringOrInt::Int(i) => i.to_string(),
+                    StringOrInt::Str(s) => s,
+                });
+            }
+            "paid" => r.paid = true,
+            // Exports before the `type` field: an emoji alone.
+            "" if self.emoji.is_some() => r.emoji = self.emoji,
+            _ => return None,
+        }
+        Some(r)
+    }
 }
 
 /// A number, or a string of one (by hand, not `#[serde(untagged)]`: untagged enums buffer
@@ -547,9 +774,35 @@ struct RawPiece {
     collapsed: bool,
 }
 
-/// Local time without offset, as older exports write it; read as UTC (the only guess possible).
-fn naive_date(s: &str) -> Option<i64> {
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok().map(|d| d.and_utc().timestamp())
+/// Local time without offset, as every export writes `date` (older ones write nothing else):
+/// read in `zone`, the exporting computer's as the admin names it. A time a clock change
+/// skipped is read as UTC's.
+fn local_date(s: &str, zone: Tz) -> Option<i64> {
+    let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok()?;
+    Some(zone.from_local_datetime(&naive).earliest().map_or_else(|| naive.and_utc().timestamp(), |d| d.timestamp()))
+}
+
+/// A date of a message: its `*_unixtime` when there is one, else its local `date` in `zone`.
+/// `None` when neither can be read.
+fn message_date(unix: Option<&StringOrInt>, local: Option<&str>, zone: Tz, notes: &mut DateNotes) -> Option<i64> {
+    if let Some(unix) = unix {
+        if let Some(t) = unix.value() {
+            return Some(t);
+        }
+        notes.unreadable = true;
+    } else if local.is_some() {
+        notes.local = true;
+    }
+    local.and_then(|s| local_date(s, zone))
+}
+
+/// What reading a message's dates had to guess.
+#[derive(Default)]
+struct DateNotes {
+    /// A `date_unixtime` or `edited_unixtime` that is not a number.
+    unreadable: bool,
+    /// A date read from local time (an old export without unixtimes).
+    local: bool,
 }
 
 fn entity_kind(piece: &RawPiece) -> Option<EntityKind> {
@@ -617,11 +870,11 @@ impl RawMessage {
         Some((kind, file))
     }
 
-    fn into_post(self, media: Option<Media>) -> Option<NewPost> {
+    fn into_post(self, media: Option<Media>, zone: Tz, notes: &mut DateNotes) -> Option<NewPost> {
         if self.kind != "message" {
             return None; // service and unsupported messages
         }
-        let (text, entities) = match (&self.text_entities, &self.text) {
+        let (mut text, entities) = match (&self.text_entities, &self.text) {
             (Some(pieces), _) if !pieces.is_empty() => flatten(pieces.iter().map(|p| (p.text.as_str(), Some(p)))),
             (_, Some(RawText::Plain(s))) => (s.clone(), Vec::new()),
             (_, Some(RawText::Parts(parts))) => flatten(parts.iter().map(|p| match p {
@@ -630,19 +883,37 @@ impl RawMessage {
             })),
             _ => (String::new(), Vec::new()),
         };
+        let extra = Extra {
+            poll: self.poll.map(|p| Poll {
+                question: p.question,
+                options: p.answers.into_iter().map(|a| PollOption { text: a.text, voters: a.voters }).collect(),
+                total_voters: p.total_voters,
+                closed: p.closed,
+            }),
+            location: self.location_information.map(|l| Location {
+                latitude: l.latitude,
+                longitude: l.longitude,
+                title: self.place_name.filter(|s| !s.is_empty()),
+                address: self.address.filter(|s| !s.is_empty()),
+            }),
+            contact: self.contact_information.map(|c| Contact {
+                name: format!("{} {}", c.first_name, c.last_name).trim().to_string(),
+                phone_number: c.phone_number.filter(|s| !s.is_empty()),
+            }),
+        };
+        // A poll, a place or a contact without a text of its own is listed, searched and
+        // replayed by its text.
+        if text.trim().is_empty()
+            && let Some(kind) = extra.text()
+        {
+            text = kind;
+        }
         if text.trim().is_empty() && media.is_none() {
             return None; // an empty message
         }
-        let date = self
-            .date_unixtime
-            .as_ref()
-            .and_then(StringOrInt::value)
-            .or_else(|| self.date.as_deref().and_then(naive_date));
-        let edited = self
-            .edited_unixtime
-            .as_ref()
-            .and_then(StringOrInt::value)
-            .or_else(|| self.edited.as_deref().and_then(naive_date));
+        let reactions = self.reactions.unwrap_or_default().into_iter().filter_map(RawReaction::into_reaction).collect();
+        let date = message_date(self.date_unixtime.as_ref(), self.date.as_deref(), zone, notes);
+        let edited = message_date(self.edited_unixtime.as_ref(), self.edited.as_deref(), zone, notes);
         Some(NewPost {
             message_id: Some(self.id),
             seq: self.id,
@@ -652,6 +923,8 @@ impl RawMessage {
             entities,
             media: media.into_iter().collect(),
             media_group: None,
+            reactions,
+            extra,
         })
     }
 }
@@ -1083,7 +1356,7 @@ mod tests {
         let message = |text: &str| -> Option<String> {
             let json = format!(r#"{{"id":1,"type":"message","date_unixtime":"5","text":{text}}}"#);
             let raw: RawMessage = serde_json::from_str(&json).ok()?;
-            raw.into_post(None).map(|p| p.text)
+            raw.into_post(None, Tz::UTC, &mut DateNotes::default()).map(|p| p.text)
         };
         assert_eq!(message(r#""plain""#).as_deref(), Some("plain"));
         assert_eq!(message(r#"["a ",{"type":"bold","text":"b"}," c"]"#).as_deref(), Some("a b c"));
@@ -1092,7 +1365,7 @@ mod tests {
         let date = |v: &str| -> Option<Option<i64>> {
             let json = format!(r#"{{"id":1,"type":"message","date_unixtime":{v},"text":"t"}}"#);
             let raw: RawMessage = serde_json::from_str(&json).ok()?;
-            raw.into_post(None).map(|p| p.date)
+            raw.into_post(None, Tz::UTC, &mut DateNotes::default()).map(|p| p.date)
         };
         assert_eq!(date(r#""1600000000""#), Some(Some(1_600_000_000)));
         assert_eq!(date("1600000000"), Some(Some(1_600_000_000)));

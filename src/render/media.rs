@@ -133,6 +133,8 @@ mod tests {
             topics: Vec::new(),
             url: None,
             media,
+            reactions: Vec::new(),
+            extra: Default::default(),
         }
     }
 

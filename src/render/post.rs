@@ -190,6 +190,8 @@ mod tests {
             topics: Vec::new(),
             url: Some("https://t.me/chan/5".into()),
             media: Vec::new(),
+            reactions: Vec::new(),
+            extra: Default::default(),
         }
     }
 

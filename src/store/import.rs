@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{Result, StoreError};
-use crate::model::{Entity, NewChannel, NewPost, links_of, title_of};
+use crate::model::{Entity, Extra, NewChannel, NewPost, Reaction, links_of, title_of};
 use crate::text;
 use crate::text::lexicon::Lexicon;
 use crate::topics::Taxonomy;
@@ -24,6 +24,25 @@ struct StoredPost {
     date: Option<i64>,
     edited: Option<i64>,
     media: Vec<crate::model::Media>,
+    /// As stored (JSON or NULL), for the comparison.
+    reactions: Option<String>,
+    extra: Option<String>,
+}
+
+impl StoredPost {
+    fn reactions(&self) -> Result<Vec<Reaction>> {
+        Ok(match &self.reactions {
+            Some(json) => serde_json::from_str(json)?,
+            None => Vec::new(),
+        })
+    }
+
+    fn extra(&self) -> Result<Extra> {
+        Ok(match &self.extra {
+            Some(json) => serde_json::from_str(json)?,
+            None => Extra::default(),
+        })
+    }
 }
 
 /// A live album part merged into its album's post: its items replace the ones its message
@@ -31,7 +50,9 @@ struct StoredPost {
 /// first part's. The caption is the part's that has one: the post's `message_id` names
 /// that part, so an edit removing the caption there removes it from the post, and a
 /// part without one leaves another part's caption alone.
-fn merge_part(stored: StoredPost, part: NewPost) -> NewPost {
+fn merge_part(stored: StoredPost, part: NewPost) -> Result<NewPost> {
+    let reactions = if part.reactions.is_empty() { stored.reactions()? } else { part.reactions };
+    let extra = if part.extra.is_empty() { stored.extra()? } else { part.extra };
     let mut media: Vec<crate::model::Media> =
         stored.media.into_iter().filter(|m| m.message_id.is_none() || m.message_id != part.message_id).collect();
     media.extend(part.media.into_iter().map(|mut m| {
@@ -50,7 +71,7 @@ fn merge_part(stored: StoredPost, part: NewPost) -> NewPost {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    NewPost {
+    Ok(NewPost {
         message_id,
         seq: stored.seq.min(part.seq),
         date,
@@ -59,7 +80,56 @@ fn merge_part(stored: StoredPost, part: NewPost) -> NewPost {
         entities,
         media,
         media_group: part.media_group,
+        reactions,
+        extra,
+    })
+}
+
+/// A post read again (a re-import) never loses what the store has: an item the new
+/// source names without its file (an export made without media, a file that is not there)
+/// keeps the stored item's file when the stored post has one for the same message and
+/// kind; a date, reactions or a poll the new source lacks stay. Returns the items kept so.
+fn keep_stored(stored: &StoredPost, p: &mut NewPost) -> Result<Kept> {
+    let mut taken = vec![false; stored.media.len()];
+    let mut kept = 0;
+    let mut changed = false;
+    for item in p.media.iter_mut().filter(|m| m.missing && m.file.is_none()) {
+        let found =
+            stored.media.iter().enumerate().position(|(i, s)| {
+                !taken[i] && s.file.is_some() && s.kind == item.kind && s.message_id == item.message_id
+            });
+        if let Some(i) = found {
+            taken[i] = true;
+            *item = stored.media[i].clone();
+            kept += 1;
+        }
     }
+    if p.date.is_none() && stored.date.is_some() {
+        p.date = stored.date;
+        changed = true;
+    }
+    if p.edited.is_none() && stored.edited.is_some() {
+        p.edited = stored.edited;
+        changed = true;
+    }
+    // An export made before reactions were exported, or a poll read as something else.
+    if p.reactions.is_empty() && stored.reactions.is_some() {
+        p.reactions = stored.reactions()?;
+        changed = true;
+    }
+    if p.extra.poll.is_none() && stored.extra.is_some() {
+        let poll = stored.extra()?.poll;
+        changed |= poll.is_some();
+        p.extra.poll = poll;
+    }
+    Ok(Kept { media: kept, changed: changed || kept > 0 })
+}
+
+/// What [`keep_stored`] took from the stored post.
+struct Kept {
+    media: usize,
+    /// Anything at all: the post's row must be made again.
+    changed: bool,
 }
 
 /// The columns of a post's row made from its text and entities.
@@ -69,6 +139,11 @@ struct Row {
     entities: String,
     /// JSON.
     links: String,
+    /// JSON, NULL when none are known.
+    reactions: Option<String>,
+    reactions_total: i64,
+    /// JSON, NULL when the post has nothing of the kind.
+    extra: Option<String>,
 }
 
 impl Row {
@@ -78,6 +153,13 @@ impl Row {
             title: title_of(&p.text),
             entities: serde_json::to_string(&p.entities).map_err(json)?,
             links: serde_json::to_string(&links_of(&p.text, &p.entities)).map_err(json)?,
+            reactions: if p.reactions.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&p.reactions).map_err(json)?)
+            },
+            reactions_total: Reaction::total(&p.reactions),
+            extra: if p.extra.is_empty() { None } else { Some(serde_json::to_string(&p.extra).map_err(json)?) },
         })
     }
 }
@@ -103,8 +185,31 @@ pub struct ImportSummary {
     pub media_copied: usize,
     /// Media files the media folder already held (the same content, by its hash).
     pub media_present: usize,
-    /// Media the export names without including the file (or whose file is not there).
+    /// Media the export names without including the file (or whose file is not there),
+    /// and that the store had no file for either.
     pub media_missing: usize,
+    /// Media the export names without their file, whose file the store already had (a
+    /// re-import of an export made without media): kept, not counted as missing.
+    pub media_kept: usize,
+    /// Posts whose date came from the export's local time (an old export without
+    /// `date_unixtime`), read in `dates_zone`.
+    pub dates_local: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dates_zone: Option<String>,
+    /// Posts with a `date_unixtime` / `edited_unixtime` that could not be read (each warned of).
+    pub dates_unreadable: usize,
+    /// Chats of the export that are not channels, whose messages were skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_chats: Vec<SkippedChat>,
+}
+
+/// A chat an import passed over: only channels are archived.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SkippedChat {
+    pub name: String,
+    /// `supergroup`, `personal chat`, …
+    pub kind: String,
+    pub messages: usize,
 }
 
 /// What became of one media file of an import.
@@ -138,12 +243,43 @@ impl std::fmt::Display for ImportSummary {
             self.channels,
             if self.channels == 1 { "" } else { "s" }
         )?;
-        if self.media_copied + self.media_present + self.media_missing > 0 {
+        if self.media_copied + self.media_present + self.media_missing + self.media_kept > 0 {
             write!(
                 f,
-                "; media: {} copied / {} already present / {} missing",
-                self.media_copied, self.media_present, self.media_missing
+                "; media: {} copied / {} already present / {} kept / {} missing",
+                self.media_copied, self.media_present, self.media_kept, self.media_missing
             )?;
+        }
+        if self.dates_local > 0 {
+            let zone = self.dates_zone.as_deref().unwrap_or("UTC");
+            write!(
+                f,
+                "\ndates: {} read as local time in {zone} (the export has no date_unixtime; --export-timezone names the exporting computer's zone)",
+                self.dates_local
+            )?;
+        }
+        if self.dates_unreadable > 0 {
+            write!(
+                f,
+                "\ndates: {} unreadable date_unixtime, the local date used (see the warnings)",
+                self.dates_unreadable
+            )?;
+        }
+        if !self.skipped_chats.is_empty() {
+            let chats: Vec<String> = self
+                .skipped_chats
+                .iter()
+                .map(|c| {
+                    format!(
+                        "«{}» ({}, {} message{})",
+                        c.name,
+                        c.kind,
+                        c.messages,
+                        if c.messages == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            write!(f, "\nskipped: {}: only channels are archived", chats.join(", "))?;
         }
         Ok(())
     }
@@ -384,6 +520,16 @@ impl<'a> ImportSink<'a> {
         self.summary.count_media(outcome);
     }
 
+    /// Names a chat whose messages were skipped.
+    pub fn skip_chat(&mut self, chat: SkippedChat) {
+        self.summary.skipped_chats.push(chat);
+    }
+
+    /// The summary's counts, to add to.
+    pub fn counts(&mut self) -> &mut ImportSummary {
+        &mut self.summary
+    }
+
     /// Adds skipped messages and media files counted elsewhere (a parser on another
     /// thread: `ingest::pipe`); its post counts are not taken.
     pub fn add_counts(&mut self, counts: &ImportSummary) {
@@ -391,6 +537,12 @@ impl<'a> ImportSink<'a> {
         self.summary.media_copied += counts.media_copied;
         self.summary.media_present += counts.media_present;
         self.summary.media_missing += counts.media_missing;
+        self.summary.skipped_chats.extend(counts.skipped_chats.iter().cloned());
+        self.summary.dates_local += counts.dates_local;
+        self.summary.dates_unreadable += counts.dates_unreadable;
+        if counts.dates_zone.is_some() {
+            self.summary.dates_zone.clone_from(&counts.dates_zone);
+        }
     }
 
     /// Stores a post of the current channel: new, updated in place, or left as it was.
@@ -400,7 +552,7 @@ impl<'a> ImportSink<'a> {
         // Most posts of an import are new: inserted at once, with no lookup first. One whose
         // seq is taken is compared with the stored one below; an album part's row is made
         // after it is merged into its album's post.
-        let row = match p.media_group {
+        let mut row = match p.media_group {
             None => {
                 let row = Row::of(&p)?;
                 if self.insert_row(channel, &p, &row)? == 1 {
@@ -414,7 +566,7 @@ impl<'a> ImportSink<'a> {
             Some(group) => match self.album_post(channel, group, &p)? {
                 Some(id) => {
                     let stored = self.stored(id)?;
-                    (Some((id, stored.clone())), merge_part(stored, p))
+                    (Some((id, stored.clone())), merge_part(stored, p)?)
                 }
                 None => (None, p),
             },
@@ -425,19 +577,30 @@ impl<'a> ImportSink<'a> {
                     .query_row(params![channel, p.seq], |r| r.get(0))
                     .optional()?;
                 match id {
-                    Some(id) => (Some((id, self.stored(id)?)), p),
+                    Some(id) => {
+                        let stored = self.stored(id)?;
+                        let mut p = p;
+                        let kept = keep_stored(&stored, &mut p)?;
+                        self.summary.media_kept += kept.media;
+                        if kept.changed {
+                            row = None;
+                        }
+                        (Some((id, stored)), p)
+                    }
                     None => (None, p),
                 }
             }
         };
-        let Row { title, entities, links } = match row {
+        let row = match row {
             Some(row) => row,
             None => Row::of(&p)?,
         };
         let (id, outcome) = match target {
             Some((id, stored))
                 if stored.body == p.text
-                    && stored.entities == entities
+                    && stored.entities == row.entities
+                    && stored.reactions == row.reactions
+                    && stored.extra == row.extra
                     && stored.date == p.date
                     && stored.edited == p.edited
                     && stored.seq == p.seq
@@ -454,9 +617,23 @@ impl<'a> ImportSink<'a> {
                 self.tx
                     .prepare_cached(
                         "UPDATE posts SET message_id = ?2, seq = ?3, date = ?4, edited = ?5, title = ?6, body = ?7,
-                                          entities = ?8, links = ?9 WHERE id = ?1",
+                                          entities = ?8, links = ?9, reactions = ?10, reactions_total = ?11,
+                                          extra = ?12 WHERE id = ?1",
                     )?
-                    .execute(params![id, p.message_id, p.seq, p.date, p.edited, title, p.text, entities, links])?;
+                    .execute(params![
+                        id,
+                        p.message_id,
+                        p.seq,
+                        p.date,
+                        p.edited,
+                        row.title,
+                        p.text,
+                        row.entities,
+                        row.links,
+                        row.reactions,
+                        row.reactions_total,
+                        row.extra
+                    ])?;
                 self.tx.prepare_cached("DELETE FROM posts_fts WHERE rowid = ?1")?.execute([id])?;
                 self.pairs.forget(&self.tx, id)?;
                 self.tx.prepare_cached("DELETE FROM post_topics WHERE post_id = ?1")?.execute([id])?;
@@ -465,7 +642,6 @@ impl<'a> ImportSink<'a> {
                 (id, Outcome::Updated)
             }
             None => {
-                let row = Row { title, entities, links };
                 if self.insert_row(channel, &p, &row)? == 0 {
                     return Err(StoreError::Corrupt(format!("post {} of the channel is there twice", p.seq)));
                 }
@@ -483,8 +659,9 @@ impl<'a> ImportSink<'a> {
         Ok(self
             .tx
             .prepare_cached(
-                "INSERT INTO posts(channel_id, message_id, seq, date, edited, title, body, entities, links)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(channel_id, seq) DO NOTHING",
+                "INSERT INTO posts(channel_id, message_id, seq, date, edited, title, body, entities, links,
+                                   reactions, reactions_total, extra)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(channel_id, seq) DO NOTHING",
             )?
             .execute(params![
                 channel,
@@ -495,7 +672,10 @@ impl<'a> ImportSink<'a> {
                 row.title,
                 p.text,
                 row.entities,
-                row.links
+                row.links,
+                row.reactions,
+                row.reactions_total,
+                row.extra
             ])?)
     }
 
@@ -555,17 +735,15 @@ impl<'a> ImportSink<'a> {
 
     /// What an upsert compares a post with.
     fn stored(&self, id: i64) -> Result<StoredPost> {
-        let (message_id, seq, body, entities, date, edited): (
-            Option<i64>,
-            i64,
-            String,
-            String,
-            Option<i64>,
-            Option<i64>,
-        ) = self
+        type Columns = (Option<i64>, i64, String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+        let (message_id, seq, body, entities, date, edited, reactions, extra): Columns = self
             .tx
-            .prepare_cached("SELECT message_id, seq, body, entities, date, edited FROM posts WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+            .prepare_cached(
+                "SELECT message_id, seq, body, entities, date, edited, reactions, extra FROM posts WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            })?;
         let entities_parsed: Vec<Entity> = serde_json::from_str(&entities)?;
         Ok(StoredPost {
             message_id,
@@ -576,6 +754,8 @@ impl<'a> ImportSink<'a> {
             date,
             edited,
             media: super::media::media_of(&self.tx, id)?,
+            reactions,
+            extra,
         })
     }
 
@@ -631,6 +811,8 @@ impl<'a> ImportSink<'a> {
     /// Writes the vocabulary and commits the whole import.
     pub fn commit(mut self) -> Result<ImportSummary> {
         self.drain(true)?;
+        // The parser counted a kept item as missing: it could not know the store had it.
+        self.summary.media_missing = self.summary.media_missing.saturating_sub(self.summary.media_kept);
         self.pairs.finish(&self.tx)?;
         let lexicon = match std::mem::replace(&mut self.analyzer, Analyzer::Gone) {
             Analyzer::Inline(lexicon) => lexicon,

@@ -9,7 +9,7 @@ mod posts;
 mod shared;
 
 pub use files::{MediaFiles, Stored, extension_of, sendable};
-pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome};
+pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};
 pub(crate) use pairs::JOINER;
 pub use pairs::{
     MIN_POSTS as PHRASE_INDEX_MIN_POSTS, PhraseProgress, STEP_POSTS as PHRASE_INDEX_STEP, keep_phrase_index,
@@ -41,6 +41,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V10__search.sql", include_str!("../../migrations/V10__search.sql"), None),
     ("V11__phrase_pairs.sql", include_str!("../../migrations/V11__phrase_pairs.sql"), None),
     ("V12__stem_bitmaps.sql", include_str!("../../migrations/V12__stem_bitmaps.sql"), None),
+    ("V13__reactions_extra.sql", include_str!("../../migrations/V13__reactions_extra.sql"), Some(add_post_columns)),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,9 @@ pub enum StoreError {
     TooNew { path: String, found: i64, known: usize },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Writing out what was read failed (a closed pipe: `postkeeper posts | head`).
+    #[error("output: {0}")]
+    Output(#[source] std::io::Error),
     #[error(
         "the store {path} is busy: another postkeeper has it to itself for a big import; it is free again when that import ends"
     )]
@@ -435,6 +439,29 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
         return Err(StoreError::TooNew { path: path.to_string(), found: version, known: MIGRATIONS.len() });
     }
     apply_migrations(conn, version.max(0) as usize, MIGRATIONS.len())
+}
+
+/// V13: the columns of reactions and of a post's kind, each added unless it is there.
+fn add_post_columns(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let mut columns = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT name FROM pragma_table_info('posts')")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            columns.push(row.get::<_, String>(0)?);
+        }
+    }
+    for (name, declaration) in
+        [("reactions", "TEXT"), ("reactions_total", "INTEGER NOT NULL DEFAULT 0"), ("extra", "TEXT")]
+    {
+        if !columns.iter().any(|c| c == name) {
+            tx.execute_batch(&format!("ALTER TABLE posts ADD COLUMN {name} {declaration}"))?;
+        }
+    }
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS posts_by_reactions ON posts(reactions_total DESC) WHERE reactions_total > 0",
+    )?;
+    Ok(())
 }
 
 /// Applies migrations `from..to` (0-based), each in its own transaction.

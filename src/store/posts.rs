@@ -11,7 +11,7 @@ use super::{Archive, Result, StoreError};
 use crate::model::{Channel, Entity, Post, TopicRef, from_unix, post_url};
 
 const POST_COLUMNS: &str = "p.id, p.channel_id, c.title, c.username, p.message_id, p.seq, p.date, p.edited,
-                            p.title, p.body, p.entities, p.links";
+                            p.title, p.body, p.entities, p.links, p.reactions, p.extra";
 
 /// Archive order: dated posts by date, undated ones (a dump) by their place in the dump, first.
 const ARCHIVE_ORDER: &str = "p.date IS NOT NULL, p.date, p.channel_id, p.seq";
@@ -73,7 +73,17 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
         topics: Vec::new(),
         url: post_url(username.as_deref(), message_id),
         media: Vec::new(),
+        reactions: json_or_default(r, 12)?,
+        extra: json_or_default(r, 13)?,
     })
+}
+
+/// A JSON column that is NULL when it holds nothing.
+fn json_or_default<T: serde::de::DeserializeOwned + Default>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    match r.get_ref(i)?.as_bytes_or_null()? {
+        Some(json) => serde_json::from_slice(json).map_err(corrupt),
+        None => Ok(T::default()),
+    }
 }
 
 impl Archive {
@@ -163,7 +173,7 @@ impl Archive {
         let mut rows = stmt.query([topic.unwrap_or("")])?;
         while let Some(row) = rows.next()? {
             if let Some(post) = self.post(row.get(0)?)? {
-                f(post).map_err(|e| StoreError::Corrupt(format!("output: {e}")))?;
+                f(post).map_err(StoreError::Output)?;
             }
         }
         Ok(())

@@ -139,6 +139,81 @@ fn full_account_export_takes_channels_only() {
     );
 }
 
+/// JSON of `value` with every object's keys in reverse alphabetical order: `type`, `name`,
+/// `messages`, `id` (serde_json's own writer sorts them).
+fn reversed_keys(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .rev()
+                .map(|(k, v)| format!("{}:{}", serde_json::Value::String(k.clone()), reversed_keys(v)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(reversed_keys).collect::<Vec<_>>().join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The posts of a store as the tests compare them: everything but the store's own ids.
+fn comparable(archive: &Archive) -> Vec<String> {
+    all_posts(archive)
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}",
+                p.channel_title, p.message_id, p.date, p.edited, p.body, p.entities, p.media, p.topics
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn exports_with_their_keys_in_any_order_import_alike() {
+    for original in ["export_single/result.json", "export_full/result.json"] {
+        let mut reference = Archive::open_in_memory().expect("store");
+        let expected = import(&mut reference, &[original]).expect("imports");
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture(original)).expect("fixture")).expect("JSON");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sorted = dir.path().join("sorted.json");
+        std::fs::write(&sorted, value.to_string()).expect("write");
+        let reversed = dir.path().join("reversed.json");
+        std::fs::write(&reversed, reversed_keys(&value)).expect("write");
+        for path in [sorted, reversed] {
+            let mut archive = Archive::open_in_memory().expect("store");
+            let summary = postkeeper::ingest::import_paths(&mut archive, std::slice::from_ref(&path), false)
+                .unwrap_or_else(|e| panic!("{original} as {}: {e}", path.display()));
+            assert_eq!(summary, expected, "{original} as {}", path.display());
+            assert_eq!(comparable(&archive), comparable(&reference), "{original} as {}", path.display());
+        }
+    }
+    // The checked-in sorted copy too.
+    let mut reference = Archive::open_in_memory().expect("store");
+    import(&mut reference, &["export_single/result.json"]).expect("imports");
+    let mut sorted = Archive::open_in_memory().expect("store");
+    let summary = import(&mut sorted, &["export_sorted/result.json"]).expect("imports");
+    assert_eq!((summary.new, summary.skipped), (6, 2), "{summary}");
+    assert_eq!(comparable(&sorted), comparable(&reference));
+}
+
+#[test]
+fn skipped_chats_are_named_with_why() {
+    let mut archive = Archive::open_in_memory().expect("store");
+    let summary = import(&mut archive, &["export_full/result.json"]).expect("imports");
+    let skipped: Vec<(&str, &str, usize)> =
+        summary.skipped_chats.iter().map(|c| (c.name.as_str(), c.kind.as_str(), c.messages)).collect();
+    assert_eq!(skipped, [("Иван Петров", "personal chat", 2), ("ML Chat", "supergroup", 1)]);
+    let line = summary.to_string();
+    assert!(
+        line.contains("skipped: «Иван Петров» (personal chat, 2 messages), «ML Chat» (supergroup, 1 message): only channels are archived"),
+        "{line}"
+    );
+}
+
 #[test]
 fn old_exports_without_unixtime_or_entities() {
     let mut archive = Archive::open_in_memory().expect("store");
@@ -209,8 +284,8 @@ fn broken_inputs_fail_clearly_and_change_nothing() {
         (&["broken/bad_utf8.json"], "message 2 of the export is not valid UTF-8"),
         // A fault in the middle of many good messages: that message named.
         (&["broken/bad_message.json"], "message 150 of the export: invalid type: string \"one hundred fifty\""),
-        // Keys sorted (`jq -S`): the messages come before the chat says it is a channel.
-        (&["broken/keys_sorted.json"], "a chat's \"messages\" come before its \"type\""),
+        // A chat without a type: a channel cannot be told from a personal chat.
+        (&["broken/no_type.json"], "a chat has \"messages\" but no \"type\""),
         (&["junk_dir"], "no Telegram Desktop export"),
         (&["does/not/exist.json"], "no such file"),
         // A good file followed by a broken one: the good one must not land either.

@@ -76,7 +76,7 @@ fn import_into_a_new_store_holds_only_the_import() {
     let db = dir.path().join("p.db");
     let out = run(&db, &["import", &fixture("export_single/result.json")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let media = "media: 0 copied / 0 already present / 2 missing";
+    let media = "media: 0 copied / 0 already present / 0 kept / 2 missing";
     assert_eq!(stdout(&out).trim(), format!("6 new / 0 updated / 0 unchanged / 2 skipped (1 channel); {media}"));
     let posts = json(&run(&db, &["posts", "--json"]));
     assert_eq!(posts.as_array().map(Vec::len), Some(6));

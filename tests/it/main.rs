@@ -10,6 +10,7 @@ mod bot_live;
 mod bot_replay;
 mod bot_run;
 mod cli;
+mod exports;
 mod media;
 mod media_send;
 mod process;

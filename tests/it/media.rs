@@ -104,7 +104,46 @@ fn an_import_copies_each_file_once_by_its_hash_and_a_second_copies_nothing() {
 
     // The text summary says the same.
     let plain = w.cli(&["import", &export]);
-    assert!(text(&plain).contains("media: 0 copied / 8 already present / 1 missing"), "{}", text(&plain));
+    assert!(text(&plain).contains("media: 0 copied / 8 already present / 0 kept / 1 missing"), "{}", text(&plain));
+}
+
+/// An admin refreshes the text with an export made without media: the files the store
+/// has stay, item by item, and nothing is counted as missing that the store holds.
+#[test]
+fn a_reimport_without_media_keeps_the_stored_files() {
+    let w = Workdir::new("RUST_LOG=warn\n");
+    let with_media = export_dir().display().to_string();
+    let without =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export_media_nomedia").display().to_string();
+    let first = json_out(&w.cli(&["import", &with_media, "--json"]));
+    assert_eq!(first["new"].as_i64(), Some(8), "{first}");
+    let ids = post_ids(&w);
+    let before: Vec<Value> = ids.values().map(|&id| show_json(&w, id)["media"].clone()).collect();
+    let media = w.path().join("media");
+    let files = listing(&media);
+
+    let again = json_out(&w.cli(&["import", &without, "--json"]));
+    let counts = |s: &Value| {
+        (
+            s["new"].as_i64(),
+            s["updated"].as_i64(),
+            s["unchanged"].as_i64(),
+            s["media_kept"].as_i64(),
+            s["media_missing"].as_i64(),
+        )
+    };
+    // Message 10's photo was never exported: still missing; the other 8 items are kept.
+    assert_eq!(counts(&again), (Some(0), Some(0), Some(8), Some(8), Some(1)), "{again}");
+    let after: Vec<Value> = ids.values().map(|&id| show_json(&w, id)["media"].clone()).collect();
+    assert_eq!(after, before, "every post keeps its media items, files and all");
+    assert_eq!(listing(&media), files, "the media folder is untouched");
+    let plain = w.cli(&["import", &without]);
+    assert!(text(&plain).contains("media: 0 copied / 0 already present / 8 kept / 1 missing"), "{}", text(&plain));
+
+    // Alone, the same export has nothing to keep: every item is missing.
+    let fresh = Workdir::new("RUST_LOG=warn\n");
+    let alone = json_out(&fresh.cli(&["import", &without, "--json"]));
+    assert_eq!(counts(&alone), (Some(8), Some(0), Some(0), Some(0), Some(9)), "{alone}");
 }
 
 #[test]
