@@ -46,6 +46,11 @@ fn main() -> ExitCode {
         // The reader of our output went away (`postkeeper posts | head`): what it wanted
         // it has; nothing more to say.
         Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
+        // Only a new token helps: the same code as a bad setting.
+        Err(e) if e.downcast_ref::<postkeeper::bot::TokenRefused>().is_some() => {
+            eprintln!("error: {e}");
+            ExitCode::from(BAD_SETTING)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

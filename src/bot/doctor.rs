@@ -39,19 +39,28 @@ impl Check {
     }
 }
 
+/// What `getMe` told of the token.
+pub enum Token {
+    Works(Me),
+    /// Telegram refused it: only a new token helps.
+    Refused,
+    /// Telegram did not answer (network, DNS, timeout, 5xx): worth trying again.
+    Unreachable,
+}
+
 /// The token: `getMe` (429s waited out). The bot's identity is needed by the chat checks.
-pub async fn token(bot: &Bot, api_url: Option<&url::Url>) -> (Check, Option<Me>) {
+pub async fn token(bot: &Bot, api_url: Option<&url::Url>) -> (Check, Token) {
     match retry(|| bot.get_me().send()).await {
         Ok(me) => {
             let check = Check::Pass(format!("the token works: @{} ({}, id {})", me.username(), me.first_name, me.id));
-            (check, Some(me))
+            (check, Token::Works(me))
         }
         Err(RequestError::Api(ApiError::InvalidToken)) => (
             Check::fail(
                 "the Bot API refuses the token (Unauthorized)",
                 "get the token from @BotFather (/mybots → API Token) and put it in TELOXIDE_TOKEN",
             ),
-            None,
+            Token::Refused,
         ),
         Err(e) => {
             let server = api_url.map_or_else(|| "api.telegram.org".to_string(), ToString::to_string);
@@ -60,7 +69,7 @@ pub async fn token(bot: &Bot, api_url: Option<&url::Url>) -> (Check, Option<Me>)
                     format!("cannot reach the Bot API at {server}: {e}"),
                     "check the network connection, or TELOXIDE_API_URL if you use a Bot API server of your own",
                 ),
-                None,
+                Token::Unreachable,
             )
         }
     }
@@ -192,8 +201,8 @@ pub async fn all(bot: &Bot, settings: &Settings) -> Vec<Check> {
     let (token, me) = token(bot, settings.api_url.as_ref()).await;
     let mut checks = vec![token];
     match &me {
-        Some(me) => checks.extend(chats(bot, me, config).await),
-        None => checks.push(Check::fail(
+        Token::Works(me) => checks.extend(chats(bot, me, config).await),
+        Token::Refused | Token::Unreachable => checks.push(Check::fail(
             "the channels cannot be checked without a working token",
             "fix the token first, then run `postkeeper doctor` again",
         )),

@@ -94,6 +94,8 @@ pub struct Running {
     worker: Option<JoinHandle<()>>,
     /// Stops the replay worker (after the part it is sending).
     stop_worker: CancellationToken,
+    /// Stops the dispatcher's tries to start while Telegram cannot be reached.
+    stop_start: CancellationToken,
     /// Builds the phrase index in the background ([`crate::store::keep_phrase_index`]).
     phrases: JoinHandle<()>,
     /// Cancelled when Telegram cut this bot's long poll off for another one on the token.
@@ -120,6 +122,7 @@ impl Running {
     /// go to the instance that holds the token now.
     pub async fn shutdown(self, limit: Duration) {
         self.stop_worker.cancel();
+        self.stop_start.cancel();
         // A step in hand finishes on its store thread; no other begins.
         self.phrases.abort();
         if self.conflict.is_cancelled() {
@@ -205,20 +208,38 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
         };
         tokio::spawn(worker.run())
     });
-    let listener = Polling::builder(bot).timeout(poll_timeout).build();
     let (conflict, ended) = (CancellationToken::new(), CancellationToken::new());
     let errors = Arc::new(PollingErrors { conflict: conflict.clone(), ended: ended.clone() });
+    let stop_start = CancellationToken::new();
     let task = tokio::spawn({
-        let ended = ended.clone();
+        let (ended, stop_start) = (ended.clone(), stop_start.clone());
         async move {
-            if let Err(e) = dispatcher.try_dispatch_with_listener(listener, errors).await {
-                tracing::error!("cannot start: getMe failed: {e}");
+            // The dispatcher asks getMe before it polls: a network error there is waited
+            // out as at start, not an end.
+            let mut wait = Duration::from_secs(1);
+            loop {
+                let listener = Polling::builder(bot.clone()).timeout(poll_timeout).build();
+                match dispatcher.try_dispatch_with_listener(listener, errors.clone()).await {
+                    Ok(()) => break,
+                    Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {
+                        tracing::error!("cannot start: Telegram refuses the token");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot start polling yet (getMe: {e}); trying again in {} s", wait.as_secs())
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop_start.cancelled() => break,
+                }
+                wait = (wait * 2).min(MAX_START_WAIT);
             }
             ended.cancel();
         }
     });
     let phrases = tokio::spawn(crate::store::keep_phrase_index(state.archive.clone()));
-    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, phrases, conflict, ended })
+    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, stop_start, phrases, conflict, ended })
 }
 
 /// How long a getUpdates waits for updates (Telegram allows up to 50 s).
@@ -251,8 +272,10 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     // Queries behind buttons are kept a month; older buttons answer "search again".
     let forgotten = archive.forget_queries(chrono::Utc::now().timestamp() - crate::chat::QUERY_TTL_SECS)?;
     tracing::debug!(forgotten, "old search queries forgotten");
-    let (token_check, me) = doctor::token(&bot, settings.api_url.as_ref()).await;
-    let Some(me) = me else { anyhow::bail!("{}", token_check.line()) };
+    let Some(me) = reach_telegram(&bot, settings.api_url.as_ref()).await? else {
+        tracing::info!("stopped before Telegram answered");
+        return Ok(());
+    };
     tracing::info!(bot = me.username(), db = %config.db.display(), "starting");
     // `doctor`'s checks: a setup problem is worth a warning, not a refusal to start.
     let mut checks = doctor::chats(&bot, &me, &config).await;
@@ -281,6 +304,36 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         (true, _) => Ok(()),
         (false, true) => anyhow::bail!(CONFLICT),
         (false, false) => anyhow::bail!("the dispatcher stopped by itself (see the log above)"),
+    }
+}
+
+/// Telegram refused the bot's token: nothing but a new token helps (`main` exits 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenRefused(pub String);
+
+/// The longest wait between two tries to reach Telegram at start.
+const MAX_START_WAIT: Duration = Duration::from_secs(60);
+
+/// `getMe` until Telegram answers: a network error, a DNS failure, a timeout or a 5xx is
+/// logged and tried again after a wait that doubles up to [`MAX_START_WAIT`] (a server
+/// booting before its network, an outage); a refused token is [`TokenRefused`]. `None`
+/// when SIGINT or SIGTERM came first.
+async fn reach_telegram(bot: &Bot, api_url: Option<&url::Url>) -> anyhow::Result<Option<teloxide::types::Me>> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match doctor::token(bot, api_url).await {
+            (_, doctor::Token::Works(me)) => return Ok(Some(me)),
+            (check, doctor::Token::Refused) => return Err(TokenRefused(check.line()).into()),
+            (check, doctor::Token::Unreachable) => {
+                tracing::warn!("{}; trying again in {} s", check.line().replace('\n', " — "), wait.as_secs());
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wait_for_signal() => return Ok(None),
+        }
+        wait = (wait * 2).min(MAX_START_WAIT);
     }
 }
 

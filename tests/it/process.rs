@@ -519,3 +519,39 @@ async fn the_bot_builds_the_phrase_index_and_phrases_still_find_the_same_posts()
     let logs = finish(&tg, bot).await;
     assert!(!logs.contains("WARN"), "{logs}");
 }
+
+/// A server booting before its network, a DNS hiccup, a Telegram outage: `run` waits with
+/// growing pauses and serves as soon as Telegram answers, without a restart; SIGTERM while
+/// it waits stops it at once; a refused token stops it at once with exit code 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_waits_out_an_unreachable_telegram_but_not_a_refused_token() {
+    // An address nobody listens on yet.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = free.local_addr().expect("address");
+    drop(free);
+    let env = format!("TELOXIDE_TOKEN={TOKEN}\nTELOXIDE_API_URL=http://{addr}/\nRUST_LOG=info\n");
+
+    // Stopped while it waits.
+    let waiting = Workdir::new(&env);
+    let mut bot = waiting.start_bot();
+    bot.wait_for_log("trying again in 1 s", WAIT).await;
+    bot.sigterm();
+    let status = bot.exit_within(Duration::from_secs(3)).await;
+    assert!(status.success(), "{status:?}: {}", bot.logs());
+
+    let dir = Workdir::new(&env);
+    let bot = dir.start_bot();
+    // Three tries failed (1 s, 2 s, 4 s pauses): the bot is still there, waiting.
+    let logs = bot.wait_for_log("trying again in 4 s", WAIT).await;
+    assert!(logs.contains("cannot reach the Bot API") && logs.contains("WARN"), "{logs}");
+    let tg = FakeTelegram::start_on(addr).await;
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+    finish(&tg, bot).await;
+
+    let refused = Workdir::new(&format!("TELOXIDE_TOKEN=42:not-this-bots-token\nTELOXIDE_API_URL={}\n", tg.url()));
+    let mut bot = refused.start_bot();
+    let status = bot.exit_within(Duration::from_secs(5)).await;
+    assert_eq!(status.code(), Some(2), "{}", bot.logs());
+    assert!(bot.logs().contains("refuses the token") && bot.logs().contains("@BotFather"), "{}", bot.logs());
+    assert!(!bot.logs().contains("not-this-bots-token"), "the token is never printed");
+}

@@ -357,7 +357,13 @@ impl Drop for FakeTelegram {
 impl FakeTelegram {
     /// Binds 127.0.0.1:0 and serves on the current tokio runtime.
     pub async fn start() -> FakeTelegram {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("fake telegram: bind 127.0.0.1:0");
+        Self::start_on("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Serves on `addr`: a server that comes up where a bot has been calling in vain (a
+    /// Telegram outage, a network that is not up yet).
+    pub async fn start_on(addr: std::net::SocketAddr) -> FakeTelegram {
+        let listener = TcpListener::bind(addr).await.expect("fake telegram: bind");
         let addr = listener.local_addr().expect("fake telegram: local address");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
