@@ -149,13 +149,15 @@ pub fn admins(config: &Config) -> Check {
     match (&config.replay_chat, config.admins.is_empty()) {
         (Some(_), true) => Check::fail(
             "POSTKEEPER_REPLAY_CHAT is set but POSTKEEPER_ADMINS is empty: nobody may replay or schedule",
-            "put your Telegram user id in POSTKEEPER_ADMINS (e.g. POSTKEEPER_ADMINS=123456789; @userinfobot tells it)",
+            "put your Telegram user id in POSTKEEPER_ADMINS (send /id to the bot: it answers with the line to paste)",
         ),
         (None, false) => Check::fail(
             "POSTKEEPER_ADMINS is set but POSTKEEPER_REPLAY_CHAT is not: replays have nowhere to go",
             "set POSTKEEPER_REPLAY_CHAT to the channel's @username or id (e.g. -1001234567890)",
         ),
-        (None, true) => Check::Off("no admins: POSTKEEPER_ADMINS is not set".into()),
+        (None, true) => {
+            Check::Off("no admins: POSTKEEPER_ADMINS is not set (send /id to the bot to learn your id)".into())
+        }
         (Some(_), false) => {
             let ids: Vec<String> = config.admins.iter().map(i64::to_string).collect();
             Check::Pass(format!("admins who may replay and schedule: {}", ids.join(", ")))

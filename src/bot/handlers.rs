@@ -48,6 +48,16 @@ fn lang_of(user: Option<&teloxide::types::User>) -> Lang {
 }
 
 pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) -> HandlerResult {
+    // A channel's post forwarded to the bot in private: the admin wants the channel's id.
+    if matches!(msg.chat.kind, ChatKind::Private(_))
+        && let Some(teloxide::types::MessageOrigin::Channel { chat, .. }) = msg.forward_origin()
+    {
+        let reply = chat::forwarded_channel(lang_of(msg.from.as_ref()), chat.id.0, chat.title().unwrap_or(""));
+        if let Err(e) = deliver(&bot, msg.chat.id, &reply, &uploads(&state, &me)).await {
+            tracing::warn!(chat = msg.chat.id.0, "cannot send a reply: {e}");
+        }
+        return Ok(());
+    }
     let Some(text) = msg.text() else {
         tracing::debug!(chat = msg.chat.id.0, "message without text ignored");
         return Ok(());

@@ -18,6 +18,8 @@ pub enum Command {
     Schedule(String),
     Queue,
     Cancel(String),
+    /// `/id`: the sender's numeric id (and a group's), for `.env`.
+    Id,
     /// A command this bot does not know (the name, without `/`).
     Unknown(String),
 }
@@ -56,6 +58,7 @@ pub fn parse(text: &str, bot_username: &str) -> Option<Command> {
         "schedule" => Command::Schedule(args),
         "queue" => Command::Queue,
         "cancel" => Command::Cancel(args),
+        "id" | "myid" => Command::Id,
         _ => Command::Unknown(name),
     })
 }
@@ -76,6 +79,8 @@ mod tests {
         assert_eq!(parse("/similar 12", "bot"), Some(Command::Similar("12".into())));
         assert_eq!(parse("/similar_12", "bot"), Some(Command::Similar("12".into())));
         assert_eq!(parse("/frobnicate", "bot"), Some(Command::Unknown("frobnicate".into())));
+        assert_eq!(parse("/id", "bot"), Some(Command::Id));
+        assert_eq!(parse("/id@bot", "bot"), Some(Command::Id));
         assert_eq!(parse("hello /search", "bot"), None);
         assert_eq!(parse("/", "bot"), None);
         assert_eq!(parse("/ search", "bot"), None);

@@ -151,8 +151,29 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
             };
             vec![Reply::text(answer.html)]
         }
+        Command::Id => vec![id(ctx)],
         Command::Unknown(_) => vec![Reply::text(t.unknown_command)],
     })
+}
+
+/// `/id`: what an admin pastes into `.env` (POSTKEEPER_ADMINS), and a group's own id.
+fn id(ctx: &Ctx) -> Reply {
+    let t = ctx.lang.texts();
+    let Some(user) = ctx.user_id else { return Reply::text(t.id_console) };
+    let user = user.to_string();
+    let admin = matches!(ctx.access, Access::Admin(_) | Access::NoReplayChat);
+    let mut html = fill(if admin { t.id_admin_already } else { t.id_user }, &[("id", &user)]);
+    if !ctx.private {
+        html.push_str("\n");
+        html.push_str(&fill(t.id_chat, &[("chat", &ctx.chat_id.to_string())]));
+    }
+    Reply::text(html)
+}
+
+/// A channel's post forwarded to the bot: the channel's id, for POSTKEEPER_SOURCE_CHAT.
+pub fn forwarded_channel(lang: Lang, channel_id: i64, title: &str) -> Reply {
+    let t = lang.texts();
+    Reply::text(fill(t.id_forwarded_channel, &[("id", &channel_id.to_string()), ("title", &escape(title))]))
 }
 
 /// Replies to a message that is not a command: a search in private chats, nothing elsewhere.

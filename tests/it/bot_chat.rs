@@ -363,3 +363,35 @@ async fn commands_are_registered_in_russian_and_english() {
     assert!(ru.iter().any(|(c, d)| c == "search" && d.contains("Поиск")));
     assert!(en.iter().any(|(c, d)| c == "search" && d.contains("Search")));
 }
+
+/// `/id` tells an admin what to paste into `.env`; in a group also the group's id; a
+/// channel post forwarded to the bot tells the channel's id.
+#[tokio::test]
+async fn id_tells_the_ids_an_admin_needs() {
+    let h = Harness::start(Config::default()).await;
+    h.exchange(ru("/id"), "sendMessage", 1).await;
+    let m = h.last(ME);
+    assert!(m.text.contains(&format!("Ваш id в Telegram: {ME}")), "{}", m.text);
+    assert!(m.text.contains(&format!("POSTKEEPER_ADMINS={ME}")), "{}", m.text);
+    assert!(!m.text.contains("id этого чата"), "a private chat's id is the user's: {}", m.text);
+
+    const GROUP: i64 = -1_009_000_000_001;
+    h.tg.add_chat(updates::group_chat(GROUP));
+    h.exchange(updates::group_text(GROUP, 2002, "/id@postkeeper_test_bot"), "sendMessage", 1).await;
+    let m = h.last(GROUP);
+    assert!(m.text.contains("2002") && m.text.contains(&format!("{GROUP}")), "{}", m.text);
+
+    let mut forwarded = updates::text(ME, ME, Some("en"), "a post of the channel");
+    forwarded["message"]["forward_origin"] = serde_json::json!({
+        "type": "channel",
+        "chat": updates::channel_chat(-1_001_777_000_001, Some("my_channel")),
+        "message_id": 42,
+        "date": updates::now(),
+    });
+    forwarded["message"]["forward_origin"]["chat"]["title"] = "My Channel".into();
+    h.exchange(forwarded, "sendMessage", 1).await;
+    let m = h.last(ME);
+    assert!(m.text.contains("Channel «My Channel»: id -1001777000001"), "{}", m.text);
+    assert!(m.text.contains("POSTKEEPER_SOURCE_CHAT=-1001777000001"), "{}", m.text);
+    h.finish().await;
+}
