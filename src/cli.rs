@@ -171,6 +171,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The archive's channels (id, title, posts, dates, where they came from);
+    /// `channels remove ID` removes one with its posts and media.
+    Channels {
+        #[command(subcommand)]
+        action: Option<ChannelsAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Scheduled replays and the latest outcomes.
     Queue,
     /// Schedule a replay: WHAT is a post id, `random` or `next`; WHEN e.g. `in 10m`, `daily 10:00`.
@@ -181,6 +189,20 @@ pub enum Command {
     },
     /// Cancel a scheduled replay (recurring ones stop recurring).
     Cancel { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsAction {
+    /// Remove a channel with its posts, their media rows and files no other post uses,
+    /// and the replays scheduled of its posts.
+    Remove {
+        /// The channel's number, as `postkeeper channels` lists it.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        /// Remove without asking (needed when not at a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// A post in `--json` output (the README lists these fields).
@@ -297,6 +319,10 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         Command::Show { id, json } => show(db, &settings.config.media_dir, &id, json),
         Command::Topics { json, retag, file } => topics(db, json, retag, file),
         Command::Stats { json } => stats(db, json),
+        Command::Channels { action: None, json } => channels(db, json),
+        Command::Channels { action: Some(ChannelsAction::Remove { id, yes }), .. } => {
+            remove_channel(db, &settings.config.media_dir, &id, yes)
+        }
         Command::Queue => replay_command(settings, ReplayCommand::Queue),
         Command::Schedule { what, when } => {
             replay_command(settings, ReplayCommand::Schedule(format!("{what} {}", when.join(" "))))
@@ -482,6 +508,67 @@ fn stats(db: &Path, json: bool) -> anyhow::Result<()> {
     for c in stats.topics {
         say!("  {:<14} {:>5}  {}", c.topic.slug, c.posts, c.topic.en);
     }
+    Ok(())
+}
+
+fn channels(db: &Path, json: bool) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(db)?;
+    let infos = archive.channel_infos()?;
+    if json {
+        return print_json(&infos);
+    }
+    for c in &infos {
+        let username = c.channel.username.as_deref().map(|u| format!(" @{u}")).unwrap_or_default();
+        let tg = c.channel.tg_id.map(|id| format!(" ({id})")).unwrap_or_default();
+        let dates = match (c.first_date, c.last_date) {
+            (Some(a), Some(b)) => format!("{} .. {}", a.format("%Y-%m-%d"), b.format("%Y-%m-%d")),
+            _ => "undated".to_string(),
+        };
+        say!("#{:<4} {}{username}{tg}: {} posts, {dates}, {}", c.channel.id, c.channel.title, c.posts, c.origin);
+    }
+    if infos.is_empty() {
+        say!("no channels: `postkeeper import` your channel's export");
+    }
+    Ok(())
+}
+
+fn remove_channel(db: &Path, media_dir: &Path, id: &str, yes: bool) -> anyhow::Result<()> {
+    let mut archive = crate::ingest::open_archive(db, false)?;
+    let info = id
+        .trim()
+        .trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| archive.channel_infos().ok()?.into_iter().find(|c| c.channel.id == id));
+    let Some(info) = info else { bail!("no channel #{id}; `postkeeper channels` lists them") };
+    let what = format!("«{}» (#{}, {} posts)", info.channel.title, info.channel.id, info.posts);
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("removing {what} cannot be undone: add --yes to remove it");
+        }
+        eprint!("Remove {what} with its media and scheduled replays? This cannot be undone. [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "д" | "да") {
+            say!("nothing removed");
+            return Ok(());
+        }
+    }
+    let Some(removed) = archive.remove_channel(info.channel.id)? else { bail!("no channel #{id}") };
+    let mut deleted = 0;
+    for file in &removed.unused_files {
+        match std::fs::remove_file(media_dir.join(file)) {
+            Ok(()) => deleted += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot delete {}: {e}", media_dir.join(file).display()),
+        }
+    }
+    say!(
+        "removed {what}: {} replay job{} cancelled, {deleted} media file{} deleted",
+        removed.jobs_cancelled,
+        if removed.jobs_cancelled == 1 { "" } else { "s" },
+        if deleted == 1 { "" } else { "s" }
+    );
     Ok(())
 }
 

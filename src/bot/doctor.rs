@@ -170,7 +170,7 @@ pub fn store(config: &Config) -> Check {
     let db = config.db.display();
     if !config.db.exists() {
         return Check::Pass(format!(
-            "the store {db} does not exist yet: the bot creates it and fills it from the seed"
+            "the store {db} does not exist yet: the bot creates it, with the demo archive until your channel arrives"
         ));
     }
     match crate::store::inspect(&config.db) {
@@ -180,8 +180,14 @@ pub fn store(config: &Config) -> Check {
             } else {
                 String::new()
             };
+            let channels = if info.channels.is_empty() { "no channel".to_string() } else { info.channels.join(", ") };
+            let demo = if info.channels.iter().any(|c| c.ends_with("(demo)")) {
+                "; the demo goes when your own channel arrives (an import or the first live post)"
+            } else {
+                ""
+            };
             Check::Pass(format!(
-                "the store {db} opens: schema {}{upgrade}, {} posts, {} pending replay jobs",
+                "the store {db} opens: schema {}{upgrade}, {} posts in {channels}{demo}, {} pending replay jobs",
                 info.schema, info.posts, info.pending_jobs
             ))
         }

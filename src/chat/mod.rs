@@ -164,7 +164,7 @@ fn id(ctx: &Ctx) -> Reply {
     let admin = matches!(ctx.access, Access::Admin(_) | Access::NoReplayChat);
     let mut html = fill(if admin { t.id_admin_already } else { t.id_user }, &[("id", &user)]);
     if !ctx.private {
-        html.push_str("\n");
+        html.push('\n');
         html.push_str(&fill(t.id_chat, &[("chat", &ctx.chat_id.to_string())]));
     }
     Reply::text(html)

@@ -16,29 +16,49 @@ use crate::store::{Archive, ImportSink, ImportSummary, MediaFiles, StoreError};
 /// The seed archive, embedded so a fresh store can be filled from anywhere.
 pub const SEED: &str = include_str!("../../seeds/000_88851c1974256884.txt");
 
-/// Fills an empty store from the seed archive embedded in the binary; `None` when the
-/// store already holds posts.
+/// Fills an empty store from the seed archive embedded in the binary, marked as the demo
+/// (removed when the store's first channel of its own arrives); `None` when the store
+/// already holds posts.
 pub fn seed_if_empty(archive: &mut Archive) -> Result<Option<ImportSummary>, StoreError> {
     if !archive.is_empty()? {
         return Ok(None);
     }
+    let summary = import_seed(archive)?;
+    archive.mark_demo(&demo_source_key()?)?;
+    Ok(Some(summary))
+}
+
+/// Imports the bundled archive as a channel like any other (not the demo: it stays when
+/// other channels arrive). The tests' corpus, and the seed's posts for [`seed_if_empty`].
+pub fn import_seed(archive: &mut Archive) -> Result<ImportSummary, StoreError> {
     let (channel, posts) = tme_dump::parse(SEED).map_err(|e| StoreError::Corrupt(format!("embedded seed: {e}")))?;
-    let summary = archive.import(|sink| -> Result<(), StoreError> {
+    archive.import(|sink| -> Result<(), StoreError> {
         sink.channel(&channel)?;
         for p in posts {
             sink.post(p)?;
         }
         Ok(())
-    })?;
-    Ok(Some(summary))
+    })
+}
+
+/// The bundled archive's channel key (`tme:<title>`).
+fn demo_source_key() -> Result<String, StoreError> {
+    let (channel, _) = tme_dump::parse(SEED).map_err(|e| StoreError::Corrupt(format!("embedded seed: {e}")))?;
+    Ok(channel.source_key)
 }
 
 /// Opens the store; a store that does not exist yet is filled from the seed
 /// unless `seed` is false (the first command is an import).
 pub fn open_archive(db: &std::path::Path, seed: bool) -> anyhow::Result<Archive> {
     let mut archive = Archive::open(db)?;
-    if seed && let Some(summary) = seed_if_empty(&mut archive)? {
-        tracing::info!("new store {} filled from the seed archive: {summary}", db.display());
+    if seed {
+        if let Some(summary) = seed_if_empty(&mut archive)? {
+            tracing::info!("new store {} filled from the demo archive: {summary}", db.display());
+        }
+    } else {
+        // A store seeded before the demo was marked: marked now, so that the first channel
+        // of its own (this import, perhaps) takes its place.
+        archive.mark_demo_if_there(&demo_source_key()?)?;
     }
     Ok(archive)
 }

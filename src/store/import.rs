@@ -198,6 +198,9 @@ pub struct ImportSummary {
     pub dates_zone: Option<String>,
     /// Posts with a `date_unixtime` / `edited_unixtime` that could not be read (each warned of).
     pub dates_unreadable: usize,
+    /// The demo archive, removed by this import because the store's own channel arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_removed: Option<super::Removed>,
     /// Chats of the export that are not channels, whose messages were skipped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_chats: Vec<SkippedChat>,
@@ -248,6 +251,13 @@ impl std::fmt::Display for ImportSummary {
                 f,
                 "; media: {} copied / {} already present / {} kept / {} missing",
                 self.media_copied, self.media_present, self.media_kept, self.media_missing
+            )?;
+        }
+        if let Some(demo) = &self.demo_removed {
+            write!(
+                f,
+                "\nthe demo archive «{}» ({} posts) was removed: the store holds your own channels now",
+                demo.title, demo.posts
             )?;
         }
         if self.dates_local > 0 {
@@ -489,8 +499,23 @@ impl<'a> ImportSink<'a> {
         }
     }
 
-    /// Creates or updates a channel and makes it the target of the following posts.
+    /// Creates or updates a channel and makes it the target of the following posts. The
+    /// first channel of the store's own takes the demo archive's place: the demo is removed
+    /// in the same transaction.
     pub fn channel(&mut self, c: &NewChannel) -> Result<i64> {
+        if let Some(demo) = super::channels::demo_to_remove(&self.tx, &c.source_key)? {
+            // Its posts' index rows may still be on their way (not in practice: a demo's
+            // posts come from another import).
+            self.drain(true)?;
+            if let Some(removed) = super::channels::remove_in(&self.tx, &mut self.pairs, demo)? {
+                tracing::info!(
+                    posts = removed.posts,
+                    "the demo archive «{}» removed: your own channel is here",
+                    removed.title
+                );
+                self.summary.demo_removed = Some(removed);
+            }
+        }
         let counters = serde_json::to_string(&c.counters).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id: i64 = self.tx.query_row(
             "INSERT INTO channels(source_key, tg_id, username, title, description, counters)

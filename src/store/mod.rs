@@ -1,6 +1,7 @@
 //! The SQLite store: opening (pragmas, migrations), posts, topics and the
 //! small tables the bot keeps. Everything important lives here, not in memory.
 
+mod channels;
 mod files;
 mod import;
 mod media;
@@ -8,6 +9,7 @@ mod pairs;
 mod posts;
 mod shared;
 
+pub use channels::{ChannelInfo, Removed};
 pub use files::{MediaFiles, Stored, extension_of, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};
 pub(crate) use pairs::JOINER;
@@ -77,6 +79,8 @@ pub struct StoreInfo {
     pub posts: i64,
     /// Replay jobs still to run (once or recurring).
     pub pending_jobs: i64,
+    /// The channels' titles, `(demo)` after the demo archive's.
+    pub channels: Vec<String>,
 }
 
 /// Reads a store's schema version and sizes through a read-only connection: no
@@ -107,7 +111,17 @@ pub fn inspect(path: &Path) -> Result<StoreInfo> {
     } else {
         0
     };
-    Ok(StoreInfo { schema, known: MIGRATIONS.len(), posts, pending_jobs })
+    let demo = if table("meta")? { meta(&conn, "demo_source_key")? } else { None };
+    let channels =
+        conn.prepare("SELECT title, source_key FROM channels ORDER BY id")?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .map(|row| {
+                row.map(|(title, key)| {
+                    if Some(&key) == demo.as_ref() { format!("«{title}» (demo)") } else { format!("«{title}»") }
+                })
+            })
+            .collect::<rusqlite::Result<_>>()?;
+    Ok(StoreInfo { schema, known: MIGRATIONS.len(), posts, pending_jobs, channels })
 }
 
 /// The archive: one SQLite connection and the taxonomy used to tag posts.

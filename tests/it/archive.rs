@@ -23,7 +23,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn seeded() -> Archive {
     let mut archive = Archive::open_in_memory().expect("store opens");
-    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
+    postkeeper::ingest::import_seed(&mut archive).expect("seed imports");
     archive
 }
 
@@ -273,7 +273,7 @@ fn broken_inputs_fail_clearly_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("store.db");
     let mut archive = Archive::open(&db).expect("store opens");
-    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
+    postkeeper::ingest::import_seed(&mut archive).expect("seed imports");
     import(&mut archive, &["export_full/result.json"]).expect("a good import first");
     let before = snapshot(&archive, &db);
     let cases: &[(&[&str], &str)] = &[
@@ -484,7 +484,7 @@ fn retag_with_another_taxonomy_is_remembered() {
     let db = dir.path().join("a.db");
     {
         let mut archive = Archive::open(&db).expect("open");
-        postkeeper::ingest::seed_if_empty(&mut archive).expect("seed");
+        postkeeper::ingest::import_seed(&mut archive).expect("seed");
         let toml =
             "[[topic]]\nslug = \"space\"\nru = \"Космос\"\nen = \"Space\"\nmarkers = [\"экзопланета\", \"звезда\"]\n";
         let taxonomy = postkeeper::topics::Taxonomy::parse(toml, "t").expect("valid");

@@ -192,7 +192,7 @@ async fn topics_list_and_pages() {
 
 fn archive_with(extra: Vec<(String, Vec<postkeeper::model::Entity>)>) -> Archive {
     let mut archive = Archive::open_in_memory().expect("store");
-    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed");
+    postkeeper::ingest::import_seed(&mut archive).expect("seed");
     archive
         .import(|sink| -> Result<(), postkeeper::store::StoreError> {
             sink.channel(&NewChannel { username: Some("testchan".into()), ..NewChannel::telegram(-100777, "Test") })?;
@@ -343,7 +343,7 @@ async fn a_failing_handler_says_so_and_the_bot_goes_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("store.db");
     let mut archive = Archive::open(&db).expect("store opens");
-    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
+    postkeeper::ingest::import_seed(&mut archive).expect("seed imports");
     let h = Harness::with_archive(Config::default(), archive).await;
     // Broken behind the bot's back, by a connection of the test's own.
     rusqlite::Connection::open(&db).and_then(|c| c.execute_batch("DROP TABLE queries")).expect("dropped");

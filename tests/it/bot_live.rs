@@ -122,3 +122,23 @@ async fn without_a_source_nothing_is_archived() {
     assert_eq!(count_posts(&h).await, base);
     h.finish().await;
 }
+
+/// A fresh store holds the demo until the source channel's first live post: the demo goes
+/// in that post's transaction, and only the admin's channel is left.
+#[tokio::test]
+async fn the_first_live_post_takes_the_demos_place() {
+    let mut archive = postkeeper::store::Archive::open_in_memory().expect("store");
+    postkeeper::ingest::seed_if_empty(&mut archive).expect("the demo");
+    let h = Harness::with_archive(config(ChatRef::Username("source_chan".into())), archive).await;
+    assert_eq!(count_posts(&h).await, 20);
+    let post = updates::channel_post(SOURCE, Some("source_chan"), 7, 1_700_000_000, "Первый пост канала", json!([]));
+    h.silent(post).await;
+    let channels = h.archive.call(|a| a.channel_infos()).await.expect("runs").expect("channels");
+    let listed: Vec<(String, i64, &str)> =
+        channels.iter().map(|c| (c.channel.title.clone(), c.posts, c.origin)).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].1, listed[0].2), (1, "telegram"), "{listed:?}");
+    assert!(top_hit(&h, "MuJoCo").await.is_none(), "the demo's posts are gone");
+    assert!(top_hit(&h, "первый пост").await.is_some());
+    h.finish().await;
+}

@@ -29,7 +29,7 @@ fn config() -> Config {
 
 fn seeded() -> Archive {
     let mut a = Archive::open_in_memory().expect("store");
-    postkeeper::ingest::seed_if_empty(&mut a).expect("seed");
+    postkeeper::ingest::import_seed(&mut a).expect("seed");
     a
 }
 
@@ -590,7 +590,7 @@ async fn jobs_added_by_another_process_are_picked_up() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("p.db");
     let mut archive = Archive::open(&db).expect("open");
-    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed");
+    postkeeper::ingest::import_seed(&mut archive).expect("seed");
     let (h, _) = start(config(), archive).await;
     // The CLI's connection.
     let cli = Archive::open(&db).expect("second connection");

@@ -9,6 +9,7 @@ mod bot_chat;
 mod bot_live;
 mod bot_replay;
 mod bot_run;
+mod channels;
 mod cli;
 mod exports;
 mod media;

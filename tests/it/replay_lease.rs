@@ -197,7 +197,7 @@ fn t0() -> DateTime<Utc> {
 /// A store on disk with the seed and one post long enough for several messages (#21).
 fn long_post_store(path: &Path) -> Archive {
     let mut a = Archive::open(path).expect("store");
-    postkeeper::ingest::seed_if_empty(&mut a).expect("seed");
+    postkeeper::ingest::import_seed(&mut a).expect("seed");
     let paragraph = "Длинный абзац про архив, повторы и каналы. ".repeat(60);
     let text = format!("Очень длинный пост\n{}", vec![paragraph; 6].join("\n\n"));
     a.import(|sink| -> Result<(), postkeeper::store::StoreError> {

@@ -31,7 +31,7 @@ const OLD: i64 = 1_588_334_400;
 /// The seed (undated) and three dated posts of a channel of ours, the first with a hashtag.
 fn archive() -> Archive {
     let mut archive = Archive::open_in_memory().expect("store");
-    postkeeper::ingest::seed_if_empty(&mut archive).expect("seed");
+    postkeeper::ingest::import_seed(&mut archive).expect("seed");
     let dog = "Робот-собака учится бегать\nНовый робот бегает по парку. #роботы #новости";
     let tag_at = |text: &str, tag: &str| {
         let start = text.find(tag).expect("tag in text");

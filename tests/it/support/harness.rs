@@ -24,10 +24,11 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A bot over the seed archive.
+    /// A bot over the seed archive, imported as a channel of its own (not the demo, which
+    /// the first live post would remove).
     pub async fn start(config: Config) -> Harness {
         let mut archive = Archive::open_in_memory().expect("store opens");
-        postkeeper::ingest::seed_if_empty(&mut archive).expect("seed imports");
+        postkeeper::ingest::import_seed(&mut archive).expect("seed imports");
         Self::with_archive(config, archive).await
     }
 
