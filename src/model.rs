@@ -48,7 +48,18 @@ pub enum EntityKind {
     Hashtag,
     Cashtag,
     BotCommand,
-    CustomEmoji,
+    CustomEmoji {
+        /// The emoji's sticker id (kept so that nothing is lost; the text shows its fallback).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        custom_emoji_id: Option<String>,
+    },
+    /// A kind this build does not know (`bank_card` of exports, a newer Bot API's
+    /// `date_time`, …): kept under its own name, shown as plain text.
+    #[serde(untagged)]
+    Other {
+        #[serde(rename = "type")]
+        name: String,
+    },
 }
 
 /// A channel as a source of posts.
@@ -229,6 +240,62 @@ pub struct Extra {
     pub location: Option<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dice: Option<Dice>,
+    /// A story the channel posted: where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<Story>,
+    /// A giveaway or its winners as a line of text (the Bot API's object itself is kept in
+    /// `unknown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub giveaway: Option<String>,
+    /// Paid media: its price and kinds (the files are not the bot's to keep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_media: Option<PaidMedia>,
+    /// Where a forwarded post came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_origin: Option<ForwardOrigin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_signature: Option<String>,
+    /// Parts of the message this build does not know, as Telegram sent them: kept so that
+    /// nothing is lost (a newer Bot API's kinds).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// A die thrown (🎲, 🎯, 🏀, ⚽, 🎳, 🎰) and its value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dice {
+    pub emoji: String,
+    pub value: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Story {
+    pub id: i64,
+    /// `https://t.me/<username>/s/<id>` when the chat has a username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidMedia {
+    /// Telegram Stars.
+    pub stars: i64,
+    /// `photo`, `video`, `preview`: one per item.
+    pub kinds: Vec<String>,
+}
+
+/// Where a forwarded post came from (the Bot API's `forward_origin`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardOrigin {
+    /// `channel`, `chat`, `user` or `hidden_user`.
+    pub kind: String,
+    /// The channel's or chat's title, the user's name.
+    pub name: String,
+    /// The original message's link, when the channel is public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Extra {
@@ -243,6 +310,13 @@ impl Extra {
             self.poll.as_ref().map(Poll::text),
             self.location.as_ref().map(Location::text),
             self.contact.as_ref().map(Contact::text),
+            self.dice.as_ref().map(|d| format!("{} {}", d.emoji, d.value)),
+            self.story.as_ref().map(|s| match &s.url {
+                Some(url) => format!("📖 {url}"),
+                None => format!("📖 story {}", s.id),
+            }),
+            self.giveaway.clone(),
+            self.paid_media.as_ref().map(|p| format!("⭐ {} · {}", p.stars, p.kinds.join(", "))),
         ]
         .into_iter()
         .flatten()
@@ -444,6 +518,19 @@ mod tests {
         assert_eq!(old, phone);
         let old: Entity = serde_json::from_str(r#"{"type":"mention_name","offset":1,"length":2}"#).expect("parses");
         assert_eq!(old.kind, EntityKind::MentionName);
+    }
+
+    #[test]
+    fn unknown_entity_kinds_are_kept_under_their_names() {
+        let e: Entity = serde_json::from_str(r#"{"type":"bank_card","offset":2,"length":16}"#).expect("parses");
+        assert_eq!(e, Entity { kind: EntityKind::Other { name: "bank_card".into() }, offset: 2, length: 16 });
+        assert_eq!(serde_json::to_string(&e).ok().as_deref(), Some(r#"{"type":"bank_card","offset":2,"length":16}"#));
+        let emoji =
+            Entity { kind: EntityKind::CustomEmoji { custom_emoji_id: Some("53".into()) }, offset: 0, length: 2 };
+        let json = serde_json::to_string(&emoji).expect("serializes");
+        assert_eq!(json, r#"{"type":"custom_emoji","custom_emoji_id":"53","offset":0,"length":2}"#);
+        let old: Entity = serde_json::from_str(r#"{"type":"custom_emoji","offset":0,"length":2}"#).expect("parses");
+        assert_eq!(old.kind, EntityKind::CustomEmoji { custom_emoji_id: None });
     }
 
     #[test]

@@ -13,7 +13,6 @@ use teloxide::types::{
 };
 
 use super::BotState;
-use super::live;
 use super::media::Uploads;
 use super::send::{deliver, keyboard, no_preview, retry};
 use crate::chat::{self, Command, Ctx, Reply};
@@ -239,7 +238,7 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
     Ok(())
 }
 
-pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResult {
+pub async fn on_channel_post(update: Update, msg: Message, state: Arc<BotState>) -> HandlerResult {
     let Some(source) = &state.config.source_chat else {
         return Ok(());
     };
@@ -247,15 +246,21 @@ pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResul
         tracing::debug!(chat = msg.chat.id.0, "post of a channel that is not the source: ignored");
         return Ok(());
     }
-    let Some(post) = live::post_of(&msg) else {
-        tracing::debug!(
-            chat = msg.chat.id.0,
-            message = msg.id.0,
-            "channel post with no text and no media kept: not archived"
-        );
+    // The message as Telegram sent it (teloxide drops what it does not know); teloxide's
+    // own reading only when this process did not receive the JSON itself.
+    let json = match state.raw.take(update.id.0) {
+        Some(json) => json,
+        None => serde_json::to_value(&msg)?,
+    };
+    let reading = crate::ingest::bot_api::read(&json);
+    for name in reading.unknown.iter().chain(&reading.unknown_entities) {
+        warn_once(name);
+    }
+    let Some(post) = reading.post else {
+        tracing::debug!(chat = msg.chat.id.0, message = msg.id.0, "a service message of the channel: not a post");
         return Ok(());
     };
-    let channel = live::channel_of(&msg);
+    let channel = reading.channel;
     let message_id = msg.id.0;
     let stored = state
         .archive
@@ -270,6 +275,55 @@ pub async fn on_channel_post(msg: Message, state: Arc<BotState>) -> HandlerResul
     match stored {
         Ok(summary) => tracing::info!(message = message_id, "live post archived: {summary}"),
         Err(e) => tracing::error!(message = message_id, "cannot archive a live post: {e:#}"),
+    }
+    Ok(())
+}
+
+/// Logs once per process that a channel post carried a part (or an entity type) this
+/// build does not know: it is kept as it came, and a newer postkeeper may show it better.
+fn warn_once(name: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !warned.iter().any(|w| w == name) {
+        tracing::warn!("a channel post has \"{name}\", which this postkeeper does not know: kept as it came");
+        warned.push(name.to_string());
+    }
+}
+
+/// New reaction counts of a post of the source channel (`message_reaction_count`, which
+/// Telegram sends an admin bot only when asked for in `allowed_updates`).
+pub async fn on_reaction_count(
+    counts: teloxide::types::MessageReactionCountUpdated,
+    state: Arc<BotState>,
+) -> HandlerResult {
+    let Some(source) = &state.config.source_chat else {
+        return Ok(());
+    };
+    if !source.matches(counts.chat.id.0, counts.chat.username()) {
+        return Ok(());
+    }
+    let json = serde_json::to_value(&counts.reactions)?;
+    let reactions: Vec<crate::model::Reaction> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let kind = r.get("type")?;
+            let count = r.get("total_count")?.as_i64()?;
+            Some(crate::model::Reaction {
+                emoji: kind.get("emoji").and_then(|e| e.as_str()).map(str::to_string),
+                custom_emoji_id: kind.get("custom_emoji_id").and_then(|e| e.as_str()).map(str::to_string),
+                paid: kind.get("type").and_then(|t| t.as_str()) == Some("paid"),
+                count,
+            })
+        })
+        .collect();
+    let (chat, message_id) = (counts.chat.id.0, i64::from(counts.message_id.0));
+    let applied = state.archive.try_call(move |archive| archive.set_reactions(chat, message_id, &reactions)).await;
+    match applied {
+        Ok(true) => tracing::debug!(message = message_id, "reactions updated"),
+        Ok(false) => tracing::debug!(message = message_id, "reactions of a post not in the archive"),
+        Err(e) => tracing::error!(message = message_id, "cannot store reactions: {e:#}"),
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 pub mod doctor;
 mod handlers;
-mod live;
+pub mod listener;
 mod media;
 mod outbox;
 mod send;
@@ -16,7 +16,6 @@ use teloxide::dispatching::{Dispatcher, ShutdownToken, UpdateHandler};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
-use teloxide::update_listeners::Polling;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +42,8 @@ pub struct BotState {
     pub passes: Arc<watch::Sender<Passes>>,
     /// What searches share across the store's threads.
     pub searcher: Searcher,
+    /// Channel posts as Telegram sent them, for the live archive.
+    pub raw: Arc<listener::RawPosts>,
 }
 
 impl BotState {
@@ -58,6 +59,7 @@ impl BotState {
             wake: Arc::new(Notify::new()),
             passes: Arc::new(watch::Sender::new(Passes::default())),
             searcher: Searcher::default(),
+            raw: Arc::default(),
         }
     }
 }
@@ -70,6 +72,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(Update::filter_inline_query().endpoint(handlers::on_inline))
         .branch(Update::filter_channel_post().endpoint(handlers::on_channel_post))
         .branch(Update::filter_edited_channel_post().endpoint(handlers::on_channel_post))
+        .branch(Update::filter_message_reaction_count_updated().endpoint(handlers::on_reaction_count))
 }
 
 /// Registers the command menu in Russian (default) and English.
@@ -212,13 +215,13 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
     let errors = Arc::new(PollingErrors { conflict: conflict.clone(), ended: ended.clone() });
     let stop_start = CancellationToken::new();
     let task = tokio::spawn({
-        let (ended, stop_start) = (ended.clone(), stop_start.clone());
+        let (ended, stop_start, raw) = (ended.clone(), stop_start.clone(), state.raw.clone());
         async move {
             // The dispatcher asks getMe before it polls: a network error there is waited
             // out as at start, not an end.
             let mut wait = Duration::from_secs(1);
             loop {
-                let listener = Polling::builder(bot.clone()).timeout(poll_timeout).build();
+                let listener = listener::JsonPolling::new(bot.clone(), poll_timeout, raw.clone());
                 match dispatcher.try_dispatch_with_listener(listener, errors.clone()).await {
                     Ok(()) => break,
                     Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {

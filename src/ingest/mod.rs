@@ -1,6 +1,7 @@
 //! Sources of posts, one module per format; the format is told from the
 //! content, never from the file name.
 
+pub mod bot_api;
 pub mod pipe;
 pub mod tdesktop;
 pub mod tme_dump;

@@ -772,6 +772,9 @@ struct RawPiece {
     language: Option<String>,
     #[serde(default)]
     collapsed: bool,
+    /// A custom emoji's sticker id.
+    #[serde(default)]
+    document_id: Option<String>,
 }
 
 /// Local time without offset, as every export writes `date` (older ones write nothing else):
@@ -825,8 +828,10 @@ fn entity_kind(piece: &RawPiece) -> Option<EntityKind> {
         "bot_command" => EntityKind::BotCommand,
         "blockquote" if piece.collapsed => EntityKind::ExpandableBlockquote,
         "blockquote" => EntityKind::Blockquote,
-        "custom_emoji" => EntityKind::CustomEmoji,
-        _ => return None,
+        "custom_emoji" => EntityKind::CustomEmoji { custom_emoji_id: piece.document_id.clone() },
+        // `plain` is no entity; anything else is kept under its own name (`bank_card`).
+        "plain" | "" => return None,
+        other => EntityKind::Other { name: other.to_string() },
     })
 }
 
@@ -900,6 +905,7 @@ impl RawMessage {
                 name: format!("{} {}", c.first_name, c.last_name).trim().to_string(),
                 phone_number: c.phone_number.filter(|s| !s.is_empty()),
             }),
+            ..Extra::default()
         };
         // A poll, a place or a contact without a text of its own is listed, searched and
         // replayed by its text.
@@ -1375,8 +1381,22 @@ mod tests {
     #[test]
     fn pieces_become_utf16_entities() {
         let pieces = [
-            RawPiece { kind: "plain".into(), text: "😀 a ".into(), href: None, language: None, collapsed: false },
-            RawPiece { kind: "bold".into(), text: "жир".into(), href: None, language: None, collapsed: false },
+            RawPiece {
+                kind: "plain".into(),
+                text: "😀 a ".into(),
+                href: None,
+                language: None,
+                collapsed: false,
+                document_id: None,
+            },
+            RawPiece {
+                kind: "bold".into(),
+                text: "жир".into(),
+                href: None,
+                language: None,
+                collapsed: false,
+                document_id: None,
+            },
         ];
         let (text, entities) = flatten(pieces.iter().map(|p| (p.text.as_str(), Some(p))));
         assert_eq!(text, "😀 a жир");

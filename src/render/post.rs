@@ -49,6 +49,29 @@ fn footer(post: &Post, lang: Lang, tz: Tz) -> (String, usize) {
         plain.push(topics.clone());
         parts.push(escape(&topics));
     }
+    let reactions = crate::model::Reaction::total(&post.reactions);
+    if reactions > 0 {
+        let s = format!("❤ {reactions}");
+        plain.push(s.clone());
+        parts.push(s);
+    }
+    if let Some(origin) = &post.extra.forward_origin {
+        let from = format!("«{}»", origin.name);
+        let line = crate::i18n::fill(lang.texts().forwarded_from, &[("from", &from)]);
+        plain.push(line.clone());
+        parts.push(match &origin.url {
+            Some(url) => crate::i18n::fill(
+                lang.texts().forwarded_from,
+                &[("from", &format!("<a href=\"{}\">{}</a>", escape(url), escape(&from)))],
+            ),
+            None => escape(&line),
+        });
+    }
+    if let Some(author) = &post.extra.author_signature {
+        let s = format!("✍ {author}");
+        plain.push(s.clone());
+        parts.push(escape(&s));
+    }
     let id = format!("#{}", post.id);
     plain.push(id.clone());
     parts.push(id);
@@ -108,6 +131,10 @@ pub fn list_entry(n: usize, post: &Post, snippet_html: Option<&str>, lang: Lang,
     let topics = topics_line(post, lang);
     if !topics.is_empty() {
         meta.push(topics);
+    }
+    let reactions = crate::model::Reaction::total(&post.reactions);
+    if reactions > 0 {
+        meta.push(format!("❤ {reactions}"));
     }
     if !meta.is_empty() {
         out.push('\n');

@@ -163,6 +163,25 @@ impl Archive {
         Ok((self.posts_by_id(&ids)?, total as usize))
     }
 
+    /// The reactions of a live channel's message (a `message_reaction_count` update): the
+    /// counts replace the ones kept. `false` when the archive has no such post.
+    pub fn set_reactions(&self, tg_chat: i64, message_id: i64, reactions: &[crate::model::Reaction]) -> Result<bool> {
+        let json = if reactions.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(reactions).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        };
+        let total = crate::model::Reaction::total(reactions);
+        // A live album is one post: its reactions are counted on the message that has them.
+        let changed = self.conn.execute(
+            "UPDATE posts SET reactions = ?3, reactions_total = ?4
+             WHERE channel_id = (SELECT id FROM channels WHERE tg_id = ?1)
+               AND (message_id = ?2 OR id IN (SELECT post_id FROM post_media WHERE message_id = ?2))",
+            params![tg_chat, message_id, json, total],
+        )?;
+        Ok(changed > 0)
+    }
+
     /// Every post (of one topic), oldest first, one at a time: for exports of any size.
     pub fn for_each_post(&self, topic: Option<&str>, mut f: impl FnMut(Post) -> std::io::Result<()>) -> Result<()> {
         let mut stmt = self.conn.prepare(&format!(

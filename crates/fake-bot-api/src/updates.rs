@@ -403,6 +403,42 @@ pub fn location(chat_id: i64, user_id: i64) -> Value {
     json!({"update_id": 0, "message": m})
 }
 
+/// A channel post with `fields` (Bot API message fields: `poll`, `dice`, `paid_media`, …,
+/// as the Bot API documents them, whatever a client library makes of them).
+pub fn channel_post_with(chat_id: i64, username: Option<&str>, message_id: i64, date: i64, fields: Value) -> Value {
+    let mut m = channel_message(chat_id, username, message_id, date);
+    if let Some(fields) = fields.as_object() {
+        m.extend(fields.clone());
+    }
+    json!({"update_id": 0, "channel_post": m})
+}
+
+/// A `message_reaction_count` update: the anonymous reactions of a channel post, as
+/// `[("👍", 3)]` (an emoji) or `[("custom:5368…", 2)]` (a custom emoji's id) or
+/// `[("paid", 1)]`. Telegram sends it only to a bot that asked for it in `allowed_updates`.
+pub fn reaction_count(chat_id: i64, username: Option<&str>, message_id: i64, reactions: &[(&str, i64)]) -> Value {
+    let reactions: Vec<Value> = reactions
+        .iter()
+        .map(|(r, n)| {
+            let kind = match (*r, r.strip_prefix("custom:")) {
+                ("paid", _) => json!({"type": "paid"}),
+                (_, Some(id)) => json!({"type": "custom_emoji", "custom_emoji_id": id}),
+                (emoji, None) => json!({"type": "emoji", "emoji": emoji}),
+            };
+            json!({"type": kind, "total_count": n})
+        })
+        .collect();
+    json!({
+        "update_id": 0,
+        "message_reaction_count": {
+            "chat": channel_chat(chat_id, username),
+            "message_id": message_id,
+            "date": now(),
+            "reactions": reactions,
+        }
+    })
+}
+
 /// A `poll` update (state of a poll changed): a kind the bot does not handle.
 pub fn poll(question: &str) -> Value {
     json!({
