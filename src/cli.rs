@@ -127,7 +127,7 @@ pub enum Command {
         limit: usize,
         #[arg(long)]
         json: bool,
-        /// Order: by relevance, or newest first (as the query operator `sort:new`).
+        /// Order: by relevance, newest first (as `sort:new`) or most reactions first (`sort:top`).
         #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
         sort: SortArg,
         /// Posts like post ID instead of a query (the query is then left out).
@@ -181,7 +181,7 @@ pub enum Command {
     },
     /// Scheduled replays and the latest outcomes.
     Queue,
-    /// Schedule a replay: WHAT is a post id, `random` or `next`; WHEN e.g. `in 10m`, `daily 10:00`.
+    /// Schedule a replay: WHAT is a post id, `random`, `next` or `best`; WHEN e.g. `in 10m`, `daily 10:00`.
     Schedule {
         what: String,
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
@@ -364,6 +364,8 @@ fn import(db: &Path, media_dir: &Path, paths: &[PathBuf], json: bool, zone: chro
 pub enum SortArg {
     Relevance,
     New,
+    /// The most reactions first.
+    Top,
 }
 
 fn search(
@@ -388,8 +390,9 @@ fn search(
     let sort = match sort {
         SortArg::Relevance => crate::search::Sort::Relevance,
         SortArg::New => crate::search::Sort::Newest,
+        SortArg::Top => crate::search::Sort::Top,
     };
-    let input = if sort == crate::search::Sort::Newest {
+    let input = if sort != crate::search::Sort::Relevance {
         crate::search::lang::with_sort(query, sort, Lang::En)
     } else {
         query.to_string()

@@ -323,10 +323,12 @@ fn search_page(
     if !row.is_empty() {
         keyboard.push(row);
     }
-    // The other order: the same query with its sort operator changed, from page 1.
+    // The next order: the same query with its sort operator changed, from page 1;
+    // relevance → newest → most liked (when the archive has reactions) → relevance.
     let (label, other) = match results.sort {
         Sort::Relevance => (t.sort_newest_button, Sort::Newest),
-        Sort::Newest => (t.sort_relevance_button, Sort::Relevance),
+        Sort::Newest if archive.has_reactions()? => (t.sort_top_button, Sort::Top),
+        Sort::Newest | Sort::Top => (t.sort_relevance_button, Sort::Relevance),
     };
     let toggled = normalize_query(&crate::search::lang::with_sort(&sort_of, other, ctx.lang));
     let toggled_id = archive.remember_query(&toggled, ctx.now.timestamp())?;

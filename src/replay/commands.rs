@@ -133,6 +133,7 @@ fn describe_target(archive: &Archive, target: Target, lang: Lang) -> Result<Stri
         },
         Target::Random => t.target_random.to_string(),
         Target::Next => t.target_next.to_string(),
+        Target::Best => t.target_best.to_string(),
     })
 }
 

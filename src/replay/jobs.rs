@@ -296,7 +296,7 @@ impl Archive {
     }
 
     /// The post a target means now.
-    pub fn pick_post(&self, target: Target) -> Result<Option<Post>> {
+    pub fn pick_post(&self, target: Target, now: DateTime<Utc>) -> Result<Option<Post>> {
         let id: Option<i64> = match target {
             Target::Post(id) => Some(id),
             Target::Random => self
@@ -315,6 +315,18 @@ impl Archive {
                      ORDER BY h.last_at IS NOT NULL, coalesce(h.last_at, 0), p.date IS NOT NULL, p.date, p.channel_id, p.seq
                      LIMIT 1",
                     [],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            // The readers' favourites (the index of posts with reactions), each resting
+            // BEST_REST_DAYS after it went out; none when every liked post rests.
+            Target::Best => self
+                .conn()
+                .query_row(
+                    "SELECT p.id FROM posts p LEFT JOIN replay_history h ON h.post_id = p.id
+                     WHERE p.reactions_total > 0 AND (h.last_at IS NULL OR h.last_at <= ?1)
+                     ORDER BY p.reactions_total DESC, p.id DESC LIMIT 1",
+                    [now.timestamp() - super::BEST_REST_DAYS * 86_400],
                     |r| r.get(0),
                 )
                 .optional()?,
@@ -341,7 +353,7 @@ impl Archive {
         let chat = settings.chat.to_string();
         let grace = chrono::Duration::from_std(settings.grace).unwrap_or(chrono::Duration::MAX);
         let late = now - due;
-        let post = if late > grace { None } else { self.pick_post(job.target)? };
+        let post = if late > grace { None } else { self.pick_post(job.target, now)? };
         let tx = self.conn_mut().transaction()?;
         if !holds(&tx, holding)? {
             return Ok(Begin::NotHolder);

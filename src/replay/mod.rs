@@ -55,13 +55,20 @@ pub enum Target {
     Random,
     /// The oldest post never replayed: walks the archive in order.
     Next,
+    /// The post with the most reactions not replayed in the last [`BEST_REST_DAYS`] days:
+    /// brings a channel's best posts back.
+    Best,
 }
+
+/// Days a post replayed as `best` rests before it may be chosen again.
+pub const BEST_REST_DAYS: i64 = 90;
 
 impl Target {
     pub fn parse(s: &str) -> Option<Target> {
         match s.trim().to_lowercase().as_str() {
             "random" | "случайный" => Some(Target::Random),
             "next" | "следующий" => Some(Target::Next),
+            "best" | "top" | "лучший" => Some(Target::Best),
             other => other.trim_start_matches('#').parse().ok().filter(|id| *id > 0).map(Target::Post),
         }
     }
@@ -71,6 +78,7 @@ impl Target {
             Target::Post(id) => id.to_string(),
             Target::Random => "random".into(),
             Target::Next => "next".into(),
+            Target::Best => "best".into(),
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum Sort {
     #[default]
     Relevance,
     Newest,
+    /// The most reactions first (`порядок:лучшие`, `sort:top`).
+    Top,
 }
 
 /// A kind of media a post may carry (`has:`).
@@ -258,7 +260,10 @@ fn media_of(value: &str) -> Option<MediaKind> {
 fn sort_of(value: &str) -> Option<Sort> {
     Some(match text::fold(value).as_str() {
         "новые" | "новое" | "дата" | "new" | "newest" | "date" => Sort::Newest,
-        "релевантность" | "лучшие" | "relevance" | "best" => Sort::Relevance,
+        "лучшие" | "популярные" | "реакции" | "top" | "best" | "popular" | "reactions" => {
+            Sort::Top
+        }
+        "релевантность" | "relevance" => Sort::Relevance,
         _ => return None,
     })
 }
@@ -281,11 +286,12 @@ pub fn with_sort(input: &str, sort: Sort, lang: Lang) -> String {
         })
         .map(|t| t.raw)
         .collect();
-    if sort == Sort::Newest {
-        kept.push(match lang {
-            Lang::Ru => "порядок:новые".to_string(),
-            Lang::En => "sort:new".to_string(),
-        });
+    match (sort, lang) {
+        (Sort::Relevance, _) => {}
+        (Sort::Newest, Lang::Ru) => kept.push("порядок:новые".to_string()),
+        (Sort::Newest, Lang::En) => kept.push("sort:new".to_string()),
+        (Sort::Top, Lang::Ru) => kept.push("порядок:лучшие".to_string()),
+        (Sort::Top, Lang::En) => kept.push("sort:top".to_string()),
     }
     kept.join(" ")
 }
@@ -515,8 +521,10 @@ impl Parsed {
             };
             parts.push(name.to_string());
         }
-        if self.sort == Sort::Newest {
-            parts.push(t.search_sorted_newest.to_string());
+        match self.sort {
+            Sort::Relevance => {}
+            Sort::Newest => parts.push(t.search_sorted_newest.to_string()),
+            Sort::Top => parts.push(t.search_sorted_top.to_string()),
         }
         parts.join(" · ")
     }
@@ -644,6 +652,10 @@ mod tests {
         assert_eq!(back, "робот тема:rl");
         assert_eq!(parse(&back).sort, Sort::Relevance);
         assert_eq!(with_sort("\"a b\" -c", Sort::Newest, Lang::En), "\"a b\" -c sort:new");
+        assert_eq!(with_sort("робот sort:new", Sort::Top, Lang::Ru), "робот порядок:лучшие");
+        assert_eq!(parse("робот порядок:лучшие").sort, Sort::Top);
+        assert_eq!(parse("робот sort:top").sort, Sort::Top);
+        assert_eq!(parse("робот sort:relevance").sort, Sort::Relevance);
     }
 
     #[test]

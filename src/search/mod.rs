@@ -710,7 +710,7 @@ impl Search<'_> {
                 return Ok(SearchPage::empty());
             }
             let total = self.browse_count(scope)?;
-            let ids = self.browse(scope, offset, limit)?;
+            let ids = self.browse(scope, parsed.sort == Sort::Top, offset, limit)?;
             return self.page(&parsed.query, ids.into_iter().map(|id| (id, 0.0)).collect(), total, Mode::All);
         }
         let query = &mut parsed.query;
@@ -729,6 +729,9 @@ impl Search<'_> {
             return Ok(SearchPage::empty());
         };
         let all = scope.wrap(&all);
+        if parsed.sort == Sort::Top {
+            return self.find_top(parsed, &all, scope, (offset, limit), correct);
+        }
         let docs: Vec<i64> = query.terms.iter().map(|t| self.docs(t)).collect::<Result<_>>()?;
         let common = |i: usize| docs[i] > self.searcher.inner.common_docs;
         let rare: Vec<&query::Term> =
@@ -817,6 +820,38 @@ impl Search<'_> {
         }
         let ranked = self.rank(&plan, scope, offset, limit)?;
         let mut page = self.page(&parsed.query, ranked, total, mode)?;
+        page.total_capped = total >= COUNT_CAP;
+        Ok(page)
+    }
+
+    /// The posts having every term, the most reactions first (then the newest): a plan of
+    /// its own, the other plans' shortcuts are about relevance. Nothing found is handled as
+    /// by relevance (a correction, a suggestion).
+    fn find_top(
+        &self,
+        parsed: &Parsed,
+        all: &str,
+        scope: &Scope,
+        (offset, limit): (usize, usize),
+        correct: bool,
+    ) -> Result<SearchPage> {
+        let total = self.count(all, scope)?;
+        if total == 0 {
+            let mut relevance = parsed.clone();
+            relevance.sort = Sort::Relevance;
+            return self.find(&mut relevance, scope, offset, limit, correct);
+        }
+        let ids: Vec<(i64, f64)> = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT p.id, p.reactions_total FROM posts p
+                 WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1{})
+                 ORDER BY p.reactions_total DESC, p.id DESC LIMIT {limit} OFFSET {offset}",
+                scope.filter
+            ))?
+            .query_map(params![all], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as f64)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut page = self.page(&parsed.query, ids, total, Mode::All)?;
         page.total_capped = total >= COUNT_CAP;
         Ok(page)
     }
@@ -1219,10 +1254,11 @@ impl Search<'_> {
     }
 
     /// A page of the posts passing the filters, newest first.
-    fn browse(&self, scope: &Scope, offset: usize, limit: usize) -> Result<Vec<i64>> {
+    fn browse(&self, scope: &Scope, top: bool, offset: usize, limit: usize) -> Result<Vec<i64>> {
         let (filter, not) = Self::browse_sql(scope);
+        let order = if top { "p.reactions_total DESC, p.id DESC" } else { "p.id DESC" };
         let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT p.id FROM posts p WHERE 1{filter} ORDER BY p.id DESC LIMIT {limit} OFFSET {offset}"
+            "SELECT p.id FROM posts p WHERE 1{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         ))?;
         let rows = match not {
             Some(n) => stmt.query_map([n], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?,

@@ -163,6 +163,11 @@ impl Archive {
         Ok((self.posts_by_id(&ids)?, total as usize))
     }
 
+    /// Whether any post has reactions (the sort by them is offered then).
+    pub fn has_reactions(&self) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT EXISTS (SELECT 1 FROM posts WHERE reactions_total > 0)", [], |r| r.get(0))?)
+    }
+
     /// The reactions of a live channel's message (a `message_reaction_count` update): the
     /// counts replace the ones kept. `false` when the archive has no such post.
     pub fn set_reactions(&self, tg_chat: i64, message_id: i64, reactions: &[crate::model::Reaction]) -> Result<bool> {

@@ -205,8 +205,8 @@ const REFUSALS: &[(&str, &str, &str)] = &[
     ("/schedule 999999 in 2s", "There is no post #999999 in the archive.", "Поста #999999 в архиве нет."),
     (
         "/schedule abc in 2s",
-        "I can't tell what “abc” is: WHAT is a post id, random or next.",
-        "Не понимаю, что такое «abc»: ЧТО — это номер поста, random или next.",
+        "I can't tell what “abc” is: WHAT is a post id, random, next or best.",
+        "Не понимаю, что такое «abc»: ЧТО — это номер поста, random, next или best.",
     ),
     ("/schedule 3", "WHEN is missing: say when to replay it.", "Не указано КОГДА: напишите, когда повторить."),
     ("/schedule 3 in soon", "I can't read “in soon” as a time.", "Не понимаю время «in soon»."),
@@ -231,10 +231,14 @@ const REFUSALS: &[(&str, &str, &str)] = &[
 async fn each_refusal_says_why_in_the_users_language_and_schedules_nothing() {
     let (h, _) = start(Config { timezone: chrono_tz::Europe::Moscow, ..config() }, seeded()).await;
     let usage = [
-        ("en", "Usage: /schedule WHAT WHEN\nWHAT: a post id, random or next\n", "E.g. /schedule next daily 10:00"),
+        (
+            "en",
+            "Usage: /schedule WHAT WHEN\nWHAT: a post id, random, next or best\n",
+            "E.g. /schedule next daily 10:00",
+        ),
         (
             "ru",
-            "Формат: /schedule ЧТО КОГДА\nЧТО: номер поста, random или next\n",
+            "Формат: /schedule ЧТО КОГДА\nЧТО: номер поста, random, next или best\n",
             "Например: /schedule next daily 10:00",
         ),
     ];

@@ -131,7 +131,7 @@ fn replay_commands_for_operators() {
 }
 
 const SCHEDULE_USAGE: &str = "Usage: postkeeper schedule WHAT WHEN
-WHAT: a post id, random or next
+WHAT: a post id, random, next or best
 WHEN: in 30s · in 10m · in 2h · in 1d · 14:30 · 2026-12-01 10:00 · daily 10:00 · every 6h · '\"0 10 * * 1-5\"'
 E.g. postkeeper schedule next daily 10:00
 ";
@@ -157,7 +157,7 @@ fn a_refused_replay_command_says_why_in_cli_words_and_exits_1() {
         (&["3", "daily", "25:00"], "25:00 is not a time of day (00:00 to 23:59)."),
         (&["3", "2020-01-01", "10:00"], "That time has passed: 1 January 2020, 10:00 MSK."),
         (&["999999", "in", "2s"], "There is no post #999999 in the archive."),
-        (&["abc", "in", "2s"], "I can't tell what “abc” is: WHAT is a post id, random or next."),
+        (&["abc", "in", "2s"], "I can't tell what “abc” is: WHAT is a post id, random, next or best."),
         (&["3", "in soon"], "I can't read “in soon” as a time."),
         (&["3", "0 10 * * 1-5"], "A cron expression goes in quotes: '\"0 10 * * 1-5\"'"),
     ];

@@ -194,3 +194,86 @@ fn a_closed_pipe_ends_a_command_quietly() {
         assert!(matches!(out.status.code(), Some(0) | Some(141)), "{args:?}: {:?} {err}", out.status);
     }
 }
+
+/// A channel of five posts on one subject with 0, 5, 1, 9 and 0 reactions.
+fn liked_export(dir: &Path) -> String {
+    let counts = [0, 5, 1, 9, 0];
+    let messages: Vec<Value> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let id = i as i64 + 1;
+            let mut m = serde_json::json!({
+                "id": id, "type": "message", "date": "2024-01-01T10:00:00", "date_unixtime": (1_704_103_200 + id * 3600).to_string(),
+                "from": "Liked", "from_id": "channel1777000333", "text": format!("Пост {id} про нейросети и их обучение"),
+            });
+            if n > 0 {
+                m["reactions"] = serde_json::json!([{"type": "emoji", "count": n, "emoji": "👍"}]);
+            }
+            m
+        })
+        .collect();
+    let export = serde_json::json!({"name": "Liked", "type": "public_channel", "id": 1777000333, "messages": messages});
+    let folder = dir.join("liked");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(folder.join("result.json"), export.to_string()).expect("write");
+    folder.display().to_string()
+}
+
+#[test]
+fn sort_top_puts_the_most_liked_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    assert!(run(&db, &["import", &liked_export(dir.path())]).status.success());
+    let order = |args: &[&str]| -> Vec<i64> {
+        json(&run(&db, args)).as_array().expect("array").iter().filter_map(|h| h["message_id"].as_i64()).collect()
+    };
+    // Most reactions first, then the newest of the rest.
+    assert_eq!(order(&["search", "нейросети", "--sort", "top", "--json"]), [4, 2, 3, 5, 1]);
+    assert_eq!(order(&["search", "нейросети", "порядок:лучшие", "--json"]), [4, 2, 3, 5, 1]);
+    assert_eq!(order(&["search", "--json", "--", "нейросети", "sort:top", "-пост"]), Vec::<i64>::new());
+    assert_eq!(order(&["search", "нейросети", "--sort", "new", "--json"]), [5, 4, 3, 2, 1]);
+    // The understood line says so.
+    let plain = run(&db, &["search", "нейросети", "sort:top"]);
+    assert!(text(&plain).contains("most reactions first"), "{}", text(&plain));
+}
+
+#[test]
+fn best_replays_bring_back_the_most_liked_post_not_replayed_lately() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    assert!(run(&db, &["import", &liked_export(dir.path())]).status.success());
+    let archive = postkeeper::store::Archive::open(&db).expect("opens");
+    let now = chrono::Utc::now();
+    let best = |a: &postkeeper::store::Archive| {
+        a.pick_post(postkeeper::replay::Target::Best, now).expect("picks").and_then(|p| p.message_id)
+    };
+    assert_eq!(best(&archive), Some(4));
+    // Replayed a week ago: it rests; the next most liked comes.
+    let id_of = |message: i64| -> i64 {
+        archive
+            .posts(None, 0, 10)
+            .expect("posts")
+            .0
+            .iter()
+            .find(|p| p.message_id == Some(message))
+            .map(|p| p.id)
+            .expect("a post")
+    };
+    let week_ago = (now - chrono::Duration::days(7)).timestamp();
+    let conn = rusqlite::Connection::open(&db).expect("opens");
+    conn.execute("INSERT INTO replay_history(post_id, last_at, times) VALUES (?1, ?2, 1)", [id_of(4), week_ago])
+        .expect("history");
+    assert_eq!(best(&archive), Some(2));
+    // Replayed 100 days ago: it may come again.
+    conn.execute("UPDATE replay_history SET last_at = ?1", [(now - chrono::Duration::days(100)).timestamp()])
+        .expect("history");
+    assert_eq!(best(&archive), Some(4));
+    // Schedulable from the CLI as `best`.
+    let scheduled = postkeeper(&db)
+        .args(["--replay-chat", "@replay_chan", "schedule", "best", "daily", "10:00"])
+        .output()
+        .expect("runs");
+    assert!(scheduled.status.success(), "{}", text(&scheduled));
+    assert!(text(&scheduled).contains("the best post"), "{}", text(&scheduled));
+}
