@@ -70,6 +70,8 @@ pub struct Texts {
     pub topic_empty: &'static str,
     pub expired: &'static str,
     pub unknown_command: &'static str,
+    /// Under a poll: its results are those the archive read, not live ones.
+    pub poll_results_note: &'static str,
     /// A forwarded post's origin in its footer. Slot: from.
     pub forwarded_from: &'static str,
     /// `/id`. Slots: id (the user's), chat (a group's id).
@@ -208,6 +210,7 @@ pub static RU: Texts = Texts {
     topic_empty: "В этой теме пока нет постов.",
     expired: "Эта кнопка устарела — повторите поиск.",
     unknown_command: "Не знаю такой команды. Список команд: /help",
+    poll_results_note: "📊 итоги опроса на момент архивации",
     forwarded_from: "↪ Переслано из {from}",
     id_user: "Ваш id в Telegram: <code>{id}</code>\nЧтобы повторять посты и ставить расписание, добавьте его в <code>.env</code>:\n<code>POSTKEEPER_ADMINS={id}</code>",
     id_admin_already: "Ваш id в Telegram: <code>{id}</code> — вы уже администратор этого бота.",
@@ -372,6 +375,7 @@ pub static EN: Texts = Texts {
     topic_empty: "No posts in this topic yet.",
     expired: "This button has expired — please search again.",
     unknown_command: "I don't know that command. See /help",
+    poll_results_note: "📊 poll results as archived",
     forwarded_from: "↪ Forwarded from {from}",
     id_user: "Your Telegram id: <code>{id}</code>\nTo replay posts and set schedules, add it to <code>.env</code>:\n<code>POSTKEEPER_ADMINS={id}</code>",
     id_admin_already: "Your Telegram id: <code>{id}</code> — you are already an admin of this bot.",

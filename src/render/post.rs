@@ -55,6 +55,13 @@ fn footer(post: &Post, lang: Lang, tz: Tz) -> (String, usize) {
         plain.push(s.clone());
         parts.push(s);
     }
+    // A bot cannot post another chat's poll with its votes: a poll goes out as text, and
+    // says its results are the archive's.
+    if post.extra.poll.is_some() {
+        let note = lang.texts().poll_results_note;
+        plain.push(note.to_string());
+        parts.push(escape(note));
+    }
     if let Some(origin) = &post.extra.forward_origin {
         let from = format!("«{}»", origin.name);
         let line = crate::i18n::fill(lang.texts().forwarded_from, &[("from", &from)]);
