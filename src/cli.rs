@@ -179,6 +179,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A consistent copy of the store, made while the bot runs (SQLite's online backup).
+    Backup {
+        /// The copy to write (refused if it exists, unless --force).
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Scheduled replays and the latest outcomes.
     Queue,
     /// Schedule a replay: WHAT is a post id, `random`, `next` or `best`; WHEN e.g. `in 10m`, `daily 10:00`.
@@ -323,6 +333,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         Command::Channels { action: Some(ChannelsAction::Remove { id, yes }), .. } => {
             remove_channel(db, &settings.config.media_dir, &id, yes)
         }
+        Command::Backup { file, force, json } => backup(db, &file, force, json),
         Command::Queue => replay_command(settings, ReplayCommand::Queue),
         Command::Schedule { what, when } => {
             replay_command(settings, ReplayCommand::Schedule(format!("{what} {}", when.join(" "))))
@@ -511,6 +522,32 @@ fn stats(db: &Path, json: bool) -> anyhow::Result<()> {
     for c in stats.topics {
         say!("  {:<14} {:>5}  {}", c.topic.slug, c.posts, c.topic.en);
     }
+    Ok(())
+}
+
+fn backup(db: &Path, file: &Path, force: bool, json: bool) -> anyhow::Result<()> {
+    if !db.is_file() {
+        bail!("there is no store at {} to back up", db.display());
+    }
+    // A store of an older build is brought up to date first, as any command would.
+    drop(crate::ingest::open_archive(db, false)?);
+    let bar =
+        if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };
+    let report = crate::store::backup(db, file, force, |done, total| {
+        bar.set_length(total.max(0) as u64);
+        bar.set_position(done.max(0) as u64);
+    })?;
+    bar.finish_and_clear();
+    if json {
+        return print_json(&report);
+    }
+    say!(
+        "backup {}: {:.1} MiB, {} posts; restore: stop the bot, copy it over {}, start the bot",
+        report.file.display(),
+        report.bytes as f64 / (1024.0 * 1024.0),
+        report.posts,
+        db.display()
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The SQLite store: opening (pragmas, migrations), posts, topics and the
 //! small tables the bot keeps. Everything important lives here, not in memory.
 
+mod backup;
 mod channels;
 mod files;
 mod import;
@@ -9,6 +10,7 @@ mod pairs;
 mod posts;
 mod shared;
 
+pub use backup::{BackupError, BackupReport, backup};
 pub use channels::{ChannelInfo, Removed};
 pub use files::{MediaFiles, Stored, extension_of, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};

@@ -178,3 +178,88 @@ fn a_channel_is_removed_with_its_posts_media_and_replays() {
         conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("checks");
     assert_eq!(orphans, 0, "no row points at a removed post");
 }
+
+/// `postkeeper backup` while another process writes: the copy is whole, opens as a store,
+/// and holds every post committed before the backup began; an existing file is kept.
+#[test]
+fn a_backup_is_consistent_while_the_store_is_written() {
+    use postkeeper::model::{NewChannel, NewPost};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let post = |seq: i64| NewPost {
+        message_id: Some(seq),
+        seq,
+        date: Some(1_700_000_000 + seq),
+        text: format!("Пост {seq}: обучение с подкреплением, роботы и нейросети, номер {seq}. ").repeat(8),
+        ..NewPost::default()
+    };
+    let channel = NewChannel::telegram(-1_001_999_000_001, "Big");
+    {
+        let mut archive = postkeeper::store::Archive::open(&db).expect("store");
+        archive
+            .import(|sink| -> Result<(), postkeeper::store::StoreError> {
+                sink.channel(&channel)?;
+                for seq in 1..=3000 {
+                    sink.post(post(seq))?;
+                }
+                Ok(())
+            })
+            .expect("imports");
+    }
+    // A writer adding a post at a time, as the live archive does, all through the backup.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop, channel) = (db.clone(), stop.clone(), channel.clone());
+        std::thread::spawn(move || {
+            let mut archive = postkeeper::store::Archive::open(&db).expect("store");
+            let mut seq = 3001;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                archive
+                    .import(|sink| -> Result<(), postkeeper::store::StoreError> {
+                        sink.channel(&channel)?;
+                        sink.post(post(seq))?;
+                        Ok(())
+                    })
+                    .expect("a live post");
+                seq += 1;
+            }
+            seq - 1
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before: i64 = rusqlite::Connection::open(&db)
+        .expect("opens")
+        .query_row("SELECT max(seq) FROM posts", [], |r| r.get(0))
+        .expect("reads");
+    let copy = dir.path().join("copy.db");
+    let out = run(&db, &["backup", &copy.display().to_string(), "--json"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let last = writer.join().expect("the writer ends");
+    let report = json(&out);
+    assert!(last > before, "the writer went on during the backup ({before} → {last})");
+    let conn = rusqlite::Connection::open(&copy).expect("the copy opens");
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("checks");
+    assert_eq!(check, "ok");
+    let (count, max): (i64, i64) =
+        conn.query_row("SELECT count(*), max(seq) FROM posts", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("reads");
+    assert!(max >= before, "every post committed before the backup began is in it ({max} < {before})");
+    assert_eq!(count, max, "no post missing in between");
+    assert_eq!(report["posts"].as_i64(), Some(count), "{report}");
+    let stats = json(&run(&copy, &["stats", "--json"]));
+    assert_eq!(stats["posts"].as_i64(), Some(count));
+    let found = json(&run(&copy, &["search", "подкреплением", "--json"]));
+    assert!(found.as_array().is_some_and(|h| !h.is_empty()), "the copy's index works");
+    // No temporary file left; an existing backup is not replaced without --force.
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("lists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let size = std::fs::metadata(&copy).expect("exists").len();
+    let again = run(&db, &["backup", &copy.display().to_string()]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(text(&again).contains("--force"), "{}", text(&again));
+    assert_eq!(std::fs::metadata(&copy).expect("exists").len(), size);
+    assert!(run(&db, &["backup", &copy.display().to_string(), "--force"]).status.success());
+}
