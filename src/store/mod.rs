@@ -336,6 +336,15 @@ impl Archive {
             .unwrap_or(0))
     }
 
+    /// The posts of every stem beginning with `prefix`, summed (more than the posts with
+    /// any of them when a post has several).
+    pub fn prefix_doc_count(&self, prefix: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT coalesce(sum(docs), 0) FROM stems WHERE stem >= ?1 AND stem < ?1 || char(1114111)")?
+            .query_row([prefix], |r| r.get(0))?)
+    }
+
     /// Advances with every import that commits, in any process: what a copy of the
     /// vocabulary held in memory is checked against.
     pub fn vocabulary_generation(&self) -> Result<i64> {
