@@ -41,6 +41,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V10__search.sql", include_str!("../../migrations/V10__search.sql"), None),
     ("V11__phrase_pairs.sql", include_str!("../../migrations/V11__phrase_pairs.sql"), None),
     ("V12__stem_bitmaps.sql", include_str!("../../migrations/V12__stem_bitmaps.sql"), None),
+    ("V13__cjk.sql", include_str!("../../migrations/V13__cjk.sql"), Some(import::reindex_cjk)),
 ];
 
 #[derive(Debug, thiserror::Error)]
