@@ -9,6 +9,7 @@ mod bot_chat;
 mod bot_live;
 mod bot_replay;
 mod bot_run;
+mod cjk;
 mod cli;
 mod media;
 mod media_send;
