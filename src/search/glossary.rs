@@ -67,7 +67,8 @@ impl Glossary {
                 .terms
                 .iter()
                 .filter_map(|t| {
-                    let stems: Vec<String> = text::words(t).into_iter().map(|w| w.stem).collect();
+                    // Matched as a phrase: a CJK run at its end without the run-end token.
+                    let stems: Vec<String> = text::phrase_words(t).into_iter().map(|w| w.stem).collect();
                     let key: Vec<String> =
                         text::words(t).into_iter().filter(|w| !is_stopword(&w.folded)).map(|w| w.stem).collect();
                     (!key.is_empty()).then_some(Member { stems, key })
@@ -146,6 +147,16 @@ mod tests {
                 .is_some_and(|f| f.len == 2 && f.others.iter().any(|o| o == &stems("reinforcement learning")))
         );
         assert_eq!(g.longest(&["кукуруз"]), None);
+    }
+
+    #[test]
+    fn a_cjk_member_is_matched_as_the_phrase_of_its_bigrams() {
+        let g = Glossary::parse("[[set]]\nterms = [\"machine learning\", \"机器学习\"]\n", "g.toml").expect("valid");
+        let q = stems("machine learning");
+        let refs: Vec<&str> = q.iter().map(String::as_str).collect();
+        let found = g.longest(&refs).expect("found");
+        // Without the run-end token `习`: the post's run may go on (`机器学习的`).
+        assert_eq!(found.others, [["机器", "器学", "学习"].map(String::from).to_vec()]);
     }
 
     #[test]

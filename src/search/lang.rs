@@ -194,7 +194,15 @@ fn tokens(input: &str) -> Vec<Token> {
 
 /// The words of a piece as one term: a word, or a phrase of several.
 fn term_of(piece: &str) -> Option<Term> {
-    let words = text::words(piece);
+    let mut ranges = text::word_ranges(piece);
+    if let (Some(only), None) = (ranges.next(), ranges.next())
+        && text::is_cjk_word(&piece[only.clone()])
+    {
+        return Some(Term::cjk(&piece[only]));
+    }
+    // A CJK run inside a phrase is its bigrams, and its lone last character when the phrase
+    // goes on after it (the index has it there).
+    let words = text::phrase_words(piece);
     match words.len() {
         0 => None,
         1 => {
@@ -202,7 +210,8 @@ fn term_of(piece: &str) -> Option<Term> {
             Some(Term::word(w.folded, w.stem))
         }
         _ => {
-            let folded = words.iter().map(|w| w.folded.as_str()).collect::<Vec<_>>().join(" ");
+            // As typed (a CJK run whole, for its snippets), not as its tokens.
+            let folded = text::word_ranges(piece).map(|r| text::fold(&piece[r])).collect::<Vec<_>>().join(" ");
             Some(Term::phrase(folded, words.into_iter().map(|w| w.stem).collect()))
         }
     }

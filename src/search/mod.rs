@@ -593,6 +593,10 @@ impl Search<'_> {
         if t.prefix {
             return t.expansions.iter().map(|s| self.archive.doc_count(s)).sum::<Result<i64>>();
         }
+        if t.cjk_char {
+            // At most the posts of every token it begins (a post may hold several).
+            return self.archive.prefix_doc_count(&t.stem);
+        }
         self.archive.doc_count(&t.stem)
     }
 
@@ -797,7 +801,8 @@ impl Search<'_> {
         if total == 0 && query.terms.len() > 1 && scope.hashtags.is_empty() {
             // A word the archive does not have at all is likely a typo: its correction, if
             // one finds something, beats a result that ignores the word.
-            let unknown = correct && docs.iter().zip(&query.terms).any(|(&d, t)| d == 0 && !has_digit(&t.folded));
+            let unknown = correct
+                && docs.iter().zip(&query.terms).any(|(&d, t)| d == 0 && !has_digit(&t.folded) && !has_cjk(&t.folded));
             let correction = if unknown { self.suggest_parsed(parsed, scope)? } else { None };
             if correction.is_some() {
                 return Ok(SearchPage { suggestion: correction, ..SearchPage::empty() });
@@ -1316,6 +1321,11 @@ pub(crate) fn has_digit(word: &str) -> bool {
     word.chars().any(|c| c.is_numeric())
 }
 
+/// CJK words are never "corrected" either: their tokens are bigrams, no word forms.
+pub(crate) fn has_cjk(word: &str) -> bool {
+    word.chars().any(text::is_cjk)
+}
+
 /// An extract of `body` of about `width` words around the densest run of
 /// matched words (the title line is left out when the body has more).
 pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
@@ -1339,9 +1349,15 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
     let mut words: Vec<Range<usize>> = Vec::with_capacity(source.len() / 8 + 1);
     // Indexes (into `words`) of the matched words, ascending.
     let mut marks: Vec<usize> = Vec::new();
+    // The query's CJK words, marked where they are inside a post's runs.
+    let cjk: Vec<&str> = query.terms.iter().flat_map(query::Term::cjk_words).collect();
     let mut folded = String::new();
     for range in text::word_ranges(source) {
         let word = &source[range.clone()];
+        if !cjk.is_empty() && text::is_cjk_word(word) {
+            mark_in_run(range, source, &cjk, &mut words, &mut marks);
+            continue;
+        }
         if text::folded_first(word).is_some_and(|c| firsts.contains(&c)) {
             folded.clear();
             text::fold_into(word, &mut folded);
@@ -1371,6 +1387,32 @@ pub fn snippet(body: &str, query: &Query, width: usize) -> Snippet {
     // Near the end of a text, use the room before the marks rather than leave it empty.
     let start = start.min(words.len().saturating_sub(width));
     extract(source, &words, &marks, start, width)
+}
+
+/// A CJK run of a snippet's source as its pieces: each of the query's CJK words found in it
+/// (the longest at a place) a marked piece, the text between them a piece of its own.
+fn mark_in_run(run: Range<usize>, source: &str, cjk: &[&str], words: &mut Vec<Range<usize>>, marks: &mut Vec<usize>) {
+    let text = &source[run.clone()];
+    let mut plain = 0;
+    let mut at = 0;
+    while at < text.len() {
+        let found = cjk.iter().filter(|w| text[at..].starts_with(**w)).map(|w| w.len()).max();
+        match found {
+            Some(n) if n > 0 => {
+                if plain < at {
+                    words.push(run.start + plain..run.start + at);
+                }
+                marks.push(words.len());
+                words.push(run.start + at..run.start + at + n);
+                at += n;
+                plain = at;
+            }
+            _ => at += text[at..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    if plain < text.len() {
+        words.push(run.start + plain..run.end);
+    }
 }
 
 /// Words `start..start + width` of `source` (split as `words`) as pieces, the words at
@@ -1528,6 +1570,23 @@ mod tests {
             let query = Query::parse("b");
             assert_eq!(snippet(body, &query, 28), reference_snippet(body, &query, 28), "{body:?}");
         }
+    }
+
+    #[test]
+    fn snippet_marks_cjk_words_inside_their_runs() {
+        let body = "标题\n课程内容是高等数学，GPT模型也讲高等数学。";
+        let marked = |q: &str| -> Vec<String> {
+            snippet(body, &Query::parse(q), 28).0.into_iter().filter(|p| p.mark).map(|p| p.text).collect()
+        };
+        assert_eq!(marked("高等数学"), ["高等数学", "高等数学"]);
+        assert_eq!(marked("模型"), ["模型"]);
+        assert_eq!(marked("学"), ["学", "学"]);
+        assert_eq!(snippet(body, &Query::parse("高等数学"), 28).plain(), "课程内容是高等数学，GPT模型也讲高等数学。");
+        // Russian words beside them are marked as before.
+        let ru = "Заголовок\nРоботы 机器人 учатся";
+        let pieces = snippet(ru, &Query::parse("робот 机器人"), 28).0;
+        let marks: Vec<&str> = pieces.iter().filter(|p| p.mark).map(|p| p.text.as_str()).collect();
+        assert_eq!(marks, ["Роботы", "机器人"]);
     }
 
     #[test]

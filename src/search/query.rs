@@ -126,6 +126,9 @@ pub struct Term {
     pub all_of: Vec<String>,
     /// Equivalent terms from the glossary (each a stem or a phrase of stems), matched too.
     pub alternatives: Vec<Vec<String>>,
+    /// A single CJK character: matched as `"X"*`, every bigram it begins and the lone
+    /// character a run ends with (`text::grams`), so any post with it anywhere in a run.
+    pub cjk_char: bool,
 }
 
 impl Term {
@@ -139,7 +142,25 @@ impl Term {
             phrase: Vec::new(),
             all_of: Vec::new(),
             alternatives: Vec::new(),
+            cjk_char: false,
         }
+    }
+
+    /// A CJK word (a run of `text::is_cjk` letters) as typed: the phrase of its bigrams
+    /// (adjacent, as in the post: `高等数学` is `"高等 等数 数学"`), one bigram, or one
+    /// character. Never a prefix: an input method hands over whole words.
+    pub fn cjk(word: &str) -> Term {
+        let grams: Vec<String> = text::query_grams(word).into_iter().map(str::to_string).collect();
+        match grams.as_slice() {
+            [one] if one.chars().nth(1).is_none() => Term { cjk_char: true, ..Term::word(word.into(), one.clone()) },
+            [one] => Term::word(word.into(), one.clone()),
+            _ => Term::phrase(word.into(), grams),
+        }
+    }
+
+    /// The CJK words of this term as typed (for snippets: they are marked inside their runs).
+    pub fn cjk_words(&self) -> impl Iterator<Item = &str> {
+        self.folded.split(' ').filter(|w| text::is_cjk_word(w))
     }
 
     /// A phrase of several stems; its rarest-looking stem stands for it where one stem is needed.
@@ -161,9 +182,19 @@ pub(crate) const MAX_TERMS: usize = 16;
 impl Query {
     pub fn parse(input: &str) -> Query {
         let mut terms: Vec<Term> = Vec::new();
-        for w in text::words(input) {
-            if !terms.iter().any(|t| t.stem == w.stem) {
-                terms.push(Term::word(w.folded, w.stem));
+        for range in text::word_ranges(input) {
+            let word = &input[range];
+            if text::is_cjk_word(word) {
+                let t = Term::cjk(word);
+                if !terms.iter().any(|q| q.stem == t.stem && q.phrase == t.phrase && q.cjk_char == t.cjk_char) {
+                    terms.push(t);
+                }
+                continue;
+            }
+            let folded = text::fold(word);
+            let stem = text::stem_folded(&folded).into_owned();
+            if !terms.iter().any(|t| t.stem == stem && t.phrase.is_empty()) {
+                terms.push(Term::word(folded, stem));
             }
         }
         if terms.iter().any(|t| !is_stopword(&t.folded)) {
@@ -173,7 +204,7 @@ impl Query {
         // A prefix only helps when the input ends inside a word (still being typed).
         let ends_in_word = input.chars().last().is_some_and(text::is_word_char);
         if let Some(last) = terms.last_mut() {
-            last.prefix = ends_in_word && last.folded.chars().count() >= 3;
+            last.prefix = ends_in_word && last.folded.chars().count() >= 3 && !text::is_cjk_word(&last.folded);
         }
         Query { terms }
     }
@@ -193,6 +224,7 @@ impl Query {
             format!("({})", t.all_of.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" AND "))
         } else {
             match (t.prefix, t.expansions.as_slice()) {
+                _ if t.cjk_char => format!("{}*", quote(&t.stem)),
                 (false, _) => quote(&t.stem),
                 (true, []) => format!("{}*", quote(&t.stem)),
                 (true, stems) => format!("({})", stems.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" OR ")),
@@ -226,7 +258,7 @@ impl Query {
     /// Can a bit of `stem_bitmaps` (src/store/pairs.rs) match this term? A whole word, nothing
     /// from the glossary (whether its stem has a bit is the store's to say).
     pub fn masked(t: &Term) -> bool {
-        t.phrase.is_empty() && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()
+        t.phrase.is_empty() && !t.prefix && !t.cjk_char && t.all_of.is_empty() && t.alternatives.is_empty()
     }
 
     /// Phrases in the phrase index, ANDed: each as the phrase of its adjacent pairs of
@@ -258,7 +290,7 @@ impl Query {
             if !t.phrase.is_empty() {
                 return t.phrase.iter().any(|s| s == stem);
             }
-            t.stem == stem || (t.prefix && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded)))
+            t.stem == stem || ((t.prefix || t.cjk_char) && (stem.starts_with(&t.stem) || folded.starts_with(&t.folded)))
         })
     }
 }
@@ -328,6 +360,24 @@ mod tests {
         assert!(typed.matches("учен", "xyz"));
         assert!(typed.matches("xyz", "учимся"));
         assert!(!typed.matches("xyz", "xyz"));
+    }
+
+    #[test]
+    fn a_cjk_word_is_the_phrase_of_its_bigrams() {
+        let q = Query::parse("高等数学");
+        let [t] = &q.terms[..] else { panic!("{q:?}") };
+        assert_eq!(t.phrase, ["高等", "等数", "数学"]);
+        assert!(!t.prefix, "a CJK word is never a prefix");
+        assert_eq!(q.all_expr().as_deref(), Some("\"高等 等数 数学\""));
+        // One bigram: a word; one character: the prefix of the tokens it begins.
+        assert_eq!(Query::parse("开源").all_expr().as_deref(), Some("\"开源\""));
+        assert_eq!(Query::parse("好").all_expr().as_deref(), Some("\"好\"*"));
+        // Mixed with Latin: two words, each searched as its script is.
+        let q = Query::parse("GPT模型 ");
+        assert_eq!(q.all_expr().as_deref(), Some("\"gpt\" AND \"模型\""));
+        let q = Query::parse("ラーメン 東京");
+        assert_eq!(q.all_expr().as_deref(), Some("\"ラー ーメ メン\" AND \"東京\""));
+        assert!(!Query::masked(&Query::parse("好").terms[0]));
     }
 
     #[test]

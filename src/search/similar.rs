@@ -106,7 +106,9 @@ impl Search<'_> {
         let size: i64 = self.conn().query_row("SELECT coalesce(max(id), 1) FROM posts", [], |r| r.get(0))?;
         let mut tf: FxHashMap<String, (u32, String)> = FxHashMap::default();
         for w in text::words(&post.body) {
-            if w.folded.chars().count() < 3 || is_stopword(&w.folded) || w.folded.chars().all(|c| c.is_numeric()) {
+            // A CJK bigram is a word's worth of meaning; its lone run-end character is not.
+            let short = if text::is_cjk_word(&w.folded) { 2 } else { 3 };
+            if w.folded.chars().count() < short || is_stopword(&w.folded) || w.folded.chars().all(|c| c.is_numeric()) {
                 continue;
             }
             tf.entry(w.stem).or_insert((0, w.folded)).0 += 1;

@@ -503,3 +503,57 @@ fn a_glossary_terms_common_stem_filters_without_ranking() -> Result<()> {
     assert_eq!(with_common, [1, 4, 5], "both stems, or the English term; not `собака` alone");
     Ok(())
 }
+
+/// A store written before CJK runs were split into bigrams (schema 12: a run one token):
+/// opening it re-indexes the posts with CJK letters, and only those; a word inside a run
+/// is found, the old run leaves the counts and the vocabulary, Russian is as it was.
+#[test]
+fn upgrade_indexes_the_words_inside_cjk_runs() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let path = dir.path().join("old.db");
+    let cjk = "课程内容是高等数学，GPT模型";
+    {
+        let mut conn = Connection::open(&path)?;
+        apply_migrations(&mut conn, 0, 12)?;
+        // As the version before wrote them: whole runs as tokens, counted as such.
+        conn.execute_batch(&format!(
+            "INSERT INTO channels(id, source_key, title) VALUES (1, 'tg:-100', 'Old');
+             INSERT INTO posts(id, channel_id, seq, title, body) VALUES
+                (7, 1, 1, '{cjk}', '{cjk}'),
+                (8, 1, 2, 'Роботы', 'Роботы учатся');
+             INSERT INTO posts_fts(rowid, title, body) VALUES
+                (7, '课程内容是高等数学 gpt模型', '课程内容是高等数学 gpt模型'),
+                (8, 'робот', 'робот учат');
+             INSERT INTO stems(stem, docs) VALUES ('课程内容是高等数学', 1), ('gpt模型', 1), ('робот', 1), ('учат', 1);
+             INSERT INTO vocabulary(word, freq) VALUES ('课程内容是高等数学', 1), ('gpt模型', 1), ('роботы', 1), ('учатся', 1);"
+        ))?;
+    }
+    let archive = Archive::open(&path)?;
+    let version: i64 = archive.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let ids =
+        |q: &str| -> Result<Vec<i64>> { Ok(search(&archive, q, 0, 10)?.hits.iter().map(|h| h.post.id).collect()) };
+    assert_eq!(ids("高等数学")?, [7]);
+    assert_eq!(ids("模型")?, [7]);
+    assert_eq!(ids("GPT")?, [7]);
+    assert_eq!(ids("роботы")?, [8]);
+    // The Russian post's row was not rewritten: its old (here: shortened) tokens stay.
+    let body: String = archive.conn().query_row(
+        "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'body:\"робот учат\"'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n.to_string()),
+    )?;
+    assert_eq!(body, "1");
+    assert_eq!(archive.doc_count("课程内容是高等数学")?, 0);
+    assert_eq!(archive.doc_count("gpt模型")?, 0);
+    assert_eq!(archive.doc_count("数学")?, 1);
+    assert_eq!(archive.doc_count("gpt")?, 1);
+    assert_eq!(archive.doc_count("робот")?, 1);
+    let words: i64 = archive.conn().query_row(
+        "SELECT count(*) FROM vocabulary WHERE word GLOB '*模型*' OR word GLOB '*数学*'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(words, 0);
+    Ok(())
+}

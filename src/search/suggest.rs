@@ -53,7 +53,8 @@ impl Vocabulary {
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let stem = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-                if !has_digit(stem) {
+                // CJK bigrams are no corrections (and a memory-hungry part of a CJK archive's stems).
+                if !has_digit(stem) && !super::has_cjk(stem) {
                     v.add(stem, row.get(1)?);
                 }
             }
@@ -105,7 +106,7 @@ impl Search<'_> {
         let mut fixes: Vec<(String, String)> = Vec::new();
         let mut known: Vec<(String, String)> = Vec::new();
         for t in parsed.query.terms.iter().filter(|t| t.phrase.is_empty()) {
-            if has_digit(&t.folded) {
+            if has_digit(&t.folded) || super::has_cjk(&t.folded) {
                 continue;
             }
             if self.archive.doc_count(&t.stem)? > 0 {

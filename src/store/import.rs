@@ -479,6 +479,118 @@ pub(super) fn reindex(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Re-indexes the posts that have CJK letters (V14): their runs were one token each, and are
+/// their bigrams now (`text::grams`). Only those posts are read again and written (a
+/// Russian archive's rows stay as they are: a read of every post, no write); their stems'
+/// post counts move from the old tokens to the new, the old runs leave the vocabulary, and
+/// the phrase index, where it has them, gets them anew.
+pub(super) fn reindex_cjk(tx: &Transaction<'_>) -> Result<()> {
+    // The tokens as the version before split them: a run of letters and digits of any
+    // script, its CJK letters included, folded and stemmed whole.
+    fn old_words(text: &str) -> Vec<(String, String)> {
+        text.split(|c: char| !text::is_word_char(c))
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let folded = text::fold(w);
+                let stem = text::stem_folded(&folded).into_owned();
+                (folded, stem)
+            })
+            .collect()
+    }
+    fn has_cjk(text: &str) -> bool {
+        // Every CJK letter's UTF-8 lead byte is 0xE1 or above; Cyrillic's are 0xD0 and 0xD1.
+        text.bytes().any(|b| b >= 0xE1) && text.chars().any(text::is_cjk)
+    }
+    let mut ids: Vec<i64> = Vec::new();
+    {
+        let mut select = tx.prepare("SELECT id, title, body FROM posts")?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let text = |i: usize| -> Result<&str> { Ok(row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?) };
+            let (title, body) = (text(1)?, text(2)?);
+            if has_cjk(title) || has_cjk(body) {
+                ids.push(row.get(0)?);
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(posts = ids.len(), "indexing the Chinese, Japanese and Korean words of posts (once)");
+    let mut lexicon = Lexicon::new();
+    let mut pairs = super::pairs::Upkeep::default();
+    // Posts each old stem leaves, and the old CJK word forms (to leave the vocabulary).
+    let mut left: rustc_hash::FxHashMap<String, i64> = rustc_hash::FxHashMap::default();
+    let mut old_forms: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
+    {
+        let mut read = tx.prepare("SELECT title, body FROM posts WHERE id = ?1")?;
+        let mut delete = tx.prepare("DELETE FROM posts_fts WHERE rowid = ?1")?;
+        let mut insert = tx.prepare("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?;
+        for &id in &ids {
+            let (title, body): (String, String) = read.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut stems: Vec<String> = Vec::new();
+            for (folded, stem) in old_words(&body) {
+                if folded.chars().any(text::is_cjk) {
+                    old_forms.insert(folded);
+                }
+                stems.push(stem);
+            }
+            stems.sort_unstable();
+            stems.dedup();
+            for stem in stems {
+                *left.entry(stem).or_default() += 1;
+            }
+            let title = lexicon.stemmed(&title);
+            let body = lexicon.count(&body).stemmed;
+            delete.execute([id])?;
+            insert.execute(params![id, title, body])?;
+            pairs.forget(tx, id)?;
+            pairs.write(tx, id, &title, &body)?;
+        }
+    }
+    pairs.finish(tx)?;
+    let mut leave = tx.prepare("UPDATE stems SET docs = docs - ?2 WHERE stem = ?1")?;
+    for (stem, n) in &left {
+        leave.execute(params![stem, n])?;
+    }
+    tx.execute("DELETE FROM stems WHERE docs <= 0", [])?;
+    let mut add = tx.prepare(
+        "INSERT INTO stems(stem, docs) VALUES (?1, ?2) ON CONFLICT(stem) DO UPDATE SET docs = docs + excluded.docs",
+    )?;
+    for (stem, n) in lexicon.stem_counts() {
+        add.execute(params![stem, n])?;
+    }
+    let mut forget = tx.prepare("DELETE FROM vocabulary WHERE word = ?1")?;
+    for form in &old_forms {
+        forget.execute([form])?;
+    }
+    // A run's Latin or Cyrillic part (`gpt` of `gpt模型`) is a word of its own now.
+    let mut word = tx.prepare(
+        "INSERT INTO vocabulary(word, freq) VALUES (?1, ?2) ON CONFLICT(word) DO UPDATE SET freq = freq + excluded.freq",
+    )?;
+    for (form, n) in lexicon.word_counts() {
+        if !is_word(tx, form)? {
+            word.execute(params![form, n])?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('vocabulary_generation', '1')
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [],
+    )?;
+    tracing::info!(posts = ids.len(), "Chinese, Japanese and Korean words indexed");
+    Ok(())
+}
+
+/// Does the vocabulary have this word form already? (Then its count already holds it.)
+fn is_word(tx: &Transaction<'_>, form: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM vocabulary WHERE word = ?1")?
+        .query_row([form], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Topic indices of a post body.
 pub(crate) fn topics_of(taxonomy: &Taxonomy, body: &str) -> Vec<usize> {
     let words = text::words(body);

@@ -46,6 +46,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
     ("V11__phrase_pairs.sql", include_str!("../../migrations/V11__phrase_pairs.sql"), None),
     ("V12__stem_bitmaps.sql", include_str!("../../migrations/V12__stem_bitmaps.sql"), None),
     ("V13__reactions_extra.sql", include_str!("../../migrations/V13__reactions_extra.sql"), Some(add_post_columns)),
+    ("V14__cjk.sql", include_str!("../../migrations/V14__cjk.sql"), Some(import::reindex_cjk)),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -354,6 +355,15 @@ impl Archive {
             .query_row([stem], |r| r.get(0))
             .optional()?
             .unwrap_or(0))
+    }
+
+    /// The posts of every stem beginning with `prefix`, summed (more than the posts with
+    /// any of them when a post has several).
+    pub fn prefix_doc_count(&self, prefix: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT coalesce(sum(docs), 0) FROM stems WHERE stem >= ?1 AND stem < ?1 || char(1114111)")?
+            .query_row([prefix], |r| r.get(0))?)
     }
 
     /// Advances with every import that commits, in any process: what a copy of the

@@ -46,10 +46,11 @@ pub struct Lexicon {
     folded: String,
 }
 
-/// Words worth suggesting: real words of 3..=40 characters with a letter in them.
+/// Words worth suggesting: real words of 3..=40 characters with a letter in them. (A CJK
+/// token is a bigram or one character: never suggested, never a correction.)
 pub fn suggestible(folded: &str) -> bool {
     let n = folded.chars().count();
-    (3..=40).contains(&n) && folded.chars().any(char::is_alphabetic)
+    (3..=40).contains(&n) && folded.chars().any(char::is_alphabetic) && !folded.chars().any(text::is_cjk)
 }
 
 impl Lexicon {
@@ -105,19 +106,33 @@ impl Lexicon {
         let mut out = Analysis { stemmed: String::with_capacity(text.len()), stems: Vec::new() };
         let mut folded = std::mem::take(&mut self.folded);
         for range in text::word_ranges(text) {
-            folded.clear();
-            text::fold_into(&text[range], &mut folded);
-            let form = self.form(&folded);
-            tally(self, form);
-            let stem = self.forms[form].1.stem;
-            if !out.stemmed.is_empty() {
-                out.stemmed.push(' ');
+            let word = &text[range];
+            if text::is_cjk_word(word) {
+                // Its bigrams, each a form and a stem of its own (CJK has no case to fold).
+                for gram in text::grams(word) {
+                    self.token(gram, &mut out, &mut tally);
+                }
+                continue;
             }
-            out.stemmed.push_str(&self.stems[stem as usize].text);
-            out.stems.push(stem);
+            folded.clear();
+            text::fold_into(word, &mut folded);
+            self.token(&folded, &mut out, &mut tally);
         }
         self.folded = folded;
         out
+    }
+
+    /// Counts one token (a folded word form) and appends its stem to `out`.
+    #[inline]
+    fn token(&mut self, folded: &str, out: &mut Analysis, tally: &mut impl FnMut(&mut Self, usize)) {
+        let form = self.form(folded);
+        tally(self, form);
+        let stem = self.forms[form].1.stem;
+        if !out.stemmed.is_empty() {
+            out.stemmed.push(' ');
+        }
+        out.stemmed.push_str(&self.stems[stem as usize].text);
+        out.stems.push(stem);
     }
 
     /// The text of a stem id.
@@ -143,8 +158,11 @@ mod tests {
     #[test]
     fn matches_the_plain_analysis() {
         let mut lexicon = Lexicon::new();
-        for text in ["Торговых стратегий — ТОРГОВАЯ стратегия!", "M1, Wave2vec и Kepler-1705b; ёлки-палки 🙂 <b>"]
-        {
+        for text in [
+            "Торговых стратегий — ТОРГОВАЯ стратегия!",
+            "M1, Wave2vec и Kepler-1705b; ёлки-палки 🙂 <b>",
+            "GPT模型的课程内容是高等数学，東京でラーメン、인공지능 연구 好",
+        ] {
             let analysis = lexicon.count(text);
             assert_eq!(analysis.stemmed, text::stemmed(text));
             let stems: Vec<String> = text::words(text).into_iter().map(|w| w.stem).collect();
@@ -169,5 +187,18 @@ mod tests {
         assert_eq!(stems.get(text::stem("робот").as_str()), Some(&2));
         assert_eq!(stems.get("и"), Some(&1));
         assert_eq!(stems.get(text::stem("кошки").as_str()), None);
+    }
+
+    #[test]
+    fn cjk_bigrams_are_counted_per_post_and_never_suggested() {
+        let mut lexicon = Lexicon::new();
+        lexicon.count("开源项目，开源社区");
+        lexicon.count("开源");
+        let stems: FxHashMap<&str, i64> = lexicon.stem_counts().collect();
+        assert_eq!(stems.get("开源"), Some(&2));
+        assert_eq!(stems.get("源项"), Some(&1));
+        assert_eq!(stems.get("区"), Some(&1));
+        assert_eq!(lexicon.word_counts().count(), 0, "no CJK token is a word to suggest");
+        assert!(!suggestible("开源项目"));
     }
 }

@@ -10,6 +10,7 @@ mod bot_live;
 mod bot_replay;
 mod bot_run;
 mod channels;
+mod cjk;
 mod cli;
 mod exports;
 mod media;
