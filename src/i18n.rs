@@ -174,6 +174,13 @@ pub struct Texts {
     pub similar_header: &'static str,
     pub similar_none: &'static str,
     pub similar_usage: &'static str,
+    /// A greeting or thanks in a private chat, answered without a search.
+    pub greeting_hello: &'static str,
+    pub greeting_thanks: &'static str,
+    pub greeting_help: &'static str,
+    /// Searches to try, drawn from the archive. Slots: a, b (HTML, made by the caller).
+    pub examples_two: &'static str,
+    pub examples_one: &'static str,
 }
 
 pub static RU: Texts = Texts {
@@ -334,6 +341,11 @@ pub static RU: Texts = Texts {
     similar_header: "🔗 Похожие на пост {id} «{title}»",
     similar_none: "Похожих постов не нашлось.",
     similar_usage: "Укажите номер поста, например: <code>/similar 3</code>",
+    greeting_hello: "Здравствуйте! Я ищу посты в архиве канала: просто напишите, что найти.",
+    greeting_thanks: "Пожалуйста! Если нужно найти что-то ещё, просто напишите слова.",
+    greeting_help: "Что ещё я умею: /help",
+    examples_two: "Например: {a} или {b}",
+    examples_one: "Например: {a}",
 };
 
 pub static EN: Texts = Texts {
@@ -494,6 +506,11 @@ pub static EN: Texts = Texts {
     similar_header: "🔗 Like post {id} “{title}”",
     similar_none: "No similar posts found.",
     similar_usage: "Give a post number, e.g. <code>/similar 3</code>",
+    greeting_hello: "Hello! I find posts in the channel's archive: just write what to look for.",
+    greeting_thanks: "You're welcome! To find something else, just write some words.",
+    greeting_help: "All I can do: /help",
+    examples_two: "For example: {a} or {b}",
+    examples_one: "For example: {a}",
 };
 
 impl Lang {

@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod command;
+pub mod greeting;
 
 use std::path::PathBuf;
 
@@ -176,10 +177,14 @@ pub fn forwarded_channel(lang: Lang, channel_id: i64, title: &str) -> Reply {
     Reply::text(fill(t.id_forwarded_channel, &[("id", &channel_id.to_string()), ("title", &escape(title))]))
 }
 
-/// Replies to a message that is not a command: a search in private chats, nothing elsewhere.
+/// Replies to a message that is not a command: in private chats a greeting to a greeting
+/// or thanks, a search to anything else; nothing elsewhere.
 pub fn on_text(archive: &mut Archive, ctx: &Ctx, text: &str) -> Result<Vec<Reply>, StoreError> {
     if !ctx.private || text.trim().is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some(kind) = greeting::greeting(text) {
+        return Ok(vec![greeting::reply(archive, ctx.lang, kind)?]);
     }
     Ok(vec![search(archive, ctx, text)?])
 }
