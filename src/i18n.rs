@@ -181,6 +181,8 @@ pub struct Texts {
     /// Searches to try, drawn from the archive. Slots: a, b (HTML, made by the caller).
     pub examples_two: &'static str,
     pub examples_one: &'static str,
+    /// The toast of the current-page button. Slots: page, pages.
+    pub page_toast: &'static str,
 }
 
 pub static RU: Texts = Texts {
@@ -346,6 +348,7 @@ pub static RU: Texts = Texts {
     greeting_help: "Что ещё я умею: /help",
     examples_two: "Например: {a} или {b}",
     examples_one: "Например: {a}",
+    page_toast: "Страница {page} из {pages}",
 };
 
 pub static EN: Texts = Texts {
@@ -511,6 +514,7 @@ pub static EN: Texts = Texts {
     greeting_help: "All I can do: /help",
     examples_two: "For example: {a} or {b}",
     examples_one: "For example: {a}",
+    page_toast: "Page {page} of {pages}",
 };
 
 impl Lang {

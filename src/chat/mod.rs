@@ -247,7 +247,7 @@ fn pager(page: usize, pages: usize, make: impl Fn(usize) -> Action) -> Vec<Butto
     if page > 0 {
         row.push(Button::callback("◀", make(page - 1)));
     }
-    row.push(Button::callback(format!("{}/{pages}", page + 1), Action::Noop));
+    row.push(Button::callback(format!("{}/{pages}", page + 1), Action::Page { page: page + 1, pages }));
     if page + 1 < pages {
         row.push(Button::callback("▶", make(page + 1)));
     }
@@ -503,6 +503,10 @@ pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<Callb
     };
     Ok(match action {
         Action::Noop => CallbackReply::default(),
+        Action::Page { page, pages } => CallbackReply {
+            toast: Some(fill(t.page_toast, &[("page", &page.to_string()), ("pages", &pages.to_string())])),
+            ..Default::default()
+        },
         Action::Search { query, page } => match archive.query_text(query)? {
             Some(text) => {
                 archive.remember_query(&text, ctx.now.timestamp())?;

@@ -62,6 +62,8 @@ async fn search_pages_forward_back_and_past_the_end() {
     let edits = h.tg.calls_to("editMessageText").len();
     let noop = button(&page1, "1/4").expect("page label");
     h.exchange(updates::callback(ME, Some("ru"), &page1, &noop), "answerCallbackQuery", 1).await;
+    let answer = h.tg.calls_to("answerCallbackQuery").pop().expect("answered");
+    assert_eq!(answer.params["text"], "Страница 1 из 4", "the page counter names the page");
     h.exchange(updates::callback(ME, Some("ru"), &page1, &back), "answerCallbackQuery", 1).await;
     assert_eq!(h.tg.calls_to("editMessageText").len(), edits, "no identical edit was attempted");
 
