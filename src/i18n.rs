@@ -183,6 +183,10 @@ pub struct Texts {
     pub examples_one: &'static str,
     /// The toast of the current-page button. Slots: page, pages.
     pub page_toast: &'static str,
+    /// The console, a number that is no button of the last reply. Slots: n, range.
+    pub no_button: &'static str,
+    /// The same when the last reply had no buttons. Slot: n.
+    pub no_buttons: &'static str,
 }
 
 pub static RU: Texts = Texts {
@@ -349,6 +353,8 @@ pub static RU: Texts = Texts {
     examples_two: "Например: {a} или {b}",
     examples_one: "Например: {a}",
     page_toast: "Страница {page} из {pages}",
+    no_button: "Кнопки {n} здесь нет: можно нажать {range}. Чтобы искать число, напишите /search {n}",
+    no_buttons: "Здесь нет кнопок. Чтобы искать число, напишите /search {n}",
 };
 
 pub static EN: Texts = Texts {
@@ -515,6 +521,8 @@ pub static EN: Texts = Texts {
     examples_two: "For example: {a} or {b}",
     examples_one: "For example: {a}",
     page_toast: "Page {page} of {pages}",
+    no_button: "There is no button {n} here: press {range}. To search for the number, write /search {n}",
+    no_buttons: "There are no buttons here. To search for the number, write /search {n}",
 };
 
 impl Lang {

@@ -220,8 +220,11 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
         out.push_str(&format!("<code>{}</code> — {what}\n", escape(example)));
     }
     out.push('\n');
-    out.push_str(&escape(&t.inline_hint.replace("{bot}", &ctx.bot_username)));
-    out.push('\n');
+    // Inline mode is Telegram's: the console (no Telegram user) has no bot to name.
+    if ctx.user_id.is_some() {
+        out.push_str(&escape(&t.inline_hint.replace("{bot}", &ctx.bot_username)));
+        out.push('\n');
+    }
     out.push_str(t.plain_text_hint);
     Ok(Reply::text(out))
 }
