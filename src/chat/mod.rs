@@ -128,13 +128,15 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
         Command::Search(q) => vec![search(archive, ctx, &q)?],
         Command::Random => random(archive, ctx)?,
         Command::Topic(name) => vec![topic_by_name(archive, ctx, &name)?],
-        Command::Post(arg) => match arg.trim().trim_start_matches('#').parse::<i64>() {
-            Ok(id) => post(archive, ctx, id)?,
-            Err(_) => vec![Reply::text(t.post_usage)],
+        Command::Post(arg) => match post_number(&arg) {
+            PostNumber::Id(id) => post(archive, ctx, id)?,
+            PostNumber::NoSuchPost => vec![Reply::text(t.no_post)],
+            PostNumber::NotANumber => vec![Reply::text(t.post_usage)],
         },
-        Command::Similar(arg) => match arg.trim().trim_start_matches('#').parse::<i64>() {
-            Ok(id) => vec![similar_page(archive, ctx, id, 0)?],
-            Err(_) => vec![Reply::text(t.similar_usage)],
+        Command::Similar(arg) => match post_number(&arg) {
+            PostNumber::Id(id) => vec![similar_page(archive, ctx, id, 0)?],
+            PostNumber::NoSuchPost => vec![Reply::text(t.no_post)],
+            PostNumber::NotANumber => vec![Reply::text(t.similar_usage)],
         },
         Command::Replay(_) | Command::Schedule(_) | Command::Queue | Command::Cancel(_) => {
             let settings = match &ctx.access {
@@ -155,6 +157,29 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
         Command::Id => vec![id(ctx)],
         Command::Unknown(_) => vec![Reply::text(t.unknown_command)],
     })
+}
+
+/// What the argument of `/post` or `/similar` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PostNumber {
+    Id(i64),
+    /// A whole number no post can have (zero, negative, beyond i64): the person meant a
+    /// post, and there is none, which is what to tell them.
+    NoSuchPost,
+    /// Not a number at all (or nothing): how to write the command.
+    NotANumber,
+}
+
+fn post_number(arg: &str) -> PostNumber {
+    let digits = arg.trim().trim_start_matches('#');
+    let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+    if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+        return PostNumber::NotANumber;
+    }
+    match digits.parse::<i64>() {
+        Ok(id) if id > 0 => PostNumber::Id(id),
+        _ => PostNumber::NoSuchPost,
+    }
 }
 
 /// `/id`: what an admin pastes into `.env` (POSTKEEPER_ADMINS), and a group's own id.
