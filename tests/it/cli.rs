@@ -195,3 +195,35 @@ fn retag_reads_the_edited_taxonomy() {
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("bad.toml"));
     assert_eq!(json(&run(&db, &["topics", "--json"]))[0]["slug"], "space");
 }
+
+#[test]
+fn a_store_that_cannot_be_opened_is_one_line_naming_the_file_and_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nonexistent/dir/x.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_postkeeper"))
+        .current_dir(dir.path())
+        .args(["--db", missing.to_str().expect("utf8"), "stats"])
+        .env_remove("POSTKEEPER_DB")
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let folder = dir.path().join("nonexistent/dir");
+    assert_eq!(
+        stderr(&out),
+        format!("error: cannot open the store {}: the folder {} does not exist\n", missing.display(), folder.display())
+    );
+    assert!(!folder.exists(), "nothing was created");
+
+    let text = dir.path().join("x.db");
+    std::fs::write(&text, "these are notes, not a database\n".repeat(200)).expect("write");
+    for command in [&["stats"][..], &["search", "робот"], &["import", &fixture("export_single/result.json")]] {
+        let out = run(&text, command);
+        assert_eq!(out.status.code(), Some(1), "{command:?}");
+        assert_eq!(
+            stderr(&out),
+            format!("error: {} is not a postkeeper store (not an SQLite file)\n", text.display()),
+            "{command:?}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&text).map(|t| t.len()).ok(), Some(32 * 200), "the file is untouched");
+}
