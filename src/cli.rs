@@ -572,6 +572,8 @@ fn remove_channel(db: &Path, media_dir: &Path, id: &str, yes: bool) -> anyhow::R
     Ok(())
 }
 
+const NO_REPLAY_CHAT: &str = "POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set";
+
 enum ReplayCommand {
     Queue,
     /// `WHAT WHEN`
@@ -583,16 +585,24 @@ enum ReplayCommand {
 fn replay_command(settings: &Settings, command: ReplayCommand) -> anyhow::Result<()> {
     use crate::replay::commands::{self as replay, Access, Surface};
     let archive = crate::ingest::open_or_seed(&settings.config.db)?;
-    let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
-        bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
-    };
     let (lang, now) = (Lang::En, chrono::Utc::now());
+    let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
+        if let ReplayCommand::Queue = command {
+            // What is waiting can be listed before replays are set up; the note says why
+            // nothing of it goes out.
+            let answer = replay::queue(&archive, settings.config.timezone, lang, now)?;
+            say!("{}", crate::render::html::to_text(&answer.html, true));
+            eprintln!("note: {NO_REPLAY_CHAT}: nothing is sent until it is");
+            return Ok(());
+        }
+        bail!("{NO_REPLAY_CHAT}: replays have nowhere to go");
+    };
     let answer = match command {
         ReplayCommand::Schedule(args) => {
             replay::schedule(Surface::Cli, &archive, &replay_settings, lang, &args, None, now)?
         }
         ReplayCommand::Cancel(id) => replay::cancel(Surface::Cli, &archive, lang, &id)?,
-        ReplayCommand::Queue => replay::queue(&archive, &replay_settings, lang, now)?,
+        ReplayCommand::Queue => replay::queue(&archive, replay_settings.tz, lang, now)?,
     };
     let text = crate::render::html::to_text(&answer.html, true);
     // A refusal says what was wrong, so it is the error itself (main prints it on

@@ -150,7 +150,7 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
                     replay::schedule(replay::Surface::Chat, archive, settings, lang, &args, by, now)?
                 }
                 Command::Cancel(arg) => replay::cancel(replay::Surface::Chat, archive, lang, &arg)?,
-                _ => replay::queue(archive, settings, lang, now)?,
+                _ => replay::queue(archive, settings.tz, lang, now)?,
             };
             vec![Reply::text(answer.html)]
         }

@@ -126,8 +126,13 @@ fn replay_commands_for_operators() {
     assert!(!with_chat(&["cancel", "1"]).status.success(), "already cancelled");
     let queue = stdout(&with_chat(&["queue"]));
     assert!(!queue.contains("#1 ·") && queue.contains("#2"), "{queue}");
+    // Without a replay chat the queue is still listed, with a note that nothing goes out.
     let no_chat = run(&db, &["queue"]);
-    assert!(!no_chat.status.success() && String::from_utf8_lossy(&no_chat.stderr).contains("POSTKEEPER_REPLAY_CHAT"));
+    assert!(no_chat.status.success(), "{}", stderr(&no_chat));
+    assert!(stdout(&no_chat).contains("#2"), "{}", stdout(&no_chat));
+    assert!(stderr(&no_chat).contains("POSTKEEPER_REPLAY_CHAT") && stderr(&no_chat).contains("nothing is sent"));
+    let no_chat = run(&db, &["schedule", "3", "in", "1h"]);
+    assert!(!no_chat.status.success() && stderr(&no_chat).contains("POSTKEEPER_REPLAY_CHAT"));
 }
 
 const SCHEDULE_USAGE: &str = "Usage: postkeeper schedule WHAT WHEN
