@@ -676,9 +676,24 @@ impl Search<'_> {
         let room = limit.saturating_sub(first.hits.len());
         if room == 0 {
             // The page is all posts matching the words as typed, which come first: what
-            // only the alternatives find comes later and is not counted here (a common
-            // term's alternatives would cost a ranking over most of the archive).
-            return Ok(SearchPage { total_capped: true, ..first });
+            // only the alternatives find comes later, so it is counted (up to the cap, as
+            // every count is) but not ranked (a common term's alternatives would cost a
+            // ranking over most of the archive). Hashtags are checked post by post: those
+            // are not counted, and the total says "or more".
+            if !rest_scope.hashtags.is_empty() {
+                return Ok(SearchPage { total_capped: true, ..first });
+            }
+            self.settle_prefix(parsed)?;
+            let rest = match parsed.query.all_expr() {
+                Some(all) => self.count(&rest_scope.wrap(&all), &rest_scope)?,
+                None => 0,
+            };
+            let total = first.total as i64 + rest;
+            return Ok(SearchPage {
+                total: total as usize,
+                total_capped: first.total_capped || rest >= COUNT_CAP,
+                ..first
+            });
         }
         let mut rest = self.find(parsed, &rest_scope, offset.saturating_sub(first.total), room.max(1), false)?;
         if rest.mode != Mode::All {
@@ -713,17 +728,7 @@ impl Search<'_> {
             let ids = self.browse(scope, offset, limit)?;
             return self.page(&parsed.query, ids.into_iter().map(|id| (id, 0.0)).collect(), total, Mode::All);
         }
-        let query = &mut parsed.query;
-        // The last word is a prefix only while it is not a word yet (being typed):
-        // a prefix of a common stem is costly, and a whole word needs none. (The last word
-        // typed, not the last term: phrases come after the words.)
-        if let Some(last) = query.terms.iter_mut().find(|t| t.prefix) {
-            if self.is_word(&last.folded)? {
-                last.prefix = false;
-            } else {
-                last.expansions = self.prefix_stems(&last.stem)?;
-            }
-        }
+        self.settle_prefix(parsed)?;
         let query = &parsed.query;
         let Some(all) = query.all_expr() else {
             return Ok(SearchPage::empty());
@@ -819,6 +824,20 @@ impl Search<'_> {
         let mut page = self.page(&parsed.query, ranked, total, mode)?;
         page.total_capped = total >= COUNT_CAP;
         Ok(page)
+    }
+
+    /// The last word is a prefix only while it is not a word yet (being typed): a prefix of
+    /// a common stem is costly, and a whole word needs none. (The last word typed, not the
+    /// last term: phrases come after the words.)
+    fn settle_prefix(&self, parsed: &mut Parsed) -> Result<()> {
+        if let Some(last) = parsed.query.terms.iter_mut().find(|t| t.prefix) {
+            if self.is_word(&last.folded)? {
+                last.prefix = false;
+            } else {
+                last.expansions = self.prefix_stems(&last.stem)?;
+            }
+        }
+        Ok(())
     }
 
     /// The hits of ranked ids, with snippets.
