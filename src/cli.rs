@@ -259,7 +259,8 @@ struct FullPostJson<'a> {
 struct HitJson<'a> {
     #[serde(flatten)]
     post: PostJson<'a>,
-    score: f64,
+    /// bm25's; null when the hits were not ranked by relevance (see [`ranked`]).
+    score: Option<f64>,
     /// HTML, matched words in `<b>`.
     snippet: String,
 }
@@ -614,14 +615,22 @@ fn replay_command(settings: &Settings, command: ReplayCommand) -> anyhow::Result
     Ok(())
 }
 
+/// Were the hits ranked by relevance? bm25 scores every post it ranks above zero: a page
+/// sorted newest first, or of filters or common words only (listed newest first), has
+/// zeros, which would read as "not relevant" in a score column.
+fn ranked(page: &SearchPage) -> bool {
+    page.sort == crate::search::Sort::Relevance && page.hits.iter().any(|h| h.score != 0.0)
+}
+
 fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()> {
+    let ranked = ranked(page);
     if json {
         let hits: Vec<HitJson> = page
             .hits
             .iter()
             .map(|h| HitJson {
                 post: PostJson::from(&h.post),
-                score: h.score,
+                score: ranked.then_some(h.score),
                 snippet: h.snippet.render(crate::render::html::escape_into, "<b>", "</b>"),
             })
             .collect();
@@ -651,7 +660,11 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
     say!("{}{plus} found{mode}", page.total);
     let bold = std::io::stdout().is_terminal();
     for h in &page.hits {
-        say!("\n{}  score {:.2}", line(&h.post), h.score);
+        if ranked {
+            say!("\n{}  score {:.2}", line(&h.post), h.score);
+        } else {
+            say!("\n{}", line(&h.post));
+        }
         let (open, close) = if bold { ("\x1b[1m", "\x1b[0m") } else { ("[", "]") };
         say!("  {}", h.snippet.render(String::push_str, open, close));
     }

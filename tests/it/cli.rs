@@ -232,3 +232,27 @@ fn a_store_that_cannot_be_opened_is_one_line_naming_the_file_and_why() {
     }
     assert_eq!(std::fs::read_to_string(&text).map(|t| t.len()).ok(), Some(32 * 200), "the file is untouched");
 }
+
+#[test]
+fn search_output_counts_exactly_scores_only_when_ranked_and_needs_no_dummy_word() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    // Each count against the number of posts the query lists with a limit high enough.
+    for query in [&["обучение", "с", "подкреплением"][..], &["робот"], &["reinforcement", "learning"], &["нейросеть"]]
+    {
+        let all = json(&run(&db, &[&["search", "--json", "--limit", "100", "--"][..], query].concat()));
+        let n = all.as_array().map_or(0, Vec::len);
+        assert!(n > 1, "{query:?}");
+        let one = stdout(&run(&db, &[&["search", "--limit", "1", "--"][..], query].concat()));
+        assert!(one.contains(&format!("\n{n} found\n")), "{query:?}: {n} posts, yet:\n{one}");
+    }
+    let ranked = stdout(&run(&db, &["search", "робот"]));
+    assert!(ranked.contains("  score "), "{ranked}");
+    let newest = stdout(&run(&db, &["search", "--sort", "new", "робот"]));
+    assert!(newest.contains(" found") && !newest.contains("score"), "{newest}");
+    let newest = json(&run(&db, &["search", "--sort", "new", "--json", "робот"]));
+    assert!(newest[0]["score"].is_null(), "{newest}");
+
+    let similar = run(&db, &["search", "--similar", "3"]);
+    assert!(similar.status.success(), "{}", stderr(&similar));
+    assert!(stdout(&similar).starts_with("like #3 ") && stdout(&similar).contains(" found"), "{}", stdout(&similar));
