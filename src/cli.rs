@@ -305,10 +305,12 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Search { query, limit, json, sort, similar, glossary } => {
             if let Some(file) = glossary {
-                let archive = crate::ingest::open_or_seed(db)?;
                 let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-                let sets = Searcher::set_glossary(&archive, &text, &file.display().to_string())
-                    .map_err(|e| anyhow::anyhow!(e))?;
+                let name = file.display().to_string();
+                // Checked before the store is opened: a refused file creates nothing either.
+                crate::search::glossary::Glossary::parse(&text, &name).map_err(|e| anyhow::anyhow!(e))?;
+                let archive = crate::ingest::open_or_seed(db)?;
+                let sets = Searcher::set_glossary(&archive, &text, &name).map_err(|e| anyhow::anyhow!(e))?;
                 say!("glossary: {sets} sets from {}", file.display());
                 if query.is_empty() {
                     return Ok(());

@@ -256,3 +256,27 @@ fn search_output_counts_exactly_scores_only_when_ranked_and_needs_no_dummy_word(
     let similar = run(&db, &["search", "--similar", "3"]);
     assert!(similar.status.success(), "{}", stderr(&similar));
     assert!(stdout(&similar).starts_with("like #3 ") && stdout(&similar).contains(" found"), "{}", stdout(&similar));
+}
+
+#[test]
+fn an_empty_glossary_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let before = json(&run(&db, &["search", "--json", "--limit", "100", "reinforcement", "learning"]));
+    assert!(before.as_array().is_some_and(|a| a.len() > 1), "the bundled glossary finds the Russian posts");
+    for (name, text) in [("empty.toml", ""), ("comments.toml", "# my glossary\n"), ("none.toml", "set = []\n")] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        let out = run(&db, &["search", "--glossary", file.to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(stderr(&out).contains(name) && stderr(&out).contains("no sets"), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{name}");
+    }
+    let after = json(&run(&db, &["search", "--json", "--limit", "100", "reinforcement", "learning"]));
+    assert_eq!(after, before);
+    // Nor is a store created by a refused glossary.
+    let fresh = dir.path().join("fresh.db");
+    let file = dir.path().join("empty.toml");
+    assert!(!run(&fresh, &["search", "--glossary", file.to_str().expect("utf8")]).status.success());
+    assert!(!fresh.exists());
+}
