@@ -648,7 +648,12 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
         say!("nothing found for {query:?}; showing results for {c:?}");
     }
     if page.hits.is_empty() {
-        say!("nothing found for {query:?}");
+        for why in &page.impossible {
+            say!("{why}");
+        }
+        if page.impossible.is_empty() {
+            say!("nothing found for {query:?}");
+        }
         if let Some(s) = &page.suggestion {
             say!("did you mean: {s}");
         }

@@ -235,14 +235,24 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
     out.push('\n');
     out.push_str(t.commands_header);
     out.push('\n');
+    let slots = help_slots(archive, ctx)?;
+    let slots: Vec<(&str, &str)> = slots.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for (example, what) in t.help_lines {
-        out.push_str(&format!("{} — {what}\n", escape(example)));
+        // A command with no example here (an empty archive) is shown bare.
+        let example = match fill_all(example, &slots) {
+            Some(filled) => filled,
+            None => example.split_once(' ').map_or(*example, |(command, _)| command).to_string(),
+        };
+        out.push_str(&format!("{} — {what}\n", escape(&example)));
     }
     out.push('\n');
     out.push_str(t.search_help_header);
     out.push('\n');
+    // An operator with nothing to match here (no dates, no media, no hashtags) is left out.
     for (example, what) in t.search_help_lines {
-        out.push_str(&format!("<code>{}</code> — {what}\n", escape(example)));
+        if let (Some(example), Some(what)) = (fill_all(example, &slots), fill_all(what, &slots)) {
+            out.push_str(&format!("<code>{}</code> — {}\n", escape(&example), what));
+        }
     }
     out.push('\n');
     // Inline mode is Telegram's: the console (no Telegram user) has no bot to name.
@@ -252,6 +262,56 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
     }
     out.push_str(t.plain_text_hint);
     Ok(Reply::text(out))
+}
+
+/// The help's examples, taken from the archive so that each finds posts here: a frequent
+/// title word, the biggest topic, the newest post, the years it covers, a media kind and a
+/// hashtag it has. A slot is missing when the archive has nothing for it.
+fn help_slots(archive: &Archive, ctx: &Ctx) -> Result<Vec<(&'static str, String)>, StoreError> {
+    let t = ctx.lang.texts();
+    let mut slots = Vec::new();
+    if let Some(word) = greeting::example_searches(archive, 1)?.into_iter().next() {
+        slots.push(("word", word));
+    }
+    // The first of the biggest in the taxonomy's order (`max_by_key` keeps the last).
+    let biggest = archive.topic_counts()?.into_iter().filter(|c| c.posts > 0).rev().max_by_key(|c| c.posts);
+    if let Some(c) = biggest {
+        let name = ctx.lang.pick(&c.topic.ru, &c.topic.en).to_lowercase();
+        let op = if name.contains(char::is_whitespace) { format!("\"{name}\"") } else { name.clone() };
+        slots.push(("topic", name));
+        slots.push(("topic_op", op));
+    }
+    if let Some(post) = archive.newest(0, 1)?.first() {
+        slots.push(("post", post.id.to_string()));
+    }
+    let facts = crate::search::facts::Facts::read(archive)?;
+    if let Some((first, last)) = facts.dates {
+        slots.push(("from", first.with_timezone(&ctx.tz).format("%Y").to_string()));
+        slots.push(("to", last.with_timezone(&ctx.tz).format("%Y-%m").to_string()));
+    }
+    if let Some(kind) = facts.media.first() {
+        let name = match kind {
+            crate::search::MediaKind::Photo => t.media_names[0],
+            crate::search::MediaKind::Video => t.media_names[1],
+            crate::search::MediaKind::File => t.media_names[2],
+        };
+        slots.push(("media", name.to_string()));
+    }
+    if let Some(tag) = facts.hashtag {
+        slots.push(("hashtag", tag));
+    }
+    Ok(slots)
+}
+
+/// `text` with every `{slot}` filled, or `None` when one of them has no value.
+fn fill_all(text: &str, slots: &[(&str, &str)]) -> Option<String> {
+    let filled = fill(text, slots);
+    let unfilled = filled.match_indices('{').any(|(i, _)| {
+        filled[i + 1..]
+            .split_once('}')
+            .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    });
+    (!unfilled).then_some(filled)
 }
 
 /// A new search: the query is stored, and page 0 shown.
@@ -317,7 +377,12 @@ fn search_page(
         out.push_str(&format!("🔎 <b>{}</b>\n", escape(&html::truncate(&results.understood, 200))));
     }
     if results.hits.is_empty() {
-        out.push_str(&format!("{} «{echo}».", t.nothing_found));
+        if results.impossible.is_empty() {
+            out.push_str(&format!("{} «{echo}».", t.nothing_found));
+        } else {
+            // Why nothing can match here says more than "nothing found".
+            out.push_str(&escape(&results.impossible.join("\n")));
+        }
         let mut reply = Reply::text(out);
         if let Some(s) = results.suggestion {
             let sid = archive.remember_query(&s, ctx.now.timestamp())?;

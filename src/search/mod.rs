@@ -3,6 +3,7 @@
 //! pushed into SQL, snippets with the matched words marked, "more like this",
 //! and typo corrections from the archive's own words and stems.
 
+pub mod facts;
 pub mod glossary;
 pub mod lang;
 pub mod query;
@@ -197,6 +198,9 @@ pub struct SearchPage {
     pub sort: Sort,
     /// The query as typed found nothing: these are the results of this correction of it.
     pub corrected: Option<String>,
+    /// When nothing matched: why an operator of the query cannot match anything in this
+    /// archive (no dated posts, no photos, a hashtag no post carries), in the request's language.
+    pub impossible: Vec<String>,
 }
 
 impl SearchPage {
@@ -211,6 +215,7 @@ impl SearchPage {
             problems: Vec::new(),
             sort: Sort::Relevance,
             corrected: None,
+            impossible: Vec::new(),
         }
     }
 }
@@ -404,14 +409,19 @@ impl Scope {
 /// meet the schema. Videos include animations and video notes; files are documents,
 /// audio and voice.
 fn media_sql(kind: MediaKind, id: &str) -> String {
-    let kinds = match kind {
-        MediaKind::Photo => "'photo'",
-        MediaKind::Video => "'video', 'animation', 'video_note'",
-        MediaKind::File => "'document', 'audio', 'voice'",
-    };
+    let kinds = media_kinds(kind);
     // A list SQLite builds once per statement, not a lookup per candidate post: a common
     // word over a million posts would otherwise probe post_media for each of its matches.
     format!("{id} IN (SELECT m.post_id FROM post_media m WHERE m.kind IN ({kinds}))")
+}
+
+/// The `post_media.kind`s of a media filter, as an SQL list.
+fn media_kinds(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Photo => "'photo'",
+        MediaKind::Video => "'video', 'animation', 'video_note'",
+        MediaKind::File => "'document', 'audio', 'voice'",
+    }
 }
 
 /// The filters of a query as ` AND ...` conditions over the post id `id`. Every value
@@ -612,7 +622,7 @@ impl Search<'_> {
             self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?
         };
         if page.total > 0 || !request.correct || page.suggestion.is_none() {
-            return Ok(merge(base, page));
+            return self.explained(merge(base, page), &parsed, request);
         }
         // Nothing matched and a correction does: its results at once, saying so.
         let Some(corrected) = page.suggestion else { return Ok(base) };
@@ -620,12 +630,34 @@ impl Search<'_> {
         let mut reparsed = Parsed::parse(again.input, self.archive.taxonomy(), again.tz);
         let rescope = self.scope(&reparsed, None)?;
         let mut found = self.find(&mut reparsed, &rescope, again.offset, again.limit, false)?;
+        if found.total == 0 {
+            // The corrected words are in the archive, yet not as the query needs them (as a
+            // hashtag, say): no correction, and why nothing matched if that can be told.
+            return self.explained(base, &parsed, request);
+        }
         found.suggestion = None;
         Ok(SearchPage {
             understood: reparsed.understood(request.lang),
             corrected: Some(corrected),
             ..merge(base, found)
         })
+    }
+
+    /// A page that found nothing, with why its operators cannot match here, if they cannot.
+    fn explained(&self, mut page: SearchPage, parsed: &Parsed, request: &Request<'_>) -> Result<SearchPage> {
+        if page.total > 0 {
+            return Ok(page);
+        }
+        page.impossible = facts::impossible(self.archive, parsed, request.lang)?;
+        // A hashtag is checked alone: does any post carry it at all?
+        for tag in &parsed.hashtags {
+            let mut alone = Parsed::parse(&format!("#{tag}"), self.archive.taxonomy(), request.tz);
+            let scope = self.scope(&alone, None)?;
+            if self.find(&mut alone, &scope, 0, 1, false)?.total == 0 {
+                page.impossible.push(crate::i18n::fill(request.lang.texts().no_hashtag_posts, &[("tag", tag)]));
+            }
+        }
+        Ok(page)
     }
 
     /// Drops the glossary alternatives with a stem the archive lacks (they cannot match; an
