@@ -269,7 +269,8 @@ struct FullPostJson<'a> {
 struct HitJson<'a> {
     #[serde(flatten)]
     post: PostJson<'a>,
-    score: f64,
+    /// bm25's; null when the hits were not ranked by relevance (see [`ranked`]).
+    score: Option<f64>,
     /// HTML, matched words in `<b>`.
     snippet: String,
 }
@@ -314,10 +315,12 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Search { query, limit, json, sort, similar, glossary } => {
             if let Some(file) = glossary {
-                let archive = crate::ingest::open_or_seed(db)?;
                 let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-                let sets = Searcher::set_glossary(&archive, &text, &file.display().to_string())
-                    .map_err(|e| anyhow::anyhow!(e))?;
+                let name = file.display().to_string();
+                // Checked before the store is opened: a refused file creates nothing either.
+                crate::search::glossary::Glossary::parse(&text, &name).map_err(|e| anyhow::anyhow!(e))?;
+                let archive = crate::ingest::open_or_seed(db)?;
+                let sets = Searcher::set_glossary(&archive, &text, &name).map_err(|e| anyhow::anyhow!(e))?;
                 say!("glossary: {sets} sets from {}", file.display());
                 if query.is_empty() {
                     return Ok(());
@@ -612,6 +615,8 @@ fn remove_channel(db: &Path, media_dir: &Path, id: &str, yes: bool) -> anyhow::R
     Ok(())
 }
 
+const NO_REPLAY_CHAT: &str = "POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set";
+
 enum ReplayCommand {
     Queue,
     /// `WHAT WHEN`
@@ -623,16 +628,24 @@ enum ReplayCommand {
 fn replay_command(settings: &Settings, command: ReplayCommand) -> anyhow::Result<()> {
     use crate::replay::commands::{self as replay, Access, Surface};
     let archive = crate::ingest::open_or_seed(&settings.config.db)?;
-    let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
-        bail!("POSTKEEPER_REPLAY_CHAT (or --replay-chat) is not set: replays have nowhere to go");
-    };
     let (lang, now) = (Lang::En, chrono::Utc::now());
+    let Access::Admin(replay_settings) = Access::for_operator(&settings.config) else {
+        if let ReplayCommand::Queue = command {
+            // What is waiting can be listed before replays are set up; the note says why
+            // nothing of it goes out.
+            let answer = replay::queue(&archive, settings.config.timezone, lang, now)?;
+            say!("{}", crate::render::html::to_text(&answer.html, true));
+            eprintln!("note: {NO_REPLAY_CHAT}: nothing is sent until it is");
+            return Ok(());
+        }
+        bail!("{NO_REPLAY_CHAT}: replays have nowhere to go");
+    };
     let answer = match command {
         ReplayCommand::Schedule(args) => {
             replay::schedule(Surface::Cli, &archive, &replay_settings, lang, &args, None, now)?
         }
         ReplayCommand::Cancel(id) => replay::cancel(Surface::Cli, &archive, lang, &id)?,
-        ReplayCommand::Queue => replay::queue(&archive, &replay_settings, lang, now)?,
+        ReplayCommand::Queue => replay::queue(&archive, replay_settings.tz, lang, now)?,
     };
     let text = crate::render::html::to_text(&answer.html, true);
     // A refusal says what was wrong, so it is the error itself (main prints it on
@@ -644,14 +657,22 @@ fn replay_command(settings: &Settings, command: ReplayCommand) -> anyhow::Result
     Ok(())
 }
 
+/// Were the hits ranked by relevance? bm25 scores every post it ranks above zero: a page
+/// sorted newest first, or of filters or common words only (listed newest first), has
+/// zeros, which would read as "not relevant" in a score column.
+fn ranked(page: &SearchPage) -> bool {
+    page.sort == crate::search::Sort::Relevance && page.hits.iter().any(|h| h.score != 0.0)
+}
+
 fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()> {
+    let ranked = ranked(page);
     if json {
         let hits: Vec<HitJson> = page
             .hits
             .iter()
             .map(|h| HitJson {
                 post: PostJson::from(&h.post),
-                score: h.score,
+                score: ranked.then_some(h.score),
                 snippet: h.snippet.render(crate::render::html::escape_into, "<b>", "</b>"),
             })
             .collect();
@@ -667,7 +688,12 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
         say!("nothing found for {query:?}; showing results for {c:?}");
     }
     if page.hits.is_empty() {
-        say!("nothing found for {query:?}");
+        for why in &page.impossible {
+            say!("{why}");
+        }
+        if page.impossible.is_empty() {
+            say!("nothing found for {query:?}");
+        }
         if let Some(s) = &page.suggestion {
             say!("did you mean: {s}");
         }
@@ -681,7 +707,11 @@ fn print_search(query: &str, page: &SearchPage, json: bool) -> anyhow::Result<()
     say!("{}{plus} found{mode}", page.total);
     let bold = std::io::stdout().is_terminal();
     for h in &page.hits {
-        say!("\n{}  score {:.2}", line(&h.post), h.score);
+        if ranked {
+            say!("\n{}  score {:.2}", line(&h.post), h.score);
+        } else {
+            say!("\n{}", line(&h.post));
+        }
         let (open, close) = if bold { ("\x1b[1m", "\x1b[0m") } else { ("[", "]") };
         say!("  {}", h.snippet.render(String::push_str, open, close));
     }

@@ -1,6 +1,9 @@
 //! `postkeeper console`: the bot's conversation in a terminal, no token
 //! needed. Same core, same replies; HTML is shown as plain text and buttons
-//! are numbered: typing a button's number presses it.
+//! are numbered: typing a button's number presses it. A line of digits is always a
+//! button's number (a number that is no button of the last reply says so), since a
+//! search for it would answer a press that missed with unrelated posts; `/search 2`
+//! searches for a number.
 
 use std::io::{BufRead, Write};
 
@@ -29,8 +32,12 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut buttons: Vec<String> = Vec::new();
     let lang = ctx.lang;
+    // The buttons of the last reply shown (none when it had none), numbered from 1.
     let show =
         |archive: &Archive, out: &mut dyn Write, replies: &[Reply], buttons: &mut Vec<String>| -> anyhow::Result<()> {
+            if !replies.is_empty() {
+                buttons.clear();
+            }
             for reply in replies {
                 let text = html::to_text(&reply.html, true);
                 writeln!(out, "{text}")?;
@@ -78,10 +85,12 @@ pub fn run(
             break;
         }
         ctx.now = chrono::Utc::now();
-        if let Ok(n) = line.parse::<usize>()
-            && n >= 1
-            && n <= buttons.len()
-        {
+        if line.chars().all(|c| c.is_ascii_digit()) {
+            let pressed = line.parse::<usize>().ok().filter(|&n| n >= 1 && n <= buttons.len());
+            let Some(n) = pressed else {
+                writeln!(out, "{}\n", no_button(lang, line, buttons.len()))?;
+                continue;
+            };
             let data = buttons[n - 1].clone();
             let outcome = chat::on_callback(archive, &ctx, &data)?;
             if let Some(toast) = outcome.toast {
@@ -104,6 +113,19 @@ pub fn run(
         show(archive, out, &replies, &mut buttons)?;
     }
     Ok(())
+}
+
+/// What a number that is no button of the last reply gets (`buttons`: how many it had).
+fn no_button(lang: Lang, n: &str, buttons: usize) -> String {
+    let t = lang.texts();
+    let n = n.trim_start_matches('0');
+    let n = if n.is_empty() { "0" } else { n };
+    let text = match buttons {
+        0 => crate::i18n::fill(t.no_buttons, &[("n", n)]),
+        1 => crate::i18n::fill(t.no_button, &[("n", n), ("range", "1")]),
+        k => crate::i18n::fill(t.no_button, &[("n", n), ("range", &format!("1–{k}"))]),
+    };
+    html::to_text(&text, true)
 }
 
 /// A console context: a private chat with a fixed id, the given language.
@@ -183,6 +205,53 @@ mod tests {
         assert_eq!(lines.get(at + 1), Some(&"[📷 нет файла: не выгружен]"), "in the console's language: {out}");
         assert!(lines[..at].iter().any(|l| l.contains(&format!("#{id}"))), "after the post's footer: {out}");
         Ok(())
+    }
+
+    #[test]
+    fn a_number_that_is_no_button_says_so_instead_of_searching() -> anyhow::Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        crate::ingest::seed_if_empty(&mut archive)?;
+        // The help has no buttons; a search that finds one page has one (the sort).
+        let out = session(&mut archive, "1\n/search экзопланеты\n2\n0\n99999999999999999999999\n")?;
+        assert!(out.contains("Здесь нет кнопок. Чтобы искать число, напишите /search 1"), "{out}");
+        assert!(out.contains("Кнопки 2 здесь нет: можно нажать 1. Чтобы искать число, напишите /search 2"), "{out}");
+        assert!(out.contains("Кнопки 0 здесь нет"), "{out}");
+        assert!(out.contains("Кнопки 99999999999999999999999 здесь нет"), "{out}");
+        assert_eq!(out.matches("Найдено").count(), 1, "no number was searched: {out}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_help_names_no_bot_the_console_does_not_have() -> anyhow::Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        crate::ingest::seed_if_empty(&mut archive)?;
+        let out = session(&mut archive, "/help\n")?;
+        assert!(!out.contains('@'), "{out}");
+        assert!(out.contains("Можно просто написать мне слова"), "{out}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_greeting_gets_a_greeting_with_searches_of_this_archive() -> anyhow::Result<()> {
+        let mut archive = Archive::open_in_memory()?;
+        crate::ingest::seed_if_empty(&mut archive)?;
+        let out = session(&mut archive, "Привет!\nспасибо\n")?;
+        assert!(out.contains("Здравствуйте!") && out.contains("Пожалуйста!"), "{out}");
+        assert!(!out.contains("приведет") && !out.contains("Найдено") && !out.contains("Ничего"), "{out}");
+        // Each example is a search that finds posts here.
+        let examples = greeting_examples(&out);
+        assert_eq!(examples.len(), 2, "{out}");
+        for example in examples {
+            let found = session(&mut archive, &format!("{example}\n"))?;
+            assert!(found.contains("Найдено") && !found.contains("Показаны результаты"), "{example}: {found}");
+        }
+        Ok(())
+    }
+
+    /// The two searches of the first `Например: a или b` line.
+    fn greeting_examples(out: &str) -> Vec<String> {
+        let Some(line) = out.lines().find_map(|l| l.strip_prefix("Например: ")) else { return Vec::new() };
+        line.split(" или ").map(str::to_string).collect()
     }
 
     #[test]

@@ -51,6 +51,8 @@ impl Lang {
 pub struct Texts {
     pub intro_fallback: &'static str,
     pub commands_header: &'static str,
+    /// The commands in /help: (example, what it does); a `{slot}` is filled from the
+    /// archive (word, topic, post), the command shown bare when it has no value.
     pub help_lines: &'static [(&'static str, &'static str)],
     pub inline_hint: &'static str,
     pub plain_text_hint: &'static str,
@@ -138,7 +140,8 @@ pub struct Texts {
     pub no_job: &'static str,
     pub months: [&'static str; 12],
     pub command_descriptions: &'static [(&'static str, &'static str)],
-    /// The query language in /help: (example, what it does).
+    /// The query language in /help, as `help_lines` (slots also topic_op, from, to, media,
+    /// hashtag); a line with a slot this archive has no value for is left out.
     pub search_help_header: &'static str,
     pub search_help_lines: &'static [(&'static str, &'static str)],
     /// Understood line pieces. Slot: date.
@@ -181,16 +184,38 @@ pub struct Texts {
     pub similar_header: &'static str,
     pub similar_none: &'static str,
     pub similar_usage: &'static str,
+    /// A greeting or thanks in a private chat, answered without a search.
+    pub greeting_hello: &'static str,
+    pub greeting_thanks: &'static str,
+    pub greeting_help: &'static str,
+    /// Searches to try, drawn from the archive. Slots: a, b (HTML, made by the caller).
+    pub examples_two: &'static str,
+    pub examples_one: &'static str,
+    /// The toast of the current-page button. Slots: page, pages.
+    pub page_toast: &'static str,
+    /// The console, a number that is no button of the last reply. Slots: n, range.
+    pub no_button: &'static str,
+    /// The same when the last reply had no buttons. Slot: n.
+    pub no_buttons: &'static str,
+    /// A search with an operator nothing in this archive can match.
+    pub no_dated_posts: &'static str,
+    pub no_photo_posts: &'static str,
+    pub no_video_posts: &'static str,
+    pub no_file_posts: &'static str,
+    /// Slot: tag (without `#`).
+    pub no_hashtag_posts: &'static str,
+    /// The media kinds as `есть:` / `has:` take them: photo, video, file.
+    pub media_names: [&'static str; 3],
 }
 
 pub static RU: Texts = Texts {
     intro_fallback: "Я храню архив канала и нахожу в нём посты.",
     commands_header: "Что я умею:",
     help_lines: &[
-        ("/search робот-собака", "поиск по архиву (слова в любой форме)"),
+        ("/search {word}", "поиск по архиву (слова в любой форме)"),
         ("/random", "случайный пост"),
-        ("/topic робототехника", "темы и посты по теме"),
-        ("/post 3", "пост целиком"),
+        ("/topic {topic}", "темы и посты по теме"),
+        ("/post {post}", "пост целиком"),
     ],
     inline_hint: "В любом чате: напишите @{bot} и слова — я предложу посты.",
     plain_text_hint: "Можно просто написать мне слова — это тоже поиск.",
@@ -292,12 +317,12 @@ pub static RU: Texts = Texts {
     search_help_lines: &[
         ("\"робота собаку\"", "слова подряд, в любой форме"),
         ("-манипулятор", "без этого слова"),
-        ("тема:робототехника", "только посты темы"),
-        ("с:2021-10 до:2021-12-31", "даты: год, месяц или день"),
-        ("есть:фото", "с фото, видео или файлом (фото / видео / файл)"),
-        ("#новости", "пост с этим хештегом"),
-        ("порядок:новые", "сначала новые (по умолчанию — по релевантности)"),
-        ("/similar 3", "посты, похожие на пост 3"),
+        ("тема:{topic_op}", "только посты темы"),
+        ("с:{from} до:{to}", "даты: год, месяц или день"),
+        ("есть:{media}", "с фото, видео или файлом (фото / видео / файл)"),
+        ("#{hashtag}", "пост с этим хештегом"),
+        ("{word} порядок:новые", "сначала новые (по умолчанию — по релевантности)"),
+        ("/similar {post}", "посты, похожие на пост {post}"),
     ],
     search_from: "с {date}",
     search_to: "по {date}",
@@ -346,16 +371,30 @@ pub static RU: Texts = Texts {
     similar_header: "🔗 Похожие на пост {id} «{title}»",
     similar_none: "Похожих постов не нашлось.",
     similar_usage: "Укажите номер поста, например: <code>/similar 3</code>",
+    greeting_hello: "Здравствуйте! Я ищу посты в архиве канала: просто напишите, что найти.",
+    greeting_thanks: "Пожалуйста! Если нужно найти что-то ещё, просто напишите слова.",
+    greeting_help: "Что ещё я умею: /help",
+    examples_two: "Например: {a} или {b}",
+    examples_one: "Например: {a}",
+    page_toast: "Страница {page} из {pages}",
+    no_button: "Кнопки {n} здесь нет: можно нажать {range}. Чтобы искать число, напишите /search {n}",
+    no_buttons: "Здесь нет кнопок. Чтобы искать число, напишите /search {n}",
+    no_dated_posts: "В архиве нет постов с датами: по датам здесь ничего не найти.",
+    no_photo_posts: "В архиве нет постов с фото.",
+    no_video_posts: "В архиве нет постов с видео.",
+    no_file_posts: "В архиве нет постов с файлами.",
+    no_hashtag_posts: "Ни в одном посте архива нет хештега #{tag}.",
+    media_names: ["фото", "видео", "файл"],
 };
 
 pub static EN: Texts = Texts {
     intro_fallback: "I keep a channel's archive and find posts in it.",
     commands_header: "What I can do:",
     help_lines: &[
-        ("/search robot dog", "search the archive (any word form)"),
+        ("/search {word}", "search the archive (any word form)"),
         ("/random", "a random post"),
-        ("/topic robotics", "topics and their posts"),
-        ("/post 3", "a whole post"),
+        ("/topic {topic}", "topics and their posts"),
+        ("/post {post}", "a whole post"),
     ],
     inline_hint: "In any chat: type @{bot} and some words, and I will offer posts.",
     plain_text_hint: "You can also just send me words: that searches too.",
@@ -457,12 +496,12 @@ pub static EN: Texts = Texts {
     search_help_lines: &[
         ("\"robot dog\"", "these words in this order, any form"),
         ("-manipulator", "without this word"),
-        ("topic:robotics", "only posts of a topic"),
-        ("from:2021-10 to:2021-12-31", "dates: a year, a month or a day"),
-        ("has:photo", "with a photo, video or file (photo / video / file)"),
-        ("#news", "posts with this hashtag"),
-        ("sort:new", "newest first (relevance by default)"),
-        ("/similar 3", "posts like post 3"),
+        ("topic:{topic_op}", "only posts of a topic"),
+        ("from:{from} to:{to}", "dates: a year, a month or a day"),
+        ("has:{media}", "with a photo, video or file (photo / video / file)"),
+        ("#{hashtag}", "posts with this hashtag"),
+        ("{word} sort:new", "newest first (relevance by default)"),
+        ("/similar {post}", "posts like post {post}"),
     ],
     search_from: "from {date}",
     search_to: "through {date}",
@@ -511,6 +550,20 @@ pub static EN: Texts = Texts {
     similar_header: "🔗 Like post {id} “{title}”",
     similar_none: "No similar posts found.",
     similar_usage: "Give a post number, e.g. <code>/similar 3</code>",
+    greeting_hello: "Hello! I find posts in the channel's archive: just write what to look for.",
+    greeting_thanks: "You're welcome! To find something else, just write some words.",
+    greeting_help: "All I can do: /help",
+    examples_two: "For example: {a} or {b}",
+    examples_one: "For example: {a}",
+    page_toast: "Page {page} of {pages}",
+    no_button: "There is no button {n} here: press {range}. To search for the number, write /search {n}",
+    no_buttons: "There are no buttons here. To search for the number, write /search {n}",
+    no_dated_posts: "The archive has no dated posts: a search by date finds nothing here.",
+    no_photo_posts: "The archive has no posts with a photo.",
+    no_video_posts: "The archive has no posts with a video.",
+    no_file_posts: "The archive has no posts with a file.",
+    no_hashtag_posts: "No post of the archive carries #{tag}.",
+    media_names: ["photo", "video", "file"],
 };
 
 impl Lang {

@@ -22,7 +22,9 @@ pub enum Action {
     MoreLike { post: i64 },
     /// Another random post.
     Random,
-    /// A label button (the current page): nothing to do.
+    /// The current-page label (`1/4`): says which page this is (1-based), in a toast.
+    Page { page: usize, pages: usize },
+    /// The current-page label of messages sent before it said the page: nothing to do.
     Noop,
 }
 
@@ -36,6 +38,7 @@ impl Action {
             Action::Topics => "tl".to_string(),
             Action::Topic { slug, page } => format!("t:{slug}:{page}"),
             Action::Random => "r".to_string(),
+            Action::Page { page, pages } => format!("p:{page}:{pages}"),
             Action::Noop => "x".to_string(),
         };
         debug_assert!(data.len() <= MAX_BYTES, "callback data too long: {data}");
@@ -53,6 +56,7 @@ impl Action {
             "tl" => Action::Topics,
             "t" => Action::Topic { slug: parts.next()?.to_string(), page: parts.next()?.parse().ok()? },
             "r" => Action::Random,
+            "p" => Action::Page { page: parts.next()?.parse().ok()?, pages: parts.next()?.parse().ok()? },
             "x" => Action::Noop,
             _ => return None,
         };
@@ -75,6 +79,7 @@ mod tests {
             Action::Topics,
             Action::Topic { slug: "a".repeat(24), page: 1_000_000 },
             Action::Random,
+            Action::Page { page: usize::MAX, pages: usize::MAX },
             Action::Noop,
         ];
         for a in actions {
@@ -89,5 +94,6 @@ mod tests {
         assert_eq!(Action::decode("m:1"), None);
         assert_eq!(Action::decode("ml:x"), None);
         assert_eq!(Action::decode("e:1:2:3"), None);
+        assert_eq!(Action::decode("p:1"), None);
     }
 }

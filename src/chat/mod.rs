@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod command;
+pub mod greeting;
 
 use std::path::PathBuf;
 
@@ -127,13 +128,15 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
         Command::Search(q) => vec![search(archive, ctx, &q)?],
         Command::Random => random(archive, ctx)?,
         Command::Topic(name) => vec![topic_by_name(archive, ctx, &name)?],
-        Command::Post(arg) => match arg.trim().trim_start_matches('#').parse::<i64>() {
-            Ok(id) => post(archive, ctx, id)?,
-            Err(_) => vec![Reply::text(t.post_usage)],
+        Command::Post(arg) => match post_number(&arg) {
+            PostNumber::Id(id) => post(archive, ctx, id)?,
+            PostNumber::NoSuchPost => vec![Reply::text(t.no_post)],
+            PostNumber::NotANumber => vec![Reply::text(t.post_usage)],
         },
-        Command::Similar(arg) => match arg.trim().trim_start_matches('#').parse::<i64>() {
-            Ok(id) => vec![similar_page(archive, ctx, id, 0)?],
-            Err(_) => vec![Reply::text(t.similar_usage)],
+        Command::Similar(arg) => match post_number(&arg) {
+            PostNumber::Id(id) => vec![similar_page(archive, ctx, id, 0)?],
+            PostNumber::NoSuchPost => vec![Reply::text(t.no_post)],
+            PostNumber::NotANumber => vec![Reply::text(t.similar_usage)],
         },
         Command::Replay(_) | Command::Schedule(_) | Command::Queue | Command::Cancel(_) => {
             let settings = match &ctx.access {
@@ -147,13 +150,36 @@ pub fn on_command(archive: &mut Archive, ctx: &Ctx, command: Command) -> Result<
                     replay::schedule(replay::Surface::Chat, archive, settings, lang, &args, by, now)?
                 }
                 Command::Cancel(arg) => replay::cancel(replay::Surface::Chat, archive, lang, &arg)?,
-                _ => replay::queue(archive, settings, lang, now)?,
+                _ => replay::queue(archive, settings.tz, lang, now)?,
             };
             vec![Reply::text(answer.html)]
         }
         Command::Id => vec![id(ctx)],
         Command::Unknown(_) => vec![Reply::text(t.unknown_command)],
     })
+}
+
+/// What the argument of `/post` or `/similar` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PostNumber {
+    Id(i64),
+    /// A whole number no post can have (zero, negative, beyond i64): the person meant a
+    /// post, and there is none, which is what to tell them.
+    NoSuchPost,
+    /// Not a number at all (or nothing): how to write the command.
+    NotANumber,
+}
+
+fn post_number(arg: &str) -> PostNumber {
+    let digits = arg.trim().trim_start_matches('#');
+    let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+    if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) {
+        return PostNumber::NotANumber;
+    }
+    match digits.parse::<i64>() {
+        Ok(id) if id > 0 => PostNumber::Id(id),
+        _ => PostNumber::NoSuchPost,
+    }
 }
 
 /// `/id`: what an admin pastes into `.env` (POSTKEEPER_ADMINS), and a group's own id.
@@ -176,10 +202,14 @@ pub fn forwarded_channel(lang: Lang, channel_id: i64, title: &str) -> Reply {
     Reply::text(fill(t.id_forwarded_channel, &[("id", &channel_id.to_string()), ("title", &escape(title))]))
 }
 
-/// Replies to a message that is not a command: a search in private chats, nothing elsewhere.
+/// Replies to a message that is not a command: in private chats a greeting to a greeting
+/// or thanks, a search to anything else; nothing elsewhere.
 pub fn on_text(archive: &mut Archive, ctx: &Ctx, text: &str) -> Result<Vec<Reply>, StoreError> {
     if !ctx.private || text.trim().is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some(kind) = greeting::greeting(text) {
+        return Ok(vec![greeting::reply(archive, ctx.lang, kind)?]);
     }
     Ok(vec![search(archive, ctx, text)?])
 }
@@ -205,20 +235,83 @@ fn help(archive: &Archive, ctx: &Ctx) -> Result<Reply, StoreError> {
     out.push('\n');
     out.push_str(t.commands_header);
     out.push('\n');
+    let slots = help_slots(archive, ctx)?;
+    let slots: Vec<(&str, &str)> = slots.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for (example, what) in t.help_lines {
-        out.push_str(&format!("{} — {what}\n", escape(example)));
+        // A command with no example here (an empty archive) is shown bare.
+        let example = match fill_all(example, &slots) {
+            Some(filled) => filled,
+            None => example.split_once(' ').map_or(*example, |(command, _)| command).to_string(),
+        };
+        out.push_str(&format!("{} — {what}\n", escape(&example)));
     }
     out.push('\n');
     out.push_str(t.search_help_header);
     out.push('\n');
+    // An operator with nothing to match here (no dates, no media, no hashtags) is left out.
     for (example, what) in t.search_help_lines {
-        out.push_str(&format!("<code>{}</code> — {what}\n", escape(example)));
+        if let (Some(example), Some(what)) = (fill_all(example, &slots), fill_all(what, &slots)) {
+            out.push_str(&format!("<code>{}</code> — {}\n", escape(&example), what));
+        }
     }
     out.push('\n');
-    out.push_str(&escape(&t.inline_hint.replace("{bot}", &ctx.bot_username)));
-    out.push('\n');
+    // Inline mode is Telegram's: the console (no Telegram user) has no bot to name.
+    if ctx.user_id.is_some() {
+        out.push_str(&escape(&t.inline_hint.replace("{bot}", &ctx.bot_username)));
+        out.push('\n');
+    }
     out.push_str(t.plain_text_hint);
     Ok(Reply::text(out))
+}
+
+/// The help's examples, taken from the archive so that each finds posts here: a frequent
+/// title word, the biggest topic, the newest post, the years it covers, a media kind and a
+/// hashtag it has. A slot is missing when the archive has nothing for it.
+fn help_slots(archive: &Archive, ctx: &Ctx) -> Result<Vec<(&'static str, String)>, StoreError> {
+    let t = ctx.lang.texts();
+    let mut slots = Vec::new();
+    if let Some(word) = greeting::example_searches(archive, 1)?.into_iter().next() {
+        slots.push(("word", word));
+    }
+    // The first of the biggest in the taxonomy's order (`max_by_key` keeps the last).
+    let biggest = archive.topic_counts()?.into_iter().filter(|c| c.posts > 0).rev().max_by_key(|c| c.posts);
+    if let Some(c) = biggest {
+        let name = ctx.lang.pick(&c.topic.ru, &c.topic.en).to_lowercase();
+        let op = if name.contains(char::is_whitespace) { format!("\"{name}\"") } else { name.clone() };
+        slots.push(("topic", name));
+        slots.push(("topic_op", op));
+    }
+    if let Some(post) = archive.newest(0, 1)?.first() {
+        slots.push(("post", post.id.to_string()));
+    }
+    let facts = crate::search::facts::Facts::read(archive)?;
+    if let Some((first, last)) = facts.dates {
+        slots.push(("from", first.with_timezone(&ctx.tz).format("%Y").to_string()));
+        slots.push(("to", last.with_timezone(&ctx.tz).format("%Y-%m").to_string()));
+    }
+    if let Some(kind) = facts.media.first() {
+        let name = match kind {
+            crate::search::MediaKind::Photo => t.media_names[0],
+            crate::search::MediaKind::Video => t.media_names[1],
+            crate::search::MediaKind::File => t.media_names[2],
+        };
+        slots.push(("media", name.to_string()));
+    }
+    if let Some(tag) = facts.hashtag {
+        slots.push(("hashtag", tag));
+    }
+    Ok(slots)
+}
+
+/// `text` with every `{slot}` filled, or `None` when one of them has no value.
+fn fill_all(text: &str, slots: &[(&str, &str)]) -> Option<String> {
+    let filled = fill(text, slots);
+    let unfilled = filled.match_indices('{').any(|(i, _)| {
+        filled[i + 1..]
+            .split_once('}')
+            .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    });
+    (!unfilled).then_some(filled)
 }
 
 /// A new search: the query is stored, and page 0 shown.
@@ -242,7 +335,7 @@ fn pager(page: usize, pages: usize, make: impl Fn(usize) -> Action) -> Vec<Butto
     if page > 0 {
         row.push(Button::callback("◀", make(page - 1)));
     }
-    row.push(Button::callback(format!("{}/{pages}", page + 1), Action::Noop));
+    row.push(Button::callback(format!("{}/{pages}", page + 1), Action::Page { page: page + 1, pages }));
     if page + 1 < pages {
         row.push(Button::callback("▶", make(page + 1)));
     }
@@ -284,7 +377,12 @@ fn search_page(
         out.push_str(&format!("🔎 <b>{}</b>\n", escape(&html::truncate(&results.understood, 200))));
     }
     if results.hits.is_empty() {
-        out.push_str(&format!("{} «{echo}».", t.nothing_found));
+        if results.impossible.is_empty() {
+            out.push_str(&format!("{} «{echo}».", t.nothing_found));
+        } else {
+            // Why nothing can match here says more than "nothing found".
+            out.push_str(&escape(&results.impossible.join("\n")));
+        }
         let mut reply = Reply::text(out);
         if let Some(s) = results.suggestion {
             let sid = archive.remember_query(&s, ctx.now.timestamp())?;
@@ -500,6 +598,10 @@ pub fn on_callback(archive: &mut Archive, ctx: &Ctx, data: &str) -> Result<Callb
     };
     Ok(match action {
         Action::Noop => CallbackReply::default(),
+        Action::Page { page, pages } => CallbackReply {
+            toast: Some(fill(t.page_toast, &[("page", &page.to_string()), ("pages", &pages.to_string())])),
+            ..Default::default()
+        },
         Action::Search { query, page } => match archive.query_text(query)? {
             Some(text) => {
                 archive.remember_query(&text, ctx.now.timestamp())?;

@@ -2,6 +2,7 @@
 //! `queue`, `cancel`): parse, check, write the job, describe it back.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use super::state::RunState;
 use super::when::{self, Schedule, WhenError};
@@ -137,8 +138,8 @@ fn describe_target(archive: &Archive, target: Target, lang: Lang) -> Result<Stri
     })
 }
 
-fn when_text(at: DateTime<Utc>, now: DateTime<Utc>, s: &ReplaySettings, lang: Lang) -> String {
-    if at <= now { lang.texts().job_now.to_string() } else { lang.date_time(at, s.tz) }
+fn when_text(at: DateTime<Utc>, now: DateTime<Utc>, tz: Tz, lang: Lang) -> String {
+    if at <= now { lang.texts().job_now.to_string() } else { lang.date_time(at, tz) }
 }
 
 /// The confirmation of a new job, read back from the store.
@@ -154,7 +155,7 @@ fn confirm(archive: &Archive, s: &ReplaySettings, lang: Lang, job_id: i64, now: 
         describe_target(archive, job.target, lang)?,
         escape(&s.chat.to_string()),
         t.job_first_run,
-        when_text(first, now, s, lang)
+        when_text(first, now, s.tz, lang)
     );
     if let Some(rep) = describe_schedule(&job.schedule, lang) {
         out.push_str(&format!("\n{}: {rep}", t.job_repeats));
@@ -244,7 +245,9 @@ pub fn schedule(
 }
 
 /// `/queue`: what is scheduled, then the latest outcomes.
-pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Utc>) -> Result<Answer> {
+/// The queue, its times in `tz`. It needs no replay chat: listing is how an operator sees
+/// what is waiting while replays are not set up (yet).
+pub fn queue(archive: &Archive, tz: Tz, lang: Lang, now: DateTime<Utc>) -> Result<Answer> {
     let t = lang.texts();
     let jobs = archive.active_jobs()?;
     let runs = archive.recent_runs(10)?;
@@ -256,7 +259,7 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
         out.push_str(&format!("<b>{}</b>", t.queue_pending));
         for job in jobs.iter().take(30) {
             let next = match job.next_run {
-                Some(at) => when_text(at, now, s, lang),
+                Some(at) => when_text(at, now, tz, lang),
                 None => t.outcome_sending.to_string(),
             };
             out.push_str(&format!("\n#{} · {} · {next}", job.id, describe_target(archive, job.target, lang)?));
@@ -280,7 +283,7 @@ pub fn queue(archive: &Archive, s: &ReplaySettings, lang: Lang, now: DateTime<Ut
             };
             let at = run.finished_at.unwrap_or(run.due);
             let title = run.title.as_deref().map(|x| format!(" «{}»", escape(&truncate(x, 60)))).unwrap_or_default();
-            out.push_str(&format!("\n{mark} #{}{title} · {word} · {}", run.job_id, lang.date_time(at, s.tz)));
+            out.push_str(&format!("\n{mark} #{}{title} · {word} · {}", run.job_id, lang.date_time(at, tz)));
             if let Some(reason) = &run.reason {
                 out.push_str(&format!(" · {}", escape(&truncate(reason, 200))));
             }

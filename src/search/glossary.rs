@@ -61,6 +61,13 @@ impl Glossary {
 
     pub fn parse(text: &str, path: &str) -> Result<Glossary, String> {
         let file: File = toml::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+        // An empty file would replace every set of the bundled glossary with none: surely
+        // not what was meant, so it is refused like a broken one.
+        if file.set.is_empty() {
+            return Err(format!(
+                "{path}: no sets of terms in it (each is a [[set]] with terms = [\"…\", \"…\"], as in seeds/glossary.toml)"
+            ));
+        }
         let mut g = Glossary::default();
         for (i, raw) in file.set.into_iter().enumerate() {
             let members: Vec<Member> = raw
@@ -163,5 +170,8 @@ mod tests {
     fn bad_files_are_explained() {
         assert!(Glossary::parse("[[set]]\nterms = [\"one\"]", "g.toml").is_err_and(|e| e.contains("g.toml")));
         assert!(Glossary::parse("nonsense [", "g.toml").is_err());
+        for empty in ["", "# only a comment\n", "set = []"] {
+            assert!(Glossary::parse(empty, "g.toml").is_err_and(|e| e.contains("no sets")), "{empty:?}");
+        }
     }
 }

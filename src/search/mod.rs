@@ -3,6 +3,7 @@
 //! pushed into SQL, snippets with the matched words marked, "more like this",
 //! and typo corrections from the archive's own words and stems.
 
+pub mod facts;
 pub mod glossary;
 pub mod lang;
 pub mod query;
@@ -197,6 +198,9 @@ pub struct SearchPage {
     pub sort: Sort,
     /// The query as typed found nothing: these are the results of this correction of it.
     pub corrected: Option<String>,
+    /// When nothing matched: why an operator of the query cannot match anything in this
+    /// archive (no dated posts, no photos, a hashtag no post carries), in the request's language.
+    pub impossible: Vec<String>,
 }
 
 impl SearchPage {
@@ -211,6 +215,7 @@ impl SearchPage {
             problems: Vec::new(),
             sort: Sort::Relevance,
             corrected: None,
+            impossible: Vec::new(),
         }
     }
 }
@@ -404,14 +409,19 @@ impl Scope {
 /// meet the schema. Videos include animations and video notes; files are documents,
 /// audio and voice.
 fn media_sql(kind: MediaKind, id: &str) -> String {
-    let kinds = match kind {
-        MediaKind::Photo => "'photo'",
-        MediaKind::Video => "'video', 'animation', 'video_note'",
-        MediaKind::File => "'document', 'audio', 'voice'",
-    };
+    let kinds = media_kinds(kind);
     // A list SQLite builds once per statement, not a lookup per candidate post: a common
     // word over a million posts would otherwise probe post_media for each of its matches.
     format!("{id} IN (SELECT m.post_id FROM post_media m WHERE m.kind IN ({kinds}))")
+}
+
+/// The `post_media.kind`s of a media filter, as an SQL list.
+fn media_kinds(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Photo => "'photo'",
+        MediaKind::Video => "'video', 'animation', 'video_note'",
+        MediaKind::File => "'document', 'audio', 'voice'",
+    }
 }
 
 /// The filters of a query as ` AND ...` conditions over the post id `id`. Every value
@@ -616,7 +626,7 @@ impl Search<'_> {
             self.find(&mut parsed, &scope, request.offset, request.limit, request.correct)?
         };
         if page.total > 0 || !request.correct || page.suggestion.is_none() {
-            return Ok(merge(base, page));
+            return self.explained(merge(base, page), &parsed, request);
         }
         // Nothing matched and a correction does: its results at once, saying so.
         let Some(corrected) = page.suggestion else { return Ok(base) };
@@ -624,12 +634,34 @@ impl Search<'_> {
         let mut reparsed = Parsed::parse(again.input, self.archive.taxonomy(), again.tz);
         let rescope = self.scope(&reparsed, None)?;
         let mut found = self.find(&mut reparsed, &rescope, again.offset, again.limit, false)?;
+        if found.total == 0 {
+            // The corrected words are in the archive, yet not as the query needs them (as a
+            // hashtag, say): no correction, and why nothing matched if that can be told.
+            return self.explained(base, &parsed, request);
+        }
         found.suggestion = None;
         Ok(SearchPage {
             understood: reparsed.understood(request.lang),
             corrected: Some(corrected),
             ..merge(base, found)
         })
+    }
+
+    /// A page that found nothing, with why its operators cannot match here, if they cannot.
+    fn explained(&self, mut page: SearchPage, parsed: &Parsed, request: &Request<'_>) -> Result<SearchPage> {
+        if page.total > 0 {
+            return Ok(page);
+        }
+        page.impossible = facts::impossible(self.archive, parsed, request.lang)?;
+        // A hashtag is checked alone: does any post carry it at all?
+        for tag in &parsed.hashtags {
+            let mut alone = Parsed::parse(&format!("#{tag}"), self.archive.taxonomy(), request.tz);
+            let scope = self.scope(&alone, None)?;
+            if self.find(&mut alone, &scope, 0, 1, false)?.total == 0 {
+                page.impossible.push(crate::i18n::fill(request.lang.texts().no_hashtag_posts, &[("tag", tag)]));
+            }
+        }
+        Ok(page)
     }
 
     /// Drops the glossary alternatives with a stem the archive lacks (they cannot match; an
@@ -680,9 +712,24 @@ impl Search<'_> {
         let room = limit.saturating_sub(first.hits.len());
         if room == 0 {
             // The page is all posts matching the words as typed, which come first: what
-            // only the alternatives find comes later and is not counted here (a common
-            // term's alternatives would cost a ranking over most of the archive).
-            return Ok(SearchPage { total_capped: true, ..first });
+            // only the alternatives find comes later, so it is counted (up to the cap, as
+            // every count is) but not ranked (a common term's alternatives would cost a
+            // ranking over most of the archive). Hashtags are checked post by post: those
+            // are not counted, and the total says "or more".
+            if !rest_scope.hashtags.is_empty() {
+                return Ok(SearchPage { total_capped: true, ..first });
+            }
+            self.settle_prefix(parsed)?;
+            let rest = match parsed.query.all_expr() {
+                Some(all) => self.count(&rest_scope.wrap(&all), &rest_scope)?,
+                None => 0,
+            };
+            let total = first.total as i64 + rest;
+            return Ok(SearchPage {
+                total: total as usize,
+                total_capped: first.total_capped || rest >= COUNT_CAP,
+                ..first
+            });
         }
         let mut rest = self.find(parsed, &rest_scope, offset.saturating_sub(first.total), room.max(1), false)?;
         if rest.mode != Mode::All {
@@ -717,17 +764,7 @@ impl Search<'_> {
             let ids = self.browse(scope, parsed.sort == Sort::Top, offset, limit)?;
             return self.page(&parsed.query, ids.into_iter().map(|id| (id, 0.0)).collect(), total, Mode::All);
         }
-        let query = &mut parsed.query;
-        // The last word is a prefix only while it is not a word yet (being typed):
-        // a prefix of a common stem is costly, and a whole word needs none. (The last word
-        // typed, not the last term: phrases come after the words.)
-        if let Some(last) = query.terms.iter_mut().find(|t| t.prefix) {
-            if self.is_word(&last.folded)? {
-                last.prefix = false;
-            } else {
-                last.expansions = self.prefix_stems(&last.stem)?;
-            }
-        }
+        self.settle_prefix(parsed)?;
         let query = &parsed.query;
         let Some(all) = query.all_expr() else {
             return Ok(SearchPage::empty());
@@ -849,16 +886,31 @@ impl Search<'_> {
         let ids: Vec<(i64, f64)> = self
             .conn()
             .prepare_cached(&format!(
-                "SELECT p.id, p.reactions_total FROM posts p
+                "SELECT p.id FROM posts p
                  WHERE p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1{})
                  ORDER BY p.reactions_total DESC, p.id DESC LIMIT {limit} OFFSET {offset}",
                 scope.filter
             ))?
-            .query_map(params![all], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as f64)))?
+            // Not ranked by relevance: no score (lists show the reactions themselves).
+            .query_map(params![all], |r| Ok((r.get(0)?, 0.0)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut page = self.page(&parsed.query, ids, total, Mode::All)?;
         page.total_capped = total >= COUNT_CAP;
         Ok(page)
+    }
+
+    /// The last word is a prefix only while it is not a word yet (being typed): a prefix of
+    /// a common stem is costly, and a whole word needs none. (The last word typed, not the
+    /// last term: phrases come after the words.)
+    fn settle_prefix(&self, parsed: &mut Parsed) -> Result<()> {
+        if let Some(last) = parsed.query.terms.iter_mut().find(|t| t.prefix) {
+            if self.is_word(&last.folded)? {
+                last.prefix = false;
+            } else {
+                last.expansions = self.prefix_stems(&last.stem)?;
+            }
+        }
+        Ok(())
     }
 
     /// The hits of ranked ids, with snippets.

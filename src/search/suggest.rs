@@ -65,19 +65,17 @@ impl Vocabulary {
     }
 
     /// The most frequent word within a small edit distance of `word` (the nearest
-    /// first, then the most frequent, then the first in alphabetical order), with its distance.
+    /// first, then the most frequent, then the first in alphabetical order), with its
+    /// distance; only a plausible typo of it (see [`max_edits`] and [`same_start_and_script`]).
     fn closest(&self, word: &str) -> Option<(&str, usize)> {
         let chars: Vec<char> = word.chars().collect();
         let len = chars.len();
-        if len < 3 {
-            return None;
-        }
-        let max = if len <= 4 { 1 } else { 2 };
+        let max = max_edits(len)?;
         let mine = sketch(&chars);
         let mut best: Option<(usize, &Entry)> = None;
         for group in self.by_len.iter().take(len + max + 1).skip(len - max) {
             for e in group {
-                if (e.sketch ^ mine).count_ones() as usize > 2 * max {
+                if (e.sketch ^ mine).count_ones() as usize > 2 * max || !same_start_and_script(&chars, &e.chars) {
                     continue;
                 }
                 let Some(d) = distance_within(&chars, &e.chars, max) else { continue };
@@ -96,6 +94,50 @@ impl Vocabulary {
         best.map(|(d, e)| (&*e.word, d))
     }
 }
+
+/// How many edits a correction of a word of `len` letters may make: none under three
+/// letters, one up to six, two from seven. Two edits in a short word change a third of it
+/// or more, and reach other real words rather than what was meant (`привет` →
+/// `приведет`, `кот` → `кит`); a word of seven letters or more keeps five in place.
+fn max_edits(len: usize) -> Option<usize> {
+    match len {
+        0..=2 => None,
+        3..=6 => Some(1),
+        _ => Some(2),
+    }
+}
+
+/// The scripts a correction may not leave or mix in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Cyrillic,
+    Other,
+}
+
+fn script(c: char) -> Script {
+    match c {
+        'a'..='z' | 'A'..='Z' => Script::Latin,
+        '\u{0400}'..='\u{04FF}' => Script::Cyrillic,
+        _ => Script::Other,
+    }
+}
+
+/// Could `candidate` be what was meant by `typed`? It starts with the same letter (a
+/// misspelling rarely changes the first letter, and a change there mostly turns a real
+/// word into another one: `table` → `stable`, `кот` → `скот`), and has no letter of a
+/// script `typed` has none of (a Latin word is corrected to a Latin word, a Cyrillic one
+/// to a Cyrillic one).
+fn same_start_and_script(typed: &[char], candidate: &[char]) -> bool {
+    typed.first().is_some_and(|c| candidate.first() == Some(c))
+        && candidate.iter().all(|&c| typed.iter().any(|&t| script(t) == script(c)))
+}
+
+/// Words this long or longer may be corrected to a stem of the archive (whose forms may be
+/// further from them than the stem is). A shorter word's forms are as near as its stem, and
+/// the stem of another word one letter away is another word (`привет` → `привед-`, of
+/// `приведет`).
+const STEM_CORRECTION_MIN_CHARS: usize = 7;
 
 impl Search<'_> {
     /// The typed query with each word the archive lacks corrected on its own, if the
@@ -162,6 +204,9 @@ impl Search<'_> {
         let generation = self.archive.vocabulary_generation()?;
         let words = self.searcher.vocabulary(self.archive, generation, false)?;
         let by_word = words.closest(folded).map(|(w, d)| (w.to_string(), d));
+        if folded.chars().count() < STEM_CORRECTION_MIN_CHARS {
+            return Ok(by_word.map(|(w, _)| w));
+        }
         let stems = self.searcher.vocabulary(self.archive, generation, true)?;
         let by_stem = match stems.closest(stem) {
             Some((s, d)) if by_word.as_ref().is_none_or(|(_, wd)| d < *wd) => {
@@ -278,5 +323,31 @@ mod tests {
         assert_eq!(v.closest("кто"), None);
         assert_eq!(v.closest("ко"), None);
         Ok(())
+    }
+
+    fn vocabulary(words: &[&str]) -> Vocabulary {
+        let mut v = Vocabulary::default();
+        for w in words {
+            v.add(w, 1);
+        }
+        v
+    }
+
+    #[test]
+    fn a_correction_is_close_for_the_length_and_keeps_the_first_letter_and_script() {
+        // A change of the first letter turns a real word into another; two edits in five letters are too many.
+        assert_eq!(vocabulary(&["stable", "tabel"]).closest("table"), None);
+        // Two edits in six letters: too far. One is a typo.
+        assert_eq!(vocabulary(&["приведет"]).closest("привет"), None);
+        assert_eq!(vocabulary(&["приведет", "приветы"]).closest("привет"), Some(("приветы", 1)));
+        assert_eq!(vocabulary(&["робот"]).closest("работ"), Some(("робот", 1)));
+        // Two edits in twelve letters: a typo.
+        assert_eq!(vocabulary(&["экзопланеты"]).closest("экзапланетты"), Some(("экзопланеты", 2)));
+        assert_eq!(vocabulary(&["экзопланеты"]).closest("экзапланеттыы"), None, "three");
+        // Latin to Latin only: `tablе` ends with a Cyrillic е.
+        assert_eq!(vocabulary(&["tabl\u{0435}"]).closest("tablx"), None);
+        assert_eq!(vocabulary(&["table"]).closest("tablx"), Some(("table", 1)));
+        // A word mixing scripts may become either (`экзопланетa` ends with a Latin a).
+        assert_eq!(vocabulary(&["экзопланета"]).closest("экзопланетa"), Some(("экзопланета", 1)));
     }
 }

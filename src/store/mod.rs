@@ -51,10 +51,15 @@ pub(crate) const MIGRATIONS: &[(&str, &str, Option<After>)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite's message once: not also as the error's source, which would print it again
+    /// (and SQLite's own source, `Error code N`) in an error chain.
     #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("cannot open the store {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Sql(rusqlite::Error),
+    /// The store's file cannot be opened; `reason` says why in words (a missing folder, …).
+    #[error("cannot open the store {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("{path} is not a postkeeper store (not an SQLite file)")]
+    NotSqlite { path: String },
     #[error("the store {path} was written by a newer postkeeper (schema {found}, this build knows {known})")]
     TooNew { path: String, found: i64, known: usize },
     #[error("stored data is corrupt: {0}")]
@@ -71,6 +76,42 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e)
+    }
+}
+
+/// Why SQLite could not open `path`, in words: the folder, the file, or SQLite's message
+/// (without its error code).
+fn open_error(path: &Path, e: &rusqlite::Error) -> StoreError {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let reason = if !folder.exists() {
+        format!("the folder {} does not exist", folder.display())
+    } else if !folder.is_dir() {
+        format!("{} is not a folder", folder.display())
+    } else if path.is_dir() {
+        "it is a folder, not a file".to_string()
+    } else {
+        match e {
+            rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+            rusqlite::Error::SqliteFailure(code, None) => code.to_string(),
+            other => other.to_string(),
+        }
+    };
+    StoreError::Open { path: path.display().to_string(), reason }
+}
+
+/// A file SQLite does not recognise is named as such, not as SQLite's "file is not a database".
+fn not_sqlite(path: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Sql(ref sql) if sql.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::NotSqlite { path: path.to_string() }
+        }
+        e => e,
+    }
+}
 
 /// What `postkeeper doctor` reports of a store, read without changing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +132,10 @@ pub struct StoreInfo {
 pub fn inspect(path: &Path) -> Result<StoreInfo> {
     let display = path.display().to_string();
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|source| StoreError::Open { path: display.clone(), source })?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let schema: i64 =
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_sqlite(&display, e.into()))?;
     if schema > MIGRATIONS.len() as i64 {
         return Err(StoreError::TooNew { path: display, found: schema, known: MIGRATIONS.len() });
     }
@@ -159,8 +200,8 @@ impl Archive {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let display = path.display().to_string();
-        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        Self::setup(conn, &display)
+        let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        Self::setup(conn, &display).map_err(|e| not_sqlite(&display, e))
     }
 
     pub fn open_in_memory() -> Result<Self> {
@@ -171,7 +212,7 @@ impl Archive {
     /// in memory, which one connection owns). WAL lets connections read in parallel.
     pub fn reopen(&self) -> Result<Option<Archive>> {
         let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else { return Ok(None) };
-        let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_string(), source })?;
+        let mut conn = Connection::open(path).map_err(|e| open_error(Path::new(path), &e))?;
         configure(&mut conn)?;
         migrate(&mut conn, path)?;
         Ok(Some(Archive { conn, taxonomy: self.taxonomy.clone(), topic_ids: self.topic_ids.clone() }))

@@ -215,6 +215,15 @@ impl Archive {
         self.posts_by_id(&ids)
     }
 
+    /// The titles of the newest `limit` posts (examples of searches drawn from the archive).
+    pub fn recent_titles(&self, limit: usize) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT title FROM posts ORDER BY date IS NULL, date DESC, id DESC LIMIT ?1")?
+            .query_map(params![limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// How many posts the archive holds.
     pub fn post_count(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?)

@@ -62,6 +62,8 @@ async fn search_pages_forward_back_and_past_the_end() {
     let edits = h.tg.calls_to("editMessageText").len();
     let noop = button(&page1, "1/4").expect("page label");
     h.exchange(updates::callback(ME, Some("ru"), &page1, &noop), "answerCallbackQuery", 1).await;
+    let answer = h.tg.calls_to("answerCallbackQuery").pop().expect("answered");
+    assert_eq!(answer.params["text"], "Страница 1 из 4", "the page counter names the page");
     h.exchange(updates::callback(ME, Some("ru"), &page1, &back), "answerCallbackQuery", 1).await;
     assert_eq!(h.tg.calls_to("editMessageText").len(), edits, "no identical edit was attempted");
 
@@ -393,5 +395,47 @@ async fn id_tells_the_ids_an_admin_needs() {
     let m = h.last(ME);
     assert!(m.text.contains("Channel «My Channel»: id -1001777000001"), "{}", m.text);
     assert!(m.text.contains("POSTKEEPER_SOURCE_CHAT=-1001777000001"), "{}", m.text);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_first_conversation_greets_thanks_and_knows_no_such_post() {
+    let h = Harness::start(Config::default()).await;
+    // A greeting is answered as one, with two searches that find posts here.
+    h.exchange(ru("Привет!"), "sendMessage", 1).await;
+    let m = h.last(ME);
+    assert!(m.text.starts_with("Здравствуйте!"), "{}", m.text);
+    assert!(!m.text.contains("приведет") && !m.text.contains("Найдено"), "not a search: {}", m.text);
+    let examples: Vec<String> = m
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Например: "))
+        .map_or_else(Vec::new, |l| l.split(" или ").map(str::to_string).collect());
+    assert_eq!(examples.len(), 2, "{}", m.text);
+    for example in &examples {
+        h.exchange(ru(example), "sendMessage", 1).await;
+        let found = h.last(ME);
+        assert!(found.text.contains("Найдено") && !found.text.contains("Показаны"), "{example}: {}", found.text);
+    }
+    h.exchange(ru("спасибо"), "sendMessage", 1).await;
+    assert!(h.last(ME).text.starts_with("Пожалуйста!"), "{}", h.last(ME).text);
+    h.exchange(updates::text(2002, 2002, Some("en"), "Thank you!"), "sendMessage", 1).await;
+    assert!(h.last(2002).text.starts_with("You're welcome!"), "{}", h.last(2002).text);
+    h.exchange(updates::text(2002, 2002, Some("en"), "hi"), "sendMessage", 1).await;
+    assert!(h.last(2002).text.contains("For example: "), "{}", h.last(2002).text);
+    // In a group, a greeting is not for the bot.
+    h.silent(updates::group_text(-5005, ME, "привет")).await;
+
+    // Post numbers no post can have: there is no such post, not "give me a number".
+    for arg in ["99999999999999999999", "-5", "0", "#0"] {
+        h.exchange(ru(&format!("/post {arg}")), "sendMessage", 1).await;
+        assert!(h.last(ME).text.starts_with("Поста с таким номером нет"), "{arg}: {}", h.last(ME).text);
+        h.exchange(ru(&format!("/similar {arg}")), "sendMessage", 1).await;
+        assert!(h.last(ME).text.starts_with("Поста с таким номером нет"), "{arg}: {}", h.last(ME).text);
+    }
+    for arg in ["", "abc", "1-2"] {
+        h.exchange(ru(&format!("/post {arg}")), "sendMessage", 1).await;
+        assert!(h.last(ME).text.starts_with("Укажите номер поста"), "{arg:?}: {}", h.last(ME).text);
+    }
     h.finish().await;
 }

@@ -126,8 +126,13 @@ fn replay_commands_for_operators() {
     assert!(!with_chat(&["cancel", "1"]).status.success(), "already cancelled");
     let queue = stdout(&with_chat(&["queue"]));
     assert!(!queue.contains("#1 ·") && queue.contains("#2"), "{queue}");
+    // Without a replay chat the queue is still listed, with a note that nothing goes out.
     let no_chat = run(&db, &["queue"]);
-    assert!(!no_chat.status.success() && String::from_utf8_lossy(&no_chat.stderr).contains("POSTKEEPER_REPLAY_CHAT"));
+    assert!(no_chat.status.success(), "{}", stderr(&no_chat));
+    assert!(stdout(&no_chat).contains("#2"), "{}", stdout(&no_chat));
+    assert!(stderr(&no_chat).contains("POSTKEEPER_REPLAY_CHAT") && stderr(&no_chat).contains("nothing is sent"));
+    let no_chat = run(&db, &["schedule", "3", "in", "1h"]);
+    assert!(!no_chat.status.success() && stderr(&no_chat).contains("POSTKEEPER_REPLAY_CHAT"));
 }
 
 const SCHEDULE_USAGE: &str = "Usage: postkeeper schedule WHAT WHEN
@@ -194,4 +199,84 @@ fn retag_reads_the_edited_taxonomy() {
     let bad = run(&db, &["topics", "--retag", "--file", dir.path().join("bad.toml").to_str().expect("utf8")]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("bad.toml"));
     assert_eq!(json(&run(&db, &["topics", "--json"]))[0]["slug"], "space");
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_is_one_line_naming_the_file_and_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nonexistent/dir/x.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_postkeeper"))
+        .current_dir(dir.path())
+        .args(["--db", missing.to_str().expect("utf8"), "stats"])
+        .env_remove("POSTKEEPER_DB")
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let folder = dir.path().join("nonexistent/dir");
+    assert_eq!(
+        stderr(&out),
+        format!("error: cannot open the store {}: the folder {} does not exist\n", missing.display(), folder.display())
+    );
+    assert!(!folder.exists(), "nothing was created");
+
+    let text = dir.path().join("x.db");
+    std::fs::write(&text, "these are notes, not a database\n".repeat(200)).expect("write");
+    for command in [&["stats"][..], &["search", "робот"], &["import", &fixture("export_single/result.json")]] {
+        let out = run(&text, command);
+        assert_eq!(out.status.code(), Some(1), "{command:?}");
+        assert_eq!(
+            stderr(&out),
+            format!("error: {} is not a postkeeper store (not an SQLite file)\n", text.display()),
+            "{command:?}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&text).map(|t| t.len()).ok(), Some(32 * 200), "the file is untouched");
+}
+
+#[test]
+fn search_output_counts_exactly_scores_only_when_ranked_and_needs_no_dummy_word() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    // Each count against the number of posts the query lists with a limit high enough.
+    for query in [&["обучение", "с", "подкреплением"][..], &["робот"], &["reinforcement", "learning"], &["нейросеть"]]
+    {
+        let all = json(&run(&db, &[&["search", "--json", "--limit", "100", "--"][..], query].concat()));
+        let n = all.as_array().map_or(0, Vec::len);
+        assert!(n > 1, "{query:?}");
+        let one = stdout(&run(&db, &[&["search", "--limit", "1", "--"][..], query].concat()));
+        assert!(one.contains(&format!("\n{n} found\n")), "{query:?}: {n} posts, yet:\n{one}");
+    }
+    let ranked = stdout(&run(&db, &["search", "робот"]));
+    assert!(ranked.contains("  score "), "{ranked}");
+    let newest = stdout(&run(&db, &["search", "--sort", "new", "робот"]));
+    assert!(newest.contains(" found") && !newest.contains("score"), "{newest}");
+    let newest = json(&run(&db, &["search", "--sort", "new", "--json", "робот"]));
+    assert!(newest[0]["score"].is_null(), "{newest}");
+
+    let similar = run(&db, &["search", "--similar", "3"]);
+    assert!(similar.status.success(), "{}", stderr(&similar));
+    assert!(stdout(&similar).starts_with("like #3 ") && stdout(&similar).contains(" found"), "{}", stdout(&similar));
+}
+
+#[test]
+fn an_empty_glossary_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("p.db");
+    let before = json(&run(&db, &["search", "--json", "--limit", "100", "reinforcement", "learning"]));
+    assert!(before.as_array().is_some_and(|a| a.len() > 1), "the bundled glossary finds the Russian posts");
+    for (name, text) in [("empty.toml", ""), ("comments.toml", "# my glossary\n"), ("none.toml", "set = []\n")] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        let out = run(&db, &["search", "--glossary", file.to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(stderr(&out).contains(name) && stderr(&out).contains("no sets"), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{name}");
+    }
+    let after = json(&run(&db, &["search", "--json", "--limit", "100", "reinforcement", "learning"]));
+    assert_eq!(after, before);
+    // Nor is a store created by a refused glossary.
+    let fresh = dir.path().join("fresh.db");
+    let file = dir.path().join("empty.toml");
+    assert!(!run(&fresh, &["search", "--glossary", file.to_str().expect("utf8")]).status.success());
+    assert!(!fresh.exists());
 }

@@ -466,7 +466,10 @@ async fn media_filters_find_the_posts_that_carry_that_kind() {
     h.exchange(ask("/search экзопланеты есть:файл"), "sendMessage", 1).await;
     assert_eq!(listed(&h), [pdf], "{}", h.last(USER).text);
     h.exchange(ask("/search квазары есть:фото"), "sendMessage", 1).await;
-    assert!(h.last(USER).text.contains("Ничего не нашлось"), "{}", h.last(USER).text);
+    assert!(h.last(USER).text.contains("Ничего не нашлось"), "photos there are: {}", h.last(USER).text);
+    // The help's media example is a kind this archive has.
+    h.exchange(ask("/help"), "sendMessage", 1).await;
+    assert!(h.last(USER).text.contains("есть:фото — "), "{}", h.last(USER).text);
     h.finish().await;
 }
 

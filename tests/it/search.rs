@@ -119,20 +119,20 @@ async fn operators_filter_and_the_first_line_says_what_was_understood() {
     h.exchange(ru("/search #роботы"), "sendMessage", 1).await;
     assert_eq!(listed(&h.last(ME)), [dog], "{}", h.last(ME).text);
     h.exchange(ru("/search #робот"), "sendMessage", 1).await;
-    assert!(h.last(ME).text.contains("Ничего не нашлось"), "a hashtag matches whole: {}", h.last(ME).text);
+    assert!(h.last(ME).text.contains("нет хештега #робот."), "a hashtag matches whole: {}", h.last(ME).text);
 
     // Filters alone: a topic and a year, the latest posts of the archive first.
     h.exchange(ru("тема:robotics с:2020"), "sendMessage", 1).await;
     assert_eq!(listed(&h.last(ME)), [old, arm, dog], "{}", h.last(ME).text);
 
-    // Media: shown as understood; these posts carry none (tests/it/media_send.rs has posts
-    // that do).
+    // Media: shown as understood; these posts carry none, which is said (tests/it/media_send.rs
+    // has posts that do).
     h.exchange(ru("/search робот есть:фото"), "sendMessage", 1).await;
     let m = h.last(ME);
     assert!(m.text.starts_with("🔎 робот · 📷 с фото"), "{}", m.text);
-    assert!(m.text.contains("Ничего не нашлось"), "{}", m.text);
+    assert!(m.text.contains("В архиве нет постов с фото."), "{}", m.text);
     h.exchange(en("robot has:video"), "sendMessage", 1).await;
-    assert!(h.last(EN).text.contains("Nothing found"), "{}", h.last(EN).text);
+    assert!(h.last(EN).text.contains("The archive has no posts with a video."), "{}", h.last(EN).text);
     h.finish().await;
 }
 
@@ -162,33 +162,27 @@ async fn nonsense_is_answered_with_what_was_not_understood_and_an_example() {
 
 #[tokio::test]
 async fn help_lists_every_operator_with_an_example_in_both_languages() {
-    let h = Harness::start(Config::default()).await;
+    // Dated posts with hashtags (no media, so no `есть:` line): each operator that can match
+    // here has a line, with an example taken from the archive.
+    let h = Harness::with_archive(Config::default(), archive()).await;
     h.exchange(ru("/help"), "sendMessage", 1).await;
     let m = h.last(ME);
     for example in [
         "\"робота собаку\"",
         "-манипулятор",
         "тема:робототехника",
-        "с:2021-10 до:2021-12-31",
-        "есть:фото",
+        "с:2020 до:2021-12",
         "#новости",
         "порядок:новые",
-        "/similar 3",
+        "/similar ",
     ] {
         assert!(m.text.contains(example), "{example}: {}", m.text);
     }
     h.exchange(en("/help"), "sendMessage", 1).await;
     let m = h.last(EN);
-    for example in [
-        "\"robot dog\"",
-        "-manipulator",
-        "topic:robotics",
-        "from:2021-10 to:2021-12-31",
-        "has:photo",
-        "#news",
-        "sort:new",
-        "/similar 3",
-    ] {
+    for example in
+        ["\"robot dog\"", "-manipulator", "topic:robotics", "from:2020 to:2021-12", "#новости", "sort:new", "/similar "]
+    {
         assert!(m.text.contains(example), "{example}: {}", m.text);
     }
     h.finish().await;
@@ -396,5 +390,73 @@ async fn the_glossary_crosses_languages_exact_terms_first() {
     h.exchange(ru("распознавание речи"), "sendMessage", 1).await;
     let ids = listed(&h.last(ME));
     assert_eq!(ids[..2], [asr_ru, english], "{}", h.last(ME).text);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn real_words_are_not_corrected_into_other_words() {
+    let h = Harness::start(Config::default()).await;
+    // `table` is one letter from `stable`, which the archive has: a real word, not a typo.
+    h.exchange(ru("'; DROP TABLE posts; --"), "sendMessage", 1).await;
+    let m = h.last(ME);
+    assert!(!m.text.contains("stable") && !m.text.contains("Показаны"), "{}", m.text);
+    // Two letters from `приведет` is too far for six letters.
+    h.exchange(ru("/search привет"), "sendMessage", 1).await;
+    let m = h.last(ME);
+    assert!(m.text.contains("Ничего не нашлось") && !m.text.contains("приведет"), "{}", m.text);
+    // A typo stays a typo.
+    h.exchange(ru("экзопланетты"), "sendMessage", 1).await;
+    assert!(h.last(ME).text.contains("Показаны результаты по запросу «экзопланеты»"), "{}", h.last(ME).text);
+    h.finish().await;
+}
+
+/// The lines of the help's query language, from its header on.
+fn query_help(m: &StoredMessage) -> String {
+    let at = m.text.find("Язык запросов").or_else(|| m.text.find("Query language")).expect("the query help");
+    m.text[at..].to_string()
+}
+
+#[tokio::test]
+async fn the_help_shows_operators_this_archive_can_match_and_a_search_says_why_one_cannot() {
+    // The seed alone: no dates, no media, no hashtags.
+    let h = Harness::start(Config::default()).await;
+    h.exchange(ru("/help"), "sendMessage", 1).await;
+    let help = query_help(&h.last(ME));
+    assert!(!help.contains("с:") && !help.contains("есть:") && !help.contains("\n#"), "{help}");
+    assert!(help.contains("тема:") && help.contains("порядок:новые"), "{help}");
+    for (query, why) in [
+        ("с:2021-10 до:2021-12-31", "В архиве нет постов с датами"),
+        ("робот с:2021", "В архиве нет постов с датами"),
+        ("есть:фото", "В архиве нет постов с фото."),
+        ("#новости", "Ни в одном посте архива нет хештега #новости."),
+    ] {
+        h.exchange(ru(&format!("/search {query}")), "sendMessage", 1).await;
+        let m = h.last(ME);
+        assert!(m.text.contains(why) && !m.text.contains("Ничего не нашлось"), "{query}: {}", m.text);
+    }
+    h.exchange(en("/search has:video"), "sendMessage", 1).await;
+    assert!(h.last(EN).text.contains("The archive has no posts with a video."), "{}", h.last(EN).text);
+    h.exchange(en("/search from:2021"), "sendMessage", 1).await;
+    assert!(h.last(EN).text.contains("The archive has no dated posts"), "{}", h.last(EN).text);
+    // What can match but does not is still "nothing found".
+    h.exchange(ru("/search тема:робототехника qqqqzzzz"), "sendMessage", 1).await;
+    assert!(h.last(ME).text.contains("Ничего не нашлось"), "{}", h.last(ME).text);
+    h.finish().await;
+
+    // Dated posts and hashtags: the help's examples are this archive's, and each finds posts.
+    let h = Harness::with_archive(Config::default(), archive()).await;
+    h.exchange(ru("/help"), "sendMessage", 1).await;
+    let help = query_help(&h.last(ME));
+    assert!(help.contains("с:2020 до:2021-12 — ") && help.contains("#новости — "), "{help}");
+    assert!(!help.contains("есть:"), "no media here: {help}");
+    for example in ["с:2020 до:2021-12", "#новости"] {
+        h.exchange(ru(&format!("/search {example}")), "sendMessage", 1).await;
+        assert!(h.last(ME).text.contains("Найдено"), "{example}: {}", h.last(ME).text);
+    }
+    h.exchange(ru("/search #нетакого"), "sendMessage", 1).await;
+    assert!(h.last(ME).text.contains("нет хештега #нетакого"), "{}", h.last(ME).text);
+    h.exchange(en("/help"), "sendMessage", 1).await;
+    let help = query_help(&h.last(EN));
+    assert!(help.contains("from:2020 to:2021-12 — ") && help.contains("sort:new — "), "{help}");
     h.finish().await;
 }
