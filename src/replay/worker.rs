@@ -69,6 +69,9 @@ pub struct Passes {
     pub started: u64,
     pub settled: u64,
     pub waiting_until: Option<DateTime<Utc>>,
+    /// Tenures of the delivery lease that ended because another worker had it (not by a
+    /// stop): what a test of a lost lease waits for, rather than for time to pass.
+    pub leases_lost: u64,
 }
 
 impl Passes {
@@ -270,6 +273,9 @@ impl<S: Sender> Worker<S> {
         self.deliver_due(&held, limiter).await;
         held.session.cancel();
         let _ = beat.await;
+        if !self.stop.is_cancelled() {
+            self.passes.send_modify(|p| p.leases_lost += 1);
+        }
         if self.stop.is_cancelled() {
             let who = held.owner.clone();
             match self.archive.try_call(move |a| a.release_lease(&who)).await {

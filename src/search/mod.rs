@@ -74,8 +74,8 @@ const COUNT_CAP: i64 = 1_000;
 const PHRASE_CANDIDATES: usize = 2_000;
 /// Beside a word in this many posts or fewer, a phrase gives up to this many candidates, read
 /// with the word's matches (`"глубокое обучение" собаке` at 1M: 9,558 posts with the phrase,
-/// 12,619 with the word, 115 with both; 20 ms by FTS5, which walks every post with the
-/// phrase's stems): reading either costs at most ~5 ms.
+/// 12,619 with the word, 115 with both, which FTS5 finds by walking every post with the
+/// phrase's stems): reading either is cheaper (benches/README.md).
 const PHRASE_READ_CANDIDATES: usize = 50_000;
 /// What the plans of a phrase beside other words cost, in µs, as measured at 1M posts:
 /// checking one post for the other words in `posts_fts` (a rowid IN the candidates);
@@ -85,10 +85,8 @@ const READ_MATCH_US: f64 = 0.1;
 /// FTS5 comparing a phrase's position lists in one post having all its stems.
 const WALK_POST_US: f64 = 0.2;
 /// Beside a word in more than one post in this many, FTS5 reads a common word's list as
-/// quickly as its bits are looked up (measured at 1M with a mask row per post, 1,000 matches
-/// newest first beside `обучен`: a word in 1.8 % of the posts 0.82 ms by FTS5, 0.42 by bits;
-/// in 10.6 %, 0.38 and 0.40; in 39 %, 0.27 and 0.37). With the bitmaps, 2 in place of 10 was
-/// within the spread on nine queries (0.5–1.3 ms either way).
+/// quickly as its bits are looked up (1,000 matches newest first beside `обучен` at 1M;
+/// 2 in place of 10 was within the spread on nine queries: benches/README.md).
 const DENSE_SHARE: i64 = 10;
 
 /// What the phrase index (src/store/pairs.rs) can do for a query's terms.
@@ -1028,13 +1026,13 @@ impl Search<'_> {
     /// (for the page), when there are as many; the posts newer than the index from
     /// `posts_fts`. Either
     /// - the query's phrases, all of which the pairs match, give the posts, and its words
-    ///   and exclusions, all with a bit, check them (at 1M, `"обучение с подкреплением"
-    ///   -робот` 18.6 ms by FTS5; `"глубокое обучение" -модели` 91 ms, 1.8 by the bits); or
+    ///   and exclusions, all with a bit, check them (`"глубокое обучение" -модели` at 1M:
+    ///   fifty times quicker by the bits than by FTS5); or
     /// - its words with a bit, and its exclusions when they all have one, check the posts the
     ///   rest of the query finds in `posts_fts`, when the rest has a word in a tenth of the
     ///   posts or fewer ([`DENSE_SHARE`]): FTS5 would seek a common word's long list once per
     ///   post the rest finds (`отвертки модели робот`, `модел` in 92 % and `робот` in 49 %:
-    ///   2.7–3.1 ms at 1M, 0.8–1.0 by the bits; `торговые -модели` 9.3, 2.4). When the rest
+    ///   three times quicker by the bits at 1M; `торговые -модели` four). When the rest
     ///   is as common as the words, FTS5 reads the lists side by side as quickly: the plan
     ///   without the index.
     fn newest_by_index(
@@ -1183,8 +1181,8 @@ impl Search<'_> {
             _ => PHRASE_CANDIDATES,
         };
         // In FTS5's own order, not `indexed_with_bits`' newest first: reading the pairs' lists
-        // backwards made these queries slower (at 1M, `"обучение с подкреплением" отвертки`
-        // 3.2 → 4.2 ms, `... собаке` 3.9 → 4.7 ms).
+        // backwards made these queries a quarter slower at 1M
+        // (`"обучение с подкреплением" отвертки`, `... собаке`: benches/README.md).
         let found: Vec<i64> = self
             .conn()
             .prepare_cached(&format!(
@@ -1566,10 +1564,10 @@ mod tests {
         extract(source, &words, &marks, start, width)
     }
 
-    /// The costs decide as measured: at 1M `"обучение с подкреплением" робот` 161 ms
-    /// without the index, 16 ms with it post by post (reading `робот`'s 489k matches would be
-    /// 41 ms); `... собаке` by reading its 12,619 matches (6 ms); at 100k `"глубокое
-    /// обучение" модели` without the index (8 ms, against 12 ms reading `модел`'s 92k).
+    /// The costs decide as measured (benches/README.md): at 1M `"обучение с подкреплением"
+    /// робот` with the index post by post (ten times quicker than without it, and than
+    /// reading `робот`'s 489k matches); `... собаке` by reading its 12,619 matches; at 100k
+    /// `"глубокое обучение" модели` without the index (reading `модел`'s 92k costs more).
     #[test]
     fn candidates_plan_follows_the_measured_costs() {
         assert_eq!(candidates_plan(579, 480_077, Some(489_451), 1_000_000), Some(false));

@@ -3,8 +3,8 @@
 //!
 //! A phrase of common words that is rare as a phrase (`"обучение с подкреплением"`: its
 //! stems are in 97 %, 99.7 % and 48 % of a big archive's posts, the phrase in 0.06 %)
-//! makes FTS5 compare the position lists of every post that has all its stems: 104 ms at
-//! a million posts. Its pairs (`обучен·с`, `с·подкреплен`) are rare tokens, and the phrase
+//! makes FTS5 compare the position lists of every post that has all its stems (a tenth of a
+//! second at a million posts). Its pairs (`обучен·с`, `с·подкреплен`) are rare tokens, and the phrase
 //! is the phrase of its pairs: a lookup (benches/README.md).
 //!
 //! Indexing every pair of every post would cost as much as the search index itself, and
@@ -21,10 +21,9 @@
 //! Beside the pairs, `stem_bitmaps` (V12) holds for each of the 64 commonest of those
 //! stems (`pair_stems.bit`) a bitmap of the posts that have it, in chunks of
 //! [`CHUNK_POSTS`] posts. A word in nearly every post (`обучен`, 97 %) beside rarer ones
-//! makes FTS5 seek its long list once per candidate (`торговые стратегии обучения`: 6.7 ms
-//! at 1M); its bitmap is a few rows read once, and a bit a candidate. (A mask of bits for
-//! each post, measured first, was a row looked up for each candidate: 1.4 µs each, and most
-//! of a query's time.)
+//! makes FTS5 seek its long list once per candidate (`торговые стратегии обучения`); its
+//! bitmap is a few rows read once, and a bit a candidate. (A mask of bits for each post,
+//! measured first, was a row looked up for each candidate: most of a query's time.)
 //!
 //! Pairs that are not indexed leave gaps: `a b X b c` indexes `a·b` and `b·c`, which a
 //! phrase `a b c` would find adjacent. Where the pair after a gap begins with the stem
@@ -39,8 +38,8 @@ use crate::text::lexicon::Lexicon;
 
 /// Archives of fewer posts get no phrase index: their phrases take a few milliseconds.
 pub const MIN_POSTS: i64 = 20_000;
-/// Posts a background step indexes: one short write transaction (~150 ms at 1M posts of
-/// ~150 words: 1M posts in 73 s of steps).
+/// Posts a background step indexes: one short write transaction, so that the bot's own
+/// writes wait little (figures: benches/README.md).
 pub const STEP_POSTS: usize = 2_000;
 /// Stems in this share of the posts or more are paired.
 const COMMON_SHARE: f64 = 0.2;

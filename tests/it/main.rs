@@ -19,3 +19,4 @@ mod process;
 mod replay_lease;
 mod search;
 mod settings;
+mod tidy;

@@ -253,9 +253,11 @@ async fn a_worker_that_lost_its_lease_mid_run_sends_no_further_part() {
     rusqlite::Connection::open(&db)
         .and_then(|c| c.execute("UPDATE replay_lease SET owner = 'intruder', expires_at = ?1", [far]))
         .expect("the lease changes hands");
+    let lost_before = h.state.passes.borrow().leases_lost;
     manual.advance(Duration::from_secs(30));
-    // The wait is over: the next request would go out now, were it not checked.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The wait is over: the next request would go out now, were it not checked. The worker
+    // says when it has found the lease gone (its next write refused).
+    until(|| format!("{:?}", *h.state.passes.borrow()), || h.state.passes.borrow().leases_lost > lost_before).await;
     h.tg.wait_idle(crate::support::harness::QUIET).await;
     assert_eq!(h.tg.calls_to("sendMessage").len(), 1, "sent after losing the lease: {}", h.tg.dump_calls());
     assert_eq!(run().state, RunState::Sending, "the run is left open for the holder");

@@ -19,7 +19,7 @@ pub const QUIET: Duration = Duration::from_millis(120);
 pub struct Harness {
     pub tg: FakeTelegram,
     pub archive: SharedArchive,
-    state: Arc<BotState>,
+    pub state: Arc<BotState>,
     running: Option<Running>,
 }
 
