@@ -71,6 +71,12 @@ pub struct Global {
     /// Link previews under replayed posts, true or false [env: POSTKEEPER_REPLAY_PREVIEWS; default: true].
     #[arg(long, global = true, value_name = "BOOL")]
     pub replay_previews: Option<String>,
+    /// Address and port of the HTTP server of `run` (`/healthz`, `/metrics`) [env: POSTKEEPER_LISTEN].
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Log lines as `text` or `json` [env: POSTKEEPER_LOG_FORMAT; default: text].
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 impl Global {
@@ -88,6 +94,8 @@ impl Global {
             ("replay-header", &self.replay_header),
             ("replay-grace", &self.replay_grace),
             ("replay-previews", &self.replay_previews),
+            ("listen", &self.listen),
+            ("log-format", &self.log_format),
         ];
         given.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect()
     }

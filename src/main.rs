@@ -26,11 +26,14 @@ fn main() -> ExitCode {
     // Colours for a person at a terminal only: never into files, pipes or journald, nor
     // when NO_COLOR is set (no-color.org).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&settings.log_filter))
-        .with_ansi(colour)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if settings.log_json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(colour).init();
+    }
     let result = match cli.command {
         None | Some(Command::Run) => with_token(&settings, |token, rt| {
             rt.block_on(postkeeper::bot::run(&settings, token)).map(|()| ExitCode::SUCCESS)

@@ -84,6 +84,8 @@ pub const REPLAY_HEADER: Spec =
 pub const REPLAY_GRACE: Spec = Spec { var: "POSTKEEPER_REPLAY_GRACE", flag: Some("replay-grace"), example: "24h" };
 pub const REPLAY_PREVIEWS: Spec =
     Spec { var: "POSTKEEPER_REPLAY_PREVIEWS", flag: Some("replay-previews"), example: "false" };
+pub const LISTEN: Spec = Spec { var: "POSTKEEPER_LISTEN", flag: Some("listen"), example: "127.0.0.1:8080" };
+pub const LOG_FORMAT: Spec = Spec { var: "POSTKEEPER_LOG_FORMAT", flag: Some("log-format"), example: "json" };
 pub const LOG: Spec = Spec { var: "RUST_LOG", flag: None, example: "info,postkeeper=debug" };
 
 /// Every setting, in the order `postkeeper config` shows them.
@@ -99,6 +101,8 @@ pub const ALL: &[Spec] = &[
     REPLAY_HEADER,
     REPLAY_GRACE,
     REPLAY_PREVIEWS,
+    LISTEN,
+    LOG_FORMAT,
     LOG,
 ];
 
@@ -215,6 +219,10 @@ pub struct Settings {
     /// The bot token and where it came from; see [`Settings::bot_token`].
     token: Option<(Secret, Source)>,
     pub api_url: Option<url::Url>,
+    /// Where the HTTP server (`/healthz`, `/metrics`) listens; none without it.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Log lines as JSON (for log shippers) rather than text.
+    pub log_json: bool,
     pub log_filter: String,
     pub shown: Vec<Shown>,
 }
@@ -349,6 +357,31 @@ impl Settings {
         };
         shown.push(Shown { var: REPLAY_PREVIEWS.var, value: replay_previews.to_string(), source });
 
+        let (value, source) = take(LISTEN);
+        let listen =
+            match value {
+                None => None,
+                Some(v) => Some(v.parse::<std::net::SocketAddr>().map_err(|_| {
+                    bad(LISTEN, source, v, "is not an address and port (an IP address, a colon, a port)")
+                })?),
+            };
+        shown.push(Shown {
+            var: LISTEN.var,
+            value: listen.map_or_else(|| "(not set: no HTTP server)".to_string(), |a| a.to_string()),
+            source,
+        });
+
+        let (value, source) = take(LOG_FORMAT);
+        let log_json = match value.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(_) => {
+                let v = value.unwrap_or_default();
+                return Err(bad(LOG_FORMAT, source, v, "is neither text nor json"));
+            }
+        };
+        shown.push(Shown { var: LOG_FORMAT.var, value: if log_json { "json" } else { "text" }.to_string(), source });
+
         let (value, source) = take(LOG);
         let log_filter = value.unwrap_or("info").to_string();
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
@@ -367,7 +400,7 @@ impl Settings {
             replay_grace,
             replay_previews,
         };
-        Ok(Settings { config, token, api_url, log_filter, shown })
+        Ok(Settings { config, token, api_url, listen, log_json, log_filter, shown })
     }
 
     /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder
@@ -475,6 +508,9 @@ mod tests {
             ("TELOXIDE_API_URL", "localhost:8081", "http://127.0.0.1:8081/"),
             ("TELOXIDE_API_URL", "not a url", "http://127.0.0.1:8081/"),
             ("POSTKEEPER_REPLAY_PREVIEWS", "maybe", "false"),
+            ("POSTKEEPER_LISTEN", "8080", "127.0.0.1:8080"),
+            ("POSTKEEPER_LISTEN", "localhost:80:80", "127.0.0.1:8080"),
+            ("POSTKEEPER_LOG_FORMAT", "xml", "json"),
             ("RUST_LOG", "info,postkeeper=loud", "info,postkeeper=debug"),
         ];
         for (var, value, example) in cases {

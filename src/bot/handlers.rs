@@ -74,6 +74,8 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
         None
     };
     tracing::debug!(chat = msg.chat.id.0, ?command, "message");
+    let started = std::time::Instant::now();
+    let label = command.as_ref().map_or("text", Command::name);
     let wakes_worker = matches!(command, Some(Command::Replay(_) | Command::Schedule(_) | Command::Cancel(_)));
     let text = text.to_string();
     // An admin's language, for the replay worker's alerts (sent when no message is answered).
@@ -107,6 +109,8 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
             break;
         }
     }
+    metrics::histogram!("postkeeper_handler_duration_seconds", "command" => label)
+        .record(started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -110,14 +110,20 @@ pub struct JsonPolling {
     timeout: Duration,
     allowed: Option<Vec<AllowedUpdate>>,
     raw: std::sync::Arc<RawPosts>,
+    health: std::sync::Arc<super::http::Health>,
     token: StopToken,
     flag: Option<StopFlag>,
 }
 
 impl JsonPolling {
-    pub fn new(bot: Bot, timeout: Duration, raw: std::sync::Arc<RawPosts>) -> Self {
+    pub fn new(
+        bot: Bot,
+        timeout: Duration,
+        raw: std::sync::Arc<RawPosts>,
+        health: std::sync::Arc<super::http::Health>,
+    ) -> Self {
         let (token, flag) = mk_stop_token();
-        JsonPolling { bot, timeout, allowed: None, raw, token, flag: Some(flag) }
+        JsonPolling { bot, timeout, allowed: None, raw, health, token, flag: Some(flag) }
     }
 }
 
@@ -137,6 +143,7 @@ impl UpdateListener for JsonPolling {
 struct PollState {
     bot: Bot,
     raw: std::sync::Arc<RawPosts>,
+    health: std::sync::Arc<super::http::Health>,
     timeout: u32,
     /// Sent until a request succeeds (Telegram keeps it from then on).
     allowed: Option<Vec<AllowedUpdate>>,
@@ -147,6 +154,17 @@ struct PollState {
     pause: Option<Duration>,
     errors: u32,
     done: bool,
+}
+
+/// A request's outcome as `/metrics` counts it: ok, 4xx, 429, 5xx or network.
+fn outcome<T>(result: &Result<T, RequestError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(RequestError::RetryAfter(_)) => "429",
+        Err(RequestError::Api(teloxide::ApiError::Unknown(_))) => "5xx",
+        Err(RequestError::Api(_) | RequestError::MigrateToChatId(_)) => "4xx",
+        Err(_) => "network",
+    }
 }
 
 /// The pause after `errors` failures in a row: 1 s doubling up to a minute.
@@ -176,6 +194,11 @@ impl PollState {
             self.offset = self.offset.max(i32::try_from(id).unwrap_or(i32::MAX - 1).saturating_add(1));
             self.raw.keep_update(&value);
             if let Some(update) = typed(&value) {
+                let kind = value
+                    .as_object()
+                    .and_then(|o| o.keys().find(|k| k.as_str() != "update_id"))
+                    .map_or_else(|| "unknown".to_string(), Clone::clone);
+                metrics::counter!("postkeeper_updates_total", "kind" => kind).increment(1);
                 self.buffer.push_back(update);
             }
         }
@@ -211,8 +234,11 @@ impl PollState {
                     return None;
                 }
             };
+            metrics::counter!("postkeeper_bot_api_requests_total", "method" => "getUpdates", "outcome" => outcome(&result))
+                .increment(1);
             match result {
                 Ok(values) => {
+                    self.health.telegram_answered();
                     self.errors = 0;
                     self.allowed = None;
                     self.take(values);
@@ -247,6 +273,7 @@ impl<'a> AsUpdateStream<'a> for JsonPolling {
         let state = PollState {
             bot: self.bot.clone(),
             raw: self.raw.clone(),
+            health: self.health.clone(),
             timeout: u32::try_from(self.timeout.as_secs()).unwrap_or(50),
             allowed: self.allowed.clone(),
             flag: Box::pin(flag),

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 mod handlers;
+pub mod http;
 pub mod listener;
 mod media;
 mod outbox;
@@ -44,6 +45,8 @@ pub struct BotState {
     pub searcher: Searcher,
     /// Channel posts as Telegram sent them, for the live archive.
     pub raw: Arc<listener::RawPosts>,
+    /// What `/healthz` tells.
+    pub health: Arc<http::Health>,
 }
 
 impl BotState {
@@ -60,6 +63,7 @@ impl BotState {
             passes: Arc::new(watch::Sender::new(Passes::default())),
             searcher: Searcher::default(),
             raw: Arc::default(),
+            health: Arc::default(),
         }
     }
 }
@@ -209,19 +213,25 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             stop: stop_worker.clone(),
             previews: state.config.replay_previews,
         };
-        tokio::spawn(worker.run())
+        let health = state.health.clone();
+        health.worker.store(http::WORKER_RUNNING, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            worker.run().await;
+            health.worker.store(http::WORKER_STOPPED, std::sync::atomic::Ordering::Relaxed);
+        })
     });
     let (conflict, ended) = (CancellationToken::new(), CancellationToken::new());
     let errors = Arc::new(PollingErrors { conflict: conflict.clone(), ended: ended.clone() });
     let stop_start = CancellationToken::new();
     let task = tokio::spawn({
-        let (ended, stop_start, raw) = (ended.clone(), stop_start.clone(), state.raw.clone());
+        let (ended, stop_start, raw, health) =
+            (ended.clone(), stop_start.clone(), state.raw.clone(), state.health.clone());
         async move {
             // The dispatcher asks getMe before it polls: a network error there is waited
             // out as at start, not an end.
             let mut wait = Duration::from_secs(1);
             loop {
-                let listener = listener::JsonPolling::new(bot.clone(), poll_timeout, raw.clone());
+                let listener = listener::JsonPolling::new(bot.clone(), poll_timeout, raw.clone(), health.clone());
                 match dispatcher.try_dispatch_with_listener(listener, errors.clone()).await {
                     Ok(()) => break,
                     Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {
@@ -292,6 +302,17 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         tracing::warn!("cannot register the command menu: {e}");
     }
     let state = Arc::new(BotState::new(SharedArchive::new(archive), config));
+    state.health.started_at.store(chrono::Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
+    state.health.telegram_answered();
+    // Before the dispatcher: a listen address that is taken stops the start with its reason.
+    let stop_http = CancellationToken::new();
+    let http = match settings.listen {
+        Some(addr) => {
+            http::recorder();
+            Some(http::serve(addr, state.clone(), stop_http.clone()).await?)
+        }
+        None => None,
+    };
     let running = spawn(bot, state, POLL_TIMEOUT).await?;
     let asked = tokio::select! {
         _ = wait_for_signal() => {
@@ -302,6 +323,10 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     };
     let conflicted = running.is_conflicted();
     running.shutdown(Duration::from_secs(4)).await;
+    stop_http.cancel();
+    if let Some(http) = http {
+        let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
+    }
     tracing::info!("stopped");
     match (asked, conflicted) {
         (true, _) => Ok(()),

@@ -24,6 +24,27 @@ pub enum Command {
     Unknown(String),
 }
 
+impl Command {
+    /// The command's name, for logs and metrics labels (`search`, `post`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::Help => "help",
+            Command::Search(_) => "search",
+            Command::Random => "random",
+            Command::Topic(_) => "topic",
+            Command::Post(_) => "post",
+            Command::Similar(_) => "similar",
+            Command::Replay(_) => "replay",
+            Command::Schedule(_) => "schedule",
+            Command::Queue => "queue",
+            Command::Cancel(_) => "cancel",
+            Command::Id => "id",
+            Command::Unknown(_) => "unknown",
+        }
+    }
+}
+
 /// Parses a message text. `None`: not a command, or a command for another bot.
 pub fn parse(text: &str, bot_username: &str) -> Option<Command> {
     let text = text.trim_start();

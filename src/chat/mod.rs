@@ -316,9 +316,13 @@ fn fill_all(text: &str, slots: &[(&str, &str)]) -> Option<String> {
 
 /// A new search: the query is stored, and page 0 shown.
 fn search(archive: &mut Archive, ctx: &Ctx, text: &str) -> Result<Reply, StoreError> {
+    let started = std::time::Instant::now();
     let query = normalize_query(text);
     let id = archive.remember_query(&query, ctx.now.timestamp())?;
-    search_page(archive, ctx, id, &query, 0, true)
+    let reply = search_page(archive, ctx, id, &query, 0, true);
+    metrics::counter!("postkeeper_searches_total").increment(1);
+    metrics::histogram!("postkeeper_search_duration_seconds").record(started.elapsed().as_secs_f64());
+    reply
 }
 
 /// Whitespace collapsed and length bounded: what is stored and echoed.

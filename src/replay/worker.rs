@@ -72,6 +72,8 @@ pub struct Passes {
     /// Tenures of the delivery lease that ended because another worker had it (not by a
     /// stop): what a test of a lost lease waits for, rather than for time to pass.
     pub leases_lost: u64,
+    /// This worker holds the delivery lease now.
+    pub holding: bool,
 }
 
 impl Passes {
@@ -266,6 +268,7 @@ impl<S: Sender> Worker<S> {
     /// lease is lost.
     async fn hold(&self, owner: &str, limiter: &mut Limiter) {
         let held = Held { owner: owner.to_string(), session: self.stop.child_token() };
+        self.passes.send_modify(|p| p.holding = true);
         let beat = tokio::spawn(heartbeat(self.archive.clone(), held.owner.clone(), held.session.clone()));
         if let Err(e) = self.recover(&held, limiter).await {
             tracing::error!("replay recovery failed: {e:#}");
@@ -273,9 +276,11 @@ impl<S: Sender> Worker<S> {
         self.deliver_due(&held, limiter).await;
         held.session.cancel();
         let _ = beat.await;
-        if !self.stop.is_cancelled() {
-            self.passes.send_modify(|p| p.leases_lost += 1);
-        }
+        let lost = !self.stop.is_cancelled();
+        self.passes.send_modify(|p| {
+            p.holding = false;
+            p.leases_lost += u64::from(lost);
+        });
         if self.stop.is_cancelled() {
             let who = held.owner.clone();
             match self.archive.try_call(move |a| a.release_lease(&who)).await {
@@ -375,10 +380,12 @@ impl<S: Sender> Worker<S> {
                 Ok(())
             }
             Begin::Missed { job_id } => {
+                metrics::counter!("postkeeper_replay_runs_total", "outcome" => "missed").increment(1);
                 tracing::warn!(job = job_id, "replay missed: due too long ago");
                 Ok(())
             }
             Begin::Failed { job_id, reason } => {
+                metrics::counter!("postkeeper_replay_runs_total", "outcome" => "failed").increment(1);
                 tracing::warn!(job = job_id, reason, "replay failed");
                 self.tell_admins(Alert::JobFailed { job: job_id, reason }).await;
                 Ok(())
@@ -454,6 +461,8 @@ impl<S: Sender> Worker<S> {
     /// left open for the new holder to resume).
     async fn finish(&self, held: &Held, run_id: i64, state: RunState, reason: Option<String>) -> anyhow::Result<bool> {
         let now = self.clock.now();
+        metrics::counter!("postkeeper_replay_runs_total", "outcome" => format!("{state:?}").to_lowercase())
+            .increment(1);
         let owner = held.owner.clone();
         let done = self
             .archive

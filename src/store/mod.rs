@@ -383,6 +383,26 @@ impl Archive {
         Ok(self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)
     }
 
+    /// What `/healthz` and `/metrics` read: posts, replay jobs still to run, the last
+    /// run's state, and the store's size in bytes.
+    pub fn health_facts(&self) -> Result<(i64, i64, Option<String>, Option<u64>)> {
+        let posts = self.conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?;
+        let pending = self.conn.query_row(
+            "SELECT count(*) FROM replay_jobs WHERE state = 'active' AND next_run IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let last = self
+            .conn
+            .query_row("SELECT state FROM replay_runs ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        let bytes: Option<i64> = self
+            .conn
+            .query_row("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", [], |r| r.get(0))
+            .optional()?;
+        Ok((posts, pending, last, bytes.and_then(|b| u64::try_from(b).ok())))
+    }
+
     /// True when the store holds no post at all.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM posts)", [], |r| r.get(0))?)

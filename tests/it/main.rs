@@ -13,6 +13,7 @@ mod channels;
 mod cjk;
 mod cli;
 mod exports;
+mod http;
 mod media;
 mod media_send;
 mod process;

@@ -555,3 +555,40 @@ async fn run_waits_out_an_unreachable_telegram_but_not_a_refused_token() {
     assert!(bot.logs().contains("refuses the token") && bot.logs().contains("@BotFather"), "{}", bot.logs());
     assert!(!bot.logs().contains("not-this-bots-token"), "the token is never printed");
 }
+
+/// `run` with POSTKEEPER_LISTEN in `.env` serves /healthz and /metrics beside the bot, and
+/// an address it cannot have stops it at start with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_health_and_metrics_where_told() {
+    let tg = fake().await;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = free.local_addr().expect("address");
+    drop(free);
+    let dir = Workdir::new(&format!("{}POSTKEEPER_LISTEN={addr}\n", dotenv(&tg)));
+    let bot = dir.start_bot();
+    bot.wait_for_log("HTTP server", WAIT).await;
+    exchange(&tg, ru("/search робот"), "sendMessage", 1).await;
+    let get = move |path: &'static str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).expect("connects");
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("writes");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("reads");
+        out
+    };
+    let health = tokio::task::spawn_blocking(move || get("/healthz")).await.expect("runs");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"worker\":\"running\"") && health.contains("\"lease\":\"held\""), "{health}");
+    let metrics = tokio::task::spawn_blocking(move || get("/metrics")).await.expect("runs");
+    assert!(metrics.contains("postkeeper_searches_total 1"), "{metrics}");
+    assert!(metrics.contains("postkeeper_bot_api_requests_total{method=\"getUpdates\",outcome=\"ok\"}"), "{metrics}");
+    finish(&tg, bot).await;
+
+    // The address taken (by the fake server itself): the start stops, naming the setting.
+    let taken = tg.url().trim_start_matches("http://").trim_end_matches('/').to_string();
+    let busy = Workdir::new(&format!("{}POSTKEEPER_LISTEN={taken}\n", dotenv(&tg)));
+    let mut bot = busy.start_bot();
+    let status = bot.exit_within(Duration::from_secs(10)).await;
+    assert!(!status.success());
+    assert!(bot.logs().contains("cannot listen on") && bot.logs().contains("POSTKEEPER_LISTEN"), "{}", bot.logs());
+}
