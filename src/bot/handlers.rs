@@ -46,6 +46,7 @@ fn lang_of(user: Option<&teloxide::types::User>) -> Lang {
     Lang::from_code(user.and_then(|u| u.language_code.as_deref()))
 }
 
+#[tracing::instrument(name = "update", skip_all, fields(kind = "message", chat = msg.chat.id.0, command = tracing::field::Empty))]
 pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) -> HandlerResult {
     // A channel's post forwarded to the bot in private: the admin wants the channel's id.
     if matches!(msg.chat.kind, ChatKind::Private(_))
@@ -76,6 +77,7 @@ pub async fn on_message(bot: Bot, msg: Message, me: Me, state: Arc<BotState>) ->
     tracing::debug!(chat = msg.chat.id.0, ?command, "message");
     let started = std::time::Instant::now();
     let label = command.as_ref().map_or("text", Command::name);
+    tracing::Span::current().record("command", label);
     let wakes_worker = matches!(command, Some(Command::Replay(_) | Command::Schedule(_) | Command::Cancel(_)));
     let text = text.to_string();
     // An admin's language, for the replay worker's alerts (sent when no message is answered).
@@ -118,6 +120,7 @@ fn not_modified(e: &RequestError) -> bool {
     matches!(e, RequestError::Api(ApiError::MessageNotModified))
 }
 
+#[tracing::instrument(name = "update", skip_all, fields(kind = "callback_query", user = q.from.id.0))]
 pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState>) -> HandlerResult {
     let lang = lang_of(Some(&q.from));
     let target = q.message.as_ref().map(|m| (m.chat().id, m.id()));
@@ -192,6 +195,7 @@ fn same_content(message: &Message, reply: &Reply, markup: Option<&InlineKeyboard
     shown == html::plain(&reply.html).trim() && message.reply_markup() == markup
 }
 
+#[tracing::instrument(name = "update", skip_all, fields(kind = "inline_query", user = q.from.id.0))]
 pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> HandlerResult {
     let lang = lang_of(Some(&q.from));
     let tz = state.config.timezone;
@@ -242,6 +246,7 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
     Ok(())
 }
 
+#[tracing::instrument(name = "update", skip_all, fields(kind = "channel_post", chat = msg.chat.id.0, message = msg.id.0))]
 pub async fn on_channel_post(update: Update, msg: Message, state: Arc<BotState>) -> HandlerResult {
     let Some(source) = &state.config.source_chat else {
         return Ok(());

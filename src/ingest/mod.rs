@@ -213,6 +213,7 @@ pub fn import_paths_in(
     media_dir: Option<&Path>,
     zone: chrono_tz::Tz,
 ) -> Result<ImportSummary, IngestError> {
+    let _span = tracing::info_span!("import", files = paths.len()).entered();
     let files = collect(paths)?;
     let mut media = media_dir.map(MediaFiles::new);
     let run = |sink: &mut ImportSink<'_>| {

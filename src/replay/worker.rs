@@ -358,6 +358,7 @@ impl<S: Sender> Worker<S> {
         Ok(())
     }
 
+    #[tracing::instrument(name = "replay", skip_all, fields(job = job.id, target = %job.target.to_db()))]
     async fn handle(&self, held: &Held, job: super::jobs::Job, limiter: &mut Limiter) -> anyhow::Result<()> {
         let settings = self.settings.clone();
         let now = self.clock.now();

@@ -48,6 +48,16 @@ enum Plan {
 }
 
 impl Plan {
+    /// The plan's name in the log.
+    fn name(&self) -> &'static str {
+        match self {
+            Plan::Ranked(_) => "ranked",
+            Plan::RankedWithin { .. } => "ranked-within",
+            Plan::Newest(_) => "newest",
+            Plan::Members(_) => "members",
+        }
+    }
+
     /// The plan of every match, found by other means than FTS5's ranking: ranked by the
     /// rare words `rank` if there are any and newest first was not asked for, else newest first.
     fn of_members(members: Vec<i64>, rank: Option<String>, newest: bool) -> Plan {
@@ -307,9 +317,22 @@ impl Searcher {
 
     /// Searches the archive as `request` says.
     pub fn search_with(&self, archive: &Archive, request: &Request<'_>) -> Result<SearchPage> {
+        let span = tracing::debug_span!(
+            "search",
+            hits = tracing::field::Empty,
+            total = tracing::field::Empty,
+            ms = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        let started = std::time::Instant::now();
         // One snapshot for the count and the page, and one read lock instead of one per statement.
         let _snapshot = archive.snapshot()?;
-        Search { archive, searcher: self }.run(request)
+        let page = Search { archive, searcher: self }.run(request)?;
+        span.record("hits", page.hits.len());
+        span.record("total", page.total);
+        span.record("ms", started.elapsed().as_secs_f64() * 1000.0);
+        tracing::debug!("search done");
+        Ok(page)
     }
 
     /// A query of real archive words close to one that found nothing, if it finds something.
@@ -858,6 +881,7 @@ impl Search<'_> {
             let suggestion = self.suggest_parsed(parsed, scope)?;
             return Ok(SearchPage { suggestion, ..SearchPage::empty() });
         }
+        tracing::debug!(plan = plan.name(), total, rare = rare.len(), terms = query.terms.len(), ?mode, "search plan");
         let ranked = self.rank(&plan, scope, offset, limit)?;
         let mut page = self.page(&parsed.query, ranked, total, mode)?;
         page.total_capped = total >= COUNT_CAP;
@@ -892,6 +916,7 @@ impl Search<'_> {
             // Not ranked by relevance: no score (lists show the reactions themselves).
             .query_map(params![all], |r| Ok((r.get(0)?, 0.0)))?
             .collect::<rusqlite::Result<_>>()?;
+        tracing::debug!(plan = "top", total, "search plan");
         let mut page = self.page(&parsed.query, ids, total, Mode::All)?;
         page.total_capped = total >= COUNT_CAP;
         Ok(page)

@@ -65,6 +65,8 @@ async fn finish(tg: &FakeTelegram, bot: BotProcess) -> String {
     assert!(tg.unanswered_callbacks().is_empty(), "unanswered: {:?}", tg.unanswered_callbacks());
     let secret = TOKEN.split(':').nth(1).expect("token secret part");
     assert!(!logs.contains(secret), "the token leaked into the log");
+    // A log file (as journald gets it) holds plain text, no terminal colour codes.
+    assert!(!logs.contains('\u{1b}'), "escape codes in a log file: {logs}");
     logs
 }
 
