@@ -26,16 +26,26 @@ pub struct Facts {
     pub hashtag: Option<String>,
 }
 
+/// The first and the last date of the archive's posts (the date index's ends).
+fn dates(archive: &Archive) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    let (first, last): (Option<i64>, Option<i64>) =
+        archive.conn().query_row("SELECT min(date), max(date) FROM posts", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(from_unix(first).zip(from_unix(last)))
+}
+
+/// Whether any post carries media of `kind`.
+fn has_media(archive: &Archive, kind: MediaKind) -> Result<bool> {
+    let sql = format!("SELECT 1 FROM post_media WHERE kind IN ({}) LIMIT 1", media_kinds(kind));
+    Ok(archive.conn().query_row(&sql, [], |_| Ok(())).optional()?.is_some())
+}
+
 impl Facts {
     pub fn read(archive: &Archive) -> Result<Facts> {
         let conn = archive.conn();
-        let (first, last): (Option<i64>, Option<i64>) =
-            conn.query_row("SELECT min(date), max(date) FROM posts", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let dates = from_unix(first).zip(from_unix(last));
+        let dates = dates(archive)?;
         let mut media = Vec::new();
         for kind in [MediaKind::Photo, MediaKind::Video, MediaKind::File] {
-            let sql = format!("SELECT 1 FROM post_media WHERE kind IN ({}) LIMIT 1", media_kinds(kind));
-            if conn.query_row(&sql, [], |_| Ok(())).optional()?.is_some() {
+            if has_media(archive, kind)? {
                 media.push(kind);
             }
         }
@@ -68,12 +78,13 @@ pub(super) fn impossible(archive: &Archive, parsed: &Parsed, lang: Lang) -> Resu
     if parsed.from.is_none() && parsed.to.is_none() && parsed.has.is_none() {
         return Ok(why);
     }
-    let facts = Facts::read(archive)?;
-    if (parsed.from.is_some() || parsed.to.is_some()) && facts.dates.is_none() {
+    // Only what the query's operators need: reading the hashtags (for the help) would
+    // read every post that has one.
+    if (parsed.from.is_some() || parsed.to.is_some()) && dates(archive)?.is_none() {
         why.push(t.no_dated_posts.to_string());
     }
     if let Some(kind) = parsed.has
-        && !facts.media.contains(&kind)
+        && !has_media(archive, kind)?
     {
         why.push(
             match kind {

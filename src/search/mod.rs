@@ -740,6 +740,11 @@ impl Search<'_> {
             if !rest_scope.hashtags.is_empty() {
                 return Ok(SearchPage { total_capped: true, ..first });
             }
+            // Already at the cap: the total says "or more" whatever the rest counts, and a
+            // count beside common words is a walk over most of the archive.
+            if first.total_capped {
+                return Ok(first);
+            }
             self.settle_prefix(parsed)?;
             let rest = match parsed.query.all_expr() {
                 Some(all) => self.count(&rest_scope.wrap(&all), &rest_scope)?,
