@@ -594,3 +594,63 @@ async fn run_serves_health_and_metrics_where_told() {
     assert!(!status.success());
     assert!(bot.logs().contains("cannot listen on") && bot.logs().contains("POSTKEEPER_LISTEN"), "{}", bot.logs());
 }
+
+/// The running binary, fresh store: the demo until the source channel's first post, then
+/// only that channel; kinds teloxide 0.17 cannot read (a `date_time` entity with a photo, a
+/// `rich_message`) and polls archived; reaction counts kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_bot_archives_every_kind_and_the_demo_gives_way() {
+    let tg = fake().await;
+    let dir = Workdir::new(&dotenv(&tg));
+    let bot = dir.start_bot();
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+    let channels = |dir: &Workdir| -> Vec<(String, i64)> {
+        let out = dir.cli(&["channels", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| (c["origin"].as_str().unwrap_or("").to_string(), c["posts"].as_i64().unwrap_or(-1)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(channels(&dir), [("demo".to_string(), 20)]);
+    let photo = json!([{"file_id": "ph", "file_unique_id": "phu", "width": 800, "height": 600}]);
+    tg.push_update(updates::channel_post_with(
+        SOURCE,
+        Some("source_chan"),
+        301,
+        1_700_000_001,
+        json!({
+            "photo": photo, "caption": "Митап 12 мая в 18:00",
+            "caption_entities": [{"type": "date_time", "offset": 6, "length": 14, "unix_time": 1_715_526_000}],
+        }),
+    ));
+    tg.push_update(updates::channel_post_with(
+        SOURCE,
+        Some("source_chan"),
+        302,
+        1_700_000_002,
+        json!({
+            "rich_message": {"blocks": [{"type": "paragraph", "text": "Квазарный отчёт за год"}]},
+        }),
+    ));
+    tg.push_update(updates::channel_post_with(SOURCE, Some("source_chan"), 303, 1_700_000_003, json!({
+        "poll": {"id": "p", "question": "Голосуем за зюзябру?", "options": [{"text": "да", "voter_count": 2}, {"text": "нет", "voter_count": 0}],
+                 "total_voter_count": 2, "is_closed": true, "is_anonymous": true, "type": "regular", "allows_multiple_answers": false},
+    })));
+    eventually("three live posts archived", WAIT, || channels(&dir) == [("telegram".to_string(), 3)]).await;
+    assert_eq!(cli_titles(&dir, "митап"), ["Митап 12 мая в 18:00"]);
+    assert_eq!(cli_titles(&dir, "квазарный"), ["Квазарный отчёт за год"]);
+    assert_eq!(cli_titles(&dir, "зюзябру"), ["📊 Голосуем за зюзябру?"]);
+    tg.push_update(updates::reaction_count(SOURCE, Some("source_chan"), 303, &[("🔥", 7)]));
+    let reactions = || {
+        let out = dir.cli(&["posts", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array().and_then(|a| a.iter().find(|p| p["message_id"] == 303).and_then(|p| p["reactions"].as_i64()))
+    };
+    eventually("the reaction count kept", WAIT, || reactions() == Some(7)).await;
+    let logs = finish(&tg, bot).await;
+    assert!(logs.contains("\"rich_message\", which this postkeeper does not know"), "{logs}");
+}
