@@ -228,7 +228,7 @@ pub enum ChannelsAction {
 struct PostJson<'a> {
     id: i64,
     title: &'a str,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::model::rfc3339")]
     date: Option<DateTime<Utc>>,
     topics: Vec<&'a str>,
     url: Option<&'a str>,
@@ -261,7 +261,7 @@ struct FullPostJson<'a> {
     text: &'a str,
     entities: &'a [crate::model::Entity],
     links: &'a [String],
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::model::rfc3339")]
     edited: Option<DateTime<Utc>>,
     /// Photos, videos, files, in album order (`file` is a name in the media folder).
     media: &'a [crate::model::Media],
@@ -281,14 +281,6 @@ struct HitJson<'a> {
     score: Option<f64>,
     /// HTML, matched words in `<b>`.
     snippet: String,
-}
-
-/// Dates as `2021-10-12T10:00:00+00:00`, as the JSON output always gave them.
-fn rfc3339<S: serde::Serializer>(date: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match date {
-        Some(d) => s.serialize_str(&d.to_rfc3339()),
-        None => s.serialize_none(),
-    }
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {

@@ -480,6 +480,15 @@ pub fn post_url(username: Option<&str>, message_id: Option<i64>) -> Option<Strin
     }
 }
 
+/// Dates in JSON output as `2021-10-12T10:00:00+00:00`, as the JSON output always gave
+/// them (`#[serde(serialize_with = "crate::model::rfc3339")]`).
+pub fn rfc3339<S: serde::Serializer>(date: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match date {
+        Some(d) => s.serialize_str(&d.to_rfc3339()),
+        None => s.serialize_none(),
+    }
+}
+
 pub fn from_unix(secs: Option<i64>) -> Option<DateTime<Utc>> {
     secs.and_then(|s| DateTime::from_timestamp(s, 0))
 }

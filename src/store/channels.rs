@@ -21,19 +21,12 @@ pub struct ChannelInfo {
     #[serde(flatten)]
     pub channel: Channel,
     pub posts: i64,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::model::rfc3339")]
     pub first_date: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::model::rfc3339")]
     pub last_date: Option<DateTime<Utc>>,
     /// Where its posts came from: `demo`, `t.me dump` or `telegram` (exports and live posts).
     pub origin: &'static str,
-}
-
-fn rfc3339<S: serde::Serializer>(date: &Option<DateTime<Utc>>, s: S) -> std::result::Result<S::Ok, S::Error> {
-    match date {
-        Some(d) => s.serialize_str(&d.to_rfc3339()),
-        None => s.serialize_none(),
-    }
 }
 
 /// What removing a channel took away.

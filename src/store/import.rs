@@ -147,6 +147,25 @@ struct Row {
 }
 
 impl Row {
+    /// `first` (the channel of an insert, the post of an update), then the post's columns
+    /// in the order both statements bind them.
+    fn with_post<'a>(&'a self, first: &'a i64, p: &'a NewPost) -> [&'a dyn rusqlite::ToSql; 12] {
+        [
+            first,
+            &p.message_id,
+            &p.seq,
+            &p.date,
+            &p.edited,
+            &self.title,
+            &p.text,
+            &self.entities,
+            &self.links,
+            &self.reactions,
+            &self.reactions_total,
+            &self.extra,
+        ]
+    }
+
     fn of(p: &NewPost) -> Result<Row> {
         let json = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         Ok(Row {
@@ -757,20 +776,7 @@ impl<'a> ImportSink<'a> {
                                           entities = ?8, links = ?9, reactions = ?10, reactions_total = ?11,
                                           extra = ?12 WHERE id = ?1",
                     )?
-                    .execute(params![
-                        id,
-                        p.message_id,
-                        p.seq,
-                        p.date,
-                        p.edited,
-                        row.title,
-                        p.text,
-                        row.entities,
-                        row.links,
-                        row.reactions,
-                        row.reactions_total,
-                        row.extra
-                    ])?;
+                    .execute(rusqlite::params_from_iter(row.with_post(&id, &p)))?;
                 self.tx.prepare_cached("DELETE FROM posts_fts WHERE rowid = ?1")?.execute([id])?;
                 self.pairs.forget(&self.tx, id)?;
                 self.tx.prepare_cached("DELETE FROM post_topics WHERE post_id = ?1")?.execute([id])?;
@@ -800,20 +806,7 @@ impl<'a> ImportSink<'a> {
                                    reactions, reactions_total, extra)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(channel_id, seq) DO NOTHING",
             )?
-            .execute(params![
-                channel,
-                p.message_id,
-                p.seq,
-                p.date,
-                p.edited,
-                row.title,
-                p.text,
-                row.entities,
-                row.links,
-                row.reactions,
-                row.reactions_total,
-                row.extra
-            ])?)
+            .execute(rusqlite::params_from_iter(row.with_post(&channel, p)))?)
     }
 
     /// The rest of a new post, its row just inserted: media, album, index.
