@@ -50,7 +50,7 @@ pub enum Token {
 
 /// The token: `getMe` (429s waited out). The bot's identity is needed by the chat checks.
 pub async fn token(bot: &Bot, api_url: Option<&url::Url>) -> (Check, Token) {
-    match retry(|| bot.get_me().send()).await {
+    match retry("getMe", || bot.get_me().send()).await {
         Ok(me) => {
             let check = Check::Pass(format!("the token works: @{} ({}, id {})", me.username(), me.first_name, me.id));
             (check, Token::Works(me))

@@ -139,7 +139,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
     };
     // Answer first and exactly once, so the client's spinner stops.
     let toast = outcome.toast.clone();
-    let answered = retry(|| {
+    let answered = retry("answerCallbackQuery", || {
         let mut request = bot.answer_callback_query(q.id.clone());
         if let Some(t) = &toast {
             request = request.text(t.clone());
@@ -159,7 +159,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, me: Me, state: Arc<BotState
             tracing::debug!(chat = chat_id, "the message already shows this page");
             return send_all(&bot, chat_id, &outcome.send, &uploads(&state, &me)).await;
         }
-        let edited = retry(|| {
+        let edited = retry("editMessageText", || {
             let mut request = bot
                 .edit_message_text(chat, message_id, reply.html.clone())
                 .parse_mode(ParseMode::Html)
@@ -236,7 +236,7 @@ pub async fn on_inline(bot: Bot, q: InlineQuery, state: Arc<BotState>) -> Handle
         })
         .collect();
     let next_offset = page.next_offset;
-    let answered = retry(|| {
+    let answered = retry("answerInlineQuery", || {
         bot.answer_inline_query(q.id.clone(), results.clone()).next_offset(next_offset.clone()).cache_time(30).send()
     })
     .await;

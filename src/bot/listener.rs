@@ -156,17 +156,6 @@ struct PollState {
     done: bool,
 }
 
-/// A request's outcome as `/metrics` counts it: ok, 4xx, 429, 5xx or network.
-fn outcome<T>(result: &Result<T, RequestError>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(RequestError::RetryAfter(_)) => "429",
-        Err(RequestError::Api(teloxide::ApiError::Unknown(_))) => "5xx",
-        Err(RequestError::Api(_) | RequestError::MigrateToChatId(_)) => "4xx",
-        Err(_) => "network",
-    }
-}
-
 /// The pause after `errors` failures in a row: 1 s doubling up to a minute.
 fn backoff(errors: u32) -> Duration {
     Duration::from_secs(1u64 << errors.min(6)).min(Duration::from_secs(60))
@@ -234,8 +223,7 @@ impl PollState {
                     return None;
                 }
             };
-            metrics::counter!("postkeeper_bot_api_requests_total", "method" => "getUpdates", "outcome" => outcome(&result))
-                .increment(1);
+            super::send::count("getUpdates", &result);
             match result {
                 Ok(values) => {
                     self.health.telegram_answered();

@@ -88,7 +88,7 @@ pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> 
         if let Some(code) = code {
             request = request.language_code(code);
         }
-        retry(|| request.clone().send()).await?;
+        retry("setMyCommands", || request.clone().send()).await?;
     }
     Ok(())
 }
@@ -279,6 +279,10 @@ pub fn make_bot(token: &str, api_url: Option<&url::Url>) -> Bot {
 /// `postkeeper run`: the bot until SIGINT or SIGTERM (exit 0), or until another
 /// instance takes the token over (an error).
 pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
+    // The recorder first: what happens at start (getMe, the command menu) is counted too.
+    if settings.listen.is_some() {
+        http::recorder();
+    }
     let config = settings.config.clone();
     let bot = make_bot(token, settings.api_url.as_ref());
     let archive = crate::ingest::open_or_seed(&config.db)?;
@@ -307,10 +311,7 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     // Before the dispatcher: a listen address that is taken stops the start with its reason.
     let stop_http = CancellationToken::new();
     let http = match settings.listen {
-        Some(addr) => {
-            http::recorder();
-            Some(http::serve(addr, state.clone(), stop_http.clone()).await?)
-        }
+        Some(addr) => Some(http::serve(addr, state.clone(), stop_http.clone()).await?),
         None => None,
     };
     let running = spawn(bot, state, POLL_TIMEOUT).await?;

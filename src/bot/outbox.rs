@@ -44,21 +44,25 @@ fn transient(e: &RequestError) -> bool {
 
 impl Sender for Outbox {
     async fn post(&self, chat: &ChatRef, html: &str, previews: bool) -> Sent {
-        match send_html(&self.bot, recipient(chat), html, previews, None).await {
+        let result = send_html(&self.bot, recipient(chat), html, previews, None).await;
+        super::send::count("sendMessage", &result);
+        match result {
             Ok(sent) => Sent::Done { message_id: i64::from(sent.message_id) },
             Err(e) => sorted(e),
         }
     }
 
     async fn post_media(&self, chat: &ChatRef, media: &[Media], caption: &str) -> Sent {
-        match send_media(&self.bot, recipient(chat), media, caption, None, &self.uploads).await {
+        let result = send_media(&self.bot, recipient(chat), media, caption, None, &self.uploads).await;
+        super::send::count("sendMedia", &result);
+        match result {
             Ok(ids) => Sent::Done { message_id: ids.first().copied().unwrap_or_default() },
             Err(e) => sorted(e),
         }
     }
 
     async fn tell(&self, user: i64, html: &str) -> Result<(), String> {
-        retry(|| send_html(&self.bot, ChatId(user).into(), html, false, None))
+        retry("sendMessage", || send_html(&self.bot, ChatId(user).into(), html, false, None))
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())

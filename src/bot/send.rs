@@ -16,16 +16,36 @@ use crate::config::ChatRef;
 /// How many times a request hit by 429 is sent again.
 const MAX_RETRIES: usize = 5;
 
+/// A request's outcome as `/metrics` counts it: ok, 4xx, 429, 5xx or network.
+pub fn outcome<T>(result: &Result<T, RequestError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(RequestError::RetryAfter(_)) => "429",
+        Err(RequestError::Api(teloxide::ApiError::Unknown(_))) => "5xx",
+        Err(RequestError::Api(_) | RequestError::MigrateToChatId(_)) => "4xx",
+        Err(_) => "network",
+    }
+}
+
+/// Counts a Bot API request by method and outcome (`postkeeper_bot_api_requests_total`).
+pub fn count<T>(method: &'static str, result: &Result<T, RequestError>) {
+    metrics::counter!("postkeeper_bot_api_requests_total", "method" => method, "outcome" => outcome(result))
+        .increment(1);
+}
+
 /// Runs a request, waiting out `429 Too Many Requests` (`retry_after`, never less) and resending.
 /// Other errors are returned: resending after a network error could duplicate a message.
-pub async fn retry<T, F, Fut>(mut request: F) -> Result<T, RequestError>
+/// Each try is counted under `method`.
+pub async fn retry<T, F, Fut>(method: &'static str, mut request: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RequestError>>,
 {
     let mut tries = 0;
     loop {
-        match request().await {
+        let result = request().await;
+        count(method, &result);
+        match result {
             Err(RequestError::RetryAfter(wait)) if tries < MAX_RETRIES => {
                 tries += 1;
                 tracing::warn!(seconds = wait.seconds(), "429 from Telegram; waiting before resending");
@@ -128,7 +148,7 @@ pub async fn send_reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<Sent, 
         reply_markup: keyboard(reply),
     };
     let request = JsonRequest::new(bot.clone(), payload);
-    retry(|| request.send_ref()).await
+    retry("sendMessage", || request.send_ref()).await
 }
 
 /// Sends one reply as it is: a text message, or its media (the caption and keyboard with
@@ -139,7 +159,8 @@ pub async fn deliver(bot: &Bot, chat: ChatId, reply: &Reply, uploads: &Uploads) 
     }
     let markup = keyboard(reply);
     let ids =
-        retry(|| send_media(bot, Recipient::Id(chat), &reply.media, &reply.html, markup.clone(), uploads)).await?;
+        retry("sendMedia", || send_media(bot, Recipient::Id(chat), &reply.media, &reply.html, markup.clone(), uploads))
+            .await?;
     let first = ids.first().copied().unwrap_or_default();
     Ok(Sent { message_id: i32::try_from(first).unwrap_or_default() })
 }

@@ -584,6 +584,14 @@ async fn run_serves_health_and_metrics_where_told() {
     let metrics = tokio::task::spawn_blocking(move || get("/metrics")).await.expect("runs");
     assert!(metrics.contains("postkeeper_searches_total 1"), "{metrics}");
     assert!(metrics.contains("postkeeper_bot_api_requests_total{method=\"getUpdates\",outcome=\"ok\"}"), "{metrics}");
+    assert!(
+        metrics.contains("postkeeper_bot_api_requests_total{method=\"sendMessage\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("postkeeper_bot_api_requests_total{method=\"setMyCommands\",outcome=\"ok\"} 2"),
+        "{metrics}"
+    );
     finish(&tg, bot).await;
 
     // The address taken (by the fake server itself): the start stops, naming the setting.
