@@ -441,10 +441,14 @@ impl Archive {
         if !holds(&tx, holding)? {
             return Ok(false);
         }
-        let (job_id, post_id): (i64, Option<i64>) =
-            tx.query_row("SELECT job_id, post_id FROM replay_runs WHERE id = ?1", [run_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        let (job_id, post_id, due): (i64, Option<i64>, i64) =
+            tx.query_row("SELECT job_id, post_id, due FROM replay_runs WHERE id = ?1", [run_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?;
+        if state == RunState::Sent {
+            // How late a replay went out: due → its last part sent.
+            metrics::histogram!("postkeeper_replay_delivery_lag_seconds").record((now.timestamp() - due).max(0) as f64);
+        }
         tx.execute(
             "UPDATE replay_runs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1",
             params![run_id, state, reason, now.timestamp()],

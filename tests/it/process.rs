@@ -592,6 +592,16 @@ async fn run_serves_health_and_metrics_where_told() {
         metrics.contains("postkeeper_bot_api_requests_total{method=\"setMyCommands\",outcome=\"ok\"} 2"),
         "{metrics}"
     );
+    assert!(metrics.contains("postkeeper_bot_api_requests_total{method=\"getMe\",outcome=\"ok\"}"), "{metrics}");
+    // A replay goes out: its run and its lag are counted.
+    exchange(&tg, updates::text(ADMIN, ADMIN, Some("ru"), "/replay 3"), "sendMessage", 1).await;
+    eventually("the replay is posted", WAIT, || !tg.messages(REPLAY).is_empty()).await;
+    eventually("the replay's run counted", WAIT, || {
+        let m = get("/metrics");
+        m.contains("postkeeper_replay_runs_total{outcome=\"sent\"} 1")
+            && m.contains("postkeeper_replay_delivery_lag_seconds_count 1")
+    })
+    .await;
     finish(&tg, bot).await;
 
     // The address taken (by the fake server itself): the start stops, naming the setting.
