@@ -24,22 +24,28 @@ pub fn seed_if_empty(archive: &mut Archive) -> Result<Option<ImportSummary>, Sto
     if !archive.is_empty()? {
         return Ok(None);
     }
-    let summary = import_seed(archive)?;
-    archive.mark_demo(&demo_source_key()?)?;
+    let (summary, key) = import_seed_keyed(archive)?;
+    archive.mark_demo(&key)?;
     Ok(Some(summary))
 }
 
 /// Imports the bundled archive as a channel like any other (not the demo: it stays when
 /// other channels arrive). The tests' corpus, and the seed's posts for [`seed_if_empty`].
 pub fn import_seed(archive: &mut Archive) -> Result<ImportSummary, StoreError> {
+    import_seed_keyed(archive).map(|(summary, _)| summary)
+}
+
+/// [`import_seed`], with the seed channel's key (read from the one parse of the seed).
+fn import_seed_keyed(archive: &mut Archive) -> Result<(ImportSummary, String), StoreError> {
     let (channel, posts) = tme_dump::parse(SEED).map_err(|e| StoreError::Corrupt(format!("embedded seed: {e}")))?;
-    archive.import(|sink| -> Result<(), StoreError> {
+    let summary = archive.import(|sink| -> Result<(), StoreError> {
         sink.channel(&channel)?;
         for p in posts {
             sink.post(p)?;
         }
         Ok(())
-    })
+    })?;
+    Ok((summary, channel.source_key))
 }
 
 /// The bundled archive's channel key (`tme:<title>`).
@@ -59,7 +65,8 @@ pub fn open_archive(db: &std::path::Path, seed: bool) -> anyhow::Result<Archive>
     } else {
         // A store seeded before the demo was marked: marked now, so that the first channel
         // of its own (this import, perhaps) takes its place.
-        archive.mark_demo_if_there(&demo_source_key()?)?;
+        // (The seed is parsed for its key only when the store has no mark yet.)
+        archive.mark_demo_if_there(demo_source_key)?;
     }
     Ok(archive)
 }

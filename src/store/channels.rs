@@ -81,16 +81,17 @@ impl Archive {
     }
 
     /// [`Archive::mark_demo`] for a store seeded before the mark existed: when it has no
-    /// mark and holds a channel with the seed's `source_key`.
-    pub fn mark_demo_if_there(&self, source_key: &str) -> Result<()> {
-        if meta(&self.conn, DEMO_KEY)?.is_none()
-            && self.conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM channels WHERE source_key = ?1)",
-                [source_key],
-                |r| r.get::<_, bool>(0),
-            )?
-        {
-            self.mark_demo(source_key)?;
+    /// mark and holds a channel with the seed's key (asked of `source_key` only then).
+    pub fn mark_demo_if_there(&self, source_key: impl FnOnce() -> Result<String>) -> Result<()> {
+        if meta(&self.conn, DEMO_KEY)?.is_some() {
+            return Ok(());
+        }
+        let key = source_key()?;
+        let there: bool =
+            self.conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM channels WHERE source_key = ?1)", [&key], |r| r.get(0))?;
+        if there {
+            self.mark_demo(&key)?;
         }
         Ok(())
     }
@@ -162,15 +163,14 @@ pub(super) fn remove_in(tx: &Transaction<'_>, upkeep: &mut Upkeep, id: i64) -> R
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (table, column, target) in &references {
+    // (`posts` itself points at `channels`: it goes last, below.)
+    for (table, column, target) in references.iter().filter(|(table, ..)| table != "posts") {
         let sql = if target == "posts" {
             format!("DELETE FROM \"{table}\" WHERE \"{column}\" IN (SELECT id FROM posts WHERE channel_id = ?1)")
         } else {
             format!("DELETE FROM \"{table}\" WHERE \"{column}\" = ?1")
         };
-        if table != "posts" {
-            tx.execute(&sql, [id])?;
-        }
+        tx.execute(&sql, [id])?;
     }
     tx.execute("DELETE FROM posts WHERE channel_id = ?1", [id])?;
     tx.execute("DELETE FROM channels WHERE id = ?1", [id])?;
