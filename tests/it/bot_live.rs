@@ -143,8 +143,23 @@ async fn the_first_live_post_takes_the_demos_place() {
     h.finish().await;
 }
 
+type Posts = std::collections::BTreeMap<i64, postkeeper::model::Post>;
+
+/// The source channel's posts once `ready` holds of them (the handlers store them after
+/// the fake server has handed the updates over), or as they are after [`WAIT`].
+async fn posts_when(h: &Harness, ready: impl Fn(&Posts) -> bool) -> Posts {
+    let deadline = tokio::time::Instant::now() + crate::support::harness::WAIT;
+    loop {
+        let posts = live_posts(h).await;
+        if ready(&posts) || tokio::time::Instant::now() >= deadline {
+            return posts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The posts of the source channel by message id, read through the store.
-async fn live_posts(h: &Harness) -> std::collections::BTreeMap<i64, postkeeper::model::Post> {
+async fn live_posts(h: &Harness) -> Posts {
     h.archive
         .call(|a| a.posts(None, 0, 1000).map(|(posts, _)| posts))
         .await
@@ -213,14 +228,7 @@ async fn every_kind_of_channel_post_is_archived() {
     for (id, fields) in &kinds {
         h.silent(updates::channel_post_with(SOURCE, chan, *id, 1_700_000_000 + id, fields.clone())).await;
     }
-    let mut posts = live_posts(&h).await;
-    for _ in 0..50 {
-        if posts.len() >= 13 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        posts = live_posts(&h).await;
-    }
+    let posts = posts_when(&h, |posts| posts.len() >= 13).await;
     assert_eq!(
         posts.keys().copied().collect::<Vec<_>>(),
         (101..=113).collect::<Vec<_>>(),
@@ -267,27 +275,17 @@ async fn reaction_counts_are_requested_and_kept() {
     h.silent(updates::reaction_count(SOURCE, Some("source_chan"), 77, &[("👍", 12), ("custom:5368", 3), ("paid", 1)]))
         .await;
     assert!(h.tg.filtered_updates().is_empty(), "nothing was dropped for want of allowed_updates");
-    let mut post = live_posts(&h).await.remove(&77).expect("archived");
-    for _ in 0..50 {
-        if !post.reactions.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        post = live_posts(&h).await.remove(&77).expect("archived");
-    }
+    let post = posts_when(&h, |posts| posts.get(&77).is_some_and(|p| !p.reactions.is_empty()))
+        .await
+        .remove(&77)
+        .expect("archived");
     let counts: Vec<(Option<&str>, Option<&str>, bool, i64)> =
         post.reactions.iter().map(|r| (r.emoji.as_deref(), r.custom_emoji_id.as_deref(), r.paid, r.count)).collect();
     assert_eq!(counts, [(Some("👍"), None, false, 12), (None, Some("5368"), false, 3), (None, None, true, 1)]);
     // A later count replaces it.
     h.silent(updates::reaction_count(SOURCE, Some("source_chan"), 77, &[("👍", 20)])).await;
-    let mut total = 0;
-    for _ in 0..50 {
-        total = postkeeper::model::Reaction::total(&live_posts(&h).await[&77].reactions);
-        if total == 20 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(total, 20);
+    let total = |posts: &Posts| posts.get(&77).map(|p| postkeeper::model::Reaction::total(&p.reactions));
+    let posts = posts_when(&h, |posts| total(posts) == Some(20)).await;
+    assert_eq!(total(&posts), Some(20));
     h.finish().await;
 }
