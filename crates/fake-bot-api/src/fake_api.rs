@@ -4,6 +4,9 @@
 //!   under their documented spelling). Parameters: JSON body, form body, query string and
 //!   multipart/form-data (file uploads; the media methods are in `media.rs`).
 //! * Calls are recorded when they are answered (a long poll appears when it returns).
+//! * Webhooks: `setWebhook` checked as Telegram checks it, updates POSTed with the secret
+//!   token through a stand-in for the reverse proxy (`webhook.rs`), `getUpdates` refused
+//!   (409) while one is set.
 //! * Unimplemented Bot API methods answer 404 `Not Found: method not found`, so they show up
 //!   in `errors()`.
 //! * Stricter than Telegram: a bare `&` in HTML; a button with two action fields; an empty
@@ -39,9 +42,10 @@ use tokio::time::Instant;
 
 use crate::html::{Parsed, parse_html, utf16_len};
 use crate::updates::{kind as update_kind, now as unix_now};
-use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Fault, MediaKind, StoredMessage, TOKEN, Upload};
+use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Delivery, Fault, MediaKind, StoredMessage, TOKEN, Upload};
 
 mod media;
+mod webhook;
 
 use media::FileInfo;
 
@@ -252,7 +256,7 @@ struct State {
     queue: VecDeque<Value>,
     filtered_updates: Vec<Value>,
     allowed_updates: Option<Vec<String>>,
-    webhook_url: Option<String>,
+    webhooks: webhook::Webhooks,
     chats: HashMap<i64, Value>,
     usernames: HashMap<String, i64>,
     /// chat id -> the 403 description sends get (bot blocked / kicked).
@@ -294,7 +298,7 @@ impl Default for State {
             queue: VecDeque::new(),
             filtered_updates: Vec::new(),
             allowed_updates: None,
-            webhook_url: None,
+            webhooks: webhook::Webhooks::default(),
             chats: HashMap::new(),
             usernames: HashMap::new(),
             blocked: HashMap::new(),
@@ -328,6 +332,8 @@ struct Shared {
     /// Woken on every recorded call (tests waiting for calls wait on it). Apart from
     /// `updates` so that a bot's replies do not wake its own pending long poll.
     calls: Notify,
+    /// Woken when a webhook may have something to deliver (an update, a setWebhook).
+    deliver: Notify,
     shutdown: AtomicBool,
 }
 
@@ -343,6 +349,8 @@ pub struct FakeTelegram {
     shared: Arc<Shared>,
     addr: SocketAddr,
     server: JoinHandle<()>,
+    /// Delivers updates to a webhook ([`webhook`]).
+    deliverer: JoinHandle<()>,
 }
 
 impl Drop for FakeTelegram {
@@ -351,6 +359,7 @@ impl Drop for FakeTelegram {
         self.shared.updates.notify_waiters();
         self.shared.calls.notify_waiters();
         self.server.abort();
+        self.deliverer.abort();
     }
 }
 
@@ -369,8 +378,10 @@ impl FakeTelegram {
             state: Mutex::new(State::default()),
             updates: Notify::new(),
             calls: Notify::new(),
+            deliver: Notify::new(),
             shutdown: AtomicBool::new(false),
         });
+        let deliverer = tokio::spawn(webhook::deliver(shared.clone()));
         let app = Router::new()
             .fallback(handle)
             .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
@@ -381,7 +392,7 @@ impl FakeTelegram {
                 eprintln!("fake telegram server stopped: {e}");
             }
         });
-        FakeTelegram { shared, addr, server }
+        FakeTelegram { shared, addr, server, deliverer }
     }
 
     /// e.g. `http://127.0.0.1:41234/`
@@ -421,6 +432,7 @@ impl FakeTelegram {
             id
         };
         self.shared.updates.notify_waiters();
+        self.shared.deliver.notify_one();
         id
     }
 
@@ -597,6 +609,43 @@ impl FakeTelegram {
     /// (file_ids in pushed updates are registered by `push_update`).
     pub fn register_file(&self, kind: MediaKind, file_id: &str, file_unique_id: &str) {
         self.shared.lock().files.insert(file_id.to_string(), FileInfo::registered(kind, file_unique_id));
+    }
+
+    /// Stands in for the reverse proxy in front of a bot in webhook mode: deliveries to
+    /// `public_origin` (`https://bot.example.org`, no path) go to `local_base`
+    /// (`http://127.0.0.1:8080`), the URL's path kept.
+    pub fn proxy(&self, public_origin: &str, local_base: &str) {
+        let origin = public_origin.trim_end_matches('/').to_ascii_lowercase();
+        self.shared.lock().webhooks.proxies.insert(origin, local_base.to_string());
+        self.shared.deliver.notify_one();
+    }
+
+    /// Every webhook delivery so far, in the order they ended.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.lock().webhooks.deliveries.clone()
+    }
+
+    /// What `getWebhookInfo` answers now.
+    pub fn webhook_info(&self) -> Value {
+        self.shared.lock().webhook_info()
+    }
+
+    /// Waits until `n` webhook deliveries ended (or `timeout` passed); returns them all.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.shared.calls.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let done = self.deliveries();
+            if done.len() >= n || Instant::now() >= deadline {
+                return done;
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
     }
 }
 
@@ -981,29 +1030,9 @@ impl State {
                 "has_main_web_app": false,
             })),
             "logout" | "close" => Ok(json!(true)),
-            "deletewebhook" => {
-                self.webhook_url = None;
-                if p.bool("drop_pending_updates") {
-                    self.queue.clear();
-                }
-                Ok(json!(true))
-            }
-            "setwebhook" => {
-                let url = p.str("url").unwrap_or_default();
-                if url.is_empty() {
-                    self.webhook_url = None;
-                } else if !url.starts_with("https://") {
-                    return Err(bad("bad webhook: HTTPS url must be provided for webhook"));
-                } else {
-                    self.webhook_url = Some(url);
-                }
-                Ok(json!(true))
-            }
-            "getwebhookinfo" => Ok(json!({
-                "url": self.webhook_url.clone().unwrap_or_default(),
-                "has_custom_certificate": false,
-                "pending_update_count": self.queue.len(),
-            })),
+            "deletewebhook" => self.delete_webhook(p),
+            "setwebhook" => self.set_webhook(p),
+            "getwebhookinfo" => Ok(self.webhook_info()),
             "setmycommands" => self.set_my_commands(p),
             "getmycommands" => {
                 let key = (scope_key(p.json("scope")?.as_ref()), p.str("language_code").unwrap_or_default());
@@ -1437,11 +1466,8 @@ impl State {
 async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult<Value> {
     let (timeout, limit, generation, mut conflict, previous) = {
         let mut st = shared.lock();
-        if st.webhook_url.is_some() {
-            return Err(ApiErr::new(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
-            ));
+        if st.webhooks.is_set() {
+            return Err(webhook::conflict());
         }
         let offset = p.i64("offset")?.unwrap_or(0);
         let limit = p.i64("limit")?.unwrap_or(100).clamp(1, 100) as usize;
@@ -1803,6 +1829,9 @@ async fn handle(
         get_updates(&shared, &params).await
     } else {
         let outcome = shared.lock().dispatch(&lower, &params);
+        if lower.ends_with("webhook") {
+            shared.deliver.notify_one();
+        }
         note_uploads(&shared, &method, &params.1, outcome.is_ok());
         guard.params = recorded_params(params.0, &params.1);
         outcome

@@ -11,12 +11,25 @@ pub mod updates;
 
 pub use fake_api::FakeTelegram;
 
+/// The header a webhook request carries the secret token of `setWebhook` in.
+pub const WEBHOOK_SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
+
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "123456789:TEST-token_for-fake-server";
 pub const BOT_ID: i64 = 123456789;
 pub const BOT_USERNAME: &str = "postkeeper_test_bot";
 pub const BOT_FIRST_NAME: &str = "Postkeeper Test";
+
+/// One POST of an update to the webhook, as it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub update_id: i64,
+    /// The bot's HTTP status; `None` when no answer came (no connection, a timeout).
+    pub status: Option<u16>,
+    /// What `getWebhookInfo`'s `last_error_message` says of a failed delivery.
+    pub error: Option<String>,
+}
 
 /// One request received by the fake server.
 #[derive(Debug, Clone)]

@@ -1302,3 +1302,93 @@ async fn cached_inline_results_need_known_file_ids_and_short_captions() {
     bot.answer_inline_query(qid(), vec![cached(&photo_id, "<b>ok</b>".into())]).await.expect("a cached photo");
     assert_eq!(fake.inline_answers().len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// Webhooks
+
+const HOOK: &str = "https://bot.example.org/telegram";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_carry_the_secret_come_in_order_and_are_retried_until_taken() {
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::{Arc, Mutex};
+    // The bot's side: a 500 for the first request, then each update recorded and taken.
+    /// Each update the bot took, with the secret header it came with.
+    type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+    let seen: Seen = Arc::default();
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/telegram",
+        axum::routing::post({
+            let (seen, tries) = (seen.clone(), tries.clone());
+            move |headers: HeaderMap, body: String| async move {
+                if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let secret = headers.get(fake_bot_api::WEBHOOK_SECRET_HEADER).and_then(|v| v.to_str().ok());
+                let update = serde_json::from_str(&body).unwrap_or(Value::Null);
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push((secret.map(str::to_string), update));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let fake = FakeTelegram::start().await;
+    fake.proxy("https://bot.example.org", &format!("http://{addr}"));
+    let bot = fake.bot();
+    bot.set_webhook(HOOK.parse().expect("url"))
+        .secret_token("s3cret".to_string())
+        .allowed_updates(vec![AllowedUpdate::Message])
+        .await
+        .expect("set");
+    fake.push_update(updates::text(USER, USER, None, "one"));
+    fake.push_update(updates::text(USER, USER, None, "two"));
+    // A kind not allowed is never delivered.
+    fake.push_update(updates::inline_query(USER, None, "q", ""));
+    let deliveries = fake.wait_for_deliveries(3, WAIT * 5).await;
+    let statuses: Vec<Option<u16>> = deliveries.iter().map(|d| d.status).collect();
+    assert_eq!(statuses, [Some(500), Some(200), Some(200)]);
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let texts: Vec<&str> = seen.iter().filter_map(|(_, u)| u["message"]["text"].as_str()).collect();
+    assert_eq!(texts, ["one", "two"], "one chat's updates in order, the failed one again first");
+    assert!(seen.iter().all(|(secret, _)| secret.as_deref() == Some("s3cret")));
+    let info = bot.get_webhook_info().await.expect("info");
+    assert_eq!(info.pending_update_count, 0);
+    assert_eq!(info.last_error_message.as_deref(), Some("Wrong response from the webhook: 500 Internal Server Error"));
+    assert_eq!(fake.filtered_updates().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_retries_a_webhook_that_fails_and_reports_it() {
+    let tg = FakeTelegram::start().await;
+    let bot = tg.bot();
+    // Nobody listens where the proxy points: each try fails and is retried.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
+    tg.proxy("https://bot.example.org", &format!("http://{dead}"));
+    bot.set_webhook(HOOK.parse().expect("url")).secret_token("abc".to_string()).await.expect("set");
+    tg.push_update(updates::text(9, 9, None, "hello"));
+    let failed = tg.wait_for_deliveries(2, Duration::from_secs(10)).await;
+    assert!(failed.len() >= 2 && failed.iter().all(|d| d.status.is_none() && d.update_id == failed[0].update_id));
+    let info = bot.get_webhook_info().await.expect("info");
+    assert_eq!(info.url.as_ref().map(|u| u.as_str()), Some(HOOK));
+    assert_eq!(info.pending_update_count, 1);
+    assert!(info.last_error_message.is_some_and(|m| m.contains("Connection refused")));
+    // getUpdates is refused while a webhook is set.
+    let polled = bot.get_updates().await;
+    // (teloxide reads Telegram's text of it as an unknown error.)
+    let conflict = match polled {
+        Err(teloxide::RequestError::Api(teloxide::ApiError::Unknown(text))) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(conflict.starts_with("Conflict: can't use getUpdates method while webhook is active"), "{conflict}");
+    // A bad port, or a bad secret, is refused as Telegram refuses it.
+    assert!(bot.set_webhook("https://bot.example.org:8080/x".parse().expect("url")).await.is_err());
+    assert!(bot.set_webhook(HOOK.parse().expect("url")).secret_token("a b".to_string()).await.is_err());
+    // deleteWebhook: getUpdates gets the update.
+    bot.delete_webhook().await.expect("deleted");
+    let got = bot.get_updates().await.expect("polls");
+    assert_eq!(got.len(), 1);
+}
