@@ -26,7 +26,10 @@
 //! Knobs (environment): `POSTKEEPER_DISPATCH_N` (2000), `POSTKEEPER_DISPATCH_ROUNDS` (3),
 //! `POSTKEEPER_DISPATCH_RATE` (200), `POSTKEEPER_DISPATCH_STEADY` (2000 updates),
 //! `POSTKEEPER_DISPATCH_SEQUENTIAL` (1000), `POSTKEEPER_DISPATCH_POSTS` (100000),
-//! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,canned,big`: which bots to run; `canned` needs `seed`).
+//! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,canned,big`: which bots to run; `canned` and
+//! `webhook` (the seed bot in webhook mode, measured beside the polling one) need `seed`),
+//! `POSTKEEPER_DISPATCH_METRICS=1` (the Prometheus recorder installed, as `run` with
+//! `POSTKEEPER_LISTEN` does; without it the `metrics` calls go nowhere).
 //! Run: `cargo bench --bench dispatch`.
 //!
 //! The `core` column is the `/search` handling alone (`chat::on_command`, in process, no
@@ -56,6 +59,7 @@ use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::update_listeners::Polling;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The long-poll wait of both bots (what the bot's tests use).
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -80,6 +84,7 @@ const SETTLE: Duration = Duration::from_millis(20);
 const ECHO: &str = "echo (bare teloxide)";
 const SEED: &str = "postkeeper, seed";
 const CANNED: &str = "canned seed replies";
+const WEBHOOK: &str = "postkeeper, seed, webhook";
 
 /// Realistic queries, cycled through: phrases, single words, an inflected form, a word
 /// the seed lacks (found in none or few posts).
@@ -136,6 +141,8 @@ impl Settings {
 
 enum Stop {
     Postkeeper(bot::Running),
+    /// A bot in webhook mode, and its HTTP server.
+    Webhook(bot::Running, CancellationToken, JoinHandle<()>),
     Bare(ShutdownToken, JoinHandle<()>),
 }
 
@@ -160,6 +167,23 @@ impl Target {
         let state = Arc::new(BotState::new(SharedArchive::new(archive), Config::default()));
         let running = bot::spawn(tg.bot(), state, POLL_TIMEOUT).await.expect("the bot starts");
         Target { tg, stop: Stop::Postkeeper(running), next_chat: 1_000_000, pushed: 0 }
+    }
+
+    /// postkeeper in webhook mode: the fake server POSTs each update to the bot's HTTP
+    /// server (through its stand-in for the proxy) instead of answering getUpdates.
+    async fn webhook(archive: Archive) -> Target {
+        let tg = FakeTelegram::start().await;
+        let state = Arc::new(BotState::new(SharedArchive::new(archive), Config::default()));
+        let url = "https://bot.example.org/telegram".parse().expect("a URL");
+        let hook = Arc::new(bot::webhook::Webhook::new(url, "bench-secret".to_string()));
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let stop = CancellationToken::new();
+        let routes = hook.route(state.raw.clone(), state.health.clone());
+        let server = bot::http::serve(addr, state.clone(), routes, stop.clone()).await.expect("the server starts");
+        tg.proxy("https://bot.example.org", &format!("http://{addr}"));
+        let running = bot::spawn_with(tg.bot(), state, bot::Intake::Webhook(hook)).await.expect("the bot starts");
+        tg.wait_for_calls("setWebhook", 1, Duration::from_secs(10)).await;
+        Target { tg, stop: Stop::Webhook(running, stop, server), next_chat: 1_000_000, pushed: 0 }
     }
 
     /// A bare teloxide bot (no state, no store) with the same polling as postkeeper's.
@@ -276,6 +300,11 @@ impl Target {
         let errors = self.tg.errors().len();
         match self.stop {
             Stop::Postkeeper(running) => running.shutdown(Duration::from_secs(5)).await,
+            Stop::Webhook(running, stop, server) => {
+                stop.cancel();
+                let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+                running.shutdown(Duration::from_secs(5)).await;
+            }
             Stop::Bare(token, task) => {
                 if let Ok(done) = token.shutdown() {
                     let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
@@ -685,6 +714,15 @@ fn print_table(rows: &[Row], s: &Settings) {
         let p99 = ms(seed.sequential.p99) / ms(echo.sequential.p99);
         println!("  seed / echo p99, one at a time  = {p99:.2} (≤ 2.00): {}", verdict(p99 <= 2.0));
     }
+    if let (Some(hook), Some(seed)) = (row(WEBHOOK), row(SEED)) {
+        let ratio = hook.throughput() / seed.throughput();
+        println!("  webhook / polling throughput    = {ratio:.2} (≥ 0.90): {}", verdict(ratio >= 0.9));
+        println!(
+            "  webhook / polling p99, steady   = {:.2}; one at a time = {:.2}",
+            ms(hook.steady.p99) / ms(seed.steady.p99),
+            ms(hook.sequential.p99) / ms(seed.sequential.p99)
+        );
+    }
     if let (Some(canned), Some(seed), Some(echo)) = (row(CANNED), row(SEED), row(ECHO)) {
         println!(
             "  (canned replies / echo throughput = {:.2}; seed / canned = {:.2}: the share of the gap that is the search)",
@@ -692,7 +730,7 @@ fn print_table(rows: &[Row], s: &Settings) {
             seed.throughput() / canned.throughput()
         );
     }
-    for big in rows.iter().filter(|r| r.name != ECHO && r.name != SEED && r.name != CANNED) {
+    for big in rows.iter().filter(|r| ![ECHO, SEED, CANNED, WEBHOOK].contains(&r.name.as_str())) {
         let t = big.throughput();
         println!("  {} throughput = {t:.0} updates/s (≥ 300): {}", big.name, verdict(t >= 300.0));
     }
@@ -705,6 +743,11 @@ fn print_table(rows: &[Row], s: &Settings) {
 async fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     let s = Settings::from_env();
+    if std::env::var_os("POSTKEEPER_DISPATCH_METRICS").is_some_and(|v| v == "1") {
+        // What `run` does with POSTKEEPER_LISTEN: every counter and histogram recorded.
+        bot::http::recorder();
+        eprintln!("metrics recorder installed");
+    }
     let started = Instant::now();
     let runs = |bot: &str| s.bots.iter().any(|b| b == bot);
     let mut rows = Vec::new();
@@ -724,6 +767,12 @@ async fn main() {
         together.push(Bench::new(SEED, Target::postkeeper(seed).await, Some(core)));
         if runs("canned") {
             together.push(Bench::new(CANNED, Target::canned(canned).await, None));
+        }
+        if runs("webhook") {
+            let mut store = Archive::open(&dir.path().join("seed-webhook.db")).expect("a store");
+            postkeeper::ingest::seed_if_empty(&mut store).expect("seed imports");
+            let core = core_search(&mut store);
+            together.push(Bench::new(WEBHOOK, Target::webhook(store).await, Some(core)));
         }
     }
     rows.extend(measure_together(together, &s).await);

@@ -74,6 +74,12 @@ pub struct Global {
     /// Address and port of the HTTP server of `run` (`/healthz`, `/metrics`) [env: POSTKEEPER_LISTEN].
     #[arg(long, global = true, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
+    /// Public https:// URL Telegram sends updates to (webhook mode; needs --listen) [env: POSTKEEPER_WEBHOOK_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Secret token Telegram sends with each update [env: POSTKEEPER_WEBHOOK_SECRET; default: generated, kept in the store].
+    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
     /// Log lines as `text` or `json` [env: POSTKEEPER_LOG_FORMAT; default: text].
     #[arg(long, global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -95,6 +101,8 @@ impl Global {
             ("replay-grace", &self.replay_grace),
             ("replay-previews", &self.replay_previews),
             ("listen", &self.listen),
+            ("webhook-url", &self.webhook_url),
+            ("webhook-secret", &self.webhook_secret),
             ("log-format", &self.log_format),
         ];
         given.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect()

@@ -85,6 +85,13 @@ pub const REPLAY_GRACE: Spec = Spec { var: "POSTKEEPER_REPLAY_GRACE", flag: Some
 pub const REPLAY_PREVIEWS: Spec =
     Spec { var: "POSTKEEPER_REPLAY_PREVIEWS", flag: Some("replay-previews"), example: "false" };
 pub const LISTEN: Spec = Spec { var: "POSTKEEPER_LISTEN", flag: Some("listen"), example: "127.0.0.1:8080" };
+pub const WEBHOOK_URL: Spec =
+    Spec { var: "POSTKEEPER_WEBHOOK_URL", flag: Some("webhook-url"), example: "https://bot.example.org/telegram" };
+pub const WEBHOOK_SECRET: Spec = Spec {
+    var: "POSTKEEPER_WEBHOOK_SECRET",
+    flag: Some("webhook-secret"),
+    example: "a-long-random-string_of-letters-digits-_-and--",
+};
 pub const LOG_FORMAT: Spec = Spec { var: "POSTKEEPER_LOG_FORMAT", flag: Some("log-format"), example: "json" };
 pub const LOG: Spec = Spec { var: "RUST_LOG", flag: None, example: "info,postkeeper=debug" };
 
@@ -102,6 +109,8 @@ pub const ALL: &[Spec] = &[
     REPLAY_GRACE,
     REPLAY_PREVIEWS,
     LISTEN,
+    WEBHOOK_URL,
+    WEBHOOK_SECRET,
     LOG_FORMAT,
     LOG,
 ];
@@ -212,6 +221,22 @@ pub struct Shown {
     pub source: Source,
 }
 
+/// Webhook mode's settings.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The public `https://` URL Telegram calls; its path is served on the listen address.
+    pub url: url::Url,
+    /// The secret token Telegram sends back with each update; generated and kept in the
+    /// store when not given.
+    pub secret: Option<Secret>,
+}
+
+/// Ports Telegram's own servers call webhooks on (a self-hosted Bot API server calls any).
+pub const WEBHOOK_PORTS: &[u16] = &[443, 80, 88, 8443];
+
+/// Paths of the HTTP server that a webhook must not take.
+const SERVED_PATHS: &[&str] = &["/", "/healthz", "/metrics"];
+
 /// Every setting, checked: what the commands run with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -221,6 +246,8 @@ pub struct Settings {
     pub api_url: Option<url::Url>,
     /// Where the HTTP server (`/healthz`, `/metrics`) listens; none without it.
     pub listen: Option<std::net::SocketAddr>,
+    /// Webhook mode: where Telegram POSTs updates; polling without it.
+    pub webhook: Option<Webhook>,
     /// Log lines as JSON (for log shippers) rather than text.
     pub log_json: bool,
     pub log_filter: String,
@@ -371,6 +398,49 @@ impl Settings {
             source,
         });
 
+        let (value, url_source) = take(WEBHOOK_URL);
+        let webhook_url = match value {
+            None => None,
+            Some(v) => Some(parse_webhook_url(v, api_url.is_some()).map_err(|p| bad(WEBHOOK_URL, url_source, v, &p))?),
+        };
+        if let (Some(url), None) = (&webhook_url, listen) {
+            let problem = format!(
+                "needs {} too: the local address the proxy forwards Telegram's requests to (e.g. {}=127.0.0.1:8080)",
+                LISTEN.var, LISTEN.var
+            );
+            return Err(bad(WEBHOOK_URL, url_source, url.as_str(), &problem));
+        }
+        shown.push(Shown {
+            var: WEBHOOK_URL.var,
+            value: webhook_url.as_ref().map_or_else(|| "(not set: long polling)".to_string(), ToString::to_string),
+            source: url_source,
+        });
+
+        let (value, source) = take(WEBHOOK_SECRET);
+        let webhook_secret = match value {
+            None => None,
+            // The value is not repeated: it is a secret.
+            Some(v) if !valid_webhook_secret(v) => {
+                return Err(SettingError::bad(
+                    WEBHOOK_SECRET,
+                    source,
+                    None,
+                    "must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+            Some(v) => Some(Secret::new(v)),
+        };
+        shown.push(Shown {
+            var: WEBHOOK_SECRET.var,
+            value: match (&webhook_secret, &webhook_url) {
+                (Some(_), _) => "(set)".to_string(),
+                (None, Some(_)) => "(not set: generated once and kept in the store)".to_string(),
+                (None, None) => "(not set)".to_string(),
+            },
+            source,
+        });
+        let webhook = webhook_url.map(|url| Webhook { url, secret: webhook_secret });
+
         let (value, source) = take(LOG_FORMAT);
         let log_json = match value.map(str::to_ascii_lowercase).as_deref() {
             None | Some("text") => false,
@@ -400,7 +470,7 @@ impl Settings {
             replay_grace,
             replay_previews,
         };
-        Ok(Settings { config, token, api_url, listen, log_json, log_filter, shown })
+        Ok(Settings { config, token, api_url, listen, webhook, log_json, log_filter, shown })
     }
 
     /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder
@@ -437,6 +507,34 @@ fn looks_like_token(t: &str) -> bool {
             && !secret.is_empty()
             && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
+}
+
+/// Telegram's rules for a secret token: 1–256 of `A-Z a-z 0-9 _ -`.
+pub fn valid_webhook_secret(s: &str) -> bool {
+    (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// An `https://` URL with a host and a path of its own, on a port Telegram calls (any port
+/// with a self-hosted Bot API server).
+fn parse_webhook_url(v: &str, self_hosted_api: bool) -> Result<url::Url, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("is not a URL ({e})"))?;
+    if url.scheme() != "https" || url.host().is_none() {
+        return Err("is not an https:// URL: Telegram calls webhooks over HTTPS only".to_string());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("has a query or a fragment; give the URL a plain path".to_string());
+    }
+    if SERVED_PATHS.contains(&url.path()) {
+        return Err(format!(
+            "has the path {}, which the HTTP server serves itself; give the webhook a path of its own",
+            url.path()
+        ));
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    if !self_hosted_api && !WEBHOOK_PORTS.contains(&port) {
+        return Err(format!("uses port {port}; Telegram calls webhooks only on ports 443, 80, 88 and 8443"));
+    }
+    Ok(url)
 }
 
 /// An http(s) URL with a host (teloxide appends `bot<token>/<method>` to its path).
@@ -511,6 +609,10 @@ mod tests {
             ("POSTKEEPER_LISTEN", "8080", "127.0.0.1:8080"),
             ("POSTKEEPER_LISTEN", "localhost:80:80", "127.0.0.1:8080"),
             ("POSTKEEPER_LOG_FORMAT", "xml", "json"),
+            ("POSTKEEPER_WEBHOOK_URL", "http://bot.example.org/telegram", "https://bot.example.org/telegram"),
+            ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org:8080/tg", "https://bot.example.org/telegram"),
+            ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/", "https://bot.example.org/telegram"),
+            ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/healthz", "https://bot.example.org/telegram"),
             ("RUST_LOG", "info,postkeeper=loud", "info,postkeeper=debug"),
         ];
         for (var, value, example) in cases {
@@ -520,6 +622,38 @@ mod tests {
         }
         let e = Settings::resolve(&sources(&[("admins", "1001,abc")], &[], &[])).expect_err("refused").to_string();
         assert!(e.starts_with("--admins \"1001,abc\""), "{e}");
+    }
+
+    #[test]
+    fn a_webhook_needs_a_listen_address_and_a_well_formed_secret() -> Result<(), SettingError> {
+        let url = ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/telegram");
+        let e = Settings::resolve(&sources(&[], &[url], &[])).expect_err("no listen address").to_string();
+        assert!(e.starts_with("POSTKEEPER_WEBHOOK_URL=") && e.contains("needs POSTKEEPER_LISTEN too"), "{e}");
+        let listen = ("POSTKEEPER_LISTEN", "127.0.0.1:8080");
+        let s = Settings::resolve(&sources(&[], &[url, listen], &[]))?;
+        let hook = s.webhook.as_ref().expect("webhook mode");
+        assert_eq!((hook.url.as_str(), hook.secret.is_none()), ("https://bot.example.org/telegram", true));
+        assert!(shown(&s, "POSTKEEPER_WEBHOOK_SECRET").value.contains("generated"));
+        for bad in ["has space", "", "ä", &"x".repeat(257)] {
+            let secret = ("POSTKEEPER_WEBHOOK_SECRET", bad);
+            if bad.is_empty() {
+                // An empty value is no value: the secret is generated.
+                assert!(Settings::resolve(&sources(&[], &[url, listen, secret], &[]))?.webhook.is_some());
+                continue;
+            }
+            let e = Settings::resolve(&sources(&[], &[url, listen, secret], &[])).expect_err("refused").to_string();
+            assert!(e.starts_with("POSTKEEPER_WEBHOOK_SECRET (from env): must be 1 to 256"), "{e}");
+            assert!(!e.contains(bad), "the secret is not repeated: {e}");
+        }
+        let secret = ("POSTKEEPER_WEBHOOK_SECRET", "Good_secret-123");
+        let s = Settings::resolve(&sources(&[], &[url, listen, secret], &[]))?;
+        assert_eq!(s.webhook.as_ref().and_then(|h| h.secret.as_ref()).map(Secret::expose), Some("Good_secret-123"));
+        assert!(!s.describe().contains("Good_secret"), "{}", s.describe());
+        // A self-hosted Bot API server calls any port.
+        let api = ("TELOXIDE_API_URL", "http://127.0.0.1:8081/");
+        let odd = ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org:9443/telegram");
+        assert!(Settings::resolve(&sources(&[], &[odd, listen, api], &[]))?.webhook.is_some());
+        Ok(())
     }
 
     #[test]

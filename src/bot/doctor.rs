@@ -203,13 +203,69 @@ pub fn timezone(config: &Config) -> Check {
     Check::Pass(format!("time zone {}: it is {} there now", config.timezone.name(), now.format("%Y-%m-%d %H:%M (%:z)")))
 }
 
+/// How recent a delivery error must be to count as a problem now.
+const RECENT_ERROR_SECS: i64 = 3600;
+
+/// The webhook as Telegram has it (`getWebhookInfo`) against the settings: polling with
+/// none set, or webhook mode with its URL set and no recent delivery error.
+pub async fn webhook(bot: &Bot, settings: &Settings) -> Check {
+    let info = match retry("getWebhookInfo", || bot.get_webhook_info().send()).await {
+        Ok(info) => info,
+        Err(e) => {
+            return Check::fail(
+                format!("cannot ask Telegram for the webhook: {e}"),
+                "check the token and the network, then run `postkeeper doctor` again",
+            );
+        }
+    };
+    let pending = info.pending_update_count;
+    let Some(wanted) = settings.webhook.as_ref().map(|h| &h.url) else {
+        return match info.url {
+            None => Check::Off("long polling (POSTKEEPER_WEBHOOK_URL is not set)".to_string()),
+            Some(url) => Check::Off(format!(
+                "long polling; a webhook is set ({url}, {pending} updates waiting): `postkeeper run` deletes it at start"
+            )),
+        };
+    };
+    match info.url {
+        None => Check::Off(format!("webhook mode: `postkeeper run` sets {wanted} at start (none is set now)")),
+        Some(url) if url.as_str() != wanted.as_str() => Check::fail(
+            format!("Telegram sends updates to {url}, not to {wanted}"),
+            "start `postkeeper run` with these settings (it sets the webhook), and look for another program using the token",
+        ),
+        Some(url) => {
+            let now = chrono::Utc::now();
+            let recent = info
+                .last_error_date
+                .filter(|at| (now - *at).num_seconds() < RECENT_ERROR_SECS)
+                .zip(info.last_error_message.clone());
+            match recent {
+                Some((at, message)) => Check::fail(
+                    format!(
+                        "Telegram cannot deliver to {url}: {message} ({} s ago), {pending} updates waiting",
+                        (now - at).num_seconds().max(0)
+                    ),
+                    format!(
+                        "check that the bot runs and that the proxy forwards {} to POSTKEEPER_LISTEN (see deploy/Caddyfile)",
+                        url.path()
+                    ),
+                ),
+                None => Check::Pass(format!("webhook {url}: set, {pending} updates waiting, no recent delivery error")),
+            }
+        }
+    }
+}
+
 /// Every check, in the order they are shown.
 pub async fn all(bot: &Bot, settings: &Settings) -> Vec<Check> {
     let config = &settings.config;
     let (token, me) = token(bot, settings.api_url.as_ref()).await;
     let mut checks = vec![token];
     match &me {
-        Token::Works(me) => checks.extend(chats(bot, me, config).await),
+        Token::Works(me) => {
+            checks.extend(chats(bot, me, config).await);
+            checks.push(webhook(bot, settings).await);
+        }
         Token::Refused | Token::Unreachable => checks.push(Check::fail(
             "the channels cannot be checked without a working token",
             "fix the token first, then run `postkeeper doctor` again",

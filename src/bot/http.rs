@@ -1,6 +1,7 @@
 //! The HTTP server of `run` (`POSTKEEPER_LISTEN`): `GET /healthz` for a supervisor or a
-//! load balancer, `GET /metrics` in Prometheus' text format. One server per process; a
-//! request for anything else is a 404, a wrong method a 405, never a 500.
+//! load balancer, `GET /metrics` in Prometheus' text format, and in webhook mode the
+//! webhook's `POST` ([`super::webhook`]). One server per process; a request for anything
+//! else is a 404, a wrong method a 405, never a 500.
 
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -168,17 +169,19 @@ pub fn router(state: Arc<BotState>) -> Router {
         .with_state(state)
 }
 
-/// Binds `addr` and serves until `stop`; a refused address is an error at start.
+/// Binds `addr` and serves until `stop`, with the routes of `extra` (the webhook's) beside
+/// its own; a refused address is an error at start.
 pub async fn serve(
     addr: std::net::SocketAddr,
     state: Arc<BotState>,
+    extra: Router,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (POSTKEEPER_LISTEN): {e}"))?;
     tracing::info!(%addr, "HTTP server: /healthz, /metrics");
-    let app = router(state);
+    let app = extra.merge(router(state));
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         if let Err(e) = served {

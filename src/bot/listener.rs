@@ -102,6 +102,19 @@ fn typed(value: &Value) -> Option<Update> {
     Update::deserialize(&stripped).ok()
 }
 
+/// An update as Telegram sent it (polled or POSTed to the webhook): its channel post's JSON
+/// kept, counted by kind, and typed for the dispatcher (`None`: unreadable, logged).
+pub(super) fn receive(value: &Value, raw: &RawPosts) -> Option<Update> {
+    raw.keep_update(value);
+    let update = typed(value)?;
+    let kind = value
+        .as_object()
+        .and_then(|o| o.keys().find(|k| k.as_str() != "update_id"))
+        .map_or_else(|| "unknown".to_string(), Clone::clone);
+    metrics::counter!("postkeeper_updates_total", "kind" => kind).increment(1);
+    Some(update)
+}
+
 /// The polling listener: teloxide's `Polling` in behaviour (a long poll, `allowed_updates`
 /// from the handler tree, back-off after errors, `retry_after` honoured, the offset
 /// confirmed at a graceful stop), with the updates read as JSON first.
@@ -181,13 +194,7 @@ impl PollState {
                 continue;
             };
             self.offset = self.offset.max(i32::try_from(id).unwrap_or(i32::MAX - 1).saturating_add(1));
-            self.raw.keep_update(&value);
-            if let Some(update) = typed(&value) {
-                let kind = value
-                    .as_object()
-                    .and_then(|o| o.keys().find(|k| k.as_str() != "update_id"))
-                    .map_or_else(|| "unknown".to_string(), Clone::clone);
-                metrics::counter!("postkeeper_updates_total", "kind" => kind).increment(1);
+            if let Some(update) = receive(&value, &self.raw) {
                 self.buffer.push_back(update);
             }
         }

@@ -9,6 +9,7 @@ pub mod listener;
 mod media;
 mod outbox;
 mod send;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +110,8 @@ pub struct Running {
     conflict: CancellationToken,
     /// Cancelled when the dispatcher has stopped, whatever stopped it.
     ended: CancellationToken,
+    /// Why Telegram refused the webhook (webhook mode), when it did.
+    refused: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Running {
@@ -120,6 +123,11 @@ impl Running {
 
     pub fn is_conflicted(&self) -> bool {
         self.conflict.is_cancelled()
+    }
+
+    /// Why Telegram refused the webhook, when it did (the dispatcher then ends).
+    pub fn refused(&self) -> Option<String> {
+        self.refused.get().cloned()
     }
 
     /// Takes no new updates, lets the handlers in hand and the replay part being sent
@@ -153,8 +161,21 @@ impl Running {
 }
 
 /// What `run` says when another process polls with the same token.
-pub const CONFLICT: &str = "another instance is running with this token (Telegram cut this one's getUpdates off): \
+pub const CONFLICT: &str = "another instance is running with this token (Telegram cut this one's getUpdates off, or it set a webhook): \
 stopping; run one bot per token";
+
+/// Another instance took the token: its getUpdates cut this one's off, or it set a webhook
+/// (teloxide reads Telegram's text of that as an unknown error).
+fn is_conflict(error: &teloxide::RequestError) -> bool {
+    match error {
+        teloxide::RequestError::Api(teloxide::ApiError::TerminatedByOtherGetUpdates) => true,
+        teloxide::RequestError::Api(teloxide::ApiError::CantGetUpdates) => true,
+        teloxide::RequestError::Api(teloxide::ApiError::Unknown(text)) => {
+            text.contains("can't use getUpdates method while webhook is active")
+        }
+        _ => false,
+    }
+}
 
 /// The long poll's errors: logged, and a 409 (another poller on the token) stops the bot:
 /// two pollers would take turns cutting each other off, each seeing half the updates.
@@ -170,7 +191,7 @@ impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingE
         error: teloxide::RequestError,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move {
-            if matches!(error, teloxide::RequestError::Api(teloxide::ApiError::TerminatedByOtherGetUpdates)) {
+            if is_conflict(&error) {
                 if !self.conflict.is_cancelled() {
                     tracing::error!("{CONFLICT}");
                     self.conflict.cancel();
@@ -183,9 +204,23 @@ impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingE
     }
 }
 
+/// How updates reach the dispatcher.
+pub enum Intake {
+    /// Long polling; the long-poll wait (short in tests so shutdown is quick; it is cut at
+    /// shutdown anyway).
+    Polling(Duration),
+    /// POSTs to the webhook's route on the HTTP server.
+    Webhook(Arc<webhook::Webhook>),
+}
+
 /// Starts long polling with the handler tree. `poll_timeout` is the long-poll
 /// wait (short in tests so shutdown is quick; it is cut at shutdown anyway).
 pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> anyhow::Result<Running> {
+    spawn_with(bot, state, Intake::Polling(poll_timeout)).await
+}
+
+/// Starts the handler tree on updates from `intake`, and the replay worker.
+pub async fn spawn_with(bot: Bot, state: Arc<BotState>, intake: Intake) -> anyhow::Result<Running> {
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
         .dependencies(dptree::deps![state.clone()])
         .default_handler(|update| async move {
@@ -223,6 +258,10 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
     let (conflict, ended) = (CancellationToken::new(), CancellationToken::new());
     let errors = Arc::new(PollingErrors { conflict: conflict.clone(), ended: ended.clone() });
     let stop_start = CancellationToken::new();
+    let refused = match &intake {
+        Intake::Webhook(hook) => hook.refused(),
+        Intake::Polling(_) => Arc::default(),
+    };
     let task = tokio::spawn({
         let (ended, stop_start, raw, health) =
             (ended.clone(), stop_start.clone(), state.raw.clone(), state.health.clone());
@@ -231,8 +270,16 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
             // out as at start, not an end.
             let mut wait = Duration::from_secs(1);
             loop {
-                let listener = listener::JsonPolling::new(bot.clone(), poll_timeout, raw.clone(), health.clone());
-                match dispatcher.try_dispatch_with_listener(listener, errors.clone()).await {
+                let started = match &intake {
+                    Intake::Polling(timeout) => {
+                        let listener = listener::JsonPolling::new(bot.clone(), *timeout, raw.clone(), health.clone());
+                        dispatcher.try_dispatch_with_listener(listener, errors.clone()).await
+                    }
+                    Intake::Webhook(hook) => {
+                        dispatcher.try_dispatch_with_listener(hook.listener(bot.clone()), errors.clone()).await
+                    }
+                };
+                match started {
                     Ok(()) => break,
                     Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {
                         tracing::error!("cannot start: Telegram refuses the token");
@@ -252,7 +299,7 @@ pub async fn spawn(bot: Bot, state: Arc<BotState>, poll_timeout: Duration) -> an
         }
     });
     let phrases = tokio::spawn(crate::store::keep_phrase_index(state.archive.clone()));
-    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, stop_start, phrases, conflict, ended })
+    Ok(Running { task, dispatcher: shutdown, worker, stop_worker, stop_start, phrases, conflict, ended, refused })
 }
 
 /// How long a getUpdates waits for updates (Telegram allows up to 50 s).
@@ -286,6 +333,20 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     let config = settings.config.clone();
     let bot = make_bot(token, settings.api_url.as_ref());
     let archive = crate::ingest::open_or_seed(&config.db)?;
+    let hook = match &settings.webhook {
+        None => None,
+        Some(hook) => {
+            let secret = match &hook.secret {
+                Some(secret) => secret.expose().to_string(),
+                None => {
+                    let generated = webhook::new_secret()
+                        .ok_or_else(|| anyhow::anyhow!("the system gives no random numbers for a webhook secret"))?;
+                    archive.kept_value(webhook::SECRET_KEY, || generated)?
+                }
+            };
+            Some(Arc::new(webhook::Webhook::new(hook.url.clone(), secret)))
+        }
+    };
     // Queries behind buttons are kept a month; older buttons answer "search again".
     let forgotten = archive.forget_queries(chrono::Utc::now().timestamp() - crate::chat::QUERY_TTL_SECS)?;
     tracing::debug!(forgotten, "old search queries forgotten");
@@ -310,11 +371,22 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     state.health.telegram_answered();
     // Before the dispatcher: a listen address that is taken stops the start with its reason.
     let stop_http = CancellationToken::new();
+    let routes = match &hook {
+        Some(hook) => hook.route(state.raw.clone(), state.health.clone()),
+        None => axum::Router::new(),
+    };
     let http = match settings.listen {
-        Some(addr) => Some(http::serve(addr, state.clone(), stop_http.clone()).await?),
+        Some(addr) => Some(http::serve(addr, state.clone(), routes, stop_http.clone()).await?),
         None => None,
     };
-    let running = spawn(bot, state, POLL_TIMEOUT).await?;
+    let intake = match hook {
+        Some(hook) => Intake::Webhook(hook),
+        None => {
+            webhook::delete_leftover(&bot).await;
+            Intake::Polling(POLL_TIMEOUT)
+        }
+    };
+    let running = spawn_with(bot, state, intake).await?;
     let asked = tokio::select! {
         _ = wait_for_signal() => {
             tracing::info!("stopping: finishing the updates in hand");
@@ -322,17 +394,20 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         }
         _ = running.ended() => false,
     };
-    let conflicted = running.is_conflicted();
-    running.shutdown(Duration::from_secs(4)).await;
+    let (conflicted, refused) = (running.is_conflicted(), running.refused());
+    // No new webhook requests first (those in hand finish: their updates are queued), then
+    // the dispatcher ends with the queued updates handled. Within 5 s in all.
     stop_http.cancel();
     if let Some(http) = http {
         let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
     }
+    running.shutdown(Duration::from_secs(3)).await;
     tracing::info!("stopped");
-    match (asked, conflicted) {
-        (true, _) => Ok(()),
-        (false, true) => anyhow::bail!(CONFLICT),
-        (false, false) => anyhow::bail!("the dispatcher stopped by itself (see the log above)"),
+    match (asked, conflicted, refused) {
+        (true, _, _) => Ok(()),
+        (false, _, Some(refused)) => anyhow::bail!("{refused}; check POSTKEEPER_WEBHOOK_URL"),
+        (false, true, None) => anyhow::bail!(CONFLICT),
+        (false, false, None) => anyhow::bail!("the dispatcher stopped by itself (see the log above)"),
     }
 }
 

@@ -403,6 +403,17 @@ impl Archive {
         Ok((posts, pending, last, bytes.and_then(|b| u64::try_from(b).ok())))
     }
 
+    /// The value the store keeps under `key`, made by `make` and kept the first time it is
+    /// asked for (a generated secret that must survive restarts).
+    pub fn kept_value(&self, key: &str, make: impl FnOnce() -> String) -> Result<String> {
+        if let Some(v) = meta(&self.conn, key)? {
+            return Ok(v);
+        }
+        let value = make();
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING", (key, &value))?;
+        Ok(meta(&self.conn, key)?.unwrap_or(value))
+    }
+
     /// True when the store holds no post at all.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM posts)", [], |r| r.get(0))?)

@@ -48,7 +48,8 @@ async fn healthz_and_metrics_tell_the_truth() {
     let addr = free_addr();
     let stop = CancellationToken::new();
     postkeeper::bot::http::recorder();
-    let server = postkeeper::bot::http::serve(addr, h.state.clone(), stop.clone()).await.expect("serves");
+    let server =
+        postkeeper::bot::http::serve(addr, h.state.clone(), axum::Router::new(), stop.clone()).await.expect("serves");
     h.state.health.telegram_answered();
 
     let (status, body) = get(addr, "/healthz").await;

@@ -21,3 +21,4 @@ mod replay_lease;
 mod search;
 mod settings;
 mod tidy;
+mod webhook;

@@ -39,6 +39,7 @@ const GOOD: &[(&str, Option<&str>, &str, &str)] = &[
     ("POSTKEEPER_REPLAY_HEADER", Some("--replay-header"), "Из архива, {date}", "Из архива, {date}"),
     ("POSTKEEPER_REPLAY_GRACE", Some("--replay-grace"), "90m", "90m"),
     ("POSTKEEPER_REPLAY_PREVIEWS", Some("--replay-previews"), "false", "false"),
+    ("POSTKEEPER_WEBHOOK_SECRET", Some("--webhook-secret"), "Hush_hush-42", "(set)"),
     ("RUST_LOG", None, "warn,postkeeper=debug", "warn,postkeeper=debug"),
 ];
 
@@ -88,7 +89,8 @@ fn every_setting_is_read_from_each_of_its_sources() {
             for &(other, ..) in GOOD.iter().filter(|(v, ..)| *v != var) {
                 assert_eq!(shown(&out, other).0, "default", "{other} while testing {var} from {how}");
             }
-            assert!(!text(&out).contains("SECRET"), "the token leaked: {}", text(&out));
+            assert!(!text(&out).contains("SECRETsecret"), "the token leaked: {}", text(&out));
+            assert!(!text(&out).contains("Hush_hush"), "the webhook secret leaked: {}", text(&out));
             assert!(!dir.path().join("postkeeper.db").exists(), "`config` touched no store");
         }
     }
