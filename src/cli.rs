@@ -33,85 +33,62 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The settings' flags, taken as typed: `settings` checks them together with the
-/// environment and `.env` (a flag beats both), so that a bad value gets the same
-/// message wherever it came from. Each flag also works after the subcommand.
-#[derive(Debug, Args)]
+/// The settings' flags, one per setting of [`crate::settings::ALL`] with its help, taken as
+/// given: `settings` checks them together with the environment and `.env` (a flag beats
+/// both), so that a bad value gets the same message wherever it came from. Each flag also
+/// works after the subcommand.
+#[derive(Debug, Default, Clone)]
 pub struct Global {
-    /// SQLite file of the archive [env: POSTKEEPER_DB; default: postkeeper.db].
-    #[arg(long, global = true, value_name = "FILE")]
-    pub db: Option<String>,
-    /// Bot token from @BotFather, needed by `run` and `doctor` [env: TELOXIDE_TOKEN].
-    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Bot API server URL: a self-hosted server, or a fake one in tests [env: TELOXIDE_API_URL].
-    #[arg(long, global = true, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// Folder of media files copied from exports [env: POSTKEEPER_MEDIA_DIR; default: media/ beside the store].
-    #[arg(long, global = true, value_name = "DIR")]
-    pub media_dir: Option<String>,
-    /// Comma-separated Telegram user ids allowed to replay and schedule [env: POSTKEEPER_ADMINS].
-    #[arg(long, global = true, value_name = "IDS")]
-    pub admins: Option<String>,
-    /// Chat id or @username of the channel replays go to [env: POSTKEEPER_REPLAY_CHAT].
-    #[arg(long, global = true, value_name = "CHAT", allow_hyphen_values = true)]
-    pub replay_chat: Option<String>,
-    /// Chat id or @username of the channel whose new posts are archived live [env: POSTKEEPER_SOURCE_CHAT].
-    #[arg(long, global = true, value_name = "CHAT", allow_hyphen_values = true)]
-    pub source_chat: Option<String>,
-    /// IANA time zone for dates and schedules [env: POSTKEEPER_TIMEZONE; default: UTC].
-    #[arg(long, global = true, value_name = "ZONE")]
-    pub timezone: Option<String>,
-    /// Optional first line of each replay; {date} becomes the post's date [env: POSTKEEPER_REPLAY_HEADER].
-    #[arg(long, global = true, value_name = "TEXT", allow_hyphen_values = true)]
-    pub replay_header: Option<String>,
-    /// How late an overdue replay may still go out after a restart [env: POSTKEEPER_REPLAY_GRACE; default: 24h].
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub replay_grace: Option<String>,
-    /// Link previews under replayed posts, true or false [env: POSTKEEPER_REPLAY_PREVIEWS; default: true].
-    #[arg(long, global = true, value_name = "BOOL")]
-    pub replay_previews: Option<String>,
-    /// Address and port of the HTTP server of `run` (`/healthz`, `/metrics`) [env: POSTKEEPER_LISTEN].
-    #[arg(long, global = true, value_name = "ADDR:PORT")]
-    pub listen: Option<String>,
-    /// Public https:// URL Telegram sends updates to (webhook mode; needs --listen) [env: POSTKEEPER_WEBHOOK_URL].
-    #[arg(long, global = true, value_name = "URL")]
-    pub webhook_url: Option<String>,
-    /// Secret token Telegram sends with each update [env: POSTKEEPER_WEBHOOK_SECRET; default: generated, kept in the store].
-    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
-    /// Log lines as `text` or `json` [env: POSTKEEPER_LOG_FORMAT; default: text].
-    #[arg(long, global = true, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    given: HashMap<&'static str, String>,
 }
 
 impl Global {
     /// The flags given, keyed by name without dashes (as `settings::Spec::flag`).
     pub fn flags(&self) -> HashMap<&'static str, String> {
-        let given = [
-            ("db", &self.db),
-            ("media-dir", &self.media_dir),
-            ("token", &self.token),
-            ("api-url", &self.api_url),
-            ("admins", &self.admins),
-            ("replay-chat", &self.replay_chat),
-            ("source-chat", &self.source_chat),
-            ("timezone", &self.timezone),
-            ("replay-header", &self.replay_header),
-            ("replay-grace", &self.replay_grace),
-            ("replay-previews", &self.replay_previews),
-            ("listen", &self.listen),
-            ("webhook-url", &self.webhook_url),
-            ("webhook-secret", &self.webhook_secret),
-            ("log-format", &self.log_format),
-        ];
-        given.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))).collect()
+        self.given.clone()
+    }
+}
+
+impl clap::FromArgMatches for Global {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut global = Global::default();
+        global.update_from_arg_matches(matches)?;
+        Ok(global)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for flag in crate::settings::ALL.iter().filter_map(|s| s.flag) {
+            if let Some(value) = matches.get_one::<String>(flag) {
+                self.given.insert(flag, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for Global {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        crate::settings::ALL.iter().fold(cmd, |cmd, spec| match spec.flag {
+            None => cmd,
+            Some(flag) => cmd.arg(
+                clap::Arg::new(flag)
+                    .long(flag)
+                    .global(true)
+                    .value_name(spec.value_name)
+                    .help(spec.help_line())
+                    .allow_hyphen_values(spec.hyphens),
+            ),
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the bot (long polling); what a bare `postkeeper` does.
+    /// Start the bot (long polling, or webhook mode with POSTKEEPER_WEBHOOK_URL); what a bare `postkeeper` does.
     Run,
     /// Check the setup before going live: the token, the channels, the store, the time zone.
     Doctor,

@@ -58,42 +58,124 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// One setting as the operator knows it: its variable, its flag, and a good value.
+/// One setting, described once: its variable, its flag, a good value, its default and
+/// what it is. The command line's flags (`cli::Global`), `postkeeper config`'s order and
+/// the checks of docs/settings.md and .env.example (tests/it/settings.rs) come from here;
+/// each value is parsed in [`Settings::resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {
     pub var: &'static str,
     /// The flag without its dashes; `None` for settings with no flag.
     pub flag: Option<&'static str>,
     pub example: &'static str,
+    /// What the flag's value is, for `--help` (`FILE`, `URL`).
+    pub value_name: &'static str,
+    /// The default, as docs/settings.md's table gives it (Markdown).
+    pub default: &'static str,
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// The value may begin with `-` (a chat id, a header).
+    pub hyphens: bool,
 }
 
-pub const TOKEN: Spec =
-    Spec { var: "TELOXIDE_TOKEN", flag: Some("token"), example: "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" };
-pub const API_URL: Spec = Spec { var: "TELOXIDE_API_URL", flag: Some("api-url"), example: "http://127.0.0.1:8081/" };
-pub const DB: Spec = Spec { var: "POSTKEEPER_DB", flag: Some("db"), example: "postkeeper.db" };
-pub const MEDIA_DIR: Spec =
-    Spec { var: "POSTKEEPER_MEDIA_DIR", flag: Some("media-dir"), example: "/var/lib/postkeeper/media" };
-pub const ADMINS: Spec = Spec { var: "POSTKEEPER_ADMINS", flag: Some("admins"), example: "123456789,987654321" };
+impl Spec {
+    const fn new(var: &'static str, flag: Option<&'static str>, example: &'static str) -> Spec {
+        Spec { var, flag, example, value_name: "VALUE", default: "none", help: "", hyphens: false }
+    }
+
+    const fn value(self, value_name: &'static str) -> Spec {
+        Spec { value_name, ..self }
+    }
+
+    const fn default(self, default: &'static str) -> Spec {
+        Spec { default, ..self }
+    }
+
+    const fn help(self, help: &'static str) -> Spec {
+        Spec { help, ..self }
+    }
+
+    const fn hyphens(self) -> Spec {
+        Spec { hyphens: true, ..self }
+    }
+
+    /// The flag's line in `--help`: what it is, its variable and its default.
+    pub fn help_line(&self) -> String {
+        let default = self.default.replace('`', "");
+        if default == "none" {
+            format!("{} [env: {}]", self.help, self.var)
+        } else if default.starts_with("not set") {
+            format!("{} [env: {}; {default}]", self.help, self.var)
+        } else {
+            format!("{} [env: {}; default: {default}]", self.help, self.var)
+        }
+    }
+}
+
+pub const TOKEN: Spec = Spec::new("TELOXIDE_TOKEN", Some("token"), "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+    .value("TOKEN")
+    .help("Bot token from @BotFather, needed by `run` and `doctor`");
+pub const API_URL: Spec = Spec::new("TELOXIDE_API_URL", Some("api-url"), "http://127.0.0.1:8081/")
+    .value("URL")
+    .default("`api.telegram.org`")
+    .help("Bot API server URL: a self-hosted server, or a fake one in tests");
+pub const DB: Spec = Spec::new("POSTKEEPER_DB", Some("db"), "postkeeper.db")
+    .value("FILE")
+    .default("`postkeeper.db`")
+    .help("SQLite file of the archive");
+pub const MEDIA_DIR: Spec = Spec::new("POSTKEEPER_MEDIA_DIR", Some("media-dir"), "/var/lib/postkeeper/media")
+    .value("DIR")
+    .default("`media/` beside the store file")
+    .help("Folder of media files copied from exports");
+pub const ADMINS: Spec = Spec::new("POSTKEEPER_ADMINS", Some("admins"), "123456789,987654321")
+    .value("IDS")
+    .help("Comma-separated Telegram user ids allowed to replay and schedule");
 pub const REPLAY_CHAT: Spec =
-    Spec { var: "POSTKEEPER_REPLAY_CHAT", flag: Some("replay-chat"), example: "@my_channel (or -1001234567890)" };
+    Spec::new("POSTKEEPER_REPLAY_CHAT", Some("replay-chat"), "@my_channel (or -1001234567890)")
+        .value("CHAT")
+        .default("not set: replays off")
+        .help("Chat id or @username of the channel replays go to")
+        .hyphens();
 pub const SOURCE_CHAT: Spec =
-    Spec { var: "POSTKEEPER_SOURCE_CHAT", flag: Some("source-chat"), example: "@my_channel (or -1001234567890)" };
-pub const TIMEZONE: Spec = Spec { var: "POSTKEEPER_TIMEZONE", flag: Some("timezone"), example: "Europe/Moscow" };
-pub const REPLAY_HEADER: Spec =
-    Spec { var: "POSTKEEPER_REPLAY_HEADER", flag: Some("replay-header"), example: "Из архива, {date}" };
-pub const REPLAY_GRACE: Spec = Spec { var: "POSTKEEPER_REPLAY_GRACE", flag: Some("replay-grace"), example: "24h" };
-pub const REPLAY_PREVIEWS: Spec =
-    Spec { var: "POSTKEEPER_REPLAY_PREVIEWS", flag: Some("replay-previews"), example: "false" };
-pub const LISTEN: Spec = Spec { var: "POSTKEEPER_LISTEN", flag: Some("listen"), example: "127.0.0.1:8080" };
+    Spec::new("POSTKEEPER_SOURCE_CHAT", Some("source-chat"), "@my_channel (or -1001234567890)")
+        .value("CHAT")
+        .default("not set: live archive off")
+        .help("Chat id or @username of the channel whose new posts are archived live")
+        .hyphens();
+pub const TIMEZONE: Spec = Spec::new("POSTKEEPER_TIMEZONE", Some("timezone"), "Europe/Moscow")
+    .value("ZONE")
+    .default("`UTC`")
+    .help("IANA time zone for dates and schedules");
+pub const REPLAY_HEADER: Spec = Spec::new("POSTKEEPER_REPLAY_HEADER", Some("replay-header"), "Из архива, {date}")
+    .value("TEXT")
+    .help("Optional first line of each replay; {date} becomes the post's date")
+    .hyphens();
+pub const REPLAY_GRACE: Spec = Spec::new("POSTKEEPER_REPLAY_GRACE", Some("replay-grace"), "24h")
+    .value("DURATION")
+    .default("`24h`")
+    .help("How late an overdue replay may still go out after a restart");
+pub const REPLAY_PREVIEWS: Spec = Spec::new("POSTKEEPER_REPLAY_PREVIEWS", Some("replay-previews"), "false")
+    .value("BOOL")
+    .default("`true`")
+    .help("Link previews under replayed posts, true or false");
+pub const LISTEN: Spec = Spec::new("POSTKEEPER_LISTEN", Some("listen"), "127.0.0.1:8080")
+    .value("ADDR:PORT")
+    .help("Address and port of the HTTP server of `run` (webhook, /healthz, /metrics)");
 pub const WEBHOOK_URL: Spec =
-    Spec { var: "POSTKEEPER_WEBHOOK_URL", flag: Some("webhook-url"), example: "https://bot.example.org/telegram" };
-pub const WEBHOOK_SECRET: Spec = Spec {
-    var: "POSTKEEPER_WEBHOOK_SECRET",
-    flag: Some("webhook-secret"),
-    example: "a-long-random-string_of-letters-digits-_-and--",
-};
-pub const LOG_FORMAT: Spec = Spec { var: "POSTKEEPER_LOG_FORMAT", flag: Some("log-format"), example: "json" };
-pub const LOG: Spec = Spec { var: "RUST_LOG", flag: None, example: "info,postkeeper=debug" };
+    Spec::new("POSTKEEPER_WEBHOOK_URL", Some("webhook-url"), "https://bot.example.org/telegram")
+        .value("URL")
+        .default("not set: long polling")
+        .help("Public https:// URL Telegram sends updates to (webhook mode; needs --listen)");
+pub const WEBHOOK_SECRET: Spec =
+    Spec::new("POSTKEEPER_WEBHOOK_SECRET", Some("webhook-secret"), "a-long-random-string_of-letters-digits-_-and--")
+        .value("SECRET")
+        .default("generated once, kept in the store")
+        .help("Secret token Telegram sends with each update");
+pub const LOG_FORMAT: Spec = Spec::new("POSTKEEPER_LOG_FORMAT", Some("log-format"), "json")
+    .value("FORMAT")
+    .default("`text`")
+    .help("Log lines as `text` or `json`");
+pub const LOG: Spec = Spec::new("RUST_LOG", None, "info,postkeeper=debug").default("`info`").help("The log filter");
 
 /// Every setting, in the order `postkeeper config` shows them.
 pub const ALL: &[Spec] = &[
@@ -122,9 +204,18 @@ pub const REPLAY_HEADER_LIMIT: usize = 200;
 /// The token `.env.example` ships with: set, well-formed, and useless.
 const EXAMPLE_TOKEN: &str = "123456789:replace-with-your-token";
 
-/// A setting that cannot be used, or a `.env` that cannot be read.
+/// A setting that cannot be used, or a `.env` that cannot be read: which, from where, and
+/// what is wrong; shown as one line that also gives what was given (unless it is secret)
+/// and an example of a good value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingError(String);
+pub struct SettingError {
+    /// The setting's variable (`POSTKEEPER_ADMINS`), or `.env` when the file cannot be read.
+    pub setting: &'static str,
+    pub source: Source,
+    /// What is wrong (`is not a number`).
+    pub problem: String,
+    line: String,
+}
 
 impl SettingError {
     fn bad(spec: Spec, source: Source, value: Option<&str>, problem: &str) -> Self {
@@ -138,13 +229,27 @@ impl SettingError {
             Some(flag) => format!("{}={} or --{flag} {}", spec.var, spec.example, spec.example),
             None => format!("{}={}", spec.var, spec.example),
         };
-        SettingError(format!("{given}: {problem}. Example: {example}"))
+        SettingError {
+            setting: spec.var,
+            source,
+            problem: problem.to_string(),
+            line: format!("{given}: {problem}. Example: {example}"),
+        }
+    }
+
+    /// `.env` at `path` cannot be read.
+    fn dotenv(path: &Path, problem: String) -> Self {
+        let line = format!(
+            "{} cannot be read: {problem}. Fix or remove it; each line is NAME=value, e.g. POSTKEEPER_TIMEZONE=Europe/Moscow",
+            path.display()
+        );
+        SettingError { setting: ".env", source: Source::DotEnv, problem, line }
     }
 }
 
 impl fmt::Display for SettingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.line)
     }
 }
 
@@ -192,12 +297,7 @@ impl Sources {
 /// `.env`'s settings, without putting them into the process's environment (so that
 /// `postkeeper config` can tell them from the environment's).
 fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, SettingError> {
-    let unreadable = |e: &dyn fmt::Display| {
-        SettingError(format!(
-            "{} cannot be read: {e}. Fix or remove it; each line is NAME=value, e.g. POSTKEEPER_TIMEZONE=Europe/Moscow",
-            path.display()
-        ))
-    };
+    let unreadable = |e: &dyn fmt::Display| SettingError::dotenv(path, e.to_string());
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
         Err(e) => return Err(unreadable(&e)),
@@ -616,19 +716,24 @@ mod tests {
             ("RUST_LOG", "info,postkeeper=loud", "info,postkeeper=debug"),
         ];
         for (var, value, example) in cases {
-            let e = Settings::resolve(&sources(&[], &[(var, value)], &[])).expect_err(var).to_string();
+            let e = Settings::resolve(&sources(&[], &[(var, value)], &[])).expect_err(var);
+            assert_eq!((e.setting, e.source), (*var, Source::Env), "{e}");
+            assert!(!e.problem.is_empty() && e.to_string().contains(&e.problem), "{e}");
+            let e = e.to_string();
             assert!(e.starts_with(&format!("{var}={value:?} (from env)")), "{e}");
             assert!(e.contains(&format!("Example: {var}={example}")), "{e}");
         }
-        let e = Settings::resolve(&sources(&[("admins", "1001,abc")], &[], &[])).expect_err("refused").to_string();
-        assert!(e.starts_with("--admins \"1001,abc\""), "{e}");
+        let e = Settings::resolve(&sources(&[("admins", "1001,abc")], &[], &[])).expect_err("refused");
+        assert_eq!((e.setting, e.source), ("POSTKEEPER_ADMINS", Source::Flag));
+        assert!(e.to_string().starts_with("--admins \"1001,abc\""), "{e}");
     }
 
     #[test]
     fn a_webhook_needs_a_listen_address_and_a_well_formed_secret() -> Result<(), SettingError> {
         let url = ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/telegram");
-        let e = Settings::resolve(&sources(&[], &[url], &[])).expect_err("no listen address").to_string();
-        assert!(e.starts_with("POSTKEEPER_WEBHOOK_URL=") && e.contains("needs POSTKEEPER_LISTEN too"), "{e}");
+        let e = Settings::resolve(&sources(&[], &[url], &[])).expect_err("no listen address");
+        assert_eq!(e.setting, "POSTKEEPER_WEBHOOK_URL");
+        assert!(e.problem.starts_with("needs POSTKEEPER_LISTEN too"), "{e}");
         let listen = ("POSTKEEPER_LISTEN", "127.0.0.1:8080");
         let s = Settings::resolve(&sources(&[], &[url, listen], &[]))?;
         let hook = s.webhook.as_ref().expect("webhook mode");
@@ -663,7 +768,7 @@ mod tests {
         assert_eq!(shown(&s, "POSTKEEPER_MEDIA_DIR").source, Source::Default);
         let s = Settings::resolve(&sources(&[], &[], &[]))?;
         assert_eq!(s.config.media_dir, PathBuf::from("media"));
-        let file = tempfile::NamedTempFile::new().map_err(|e| SettingError(e.to_string()))?;
+        let file = tempfile::NamedTempFile::new().map_err(|e| SettingError::dotenv(Path::new("."), e.to_string()))?;
         let path = file.path().display().to_string();
         let e = Settings::resolve(&sources(&[("media-dir", &path)], &[], &[])).expect_err("a file is refused");
         assert!(e.to_string().starts_with(&format!("--media-dir {path:?}: is a file")), "{e}");

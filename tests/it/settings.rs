@@ -276,3 +276,40 @@ fn a_copied_env_example_works_until_the_token_is_needed() {
         assert!(!err.contains("replace-with-your-token"), "{err}");
     }
 }
+
+/// docs/settings.md's table, `.env.example` and `--help` describe every setting as
+/// `settings::ALL` does (the one description of each): its variable, flag and default.
+#[test]
+fn the_docs_the_env_example_and_help_describe_every_setting_as_the_code_does() {
+    use postkeeper::settings::ALL;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/settings.md")).expect("reads docs/settings.md");
+    let rows: Vec<Vec<&str>> = docs
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let vars: Vec<&str> = rows.iter().map(|r| r[0].trim_matches('`')).collect();
+    assert_eq!(vars, ALL.iter().map(|s| s.var).collect::<Vec<_>>(), "the table's rows, in `config`'s order");
+    for (row, spec) in rows.iter().zip(ALL) {
+        let flag = spec.flag.map_or_else(|| "none".to_string(), |f| format!("`--{f}`"));
+        assert_eq!((row[1], row[2]), (flag.as_str(), spec.default), "{}'s flag and default", spec.var);
+    }
+    let example = std::fs::read_to_string(root.join(".env.example")).expect("reads .env.example");
+    for spec in ALL {
+        let line = format!("{}=", spec.var);
+        assert!(
+            example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&line)),
+            "{} is not in .env.example",
+            spec.var
+        );
+    }
+    let help = bin(root).arg("--help").output().expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for spec in ALL {
+        if let Some(flag) = spec.flag {
+            assert!(help.contains(&format!("--{flag} <{}>", spec.value_name)), "--{flag} in --help:\n{help}");
+            assert!(help.contains(&format!("[env: {}", spec.var)), "{} in --help:\n{help}", spec.var);
+        }
+    }
+}
