@@ -158,6 +158,10 @@ pub const REPLAY_PREVIEWS: Spec = Spec::new("POSTKEEPER_REPLAY_PREVIEWS", Some("
     .value("BOOL")
     .default("`true`")
     .help("Link previews under replayed posts, true or false");
+pub const POLL_TIMEOUT: Spec = Spec::new("POSTKEEPER_POLL_TIMEOUT", Some("poll-timeout"), "25s")
+    .value("DURATION")
+    .default("`25s`")
+    .help("How long each long poll waits for updates, 1s to 50s");
 pub const LISTEN: Spec = Spec::new("POSTKEEPER_LISTEN", Some("listen"), "127.0.0.1:8080")
     .value("ADDR:PORT")
     .help("Address and port of the HTTP server of `run` (webhook, /healthz, /metrics)");
@@ -190,6 +194,7 @@ pub const ALL: &[Spec] = &[
     REPLAY_HEADER,
     REPLAY_GRACE,
     REPLAY_PREVIEWS,
+    POLL_TIMEOUT,
     LISTEN,
     WEBHOOK_URL,
     WEBHOOK_SECRET,
@@ -344,6 +349,8 @@ pub struct Settings {
     /// The bot token and where it came from; see [`Settings::bot_token`].
     token: Option<(Secret, Source)>,
     pub api_url: Option<url::Url>,
+    /// How long each getUpdates waits for updates.
+    pub poll_timeout: Duration,
     /// Where the HTTP server (`/healthz`, `/metrics`) listens; none without it.
     pub listen: Option<std::net::SocketAddr>,
     /// Webhook mode: where Telegram POSTs updates; polling without it.
@@ -484,6 +491,24 @@ impl Settings {
         };
         shown.push(Shown { var: REPLAY_PREVIEWS.var, value: replay_previews.to_string(), source });
 
+        let (value, source) = take(POLL_TIMEOUT);
+        let poll_timeout = match value {
+            None => Duration::from_secs(25),
+            Some(v) => {
+                let d = parse_duration(v).map_err(|p| bad(POLL_TIMEOUT, source, v, &p))?;
+                if !(1..=50).contains(&d.as_secs()) || d.subsec_nanos() != 0 {
+                    return Err(bad(
+                        POLL_TIMEOUT,
+                        source,
+                        v,
+                        "must be whole seconds from 1s to 50s (Telegram's limit)",
+                    ));
+                }
+                d
+            }
+        };
+        shown.push(Shown { var: POLL_TIMEOUT.var, value: show_duration(poll_timeout), source });
+
         let (value, source) = take(LISTEN);
         let listen =
             match value {
@@ -570,7 +595,7 @@ impl Settings {
             replay_grace,
             replay_previews,
         };
-        Ok(Settings { config, token, api_url, listen, webhook, log_json, log_filter, shown })
+        Ok(Settings { config, token, api_url, poll_timeout, listen, webhook, log_json, log_filter, shown })
     }
 
     /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder
@@ -709,6 +734,8 @@ mod tests {
             ("POSTKEEPER_LISTEN", "8080", "127.0.0.1:8080"),
             ("POSTKEEPER_LISTEN", "localhost:80:80", "127.0.0.1:8080"),
             ("POSTKEEPER_LOG_FORMAT", "xml", "json"),
+            ("POSTKEEPER_POLL_TIMEOUT", "90s", "25s"),
+            ("POSTKEEPER_POLL_TIMEOUT", "0s", "25s"),
             ("POSTKEEPER_WEBHOOK_URL", "http://bot.example.org/telegram", "https://bot.example.org/telegram"),
             ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org:8080/tg", "https://bot.example.org/telegram"),
             ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/", "https://bot.example.org/telegram"),

@@ -279,7 +279,7 @@ pub async fn all(bot: &Bot, settings: &Settings) -> Vec<Check> {
 
 /// Prints the checklist; true when nothing failed.
 pub async fn run(settings: &Settings, token: &str, out: &mut impl Write) -> anyhow::Result<bool> {
-    let bot = super::make_bot(token, settings.api_url.as_ref());
+    let bot = super::make_bot(token, settings.api_url.as_ref(), settings.poll_timeout);
     let checks = all(&bot, settings).await;
     for check in &checks {
         writeln!(out, "{}", check.line())?;

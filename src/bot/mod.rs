@@ -302,14 +302,21 @@ pub async fn spawn_with(bot: Bot, state: Arc<BotState>, intake: Intake) -> anyho
     Ok(Running { task, dispatcher: shutdown, worker, stop_worker, stop_start, phrases, conflict, ended, refused })
 }
 
-/// How long a getUpdates waits for updates (Telegram allows up to 50 s).
-const POLL_TIMEOUT: Duration = Duration::from_secs(25);
+/// How much longer than a long poll the HTTP client waits for its answer.
+const POLL_MARGIN: Duration = Duration::from_secs(15);
 
-/// A bot for `token`, talking to `api_url` when given (a self-hosted or fake server).
-pub fn make_bot(token: &str, api_url: Option<&url::Url>) -> Bot {
-    // teloxide's client gives up on a request after 17 s and does not stretch that for a
-    // long poll: an idle 25 s getUpdates would fail every time. Its other settings are kept.
-    let client = teloxide::net::default_reqwest_settings().timeout(POLL_TIMEOUT + Duration::from_secs(15)).build();
+/// The HTTP client's timeout for a bot whose long polls wait `poll`: longer than the poll.
+/// (teloxide's client gives up on a request after 17 s and does not stretch that for a long
+/// poll: an idle 25 s getUpdates would fail every time.)
+pub fn client_timeout(poll: Duration) -> Duration {
+    poll + POLL_MARGIN
+}
+
+/// A bot for `token`, talking to `api_url` when given (a self-hosted or fake server), its
+/// long polls waiting `poll`.
+pub fn make_bot(token: &str, api_url: Option<&url::Url>, poll: Duration) -> Bot {
+    // teloxide's other client settings are kept.
+    let client = teloxide::net::default_reqwest_settings().timeout(client_timeout(poll)).build();
     let bot = match client {
         Ok(client) => Bot::with_client(token, client),
         Err(e) => {
@@ -331,7 +338,7 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         http::recorder();
     }
     let config = settings.config.clone();
-    let bot = make_bot(token, settings.api_url.as_ref());
+    let bot = make_bot(token, settings.api_url.as_ref(), settings.poll_timeout);
     let archive = crate::ingest::open_or_seed(&config.db)?;
     let hook = match &settings.webhook {
         None => None,
@@ -383,7 +390,7 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         Some(hook) => Intake::Webhook(hook),
         None => {
             webhook::delete_leftover(&bot).await;
-            Intake::Polling(POLL_TIMEOUT)
+            Intake::Polling(settings.poll_timeout)
         }
     };
     let running = spawn_with(bot, state, intake).await?;
@@ -460,5 +467,18 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_http_client_outwaits_every_long_poll_telegram_allows() {
+        for secs in 1..=50 {
+            let poll = Duration::from_secs(secs);
+            assert!(super::client_timeout(poll) >= poll + Duration::from_secs(10), "{secs} s");
+        }
     }
 }

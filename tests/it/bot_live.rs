@@ -7,6 +7,7 @@ use postkeeper::search::Searcher;
 use serde_json::json;
 
 use crate::support::harness::Harness;
+use crate::support::wait::eventually_async;
 
 const SOURCE: i64 = -1_001_500_000_001;
 
@@ -146,16 +147,11 @@ async fn the_first_live_post_takes_the_demos_place() {
 type Posts = std::collections::BTreeMap<i64, postkeeper::model::Post>;
 
 /// The source channel's posts once `ready` holds of them (the handlers store them after
-/// the fake server has handed the updates over), or as they are after [`WAIT`].
+/// the fake server has handed the updates over).
 async fn posts_when(h: &Harness, ready: impl Fn(&Posts) -> bool) -> Posts {
-    let deadline = tokio::time::Instant::now() + crate::support::harness::WAIT;
-    loop {
-        let posts = live_posts(h).await;
-        if ready(&posts) || tokio::time::Instant::now() >= deadline {
-            return posts;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let why = || "the live posts as expected";
+    eventually_async(crate::support::harness::WAIT, why, async || ready(&live_posts(h).await)).await;
+    live_posts(h).await
 }
 
 /// The posts of the source channel by message id, read through the store.

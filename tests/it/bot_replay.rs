@@ -13,6 +13,8 @@ use postkeeper::replay::{Clock, ManualClock, Target};
 use postkeeper::store::Archive;
 use std::sync::Arc;
 
+use crate::support::wait::eventually;
+
 use crate::support::harness::Harness;
 
 const ADMIN: i64 = 1001;
@@ -59,21 +61,12 @@ async fn titles(h: &Harness, ids: Vec<i64>) -> Vec<String> {
         .expect("runs")
 }
 
-/// Waits (real time) until the channel holds `n` messages.
+/// Waits until the channel holds `n` messages.
 async fn wait_channel(h: &Harness, n: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while h.tg.messages(CHANNEL).len() < n {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "channel has {} of {n}: {}",
-            h.tg.messages(CHANNEL).len(),
-            h.tg.dump_calls()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let why = || format!("channel has {} of {n}: {}", h.tg.messages(CHANNEL).len(), h.tg.dump_calls());
+    eventually(Duration::from_secs(20), why, || h.tg.messages(CHANNEL).len() >= n).await;
 }
 
-/// Lets the worker run a little (real time) and checks the channel did not grow.
 /// The channel holds `n` messages and the worker, having looked at everything, sends no more.
 async fn stays(h: &Harness, n: usize) {
     h.replays_settled().await;
@@ -88,7 +81,7 @@ async fn runs(h: &Harness) -> Vec<postkeeper::replay::jobs::Run> {
     h.archive.call(|a| a.recent_runs(100)).await.expect("runs").expect("runs")
 }
 
-async fn dm_texts(h: &Harness) -> Vec<String> {
+fn dm_texts(h: &Harness) -> Vec<String> {
     h.tg.messages(ADMIN).into_iter().map(|m| m.text).collect()
 }
 
@@ -359,11 +352,7 @@ async fn a_429_is_waited_out_for_retry_after_then_resent() {
     h.tg.inject("sendMessage", Fault::RetryAfter(30));
     job(&h, Target::Post(5), Schedule::Once, t0()).await;
     // No command nudges the worker here: it finds the job on its rescan.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while h.tg.calls_to("sendMessage").is_empty() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(Duration::from_secs(5), || h.tg.dump_calls(), || !h.tg.calls_to("sendMessage").is_empty()).await;
     stays(&h, 0).await;
     clock.advance(Duration::from_secs(29));
     stays(&h, 0).await;
@@ -376,12 +365,18 @@ async fn a_429_is_waited_out_for_retry_after_then_resent() {
 
 /// Advances the clock in steps (backoff waits) until the channel holds `n` messages.
 async fn push_until(h: &Harness, clock: &ManualClock, n: usize, real_limit: Duration) {
-    let deadline = tokio::time::Instant::now() + real_limit;
-    while h.tg.messages(CHANNEL).len() < n {
-        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
-        clock.advance(Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        real_limit,
+        || h.tg.dump_calls(),
+        || {
+            let done = h.tg.messages(CHANNEL).len() >= n;
+            if !done {
+                clock.advance(Duration::from_secs(5));
+            }
+            done
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -404,13 +399,19 @@ async fn five_failures_fail_the_job_and_tell_the_admins() {
         h.tg.inject("sendMessage", Fault::Drop);
     }
     job(&h, Target::Post(7), Schedule::Once, t0()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while dm_texts(&h).await.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
-        clock.advance(Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let dm = dm_texts(&h).await.remove(0);
+    eventually(
+        Duration::from_secs(20),
+        || h.tg.dump_calls(),
+        || {
+            let done = !dm_texts(&h).is_empty();
+            if !done {
+                clock.advance(Duration::from_secs(5));
+            }
+            done
+        },
+    )
+    .await;
+    let dm = dm_texts(&h).remove(0);
     assert!(dm.contains("#1") && dm.contains("5 tries"), "{dm}");
     assert_eq!(channel(&h).len(), 0);
     assert_eq!(runs(&h).await[0].state, RunState::Failed);
@@ -432,12 +433,9 @@ async fn alerts_speak_each_admins_language() {
     h.exchange(admin("/queue"), "sendMessage", 1).await;
     h.tg.inject("sendMessage", Fault::Forbidden);
     job(&h, Target::Post(7), Schedule::Once, t0()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while h.tg.messages(QUIET_ADMIN).is_empty() || dm_texts(&h).await.len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let english = dm_texts(&h).await.pop().expect("an alert");
+    let alerted = || !h.tg.messages(QUIET_ADMIN).is_empty() && dm_texts(&h).len() >= 2;
+    eventually(Duration::from_secs(10), || h.tg.dump_calls(), alerted).await;
+    let english = dm_texts(&h).pop().expect("an alert");
     assert!(english.starts_with("⚠️ The replay of job #1") && english.contains("not a member"), "{english}");
     let russian = h.tg.messages(QUIET_ADMIN).pop().expect("an alert").text;
     assert!(russian.starts_with("⚠️ Повтор по заданию #1") && russian.contains("not a member"), "{russian}");
@@ -449,12 +447,8 @@ async fn a_403_fails_at_once_with_the_reason() {
     let (h, _) = start(config(), seeded()).await;
     h.tg.inject("sendMessage", Fault::Forbidden);
     job(&h, Target::Post(7), Schedule::Once, t0()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while dm_texts(&h).await.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(dm_texts(&h).await[0].contains("not a member"), "{:?}", dm_texts(&h).await);
+    eventually(Duration::from_secs(10), || h.tg.dump_calls(), || !dm_texts(&h).is_empty()).await;
+    assert!(dm_texts(&h)[0].contains("not a member"), "{:?}", dm_texts(&h));
     assert_eq!(
         h.tg.calls_to("sendMessage").iter().filter(|c| c.params["chat_id"] == "@replay_chan").count(),
         1,
@@ -560,7 +554,7 @@ async fn a_crash_between_parts_sends_only_the_rest() {
     assert!(!texts[0].starts_with("Очень длинный пост"), "part 0 was not resent");
     let r = h.archive.call(move |a| a.run(run_id)).await.expect("runs").expect("reads").expect("run");
     assert_eq!(r.state, RunState::Sent);
-    assert!(dm_texts(&h).await.is_empty());
+    assert!(dm_texts(&h).is_empty());
     h.finish().await;
 }
 
@@ -578,12 +572,8 @@ async fn a_part_of_unknown_fate_is_reported_not_resent() {
         postkeeper::render::html::plain(&parts[2].html).trim(),
         "part 2 (index) is the first sent"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while dm_texts(&h).await.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(dm_texts(&h).await[0].contains("часть 2"), "{:?}", dm_texts(&h).await);
+    eventually(Duration::from_secs(5), || h.tg.dump_calls(), || !dm_texts(&h).is_empty()).await;
+    assert!(dm_texts(&h)[0].contains("часть 2"), "{:?}", dm_texts(&h));
     let r = h.archive.call(move |a| a.run(run_id)).await.expect("runs").expect("reads").expect("run");
     assert_eq!(r.state, RunState::Uncertain);
     h.finish().await;

@@ -2,7 +2,9 @@
 //! SIGTERM, and the token kept out of the logs.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::support::wait::eventually;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_postkeeper"));
@@ -57,14 +59,17 @@ async fn runs_against_the_api_url_and_stops_on_sigterm() {
 
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waits") {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(5), "did not stop within 5 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let mut status = None;
+    eventually(
+        Duration::from_secs(5),
+        || "the bot stopping after SIGTERM",
+        || {
+            status = child.try_wait().expect("waits");
+            status.is_some()
+        },
+    )
+    .await;
+    let status = status.expect("exited");
     assert!(status.success(), "exit status {status:?}");
     let output = child.wait_with_output().expect("output");
     let logs = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use postkeeper::config::{ChatRef, Config};
 use postkeeper::model::{MediaKind, NewChannel, NewPost};
@@ -15,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::harness::{Harness, QUIET, WAIT};
 use crate::support::process::Workdir;
+use crate::support::wait::eventually;
 
 const EXPORT: &str = "tests/fixtures/export_media";
 
@@ -422,14 +422,11 @@ const ME: i64 = 3003;
 async fn answers(h: &Harness, update: Value) -> Vec<String> {
     let before = h.tg.calls().len();
     let id = h.tg.push_update(update);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let answered = || {
         let sent = h.tg.calls()[before..].iter().any(|c| c.ok && c.method.starts_with("send"));
-        if (h.tg.queued_update(id).is_none() && sent) || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        h.tg.queued_update(id).is_none() && sent
+    };
+    eventually(WAIT, || h.tg.dump_calls(), answered).await;
     h.tg.wait_idle(QUIET).await;
     h.tg.calls()[before..]
         .iter()

@@ -9,6 +9,7 @@ use postkeeper::model::Post;
 use postkeeper::store::Archive;
 
 use crate::support::harness::{Harness, QUIET, WAIT};
+use crate::support::wait::eventually;
 
 const USER: i64 = 4242;
 
@@ -182,11 +183,7 @@ async fn random_puts_its_button_under_a_message_that_can_carry_it() {
         let before = h.tg.messages(USER).len();
         h.tg.push_update(ask("/random"));
         // Whatever it is sent as: wait for the chat to grow, then for quiet.
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while h.tg.messages(USER).len() == before {
-            assert!(tokio::time::Instant::now() < deadline, "no reply: {}", h.tg.dump_calls());
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        eventually(WAIT, || format!("no reply: {}", h.tg.dump_calls()), || h.tg.messages(USER).len() > before).await;
         h.tg.wait_idle(QUIET).await;
         let new: Vec<StoredMessage> = h.tg.messages(USER).into_iter().skip(before).collect();
         let last = new.last().expect("a reply");
@@ -238,11 +235,7 @@ fn channel(h: &Harness) -> Vec<(String, String, Option<String>)> {
 
 async fn replay(h: &Harness, id: i64, messages: usize) {
     h.exchange(admin(&format!("/replay {id}")), "sendMessage", 1).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h.tg.messages(CHANNEL).len() < messages {
-        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually(WAIT, || h.tg.dump_calls(), || h.tg.messages(CHANNEL).len() >= messages).await;
     h.replays_settled().await;
 }
 
@@ -428,11 +421,7 @@ async fn the_binary_keeps_media_where_the_env_says_and_sends_them_from_there() {
 
     tg.push_update(updates::text(ADMIN, ADMIN, Some("en"), &format!("/replay {album}")));
     tg.wait_for_calls("sendMediaGroup", 2, WAIT).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tg.media_messages(CHANNEL).len() < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", tg.dump_calls());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually(WAIT, || tg.dump_calls(), || tg.media_messages(CHANNEL).len() >= 3).await;
     assert_eq!(tg.uploads().iter().filter(|u| u.accepted).count(), 3, "the replay uploaded again");
     let (status, logs) = bot.stop().await;
     assert!(status.success(), "{logs}");
@@ -499,21 +488,13 @@ async fn an_album_counts_each_item_against_the_channel_cap() {
         tg.add_chat(updates::private_chat(ADMIN));
     })
     .await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h.tg.messages(CHANNEL).len() < 18 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually(WAIT, || h.tg.dump_calls(), || h.tg.messages(CHANNEL).len() >= 18).await;
     // Six albums are 18 messages; the seventh would make 21 within the minute: it waits.
     h.replays_settled().await;
     assert_eq!(h.tg.messages(CHANNEL).len(), 18);
     assert_eq!(h.tg.calls_to("sendMediaGroup").len(), 6);
     manual.advance(std::time::Duration::from_secs(60));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h.tg.messages(CHANNEL).len() < 21 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", h.tg.dump_calls());
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually(WAIT, || h.tg.dump_calls(), || h.tg.messages(CHANNEL).len() >= 21).await;
     h.replays_settled().await;
     assert_eq!(h.tg.messages(CHANNEL).len(), 21, "the seventh album, whole, once");
     h.finish().await;

@@ -12,7 +12,8 @@ use fake_bot_api::{FakeTelegram, Fault, StoredMessage, TOKEN, updates};
 use serde_json::{Value, json};
 
 use crate::support::harness::{button, labels};
-use crate::support::process::{BotProcess, Workdir, eventually};
+use crate::support::process::{BotProcess, Workdir};
+use crate::support::wait::eventually;
 
 const ME: i64 = 7001;
 const ADMIN: i64 = 1001;
@@ -133,7 +134,7 @@ async fn live_channel_posts_are_archived_and_edits_replace_them() {
 
     let text = "Квантовые чипы\nНовые квантовые компьютеры и зюзябра обучают нейросети.";
     tg.push_update(updates::channel_post(SOURCE, Some("source_chan"), 42, 1_700_000_000, text, json!([])));
-    eventually("the post is in the store", WAIT, || cli_titles(&dir, "зюзябра") == ["Квантовые чипы"]).await;
+    eventually(WAIT, || "the post is in the store", || cli_titles(&dir, "зюзябра") == ["Квантовые чипы"]).await;
     exchange(&tg, ru("/search зюзябра"), "sendMessage", 1).await;
     assert!(last(&tg, ME).text.contains("Квантовые чипы"), "{}", last(&tg, ME).text);
 
@@ -147,7 +148,7 @@ async fn live_channel_posts_are_archived_and_edits_replace_them() {
         edited,
         json!([]),
     ));
-    eventually("the edit is in the store", WAIT, || cli_titles(&dir, "фотонные процессоры") == ["Квантовые чипы"])
+    eventually(WAIT, || "the edit is in the store", || cli_titles(&dir, "фотонные процессоры") == ["Квантовые чипы"])
         .await;
     exchange(&tg, ru("/search фотонные процессоры"), "sendMessage", 1).await;
     assert!(last(&tg, ME).text.contains("Квантовые чипы"), "{}", last(&tg, ME).text);
@@ -178,7 +179,7 @@ fn channel(tg: &FakeTelegram) -> Vec<String> {
 }
 
 async fn wait_channel(tg: &FakeTelegram, n: usize) {
-    eventually(&format!("{n} messages in the channel"), WAIT, || tg.messages(REPLAY).len() >= n).await;
+    eventually(WAIT, || format!("{n} messages in the channel"), || tg.messages(REPLAY).len() >= n).await;
 }
 
 /// The sends to the replay channel, in order.
@@ -332,14 +333,19 @@ async fn a_second_process_on_the_same_token_makes_the_first_stop_with_a_clear_er
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_long_poll_outlasts_the_http_client_timeout() {
+async fn idle_long_polls_end_as_answers_not_as_client_timeouts() {
     let tg = fake().await;
-    let dir = Workdir::new(&dotenv(&tg));
+    // Short polls (POSTKEEPER_POLL_TIMEOUT) so that idle ones come by in seconds; the HTTP
+    // client's timeout follows the poll's (`bot::client_timeout`, unit-tested for every
+    // allowed length).
+    let dir = Workdir::new(&format!("{}POSTKEEPER_POLL_TIMEOUT=2s\n", dotenv(&tg)));
     let bot = dir.start_bot();
     exchange(&tg, ru("/start"), "sendMessage", 1).await;
-    // Nothing to deliver: the next getUpdates waits its whole 25 s. teloxide's client gives
-    // up after 17 s unless told otherwise, and each such poll would fail and be logged.
-    tokio::time::sleep(Duration::from_secs(19)).await;
+    // Nothing to deliver: two polls wait their whole 2 s and are answered empty.
+    let idle = || tg.calls_to("getUpdates").iter().filter(|c| c.ok && c.result == Some(json!([]))).count();
+    eventually(WAIT, || tg.dump_calls(), || idle() >= 2).await;
+    let polls = tg.calls_to("getUpdates");
+    assert!(polls.iter().all(|c| c.params["timeout"] == 2 || c.params["timeout"] == 0), "{polls:?}");
     exchange(&tg, ru("/random"), "sendMessage", 1).await;
     let logs = finish(&tg, bot).await;
     assert!(!logs.contains("polling failed") && !logs.contains("ERROR"), "{logs}");
@@ -595,12 +601,16 @@ async fn run_serves_health_and_metrics_where_told() {
     assert!(metrics.contains("postkeeper_bot_api_requests_total{method=\"getMe\",outcome=\"ok\"}"), "{metrics}");
     // A replay goes out: its run and its lag are counted.
     exchange(&tg, updates::text(ADMIN, ADMIN, Some("ru"), "/replay 3"), "sendMessage", 1).await;
-    eventually("the replay is posted", WAIT, || !tg.messages(REPLAY).is_empty()).await;
-    eventually("the replay's run counted", WAIT, || {
-        let m = get("/metrics");
-        m.contains("postkeeper_replay_runs_total{outcome=\"sent\"} 1")
-            && m.contains("postkeeper_replay_delivery_lag_seconds_count 1")
-    })
+    eventually(WAIT, || "the replay is posted", || !tg.messages(REPLAY).is_empty()).await;
+    eventually(
+        WAIT,
+        || "the replay's run counted",
+        || {
+            let m = get("/metrics");
+            m.contains("postkeeper_replay_runs_total{outcome=\"sent\"} 1")
+                && m.contains("postkeeper_replay_delivery_lag_seconds_count 1")
+        },
+    )
     .await;
     finish(&tg, bot).await;
 
@@ -658,7 +668,7 @@ async fn the_running_bot_archives_every_kind_and_the_demo_gives_way() {
         "poll": {"id": "p", "question": "Голосуем за зюзябру?", "options": [{"text": "да", "voter_count": 2}, {"text": "нет", "voter_count": 0}],
                  "total_voter_count": 2, "is_closed": true, "is_anonymous": true, "type": "regular", "allows_multiple_answers": false},
     })));
-    eventually("three live posts archived", WAIT, || channels(&dir) == [("telegram".to_string(), 3)]).await;
+    eventually(WAIT, || "three live posts archived", || channels(&dir) == [("telegram".to_string(), 3)]).await;
     assert_eq!(cli_titles(&dir, "митап"), ["Митап 12 мая в 18:00"]);
     assert_eq!(cli_titles(&dir, "квазарный"), ["Квазарный отчёт за год"]);
     assert_eq!(cli_titles(&dir, "зюзябру"), ["📊 Голосуем за зюзябру?"]);
@@ -668,7 +678,7 @@ async fn the_running_bot_archives_every_kind_and_the_demo_gives_way() {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         v.as_array().and_then(|a| a.iter().find(|p| p["message_id"] == 303).and_then(|p| p["reactions"].as_i64()))
     };
-    eventually("the reaction count kept", WAIT, || reactions() == Some(7)).await;
+    eventually(WAIT, || "the reaction count kept", || reactions() == Some(7)).await;
     let logs = finish(&tg, bot).await;
     assert!(logs.contains("\"rich_message\", which this postkeeper does not know"), "{logs}");
 }

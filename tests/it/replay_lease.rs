@@ -24,6 +24,7 @@ use postkeeper::store::Archive;
 
 use crate::support::harness::Harness;
 use crate::support::process::{BotProcess, Workdir};
+use crate::support::wait::eventually;
 
 const CHANNEL: i64 = -1_002_000_000_001;
 const ADMIN: i64 = 1001;
@@ -83,13 +84,9 @@ impl Bot {
     }
 }
 
-/// Waits (polling, at most `WAIT`) until `done` holds; `what` explains a timeout.
+/// Waits (at most `WAIT`) until `done` holds; `what` explains a timeout.
 async fn until(what: impl Fn() -> String, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting: {}", what());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(WAIT, what, done).await;
 }
 
 /// Both bots' logs, for a timeout's message.

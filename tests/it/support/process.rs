@@ -4,7 +4,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::wait::eventually;
 
 /// A working directory: its `.env` and the store the processes started in it share.
 pub struct Workdir {
@@ -98,15 +100,16 @@ impl BotProcess {
     /// Waits (without blocking the test's runtime, which serves the fake server) for the
     /// process to exit by itself.
     pub async fn exit_within(&mut self, limit: Duration) -> ExitStatus {
-        let started = Instant::now();
+        let log = self.log.clone();
         let child = self.child.as_mut().expect("the process was started");
-        loop {
-            if let Some(status) = child.try_wait().expect("waits") {
-                return status;
-            }
-            assert!(started.elapsed() < limit, "did not exit within {limit:?}; log:\n{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut status = None;
+        let why = || format!("no exit; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        eventually(limit, why, || {
+            status = child.try_wait().expect("waits");
+            status.is_some()
+        })
+        .await;
+        status.expect("exited")
     }
 
     /// SIGTERM, then the exit status, which must come within 5 s.
@@ -118,24 +121,8 @@ impl BotProcess {
 
     /// Waits until the log holds `needle`.
     pub async fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
-        let started = Instant::now();
-        loop {
-            let logs = self.logs();
-            if logs.contains(needle) {
-                return logs;
-            }
-            assert!(started.elapsed() < limit, "no {needle:?} in the log within {limit:?}:\n{logs}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-/// Waits until `check` holds, polling every 20 ms (for state outside the fake server, such
-/// as the store another process writes).
-pub async fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        eventually(limit, || format!("no {needle:?} in the log:\n{}", self.logs()), || self.logs().contains(needle))
+            .await;
+        self.logs()
     }
 }
