@@ -1440,16 +1440,21 @@ impl State {
         }
     }
 
-    /// Removes updates of kinds not allowed; returns up to `limit` deliverable updates.
-    fn deliverable(&mut self, limit: usize) -> Vec<Value> {
-        let allowed = self.allowed_updates.clone().filter(|a| !a.is_empty());
-        let is_allowed = |kind: &str| match &allowed {
+    /// Whether `allowed_updates` lets `update` through.
+    fn allows(&self, update: &Value) -> bool {
+        let kind = update_kind(update);
+        let kind = kind.as_deref().unwrap_or("");
+        match self.allowed_updates.as_ref().filter(|a| !a.is_empty()) {
             Some(list) => list.iter().any(|k| k == kind),
             None => !NOT_DELIVERED_BY_DEFAULT.contains(&kind),
-        };
+        }
+    }
+
+    /// Removes updates of kinds not allowed; returns up to `limit` deliverable updates.
+    fn deliverable(&mut self, limit: usize) -> Vec<Value> {
         let mut kept = VecDeque::new();
-        for u in self.queue.drain(..) {
-            if is_allowed(update_kind(&u).as_deref().unwrap_or("")) {
+        for u in std::mem::take(&mut self.queue) {
+            if self.allows(&u) {
                 kept.push_back(u);
             } else {
                 self.filtered_updates.push(u);

@@ -27,6 +27,9 @@ use crate::{Delivery, WEBHOOK_SECRET_HEADER as SECRET_HEADER};
 /// Ports Telegram calls webhooks on.
 const PORTS: &[u16] = &[443, 80, 88, 8443];
 
+/// How far into the queue a delivery looks for updates to send.
+const SCAN: usize = 1000;
+
 /// A webhook set with `setWebhook`.
 pub(super) struct Hook {
     url: String,
@@ -194,7 +197,11 @@ impl State {
         if self.webhooks.hook.is_none() {
             return (Vec::new(), None);
         }
-        let deliverable = self.deliverable(usize::MAX);
+        // Scanned from the front, where the picks are, and only as far as they go (a burst
+        // queues thousands); kinds not allowed that the scan meets leave the queue.
+        let mut refused = Vec::new();
+        let allowed: Vec<bool> = self.queue.iter().take(SCAN).map(|u| self.allows(u)).collect();
+        let queue = &self.queue;
         let proxies = &self.webhooks.proxies;
         let Some(hook) = self.webhooks.hook.as_mut() else {
             return (Vec::new(), None);
@@ -210,20 +217,33 @@ impl State {
             None => Err("Failed to resolve host: Name or service not known".to_string()),
         };
         let mut picks = Vec::new();
-        for update in deliverable {
+        for (i, update) in queue.iter().enumerate().take(SCAN) {
             if hook.inflight.len() >= hook.max_connections {
                 break;
             }
+            if !allowed[i] {
+                refused.push(i);
+                continue;
+            }
             let update_id = update["update_id"].as_i64().unwrap_or(0);
-            let chat = chat_key(&update);
-            if hook.inflight.contains(&update_id) || hook.busy.contains(&chat) {
+            if hook.inflight.contains(&update_id) {
+                continue;
+            }
+            let chat = chat_key(update);
+            if hook.busy.contains(&chat) {
                 continue;
             }
             hook.inflight.insert(update_id);
             hook.busy.insert(chat.clone());
-            picks.push(Pick { update_id, chat, body: update, target: target.clone(), secret: hook.secret.clone() });
+            let body = update.clone();
+            picks.push(Pick { update_id, chat, body, target: target.clone(), secret: hook.secret.clone() });
         }
         self.inflight += picks.len();
+        for i in refused.into_iter().rev() {
+            if let Some(u) = self.queue.remove(i) {
+                self.filtered_updates.push(u);
+            }
+        }
         (picks, None)
     }
 
@@ -247,8 +267,10 @@ impl State {
                 }
             }
         }
-        if outcome.is_ok() {
-            self.queue.retain(|u| u["update_id"].as_i64() != Some(pick.update_id));
+        if outcome.is_ok()
+            && let Some(at) = self.queue.iter().position(|u| u["update_id"].as_i64() == Some(pick.update_id))
+        {
+            self.queue.remove(at);
         }
         let (status, error) = match outcome {
             Ok(status) => (Some(status), None),
