@@ -90,6 +90,8 @@ impl Args for Global {
 pub enum Command {
     /// Start the bot (long polling, or webhook mode with POSTKEEPER_WEBHOOK_URL); what a bare `postkeeper` does.
     Run,
+    /// The web archive alone (no token needed) on POSTKEEPER_LISTEN, default 127.0.0.1:8080.
+    Serve,
     /// Check the setup before going live: the token, the channels, the store, the time zone.
     Doctor,
     /// The settings in effect, each with where it came from (flag, env, .env, default).
@@ -290,6 +292,7 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
             Ok(())
         }
         Command::Console { lang } => console(settings, lang),
+        Command::Serve => serve(settings),
         Command::Import { paths, json, export_timezone } => {
             let zone = match export_timezone {
                 Some(name) => crate::config::parse_timezone(&name)
@@ -328,6 +331,33 @@ pub fn run_archive_command(settings: &Settings, command: Command) -> anyhow::Res
         }
         Command::Cancel { id } => replay_command(settings, ReplayCommand::Cancel(id)),
     }
+}
+
+/// Where `serve` listens without `POSTKEEPER_LISTEN`.
+const SERVE_DEFAULT: std::net::SocketAddr =
+    std::net::SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
+
+/// `postkeeper serve`: the web archive until SIGINT or SIGTERM.
+fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let archive = crate::ingest::open_or_seed(&settings.config.db)?;
+    let web = std::sync::Arc::new(crate::web::Web {
+        archive: crate::store::SharedArchive::new(archive),
+        searcher: Searcher::default(),
+        config: settings.config.clone(),
+        public_url: settings.public_url.clone(),
+    });
+    let addr = settings.listen.unwrap_or(SERVE_DEFAULT);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            crate::bot::wait_for_signal().await;
+            tracing::info!("stopping");
+            signal.cancel();
+        });
+        crate::web::serve(addr, web, stop).await
+    })
 }
 
 fn console(settings: &Settings, lang: Lang) -> anyhow::Result<()> {

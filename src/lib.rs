@@ -19,3 +19,4 @@ pub mod settings;
 pub mod store;
 pub mod text;
 pub mod topics;
+pub mod web;

@@ -175,6 +175,10 @@ pub const WEBHOOK_SECRET: Spec =
         .value("SECRET")
         .default("generated once, kept in the store")
         .help("Secret token Telegram sends with each update");
+pub const PUBLIC_URL: Spec = Spec::new("POSTKEEPER_PUBLIC_URL", Some("public-url"), "https://archive.example.org/")
+    .value("URL")
+    .default("not set: relative links")
+    .help("The web archive's public address, for absolute links (canonical, previews)");
 pub const LOG_FORMAT: Spec = Spec::new("POSTKEEPER_LOG_FORMAT", Some("log-format"), "json")
     .value("FORMAT")
     .default("`text`")
@@ -198,6 +202,7 @@ pub const ALL: &[Spec] = &[
     LISTEN,
     WEBHOOK_URL,
     WEBHOOK_SECRET,
+    PUBLIC_URL,
     LOG_FORMAT,
     LOG,
 ];
@@ -339,8 +344,10 @@ pub struct Webhook {
 /// Ports Telegram's own servers call webhooks on (a self-hosted Bot API server calls any).
 pub const WEBHOOK_PORTS: &[u16] = &[443, 80, 88, 8443];
 
-/// Paths of the HTTP server that a webhook must not take.
-const SERVED_PATHS: &[&str] = &["/", "/healthz", "/metrics"];
+/// Paths of the HTTP server (health, metrics, the web archive) that a webhook must not take.
+const SERVED_PATHS: &[&str] = &["/", "/healthz", "/metrics", "/search", "/robots.txt", "/sitemap.xml"];
+/// Beginnings of the web archive's paths.
+const SERVED_PREFIXES: &[&str] = &["/media/", "/p/", "/c/"];
 
 /// Every setting, checked: what the commands run with.
 #[derive(Debug, Clone)]
@@ -355,6 +362,8 @@ pub struct Settings {
     pub listen: Option<std::net::SocketAddr>,
     /// Webhook mode: where Telegram POSTs updates; polling without it.
     pub webhook: Option<Webhook>,
+    /// The web archive's public address (ends in `/`).
+    pub public_url: Option<url::Url>,
     /// Log lines as JSON (for log shippers) rather than text.
     pub log_json: bool,
     pub log_filter: String,
@@ -566,6 +575,27 @@ impl Settings {
         });
         let webhook = webhook_url.map(|url| Webhook { url, secret: webhook_secret });
 
+        let (value, source) = take(PUBLIC_URL);
+        let public_url = match value {
+            None => None,
+            Some(v) => {
+                let mut url = parse_api_url(v)
+                    .map_err(|_| bad(PUBLIC_URL, source, v, "is not an http:// or https:// URL with a host"))?;
+                if url.query().is_some() || url.fragment().is_some() {
+                    return Err(bad(PUBLIC_URL, source, v, "has a query or a fragment"));
+                }
+                if !url.path().ends_with('/') {
+                    url.set_path(&format!("{}/", url.path()));
+                }
+                Some(url)
+            }
+        };
+        shown.push(Shown {
+            var: PUBLIC_URL.var,
+            value: public_url.as_ref().map_or_else(|| "(not set: relative links)".to_string(), ToString::to_string),
+            source,
+        });
+
         let (value, source) = take(LOG_FORMAT);
         let log_json = match value.map(str::to_ascii_lowercase).as_deref() {
             None | Some("text") => false,
@@ -595,7 +625,7 @@ impl Settings {
             replay_grace,
             replay_previews,
         };
-        Ok(Settings { config, token, api_url, poll_timeout, listen, webhook, log_json, log_filter, shown })
+        Ok(Settings { config, token, api_url, poll_timeout, listen, webhook, public_url, log_json, log_filter, shown })
     }
 
     /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder
@@ -649,7 +679,7 @@ fn parse_webhook_url(v: &str, self_hosted_api: bool) -> Result<url::Url, String>
     if url.query().is_some() || url.fragment().is_some() {
         return Err("has a query or a fragment; give the URL a plain path".to_string());
     }
-    if SERVED_PATHS.contains(&url.path()) {
+    if SERVED_PATHS.contains(&url.path()) || SERVED_PREFIXES.iter().any(|p| url.path().starts_with(p)) {
         return Err(format!(
             "has the path {}, which the HTTP server serves itself; give the webhook a path of its own",
             url.path()
@@ -735,6 +765,8 @@ mod tests {
             ("POSTKEEPER_LISTEN", "localhost:80:80", "127.0.0.1:8080"),
             ("POSTKEEPER_LOG_FORMAT", "xml", "json"),
             ("POSTKEEPER_POLL_TIMEOUT", "90s", "25s"),
+            ("POSTKEEPER_PUBLIC_URL", "archive.example.org", "https://archive.example.org/"),
+            ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/search", "https://bot.example.org/telegram"),
             ("POSTKEEPER_POLL_TIMEOUT", "0s", "25s"),
             ("POSTKEEPER_WEBHOOK_URL", "http://bot.example.org/telegram", "https://bot.example.org/telegram"),
             ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org:8080/tg", "https://bot.example.org/telegram"),

@@ -157,16 +157,8 @@ async fn metrics_page(State(state): State<Arc<BotState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "not found\n").into_response()
-}
-
 pub fn router(state: Arc<BotState>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_page))
-        .fallback(not_found)
-        .with_state(state)
+    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics_page)).with_state(state)
 }
 
 /// Binds `addr` and serves until `stop`, with the routes of `extra` (the webhook's) beside
@@ -181,7 +173,8 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (POSTKEEPER_LISTEN): {e}"))?;
     tracing::info!(%addr, "HTTP server: /healthz, /metrics");
-    let app = extra.merge(router(state));
+    // One fallback for the whole server: the web archive's 404 page.
+    let app = extra.merge(router(state)).fallback(crate::web::not_found);
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         if let Err(e) = served {

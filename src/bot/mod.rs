@@ -378,10 +378,18 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
     state.health.telegram_answered();
     // Before the dispatcher: a listen address that is taken stops the start with its reason.
     let stop_http = CancellationToken::new();
-    let routes = match &hook {
+    let mut routes = match &hook {
         Some(hook) => hook.route(state.raw.clone(), state.health.clone()),
         None => axum::Router::new(),
     };
+    // The web archive on the same server, over the same store.
+    let web = crate::web::Web {
+        archive: state.archive.clone(),
+        searcher: state.searcher.clone(),
+        config: state.config.clone(),
+        public_url: settings.public_url.clone(),
+    };
+    routes = routes.merge(crate::web::routes(Arc::new(web)));
     let http = match settings.listen {
         Some(addr) => Some(http::serve(addr, state.clone(), routes, stop_http.clone()).await?),
         None => None,
@@ -448,7 +456,8 @@ async fn reach_telegram(bot: &Bot, api_url: Option<&url::Url>) -> anyhow::Result
     }
 }
 
-async fn wait_for_signal() {
+/// SIGINT or SIGTERM (a service manager's stop).
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

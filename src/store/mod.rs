@@ -6,6 +6,7 @@ mod channels;
 mod files;
 mod import;
 mod media;
+mod pages;
 mod pairs;
 mod posts;
 mod shared;
@@ -14,6 +15,7 @@ pub use backup::{BackupError, BackupReport, backup};
 pub use channels::{ChannelInfo, Removed};
 pub use files::{MediaFiles, Stored, extension_of, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};
+pub use pages::{ChannelName, private_id};
 pub(crate) use pairs::JOINER;
 pub use pairs::{
     MIN_POSTS as PHRASE_INDEX_MIN_POSTS, PhraseProgress, STEP_POSTS as PHRASE_INDEX_STEP, keep_phrase_index,

@@ -21,4 +21,5 @@ mod replay_lease;
 mod search;
 mod settings;
 mod tidy;
+mod web;
 mod webhook;

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("chat", 5),
     ("console", 5),
     ("bot", 6),
+    ("web", 6),
     ("settings", 6),
     ("cli", 7),
     ("main", 7),
@@ -37,6 +38,7 @@ const PEERS: &[(&str, &str, &str)] = &[
     ("console", "chat", "the console is a shell of the chat, as bot/ is: it shows chat's replies"),
     ("topics", "text", "topics are tagged over the stems text/ makes"),
     ("bot", "settings", "run and doctor read the settings they were started with"),
+    ("bot", "web", "run serves the web archive on its one HTTP server, beside the webhook"),
 ];
 
 /// The tree checked: this one, or another checkout named by `POSTKEEPER_TIDY_ROOT` (to

@@ -1,0 +1,208 @@
+//! What the web archive's pages ask of the store: the newest posts a page at a time (a
+//! cursor that stays put while posts arrive), a post by its channel and message id, and a
+//! post's neighbours in time. The order is the newest first by date, then by id; posts
+//! without a date (a t.me dump's) come after the dated ones, the newest id first. Every
+//! query walks the `posts_date (date, id)` index.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Archive, Result};
+use crate::model::{Channel, Post};
+
+/// Where a post stands in the order: its date (if any) and id.
+fn place(archive: &Archive, id: i64) -> Result<Option<(Option<i64>, i64)>> {
+    Ok(archive
+        .conn
+        .prepare_cached("SELECT date, id FROM posts WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+impl Archive {
+    /// Up to `limit` posts, the newest first, after the post `after` (the last of the page
+    /// before) or from the newest. Ids of posts that are gone start from the newest.
+    pub fn newest_after(&self, after: Option<i64>, limit: usize) -> Result<Vec<Post>> {
+        let start = match after {
+            Some(id) => place(self, id)?,
+            None => None,
+        };
+        let n = limit as i64;
+        let mut ids: Vec<i64> = match start {
+            Some((Some(date), id)) => self
+                .conn
+                .prepare_cached(
+                    "SELECT id FROM posts WHERE date IS NOT NULL AND (date, id) < (?1, ?2)
+                     ORDER BY date DESC, id DESC LIMIT ?3",
+                )?
+                .query_map(params![date, id, n], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
+            Some((None, _)) => Vec::new(),
+            None => self
+                .conn
+                .prepare_cached("SELECT id FROM posts WHERE date IS NOT NULL ORDER BY date DESC, id DESC LIMIT ?1")?
+                .query_map([n], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
+        };
+        if ids.len() < limit {
+            let below = match start {
+                Some((None, id)) => id,
+                _ => i64::MAX,
+            };
+            let rest: Vec<i64> = self
+                .conn
+                .prepare_cached("SELECT id FROM posts WHERE date IS NULL AND id < ?1 ORDER BY id DESC LIMIT ?2")?
+                .query_map(params![below, (limit - ids.len()) as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.extend(rest);
+        }
+        self.posts_by_id(&ids)
+    }
+
+    /// The posts just older and just newer than `id` in the order of [`Archive::newest_after`]:
+    /// (older, newer).
+    pub fn neighbours(&self, id: i64) -> Result<(Option<i64>, Option<i64>)> {
+        let Some((date, id)) = place(self, id)? else {
+            return Ok((None, None));
+        };
+        let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Option<i64>> {
+            Ok(self.conn.prepare_cached(sql)?.query_row(p, |r| r.get(0)).optional()?)
+        };
+        let older_undated = || {
+            one(
+                "SELECT id FROM posts WHERE date IS NULL AND id < ?1 ORDER BY id DESC LIMIT 1",
+                &[&if date.is_some() { i64::MAX } else { id }],
+            )
+        };
+        Ok(match date {
+            Some(date) => {
+                let older = one(
+                    "SELECT id FROM posts WHERE date IS NOT NULL AND (date, id) < (?1, ?2) ORDER BY date DESC, id DESC LIMIT 1",
+                    &[&date, &id],
+                )?;
+                let older = match older {
+                    Some(o) => Some(o),
+                    None => older_undated()?,
+                };
+                let newer = one(
+                    "SELECT id FROM posts WHERE date IS NOT NULL AND (date, id) > (?1, ?2) ORDER BY date, id LIMIT 1",
+                    &[&date, &id],
+                )?;
+                (older, newer)
+            }
+            None => {
+                let newer =
+                    match one("SELECT id FROM posts WHERE date IS NULL AND id > ?1 ORDER BY id LIMIT 1", &[&id])? {
+                        Some(n) => Some(n),
+                        None => one("SELECT id FROM posts WHERE date IS NOT NULL ORDER BY date, id LIMIT 1", &[])?,
+                    };
+                (older_undated()?, newer)
+            }
+        })
+    }
+
+    /// The post of `channel` (the store's channel id) with Telegram message id `message_id`.
+    pub fn post_by_message(&self, channel: i64, message_id: i64) -> Result<Option<Post>> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM posts WHERE channel_id = ?1 AND message_id = ?2")?
+            .query_row(params![channel, message_id], |r| r.get(0))
+            .optional()?;
+        match id {
+            Some(id) => self.post(id),
+            None => Ok(None),
+        }
+    }
+
+    /// The channel a permalink names: by its public @username (any case), or by the id
+    /// `t.me/c/…` links use (the chat id without its `-100`).
+    pub fn channel_named(&self, name: &ChannelName<'_>) -> Result<Option<Channel>> {
+        Ok(self.channels()?.into_iter().find(|c| match name {
+            ChannelName::Username(u) => c.username.as_deref().is_some_and(|mine| mine.eq_ignore_ascii_case(u)),
+            ChannelName::Private(id) => c.tg_id.is_some_and(|tg| private_id(tg) == Some(*id)),
+        }))
+    }
+}
+
+/// How a permalink names a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelName<'a> {
+    Username(&'a str),
+    /// The id in `t.me/c/{id}/…`.
+    Private(i64),
+}
+
+/// The id `t.me/c/{id}/…` links use for a channel's chat id (`-1001234567890` → 1234567890).
+pub fn private_id(tg_id: i64) -> Option<i64> {
+    let s = tg_id.to_string();
+    s.strip_prefix("-100").and_then(|rest| rest.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NewChannel, NewPost};
+
+    /// Posts 1..=5 dated (3 and 4 on the same second), 6 and 7 undated.
+    fn archive() -> Result<Archive> {
+        let mut archive = Archive::open_in_memory()?;
+        archive.import(|sink| -> Result<()> {
+            sink.channel(&NewChannel::telegram(-1_001_234_567_890, "Test"))?;
+            let dates = [Some(100), Some(200), Some(300), Some(300), Some(400), None, None];
+            for (i, date) in dates.into_iter().enumerate() {
+                let n = i as i64 + 1;
+                sink.post(NewPost {
+                    message_id: Some(n),
+                    seq: n,
+                    date,
+                    text: format!("Пост номер {n}"),
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })?;
+        Ok(archive)
+    }
+
+    fn messages(posts: &[Post]) -> Vec<i64> {
+        posts.iter().filter_map(|p| p.message_id).collect()
+    }
+
+    #[test]
+    fn pages_walk_the_newest_first_then_the_undated_and_stay_put() -> Result<()> {
+        let a = archive()?;
+        let first = a.newest_after(None, 3)?;
+        assert_eq!(messages(&first), [5, 4, 3]);
+        let second = a.newest_after(first.last().map(|p| p.id), 3)?;
+        assert_eq!(messages(&second), [2, 1, 7]);
+        let third = a.newest_after(second.last().map(|p| p.id), 3)?;
+        assert_eq!(messages(&third), [6]);
+        assert!(a.newest_after(third.last().map(|p| p.id), 3)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn neighbours_are_the_posts_beside_in_that_order() -> Result<()> {
+        let a = archive()?;
+        let all = a.newest_after(None, 10)?;
+        assert_eq!(messages(&all), [5, 4, 3, 2, 1, 7, 6]);
+        for (i, post) in all.iter().enumerate() {
+            let (older, newer) = a.neighbours(post.id)?;
+            assert_eq!(older, all.get(i + 1).map(|p| p.id), "older than {:?}", post.message_id);
+            assert_eq!(newer, i.checked_sub(1).map(|j| all[j].id), "newer than {:?}", post.message_id);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_permalink_finds_its_channel_and_post() -> Result<()> {
+        let a = archive()?;
+        let channel = a.channel_named(&ChannelName::Private(1_234_567_890))?.expect("found by its t.me/c id");
+        let post = a.post_by_message(channel.id, 4)?.expect("message 4");
+        assert_eq!(post.title, "Пост номер 4");
+        assert!(a.post_by_message(channel.id, 99)?.is_none());
+        assert!(a.channel_named(&ChannelName::Private(42))?.is_none());
+        assert_eq!(private_id(-1_001_234_567_890), Some(1_234_567_890));
+        assert_eq!(private_id(12345), None);
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! The web archive: another shell over the core, beside `bot/` and `console`. It asks the
+//! store, `search` and `render` and turns their values into HTML pages (askama templates
+//! under `templates/`, escaped by default), and never talks to Telegram.
+//!
+//! Served by `postkeeper serve` alone, and by `run` on `POSTKEEPER_LISTEN` beside the
+//! webhook, `/healthz` and `/metrics`: one server per process. Every request a reader can
+//! type gets a page: 404 for what is not there, 400 for a malformed query string, never a
+//! 500 (a store that fails answers 503).
+
+mod media;
+mod pages;
+mod texts;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+use crate::search::Searcher;
+use crate::store::SharedArchive;
+
+pub use pages::not_found;
+
+/// What the pages read.
+pub struct Web {
+    pub archive: SharedArchive,
+    pub searcher: Searcher,
+    pub config: Config,
+    /// `POSTKEEPER_PUBLIC_URL`: for absolute links (canonical, Open Graph); relative without.
+    pub public_url: Option<url::Url>,
+}
+
+/// The security headers of every page: nothing from other hosts, no framing, no sniffing.
+const CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; \
+form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The web archive's routes (no fallback: the caller adds [`not_found`] once, as axum
+/// allows one per router).
+pub fn routes(web: Arc<Web>) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/search", get(pages::search))
+        .route("/p/{id}", get(pages::by_id))
+        .route("/c/{chat}/{message}", get(pages::private_post))
+        .route("/{channel}/{message}", get(pages::public_post))
+        .route("/media/{file}", get(media::file))
+        .route("/robots.txt", get(pages::robots))
+        .with_state(web)
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+}
+
+/// `postkeeper serve`: the web archive alone on `addr` until SIGINT or SIGTERM.
+pub async fn serve(addr: SocketAddr, web: Arc<Web>, stop: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (POSTKEEPER_LISTEN): {e}"))?;
+    tracing::info!(%addr, "the web archive: http://{addr}/");
+    let app = routes(web).fallback(not_found);
+    axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
+    Ok(())
+}

@@ -1,0 +1,674 @@
+//! The pages: the latest posts, a post's permalink, search. Each handler asks the store once
+//! (on its threads), builds a view of plain strings, and renders a template.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::Web;
+use super::texts::{WebTexts, reader_lang, texts};
+use crate::i18n::{Lang, fill};
+use crate::model::{Media, MediaKind, Post, Reaction};
+use crate::render::html;
+use crate::search::{Request, SearchPage, Sort};
+use crate::store::{ChannelName, private_id};
+
+/// Posts on a page of the latest posts or of search results.
+const PAGE: usize = 20;
+/// The deepest search page served (a crawler walking pages stops here).
+const MAX_PAGE: usize = 500;
+/// Similar posts under a post.
+const SIMILAR: usize = 5;
+
+/// What every page has around its content.
+pub struct Chrome {
+    pub lang: &'static str,
+    pub t: &'static WebTexts,
+    /// The archive's name: its main channel's title.
+    pub site: String,
+    pub title: String,
+    pub description: String,
+    pub canonical: Option<String>,
+    /// The first photo, for link previews (absolute: only with a public URL).
+    pub image: Option<String>,
+    /// The search box's text.
+    pub query: String,
+    /// This page in the other language.
+    pub other_lang: String,
+}
+
+/// A post in a list.
+pub struct Card {
+    pub href: String,
+    pub title: String,
+    pub date: String,
+    pub date_iso: String,
+    /// HTML: a search snippet (matched words marked) or the start of the post.
+    pub text: String,
+    pub marker: String,
+    pub reactions: i64,
+}
+
+/// A media item of a post.
+pub struct MediaView {
+    /// `photo`, `video`, `audio`, `file`, or `missing`.
+    pub kind: &'static str,
+    pub src: String,
+    pub width: i32,
+    pub height: i32,
+    pub name: String,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    heading: String,
+    about: String,
+    cards: Vec<Card>,
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "post.html")]
+struct PostPage {
+    chrome: Chrome,
+    heading: String,
+    body: String,
+    date: String,
+    date_iso: String,
+    channel: String,
+    topics: Vec<String>,
+    reactions: String,
+    media: Vec<MediaView>,
+    original: Option<String>,
+    older: Option<String>,
+    newer: Option<String>,
+    similar: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchView {
+    chrome: Chrome,
+    understood: String,
+    problems: Vec<String>,
+    corrected: Option<String>,
+    original: Option<(String, String)>,
+    suggestion: Option<(String, String)>,
+    impossible: Vec<String>,
+    found: String,
+    cards: Vec<Card>,
+    previous: Option<String>,
+    next: Option<String>,
+    sorts: Vec<(String, String, bool)>,
+    searched: bool,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+}
+
+/// The query strings pages take.
+#[derive(Debug, Default, Deserialize)]
+pub struct Params {
+    lang: Option<String>,
+    after: Option<i64>,
+    q: Option<String>,
+    page: Option<usize>,
+    exact: Option<u8>,
+}
+
+/// A percent-encoded query string value.
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Web {
+    fn chrome(&self, lang: Lang, site: &str, title: String, path_and_query: &str) -> Chrome {
+        let other = match lang {
+            Lang::Ru => "en",
+            Lang::En => "ru",
+        };
+        let sep = if path_and_query.contains('?') { '&' } else { '?' };
+        Chrome {
+            lang: lang.code(),
+            t: texts(lang),
+            site: site.to_string(),
+            title,
+            description: String::new(),
+            canonical: None,
+            image: None,
+            query: String::new(),
+            other_lang: format!("{path_and_query}{sep}lang={other}"),
+        }
+    }
+
+    /// An absolute URL for `path` when the public URL is known.
+    fn absolute(&self, path: &str) -> Option<String> {
+        let base = self.public_url.as_ref()?;
+        base.join(path.trim_start_matches('/')).ok().map(|u| u.to_string())
+    }
+}
+
+/// A post's address on this site, shaped like its `t.me` link when it has one.
+pub fn permalink(post: &Post, username: Option<&str>, tg_id: Option<i64>) -> String {
+    match (post.message_id, username, tg_id.and_then(private_id)) {
+        (Some(m), Some(u), _) => format!("/{u}/{m}"),
+        (Some(m), None, Some(c)) => format!("/c/{c}/{m}"),
+        _ => format!("/p/{}", post.id),
+    }
+}
+
+/// The channel's public name and Telegram id of each store channel id.
+type Names = std::collections::HashMap<i64, (Option<String>, Option<i64>)>;
+
+fn names(archive: &crate::store::Archive) -> crate::store::Result<Names> {
+    Ok(archive.channels()?.into_iter().map(|c| (c.id, (c.username, c.tg_id))).collect())
+}
+
+fn link(post: &Post, names: &Names) -> String {
+    let (username, tg) = names.get(&post.channel_id).cloned().unwrap_or((None, None));
+    permalink(post, username.as_deref(), tg)
+}
+
+fn card(post: &Post, names: &Names, text: String, lang: Lang, tz: chrono_tz::Tz) -> Card {
+    Card {
+        href: link(post, names),
+        title: if post.title.is_empty() { lang.texts().no_title.to_string() } else { html::truncate(&post.title, 140) },
+        date: post.date.map_or_else(|| texts(lang).no_date.to_string(), |d| lang.date(d, tz)),
+        date_iso: post.date.map(|d| d.to_rfc3339()).unwrap_or_default(),
+        text,
+        marker: crate::model::media_marker(&post.media).unwrap_or_default(),
+        reactions: Reaction::total(&post.reactions),
+    }
+}
+
+/// The start of a post's text after its title, escaped: a list's excerpt.
+fn excerpt(post: &Post) -> String {
+    let rest = post.body.trim_start().strip_prefix(post.title.as_str()).unwrap_or(&post.body).trim();
+    html::escape(&html::truncate(rest, 240))
+}
+
+fn render(page: &impl Template, status: StatusCode) -> Response {
+    match page.render() {
+        Ok(body) => (status, [(header::CACHE_CONTROL, "no-cache")], Html(body)).into_response(),
+        Err(e) => {
+            tracing::error!("a page failed to render: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "the page cannot be shown\n").into_response()
+        }
+    }
+}
+
+fn lang_of(params: &Params, headers: &HeaderMap) -> Lang {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    reader_lang(params.lang.as_deref(), accept)
+}
+
+/// An error page: 404, 400 or 503, in the reader's language.
+fn error(web: &Web, lang: Lang, status: StatusCode) -> Response {
+    let t = texts(lang);
+    let (heading, text) = match status {
+        StatusCode::NOT_FOUND => (t.not_found_title, t.not_found_text),
+        StatusCode::BAD_REQUEST => (t.bad_request_title, t.bad_request_text),
+        _ => (t.unavailable_title, t.unavailable_text),
+    };
+    let chrome = web.chrome(lang, t.archive, heading.to_string(), "/");
+    render(&ErrorPage { chrome, heading: heading.to_string(), text: text.to_string() }, status)
+}
+
+/// The store failed: logged, and the reader gets a 503 page.
+fn unavailable(web: &Web, lang: Lang, e: impl std::fmt::Display) -> Response {
+    tracing::error!("a page could not read the store: {e}");
+    error(web, lang, StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// Every path nothing else serves.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    let lang = reader_lang(None, headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let t = texts(lang);
+    let page = ErrorPage {
+        chrome: Chrome {
+            lang: lang.code(),
+            t,
+            site: t.archive.to_string(),
+            title: t.not_found_title.to_string(),
+            description: String::new(),
+            canonical: None,
+            image: None,
+            query: String::new(),
+            other_lang: "/".to_string(),
+        },
+        heading: t.not_found_title.to_string(),
+        text: t.not_found_text.to_string(),
+    };
+    render(&page, StatusCode::NOT_FOUND)
+}
+
+/// The query string, or a 400 page when it cannot be read.
+fn params(
+    web: &Web,
+    query: Result<Query<Params>, QueryRejection>,
+    headers: &HeaderMap,
+) -> Result<Params, Box<Response>> {
+    match query {
+        Ok(Query(p)) => Ok(p),
+        Err(_) => Err(Box::new(error(web, lang_of(&Params::default(), headers), StatusCode::BAD_REQUEST))),
+    }
+}
+
+fn site_name(archive: &crate::store::Archive) -> crate::store::Result<(String, String)> {
+    Ok(match archive.main_channel()? {
+        Some(c) => (c.title, c.description.unwrap_or_default()),
+        None => (String::new(), String::new()),
+    })
+}
+
+pub async fn home(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    let after = p.after;
+    let read = web
+        .archive
+        .try_call(move |a| -> crate::store::Result<_> {
+            Ok((site_name(a)?, names(a)?, a.newest_after(after, PAGE + 1)?))
+        })
+        .await;
+    let ((site, about), names, mut posts) = match read {
+        Ok(r) => r,
+        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    let next = (posts.len() > PAGE).then(|| {
+        posts.truncate(PAGE);
+        format!("/?after={}", posts.last().map_or(0, |p| p.id))
+    });
+    let tz = web.config.timezone;
+    let cards = posts.iter().map(|post| card(post, &names, excerpt(post), lang, tz)).collect();
+    let t = texts(lang);
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let here = match after {
+        Some(a) => format!("/?after={a}"),
+        None => "/".to_string(),
+    };
+    let mut chrome = web.chrome(lang, &site, site.clone(), &here);
+    chrome.description = html::truncate(&about, 200);
+    if after.is_none() {
+        chrome.canonical = web.absolute("/");
+    }
+    render(&HomePage { chrome, heading: site, about, cards, next }, StatusCode::OK)
+}
+
+fn media_view(m: &Media, lang: Lang, alt: &str) -> MediaView {
+    let mut v = MediaView {
+        kind: "missing",
+        src: String::new(),
+        width: m.width.unwrap_or(0),
+        height: m.height.unwrap_or(0),
+        name: m.file_name.clone().unwrap_or_default(),
+        size: m.size.map(human_size).unwrap_or_default(),
+    };
+    let Some(file) = m.file.as_ref().filter(|_| !m.missing) else {
+        v.name = format!("{} — {}", m.kind.marker(), texts(lang).file_missing);
+        return v;
+    };
+    v.src = format!("/media/{file}");
+    v.kind = match m.kind {
+        MediaKind::Photo => "photo",
+        MediaKind::Video | MediaKind::Animation | MediaKind::VideoNote => "video",
+        MediaKind::Audio | MediaKind::Voice => "audio",
+        MediaKind::Document | MediaKind::Sticker => "file",
+    };
+    if v.kind == "photo" {
+        v.name = alt.to_string();
+    } else if v.name.is_empty() {
+        v.name = file.clone();
+    }
+    v
+}
+
+/// `1.2 MB`, `340 KB`, `12 B`.
+fn human_size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    if b >= 1_000_000.0 {
+        format!("{:.1} MB", b / 1_000_000.0)
+    } else if b >= 1000.0 {
+        format!("{:.0} KB", b / 1000.0)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+/// Telegram's HTML of a post as a web page's: spoilers as spans, custom emoji as their text.
+fn web_html(telegram: &str) -> String {
+    telegram
+        .replace("<tg-spoiler>", "<span class=\"spoiler\">")
+        .replace("</tg-spoiler>", "</span>")
+        .replace("</tg-emoji>", "")
+        .split("<tg-emoji")
+        .enumerate()
+        .map(|(i, piece)| if i == 0 { piece } else { piece.split_once('>').map_or("", |(_, rest)| rest) })
+        .collect()
+}
+
+/// What a post page needs from the store, read in one call.
+struct PostRead {
+    post: Post,
+    names: Names,
+    site: String,
+    neighbours: (Option<Post>, Option<Post>),
+    similar: Vec<Post>,
+}
+
+fn read_post(
+    a: &crate::store::Archive,
+    searcher: &crate::search::Searcher,
+    id: i64,
+) -> anyhow::Result<Option<PostRead>> {
+    let Some(post) = a.post(id)? else { return Ok(None) };
+    let (older, newer) = a.neighbours(id)?;
+    let older = older.map(|o| a.post(o)).transpose()?.flatten();
+    let newer = newer.map(|n| a.post(n)).transpose()?.flatten();
+    let similar = match searcher.similar(a, id, 0, SIMILAR) {
+        Ok(Some((_, page))) => page.hits.into_iter().map(|h| h.post).collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::warn!("similar posts of #{id}: {e}");
+            Vec::new()
+        }
+    };
+    Ok(Some(PostRead { post, names: names(a)?, site: site_name(a)?.0, neighbours: (older, newer), similar }))
+}
+
+/// The post page of store id `id` (after its permalink was resolved).
+async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
+    let searcher = web.searcher.clone();
+    let read = web
+        .archive
+        .call(move |a| -> anyhow::Result<Option<PostRead>> {
+            let id = match find {
+                Find::Id(id) => Some(id),
+                Find::Message(name, message) => {
+                    let name = match &name {
+                        Named::Username(u) => ChannelName::Username(u),
+                        Named::Private(c) => ChannelName::Private(*c),
+                    };
+                    match a.channel_named(&name)? {
+                        Some(channel) => a.post_by_message(channel.id, message)?.map(|p| p.id),
+                        None => None,
+                    }
+                }
+            };
+            match id {
+                Some(id) => read_post(a, &searcher, id),
+                None => Ok(None),
+            }
+        })
+        .await;
+    let read = match read {
+        Ok(Ok(Some(read))) => read,
+        Ok(Ok(None)) => return error(&web, lang, StatusCode::NOT_FOUND),
+        Ok(Err(e)) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    let PostRead { post, names, site, neighbours, similar } = read;
+    let tz = web.config.timezone;
+    let t = texts(lang);
+    let here = link(&post, &names);
+    let heading =
+        if post.title.is_empty() { lang.texts().no_title.to_string() } else { html::truncate(&post.title, 200) };
+    let entities = crate::render::post::entities_for_display(&post);
+    let body = web_html(&html::render(&post.body, &entities));
+    let alt = html::truncate(&post.title, 120);
+    let media: Vec<MediaView> = post.media.iter().map(|m| media_view(m, lang, &alt)).collect();
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &here);
+    chrome.description =
+        html::truncate(post.body.trim_start().strip_prefix(post.title.as_str()).unwrap_or(&post.body).trim(), 200);
+    chrome.canonical = web.absolute(&here);
+    chrome.image = media.iter().find(|m| m.kind == "photo").and_then(|m| web.absolute(&m.src));
+    let reactions = post
+        .reactions
+        .iter()
+        .map(|r| {
+            let label = match (&r.emoji, r.paid) {
+                (Some(e), _) => e.as_str(),
+                (None, true) => "⭐",
+                (None, false) => "❤",
+            };
+            format!("{label} {}", r.count)
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let page = PostPage {
+        chrome,
+        heading,
+        body,
+        date: post.date.map_or_else(|| t.no_date.to_string(), |d| lang.date_time(d, tz)),
+        date_iso: post.date.map(|d| d.to_rfc3339()).unwrap_or_default(),
+        channel: post.channel_title.clone(),
+        topics: post.topics.iter().map(|tp| format!("{} {}", tp.emoji, lang.pick(&tp.ru, &tp.en))).collect(),
+        reactions,
+        media,
+        original: post.url.clone(),
+        older: neighbours.0.map(|p| link(&p, &names)),
+        newer: neighbours.1.map(|p| link(&p, &names)),
+        similar: similar.iter().map(|p| card(p, &names, excerpt(p), lang, tz)).collect(),
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// How a permalink names its post.
+enum Find {
+    Id(i64),
+    Message(Named, i64),
+}
+
+enum Named {
+    Username(String),
+    Private(i64),
+}
+
+/// A public username as Telegram allows them: 4–32 of `A-Z a-z 0-9 _`.
+fn is_username(s: &str) -> bool {
+    (4..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub async fn public_post(
+    State(web): State<Arc<Web>>,
+    Path((channel, message)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    match message.parse::<i64>() {
+        Ok(m) if m > 0 && is_username(&channel) => {
+            post_page(web, lang, Find::Message(Named::Username(channel), m)).await
+        }
+        _ => error(&web, lang, StatusCode::NOT_FOUND),
+    }
+}
+
+pub async fn private_post(
+    State(web): State<Arc<Web>>,
+    Path((chat, message)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    match (chat.parse::<i64>(), message.parse::<i64>()) {
+        (Ok(c), Ok(m)) if c > 0 && m > 0 => post_page(web, lang, Find::Message(Named::Private(c), m)).await,
+        _ => error(&web, lang, StatusCode::NOT_FOUND),
+    }
+}
+
+pub async fn by_id(
+    State(web): State<Arc<Web>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    match id.parse::<i64>() {
+        Ok(id) if id > 0 => post_page(web, lang, Find::Id(id)).await,
+        _ => error(&web, lang, StatusCode::NOT_FOUND),
+    }
+}
+
+pub async fn search(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    let t = texts(lang);
+    let q = p.q.clone().unwrap_or_default();
+    let q = q.trim().to_string();
+    let page_no = p.page.unwrap_or(1).clamp(1, MAX_PAGE);
+    let exact = p.exact == Some(1);
+    let tz = web.config.timezone;
+    let searcher = web.searcher.clone();
+    let input = q.clone();
+    let read = web
+        .archive
+        .call(move |a| -> anyhow::Result<(String, Names, Option<SearchPage>)> {
+            let site = site_name(a)?.0;
+            let names = names(a)?;
+            if input.is_empty() {
+                return Ok((site, names, None));
+            }
+            let request =
+                Request { input: &input, offset: (page_no - 1) * PAGE, limit: PAGE, lang, tz, correct: !exact };
+            let page = searcher.search_with(a, &request).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok((site, names, Some(page)))
+        })
+        .await;
+    let (site, names, results) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) | Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let base = format!("/search?q={}", enc(&q));
+    let mut chrome =
+        web.chrome(lang, &site, if q.is_empty() { t.search.to_string() } else { format!("{q} — {site}") }, &base);
+    chrome.query = q.clone();
+    let Some(results) = results else {
+        let view = SearchView {
+            chrome,
+            understood: String::new(),
+            problems: Vec::new(),
+            corrected: None,
+            original: None,
+            suggestion: None,
+            impossible: Vec::new(),
+            found: String::new(),
+            cards: Vec::new(),
+            previous: None,
+            next: None,
+            sorts: Vec::new(),
+            searched: false,
+        };
+        return render(&view, StatusCode::OK);
+    };
+    let offset = (page_no - 1) * PAGE;
+    let more = offset + results.hits.len() < results.total;
+    // The pages and orders of a corrected query are the correction's.
+    let shown = results.corrected.clone().unwrap_or_else(|| q.clone());
+    let exact_part = if exact { "&exact=1" } else { "" };
+    let page_link = |n: usize| format!("/search?q={}{exact_part}&page={n}", enc(&shown));
+    let cards = results
+        .hits
+        .iter()
+        .map(|hit| card(&hit.post, &names, crate::render::post::snippet_html(hit), lang, tz))
+        .collect();
+    let found = if results.hits.is_empty() {
+        String::new()
+    } else {
+        format!("{}: {}{}", t.found, results.total, if results.total_capped { "+" } else { "" })
+    };
+    let sorts = [(Sort::Relevance, t.sort_relevance), (Sort::Newest, t.sort_newest), (Sort::Top, t.sort_top)]
+        .into_iter()
+        .map(|(sort, label)| {
+            let with = crate::search::lang::with_sort(&shown, sort, lang);
+            (format!("/search?q={}", enc(&with)), label.to_string(), sort == results.sort)
+        })
+        .collect();
+    let view = SearchView {
+        chrome,
+        understood: results.understood.clone(),
+        problems: results.problems.clone(),
+        corrected: results.corrected.as_ref().map(|c| fill(t.showing_corrected, &[("query", c)])),
+        original: results
+            .corrected
+            .as_ref()
+            .map(|_| (format!("/search?q={}&exact=1", enc(&q)), fill(t.search_instead, &[("query", &q)]))),
+        suggestion: results.suggestion.as_ref().map(|s| (format!("/search?q={}", enc(s)), s.clone())),
+        impossible: results.impossible.clone(),
+        found,
+        cards,
+        previous: (page_no > 1).then(|| page_link(page_no - 1)),
+        next: (more && page_no < MAX_PAGE).then(|| page_link(page_no + 1)),
+        sorts,
+        searched: true,
+    };
+    render(&view, StatusCode::OK)
+}
+
+pub async fn robots(State(web): State<Arc<Web>>) -> Response {
+    let mut body = String::from("User-agent: *\nAllow: /\nDisallow: /search\n");
+    if let Some(sitemap) = web.absolute("/sitemap.xml") {
+        body.push_str(&format!("Sitemap: {sitemap}\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telegram_html_becomes_web_html() {
+        assert_eq!(web_html("a <tg-spoiler>b</tg-spoiler> c"), "a <span class=\"spoiler\">b</span> c");
+        assert_eq!(web_html("x <tg-emoji emoji-id=\"5\">👍</tg-emoji> y"), "x 👍 y");
+        assert_eq!(web_html("&lt;tg-spoiler&gt;"), "&lt;tg-spoiler&gt;");
+    }
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(human_size(12), "12 B");
+        assert_eq!(human_size(340_000), "340 KB");
+        assert_eq!(human_size(1_234_567), "1.2 MB");
+    }
+}

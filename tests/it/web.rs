@@ -1,0 +1,340 @@
+//! The web archive over a real socket: the latest posts page by page, permalinks shaped
+//! like `t.me` links, search with the same hits in the same order as the bot's searcher,
+//! media files (ETag, ranges, nothing outside the folder), error pages, headers, the
+//! reader's language; and the pages as a real headless Chromium reads them.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use postkeeper::config::Config;
+use postkeeper::search::Searcher;
+use postkeeper::store::{Archive, SharedArchive};
+use postkeeper::web::{self, Web};
+use tokio_util::sync::CancellationToken;
+
+struct Response {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// A GET over a plain socket (HTTP/1.1, the connection closed after it).
+fn get_blocking(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("writes");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("reads");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect::<HashMap<_, _>>();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.get("transfer-encoding").is_some_and(|t| t == "chunked") {
+        body = dechunk(&body);
+    }
+    Response { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    let path = path.to_string();
+    let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tokio::task::spawn_blocking(move || {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        get_blocking(addr, &path, &headers)
+    })
+    .await
+    .expect("runs")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The web archive over the seed and the media fixture's channel (its files copied).
+struct Site {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    dir: tempfile::TempDir,
+    searcher: Searcher,
+}
+
+impl Site {
+    async fn start() -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let media = dir.path().join("media");
+        let mut archive = Archive::open(&dir.path().join("p.db")).expect("store");
+        postkeeper::ingest::import_seed(&mut archive).expect("seed");
+        postkeeper::ingest::import_paths_in(
+            &mut archive,
+            &[fixture("export_media/result.json")],
+            false,
+            Some(&media),
+            chrono_tz::UTC,
+        )
+        .expect("imports the media export");
+        let searcher = Searcher::default();
+        let config = Config { media_dir: media, ..Config::default() };
+        let web = Arc::new(Web {
+            archive: SharedArchive::new(archive),
+            searcher: searcher.clone(),
+            config,
+            public_url: Some("https://archive.example.org/".parse().expect("url")),
+        });
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
+        let stop = CancellationToken::new();
+        tokio::spawn(web::serve(addr, web, stop.clone()));
+        // The server is up when it answers.
+        crate::support::wait::eventually(
+            Duration::from_secs(10),
+            || "the web archive answering",
+            || TcpStream::connect(addr).is_ok(),
+        )
+        .await;
+        Site { addr, stop, dir, searcher }
+    }
+
+    fn archive(&self) -> Archive {
+        Archive::open(&self.dir.path().join("p.db")).expect("opens the store again")
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The `href`s of the post cards of a page, in order.
+fn card_links(html: &str) -> Vec<String> {
+    html.split("<h2><a href=\"").skip(1).filter_map(|s| s.split('"').next()).map(str::to_string).collect()
+}
+
+fn next_link(html: &str) -> Option<String> {
+    let at = html.find("rel=\"next\"")?;
+    let before = &html[..at];
+    let start = before.rfind("href=\"")? + 6;
+    Some(before[start..].split('"').next()?.replace("&amp;", "&"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latest_posts_page_by_page_each_post_once() {
+    let site = Site::start().await;
+    let first = get(site.addr, "/", &[]).await;
+    assert_eq!(first.status, 200);
+    let html = first.text();
+    assert!(html.contains("<html lang=\"ru\">"), "{html}");
+    assert!(html.contains("<h1>Deep Dive 2 Deep Learning</h1>"), "the main channel's title: {html}");
+    assert!(html.len() < 60_000, "the home page is {} bytes", html.len());
+    assert!(!html.contains("src=\"http") && !html.contains("@import"), "nothing from other hosts");
+    // Walk every page: each post once, newest (dated) first, then the undated seed.
+    let mut seen = card_links(&html);
+    let mut next = next_link(&html);
+    while let Some(path) = next {
+        let page = get(site.addr, &path, &[]).await;
+        assert_eq!(page.status, 200, "{path}");
+        seen.extend(card_links(&page.text()));
+        next = next_link(&page.text());
+    }
+    let total = site.archive().post_count().expect("counts");
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (total as usize, total as usize), "{seen:?}");
+    assert_eq!(seen[0], "/c/1555000111/11", "the newest post first: {seen:?}");
+    assert!(seen.last().is_some_and(|l| l.starts_with("/p/")), "the undated seed last: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permalink_is_the_t_me_link_on_this_host_and_shows_the_whole_post() {
+    let site = Site::start().await;
+    // t.me/c/1555000111/3 is the album's first message: three photos in one gallery.
+    let page = get(site.addr, "/c/1555000111/3", &[]).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("<h1>Три снимка телескопа</h1>"), "{html}");
+    assert_eq!(html.matches("<img src=\"/media/").count(), 3, "{html}");
+    assert!(html.contains("width=\"") && html.contains("alt=\"Три снимка телескопа\""), "{html}");
+    assert!(html.contains("<link rel=\"canonical\" href=\"https://archive.example.org/c/1555000111/3\">"));
+    assert!(html.contains("<meta property=\"og:image\" content=\"https://archive.example.org/media/"));
+    assert!(html.contains("rel=\"prev\"") && html.contains("rel=\"next\""), "older and newer posts");
+    // The video plays, the PDF downloads with its size, the missing photo says so.
+    let video = get(site.addr, "/c/1555000111/7", &[]).await.text();
+    assert!(video.contains("<video controls"), "{video}");
+    let pdf = get(site.addr, "/c/1555000111/8", &[]).await.text();
+    assert!(pdf.contains("download=\"exoplanets.pdf\""), "{pdf}");
+    let missing = get(site.addr, "/c/1555000111/10", &[]).await.text();
+    assert!(missing.contains("файла нет в архиве"), "{missing}");
+    // A seed post (no message id) by its store id; formatting kept, escaped.
+    let seed = get(site.addr, "/p/1", &[]).await;
+    assert_eq!(seed.status, 200);
+    assert!(seed.text().contains("<div class=\"body\"><b>"), "{}", seed.text());
+
+    // What is not there: a 404 page, never a 500; a query string that cannot be read: 400.
+    for path in ["/c/1555000111/999", "/c/42/1", "/nosuchchannel/5", "/p/999999", "/p/abc", "/x/y/z", "/c/1/-1"] {
+        let r = get(site.addr, path, &[]).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.text().contains("<h1>Нет такой страницы</h1>"), "{path}: {}", r.text());
+    }
+    assert_eq!(get(site.addr, "/?after=abc", &[]).await.status, 400);
+    assert_eq!(get(site.addr, "/search?q=x&page=-1", &[]).await.status, 400);
+    // Security headers on every page.
+    assert!(page.header("content-security-policy").is_some_and(|c| c.contains("default-src 'none'")));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_shows_the_searchers_hits_in_its_order_with_what_was_understood() {
+    let site = Site::start().await;
+    let archive = site.archive();
+    for query in ["робот", "обучение с подкреплением", "экзопланеты -телескоп", "есть:фото", "порядок:новые нейросети"]
+    {
+        let expected = site.searcher.search(&archive, query, 0, 20).expect("searches");
+        let page = get(site.addr, &format!("/search?q={}", url_encode(query)), &[]).await;
+        assert_eq!(page.status, 200, "{query}");
+        let links = card_links(&page.text());
+        let names: HashMap<i64, String> = expected
+            .hits
+            .iter()
+            .map(|h| {
+                let href = match h.post.message_id {
+                    Some(m) => format!("/c/1555000111/{m}"),
+                    None => format!("/p/{}", h.post.id),
+                };
+                (h.post.id, href)
+            })
+            .collect();
+        let wanted: Vec<String> = expected.hits.iter().map(|h| names[&h.post.id].clone()).collect();
+        assert_eq!(links, wanted, "{query}");
+        assert!(!expected.hits.is_empty(), "{query} finds something");
+        assert!(page.text().contains("Понял запрос как"), "{query}");
+    }
+    // Matched words are marked in the snippets.
+    assert!(get(site.addr, "/search?q=%D1%80%D0%BE%D0%B1%D0%BE%D1%82", &[]).await.text().contains("<b>"));
+    // A typo: the correction's results, and a link to search for what was typed.
+    let typo =
+        get(site.addr, "/search?q=%D1%8D%D0%BA%D0%B7%D0%BE%D0%BF%D0%BB%D0%B0%D0%BD%D0%B5%D1%82%D1%8B%D1%8B", &[])
+            .await
+            .text();
+    assert!(typo.contains("Показаны результаты по запросу"), "{typo}");
+    assert!(typo.contains("exact=1\">Искать «экзопланетыы»</a>"), "{typo}");
+    // English by Accept-Language.
+    let en = get(site.addr, "/search?q=robot", &[("Accept-Language", "en-US,en;q=0.9")]).await.text();
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Understood as"), "{en}");
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_files_are_served_cached_by_range_and_nothing_else() {
+    let site = Site::start().await;
+    let media = site.dir.path().join("media");
+    let name = std::fs::read_dir(&media)
+        .expect("the media folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .find(|n| n.ends_with(".mp4"))
+        .expect("the video was copied");
+    let bytes = std::fs::read(media.join(&name)).expect("reads");
+    let path = format!("/media/{name}");
+    let whole = get(site.addr, &path, &[]).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, bytes);
+    assert_eq!(whole.header("content-type"), Some("video/mp4"));
+    assert_eq!(whole.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    let etag = whole.header("etag").expect("an ETag").to_string();
+    assert_eq!(etag, format!("\"{}\"", &name[..64]));
+    assert_eq!(get(site.addr, &path, &[("If-None-Match", &etag)]).await.status, 304);
+    let part = get(site.addr, &path, &[("Range", "bytes=0-9")]).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, bytes[..10]);
+    // Nothing outside the folder: other names, encoded slashes, a symlink out.
+    std::fs::write(site.dir.path().join("secret.txt"), "secret").expect("writes");
+    let link = format!("{}.txt", "b".repeat(64));
+    std::os::unix::fs::symlink(site.dir.path().join("secret.txt"), media.join(&link)).expect("links");
+    for bad in [
+        "/media/..%2Fp.db".to_string(),
+        "/media/%2E%2E%2Fsecret.txt".to_string(),
+        "/media/../p.db".to_string(),
+        format!("/media/{link}"),
+        format!("/media/{}.jpg", "c".repeat(64)),
+    ] {
+        let r = get(site.addr, &bad, &[]).await;
+        assert_eq!(r.status, 404, "{bad}");
+        assert!(!r.text().contains("secret") && !r.text().contains("SQLite"), "{bad}");
+    }
+}
+
+/// The page as headless Chromium reads and lays it out (`--dump-dom`).
+fn chromium_dom(url: &str, width: u32) -> String {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("Chromium is installed (apt-get install chromium; .ci/run installs it)");
+    let profile = tempfile::tempdir().expect("a profile folder");
+    let out = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--window-size={width},800"))
+        .args(["--dump-dom", url])
+        .output()
+        .expect("Chromium runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_reads_the_pages_as_written() {
+    let site = Site::start().await;
+    let base = format!("http://{}", site.addr);
+    let dom = {
+        let url = format!("{base}/c/1555000111/3?lang=ru");
+        tokio::task::spawn_blocking(move || chromium_dom(&url, 360)).await.expect("runs")
+    };
+    // The browser's own parse: the landmarks, the heading, the gallery, the search form.
+    assert!(dom.contains("<html lang=\"ru\">"), "{dom}");
+    assert!(dom.contains("<main>") && dom.contains("<header>") && dom.contains("role=\"search\""), "{dom}");
+    assert!(dom.contains("<h1>Три снимка телескопа</h1>"), "{dom}");
+    assert_eq!(dom.matches("<img src=\"/media/").count(), 3, "{dom}");
+    let search = {
+        let url = format!("{base}/search?q=%D1%80%D0%BE%D0%B1%D0%BE%D1%82&lang=en");
+        tokio::task::spawn_blocking(move || chromium_dom(&url, 360)).await.expect("runs")
+    };
+    assert!(search.contains("<html lang=\"en\">") && search.contains("Understood as"), "{search}");
+    assert!(search.contains("value=\"робот\""), "the query stays in the box: {search}");
+}
