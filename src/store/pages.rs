@@ -22,25 +22,50 @@ impl Archive {
     /// Up to `limit` posts, the newest first, after the post `after` (the last of the page
     /// before) or from the newest. Ids of posts that are gone start from the newest.
     pub fn newest_after(&self, after: Option<i64>, limit: usize) -> Result<Vec<Post>> {
+        self.newest_in(None, after, limit)
+    }
+
+    /// [`Archive::newest_after`] within topic `slug`; `None` when there is no such topic.
+    pub fn topic_newest_after(&self, slug: &str, after: Option<i64>, limit: usize) -> Result<Option<Vec<Post>>> {
+        let topic: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM topics WHERE slug = ?1")?
+            .query_row([slug], |r| r.get(0))
+            .optional()?;
+        match topic {
+            Some(t) => Ok(Some(self.newest_in(Some(t), after, limit)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn newest_in(&self, topic: Option<i64>, after: Option<i64>, limit: usize) -> Result<Vec<Post>> {
         let start = match after {
             Some(id) => place(self, id)?,
             None => None,
+        };
+        // -1 matches no topic: the filter is then off.
+        let (filter, t) = match topic {
+            Some(t) => ("AND id IN (SELECT post_id FROM post_topics WHERE topic_id = ?4)", t),
+            None => ("AND ?4 = -1", -1),
         };
         let n = limit as i64;
         let mut ids: Vec<i64> = match start {
             Some((Some(date), id)) => self
                 .conn
-                .prepare_cached(
-                    "SELECT id FROM posts WHERE date IS NOT NULL AND (date, id) < (?1, ?2)
-                     ORDER BY date DESC, id DESC LIMIT ?3",
-                )?
-                .query_map(params![date, id, n], |r| r.get(0))?
+                .prepare_cached(&format!(
+                    "SELECT id FROM posts WHERE date IS NOT NULL AND (date, id) < (?1, ?2) {filter}
+                     ORDER BY date DESC, id DESC LIMIT ?3"
+                ))?
+                .query_map(params![date, id, n, t], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?,
             Some((None, _)) => Vec::new(),
             None => self
                 .conn
-                .prepare_cached("SELECT id FROM posts WHERE date IS NOT NULL ORDER BY date DESC, id DESC LIMIT ?1")?
-                .query_map([n], |r| r.get(0))?
+                .prepare_cached(&format!(
+                    "SELECT id FROM posts WHERE date IS NOT NULL AND ?1 IS NULL AND ?2 IS NULL {filter}
+                     ORDER BY date DESC, id DESC LIMIT ?3"
+                ))?
+                .query_map(params![None::<i64>, None::<i64>, n, t], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?,
         };
         if ids.len() < limit {
@@ -50,8 +75,10 @@ impl Archive {
             };
             let rest: Vec<i64> = self
                 .conn
-                .prepare_cached("SELECT id FROM posts WHERE date IS NULL AND id < ?1 ORDER BY id DESC LIMIT ?2")?
-                .query_map(params![below, (limit - ids.len()) as i64], |r| r.get(0))?
+                .prepare_cached(&format!(
+                    "SELECT id FROM posts WHERE date IS NULL AND id < ?1 AND ?2 IS NULL {filter} ORDER BY id DESC LIMIT ?3"
+                ))?
+                .query_map(params![below, None::<i64>, (limit - ids.len()) as i64, t], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             ids.extend(rest);
         }
@@ -177,6 +204,30 @@ mod tests {
         let third = a.newest_after(second.last().map(|p| p.id), 3)?;
         assert_eq!(messages(&third), [6]);
         assert!(a.newest_after(third.last().map(|p| p.id), 3)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_topics_pages_hold_its_posts_only() -> Result<()> {
+        let mut a = archive()?;
+        a.import(|sink| -> Result<()> {
+            sink.channel(&NewChannel::telegram(-1_009, "Роботы"))?;
+            for n in 1..=3 {
+                sink.post(NewPost {
+                    message_id: Some(n),
+                    seq: n,
+                    date: Some(1000 + n),
+                    text: format!("Робот-манипулятор и обучение с подкреплением {n}"),
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })?;
+        let first = a.topic_newest_after("robotics", None, 2)?.expect("the topic exists");
+        assert_eq!(messages(&first), [3, 2]);
+        let rest = a.topic_newest_after("robotics", first.last().map(|p| p.id), 2)?.expect("exists");
+        assert_eq!(messages(&rest), [1]);
+        assert!(a.topic_newest_after("no-such-topic", None, 2)?.is_none());
         Ok(())
     }
 

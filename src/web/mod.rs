@@ -7,6 +7,7 @@
 //! type gets a page: 404 for what is not there, 400 for a malformed query string, never a
 //! 500 (a store that fails answers 503).
 
+mod feeds;
 mod media;
 mod pages;
 mod texts;
@@ -50,6 +51,11 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/{channel}/{message}", get(pages::public_post))
         .route("/media/{file}", get(media::file))
         .route("/robots.txt", get(pages::robots))
+        .route("/sitemap.xml", get(feeds::sitemap))
+        .route("/topics", get(pages::topics))
+        .route("/topic/{slug}", get(pages::topic))
+        .route("/topic/{slug}/{file}", get(feeds::topic))
+        .route("/{file}", get(feeds::site))
         .with_state(web)
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

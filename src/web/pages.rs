@@ -40,6 +40,8 @@ pub struct Chrome {
     pub query: String,
     /// This page in the other language.
     pub other_lang: String,
+    /// (type, href) of the feeds of what the page shows.
+    pub feeds: Vec<(&'static str, String)>,
 }
 
 /// A post in a list.
@@ -73,6 +75,15 @@ struct HomePage {
     about: String,
     cards: Vec<Card>,
     next: Option<String>,
+    feed: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "topics.html")]
+struct TopicsPage {
+    chrome: Chrome,
+    /// (href, label, posts)
+    topics: Vec<(String, String, i64)>,
 }
 
 #[derive(Template)]
@@ -122,8 +133,8 @@ struct ErrorPage {
 /// The query strings pages take.
 #[derive(Debug, Default, Deserialize)]
 pub struct Params {
-    lang: Option<String>,
-    after: Option<i64>,
+    pub(super) lang: Option<String>,
+    pub(super) after: Option<i64>,
     q: Option<String>,
     page: Option<usize>,
     exact: Option<u8>,
@@ -151,11 +162,12 @@ impl Web {
             image: None,
             query: String::new(),
             other_lang: format!("{path_and_query}{sep}lang={other}"),
+            feeds: Vec::new(),
         }
     }
 
     /// An absolute URL for `path` when the public URL is known.
-    fn absolute(&self, path: &str) -> Option<String> {
+    pub(super) fn absolute(&self, path: &str) -> Option<String> {
         let base = self.public_url.as_ref()?;
         base.join(path.trim_start_matches('/')).ok().map(|u| u.to_string())
     }
@@ -171,13 +183,13 @@ pub fn permalink(post: &Post, username: Option<&str>, tg_id: Option<i64>) -> Str
 }
 
 /// The channel's public name and Telegram id of each store channel id.
-type Names = std::collections::HashMap<i64, (Option<String>, Option<i64>)>;
+pub(super) type Names = std::collections::HashMap<i64, (Option<String>, Option<i64>)>;
 
-fn names(archive: &crate::store::Archive) -> crate::store::Result<Names> {
+pub(super) fn names(archive: &crate::store::Archive) -> crate::store::Result<Names> {
     Ok(archive.channels()?.into_iter().map(|c| (c.id, (c.username, c.tg_id))).collect())
 }
 
-fn link(post: &Post, names: &Names) -> String {
+pub(super) fn link(post: &Post, names: &Names) -> String {
     let (username, tg) = names.get(&post.channel_id).cloned().unwrap_or((None, None));
     permalink(post, username.as_deref(), tg)
 }
@@ -210,13 +222,13 @@ fn render(page: &impl Template, status: StatusCode) -> Response {
     }
 }
 
-fn lang_of(params: &Params, headers: &HeaderMap) -> Lang {
+pub(super) fn lang_of(params: &Params, headers: &HeaderMap) -> Lang {
     let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     reader_lang(params.lang.as_deref(), accept)
 }
 
 /// An error page: 404, 400 or 503, in the reader's language.
-fn error(web: &Web, lang: Lang, status: StatusCode) -> Response {
+pub(super) fn error(web: &Web, lang: Lang, status: StatusCode) -> Response {
     let t = texts(lang);
     let (heading, text) = match status {
         StatusCode::NOT_FOUND => (t.not_found_title, t.not_found_text),
@@ -228,7 +240,7 @@ fn error(web: &Web, lang: Lang, status: StatusCode) -> Response {
 }
 
 /// The store failed: logged, and the reader gets a 503 page.
-fn unavailable(web: &Web, lang: Lang, e: impl std::fmt::Display) -> Response {
+pub(super) fn unavailable(web: &Web, lang: Lang, e: impl std::fmt::Display) -> Response {
     tracing::error!("a page could not read the store: {e}");
     error(web, lang, StatusCode::SERVICE_UNAVAILABLE)
 }
@@ -248,6 +260,7 @@ pub async fn not_found(headers: HeaderMap) -> Response {
             image: None,
             query: String::new(),
             other_lang: "/".to_string(),
+            feeds: Vec::new(),
         },
         heading: t.not_found_title.to_string(),
         text: t.not_found_text.to_string(),
@@ -267,7 +280,7 @@ fn params(
     }
 }
 
-fn site_name(archive: &crate::store::Archive) -> crate::store::Result<(String, String)> {
+pub(super) fn site_name(archive: &crate::store::Archive) -> crate::store::Result<(String, String)> {
     Ok(match archive.main_channel()? {
         Some(c) => (c.title, c.description.unwrap_or_default()),
         None => (String::new(), String::new()),
@@ -312,7 +325,9 @@ pub async fn home(
     if after.is_none() {
         chrome.canonical = web.absolute("/");
     }
-    render(&HomePage { chrome, heading: site, about, cards, next }, StatusCode::OK)
+    chrome.feeds = super::feeds::links("");
+    let feed = Some("/feed.atom".to_string());
+    render(&HomePage { chrome, heading: site, about, cards, next, feed }, StatusCode::OK)
 }
 
 fn media_view(m: &Media, lang: Lang, alt: &str) -> MediaView {
@@ -356,7 +371,7 @@ fn human_size(bytes: i64) -> String {
 }
 
 /// Telegram's HTML of a post as a web page's: spoilers as spans, custom emoji as their text.
-fn web_html(telegram: &str) -> String {
+pub(super) fn web_html(telegram: &str) -> String {
     telegram
         .replace("<tg-spoiler>", "<span class=\"spoiler\">")
         .replace("</tg-spoiler>", "</span>")
@@ -644,6 +659,86 @@ pub async fn search(
         searched: true,
     };
     render(&view, StatusCode::OK)
+}
+
+pub async fn topics(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    let read = web.archive.try_call(|a| -> crate::store::Result<_> { Ok((site_name(a)?.0, a.topic_counts()?)) }).await;
+    let (site, counts) = match read {
+        Ok(r) => r,
+        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    let t = texts(lang);
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let topics = counts
+        .into_iter()
+        .filter(|c| c.posts > 0)
+        .map(|c| {
+            let label = format!("{} {}", c.topic.emoji, lang.pick(&c.topic.ru, &c.topic.en));
+            (format!("/topic/{}", enc(&c.topic.slug)), label, c.posts)
+        })
+        .collect();
+    let mut chrome = web.chrome(lang, &site, format!("{} — {site}", t.topics), "/topics");
+    chrome.canonical = web.absolute("/topics");
+    render(&TopicsPage { chrome, topics }, StatusCode::OK)
+}
+
+pub async fn topic(
+    State(web): State<Arc<Web>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    let after = p.after;
+    let wanted = slug.clone();
+    let read = web
+        .archive
+        .try_call(move |a| -> crate::store::Result<_> {
+            let label = a.topic_counts()?.into_iter().find(|c| c.topic.slug == wanted).map(|c| c.topic);
+            Ok((site_name(a)?.0, names(a)?, label, a.topic_newest_after(&wanted, after, PAGE + 1)?))
+        })
+        .await;
+    let (site, names, label, posts) = match read {
+        Ok(r) => r,
+        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    let (Some(label), Some(mut posts)) = (label, posts) else {
+        return error(&web, lang, StatusCode::NOT_FOUND);
+    };
+    let path = format!("/topic/{}", enc(&slug));
+    let next = (posts.len() > PAGE).then(|| {
+        posts.truncate(PAGE);
+        format!("{path}?after={}", posts.last().map_or(0, |p| p.id))
+    });
+    let tz = web.config.timezone;
+    let cards = posts.iter().map(|post| card(post, &names, excerpt(post), lang, tz)).collect();
+    let t = texts(lang);
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let heading = format!("{} {}", label.emoji, lang.pick(&label.ru, &label.en));
+    let here = match after {
+        Some(a) => format!("{path}?after={a}"),
+        None => path.clone(),
+    };
+    let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &here);
+    if after.is_none() {
+        chrome.canonical = web.absolute(&path);
+    }
+    chrome.feeds = super::feeds::links(&path);
+    let feed = Some(format!("{path}/feed.atom"));
+    render(&HomePage { chrome, heading, about: String::new(), cards, next, feed }, StatusCode::OK)
 }
 
 pub async fn robots(State(web): State<Arc<Web>>) -> Response {

@@ -338,3 +338,57 @@ async fn chromium_reads_the_pages_as_written() {
     assert!(search.contains("<html lang=\"en\">") && search.contains("Understood as"), "{search}");
     assert!(search.contains("value=\"робот\""), "the query stays in the box: {search}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_feeds_and_the_sitemap() {
+    let site = Site::start().await;
+    let archive = site.archive();
+    let topics = get(site.addr, "/topics", &[]).await;
+    assert_eq!(topics.status, 200);
+    assert!(topics.text().contains("href=\"/topic/robotics\""), "{}", topics.text());
+    // A topic's page: its posts only, the newest first.
+    let expected = archive.topic_newest_after("robotics", None, 20).expect("reads").expect("the topic");
+    let page = get(site.addr, "/topic/robotics", &[]).await;
+    assert_eq!(page.status, 200);
+    let links = card_links(&page.text());
+    assert_eq!(links.len(), expected.len(), "{links:?}");
+    assert!(
+        page.text()
+            .contains("<link rel=\"alternate\" type=\"application/atom+xml\" href=\"/topic/robotics/feed.atom\">")
+    );
+    assert_eq!(get(site.addr, "/topic/no-such-topic", &[]).await.status, 404);
+    assert_eq!(get(site.addr, "/topic/robotics/feed.xml", &[]).await.status, 404);
+
+    // Feeds of the latest posts: every post of the archive (fewer than 50), absolute links.
+    let total = archive.post_count().expect("counts") as usize;
+    let atom = get(site.addr, "/feed.atom", &[]).await;
+    assert_eq!(atom.header("content-type"), Some("application/atom+xml; charset=utf-8"));
+    let text = atom.text();
+    assert!(
+        text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"")
+    );
+    assert_eq!(text.matches("<entry>").count(), total);
+    assert!(
+        text.contains(
+            "<link rel=\"alternate\" type=\"text/html\" href=\"https://archive.example.org/c/1555000111/11\"/>"
+        )
+    );
+    // The post's HTML travels escaped inside the XML.
+    assert!(text.contains("&#60;b&#62;") && !text.contains("<b>"), "{text}");
+    let rss = get(site.addr, "/feed.rss", &[]).await.text();
+    assert_eq!(rss.matches("<item>").count(), total);
+    let json: serde_json::Value = serde_json::from_slice(&get(site.addr, "/feed.json", &[]).await.body).expect("JSON");
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    let items = json["items"].as_array().expect("items");
+    assert_eq!(items.len(), total);
+    assert!(items.iter().all(|i| i["url"].as_str().is_some_and(|u| u.starts_with("https://archive.example.org/"))));
+    let topic_feed = get(site.addr, "/topic/robotics/feed.json", &[]).await;
+    let topic_feed: serde_json::Value = serde_json::from_slice(&topic_feed.body).expect("JSON");
+    assert_eq!(topic_feed["items"].as_array().map(Vec::len), Some(expected.len()));
+
+    // The sitemap: the home page, the topics and every post, by absolute address.
+    let sitemap = get(site.addr, "/sitemap.xml", &[]).await.text();
+    assert!(sitemap.matches("<loc>https://archive.example.org/").count() > total, "{sitemap}");
+    let robots = get(site.addr, "/robots.txt", &[]).await.text();
+    assert!(robots.contains("Sitemap: https://archive.example.org/sitemap.xml"), "{robots}");
+}
