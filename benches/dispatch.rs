@@ -428,6 +428,7 @@ fn core_ctx() -> Ctx {
         access: Access::for_user(&config, 1),
         searcher: postkeeper::search::Searcher::default(),
         media_dir: config.media_dir,
+        public_url: None,
     }
 }
 

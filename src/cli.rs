@@ -344,7 +344,6 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         archive: crate::store::SharedArchive::new(archive),
         searcher: Searcher::default(),
         config: settings.config.clone(),
-        public_url: settings.public_url.clone(),
     });
     let addr = settings.listen.unwrap_or(SERVE_DEFAULT);
     let rt = tokio::runtime::Runtime::new()?;

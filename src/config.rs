@@ -120,6 +120,9 @@ pub struct Config {
     pub replay_grace: Duration,
     /// Link previews under replayed posts.
     pub replay_previews: bool,
+    /// The web archive's public address (`POSTKEEPER_PUBLIC_URL`, ends in `/`): absolute
+    /// links in pages, and the bot's links to them.
+    pub public_url: Option<url::Url>,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
             replay_header: None,
             replay_grace: Duration::from_secs(24 * 3600),
             replay_previews: true,
+            public_url: None,
         }
     }
 }

@@ -141,6 +141,7 @@ pub fn context(lang: Lang, config: &crate::config::Config) -> Ctx {
         access: crate::replay::commands::Access::for_operator(config),
         searcher: crate::search::Searcher::default(),
         media_dir: config.media_dir.clone(),
+        public_url: config.public_url.clone(),
     }
 }
 

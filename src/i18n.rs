@@ -180,6 +180,8 @@ pub struct Texts {
     pub sort_relevance_button: &'static str,
     pub sort_top_button: &'static str,
     pub similar_button: &'static str,
+    /// The button to a post's page on the web archive.
+    pub web_button: &'static str,
     /// Slots: id, title.
     pub similar_header: &'static str,
     pub similar_none: &'static str,
@@ -368,6 +370,7 @@ pub static RU: Texts = Texts {
     sort_relevance_button: "⭐ По релевантности",
     sort_top_button: "❤ Сначала лучшие",
     similar_button: "🔗 Похожие",
+    web_button: "🌐 На сайте",
     similar_header: "🔗 Похожие на пост {id} «{title}»",
     similar_none: "Похожих постов не нашлось.",
     similar_usage: "Укажите номер поста, например: <code>/similar 3</code>",
@@ -547,6 +550,7 @@ pub static EN: Texts = Texts {
     sort_relevance_button: "⭐ By relevance",
     sort_top_button: "❤ Most liked first",
     similar_button: "🔗 Similar",
+    web_button: "🌐 On the web",
     similar_header: "🔗 Like post {id} “{title}”",
     similar_none: "No similar posts found.",
     similar_usage: "Give a post number, e.g. <code>/similar 3</code>",

@@ -362,8 +362,6 @@ pub struct Settings {
     pub listen: Option<std::net::SocketAddr>,
     /// Webhook mode: where Telegram POSTs updates; polling without it.
     pub webhook: Option<Webhook>,
-    /// The web archive's public address (ends in `/`).
-    pub public_url: Option<url::Url>,
     /// Log lines as JSON (for log shippers) rather than text.
     pub log_json: bool,
     pub log_filter: String,
@@ -624,8 +622,9 @@ impl Settings {
             replay_header,
             replay_grace,
             replay_previews,
+            public_url,
         };
-        Ok(Settings { config, token, api_url, poll_timeout, listen, webhook, public_url, log_json, log_filter, shown })
+        Ok(Settings { config, token, api_url, poll_timeout, listen, webhook, log_json, log_filter, shown })
     }
 
     /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder

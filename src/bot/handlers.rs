@@ -34,6 +34,7 @@ fn ctx(state: &BotState, me: &Me, chat_id: i64, user_id: i64, lang: Lang, privat
         access: Access::for_user(&state.config, user_id),
         searcher: state.searcher.clone(),
         media_dir: state.config.media_dir.clone(),
+        public_url: state.config.public_url.clone(),
     }
 }
 

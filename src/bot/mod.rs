@@ -387,7 +387,6 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         archive: state.archive.clone(),
         searcher: state.searcher.clone(),
         config: state.config.clone(),
-        public_url: settings.public_url.clone(),
     };
     routes = routes.merge(crate::web::routes(Arc::new(web)));
     let http = match settings.listen {

@@ -86,6 +86,8 @@ pub struct Ctx {
     pub searcher: Searcher,
     /// Where the posts' media files are.
     pub media_dir: PathBuf,
+    /// The web archive's public address: a post's reply links to its page.
+    pub public_url: Option<url::Url>,
 }
 
 /// What to do about a button press.
@@ -489,7 +491,7 @@ fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
     let Some(post) = archive.random_post(ctx.chat_id)? else {
         return Ok(vec![Reply::text(t.empty_archive)]);
     };
-    let mut replies = full_post(&post, ctx);
+    let mut replies = full_post(&post, ctx, web_link(archive, ctx, &post)?);
     if let Some(last) = replies.last_mut() {
         last.keyboard.push(vec![Button::callback(t.more_random, Action::Random)]);
     }
@@ -498,7 +500,10 @@ fn random(archive: &mut Archive, ctx: &Ctx) -> Result<Vec<Reply>, StoreError> {
 
 fn post(archive: &Archive, ctx: &Ctx, id: i64) -> Result<Vec<Reply>, StoreError> {
     Ok(match archive.post(id)? {
-        Some(post) => full_post(&post, ctx),
+        Some(post) => {
+            let web = web_link(archive, ctx, &post)?;
+            full_post(&post, ctx, web)
+        }
         None => vec![Reply::text(ctx.lang.texts().no_post)],
     })
 }
@@ -507,7 +512,7 @@ fn post(archive: &Archive, ctx: &Ctx, id: i64) -> Result<Vec<Reply>, StoreError>
 /// text after them; the last message can take a keyboard (an album cannot) and gets the
 /// "similar posts" button. Media that cannot be sent (not exported, gone from the media
 /// folder) leave the text alone, said so at the end.
-fn full_post(post: &Post, ctx: &Ctx) -> Vec<Reply> {
+fn full_post(post: &Post, ctx: &Ctx, web: Option<String>) -> Vec<Reply> {
     let dir = &ctx.media_dir;
     let (out, missing) = post_outgoing(post, ctx.lang, ctx.tz, None, true, true, |m| sendable(dir, m));
     let mut replies: Vec<Reply> = out
@@ -522,9 +527,20 @@ fn full_post(post: &Post, ctx: &Ctx) -> Vec<Reply> {
         replies.push(Reply::text(escape(&note)));
     }
     if let Some(last) = replies.last_mut() {
-        last.keyboard.push(vec![Button::callback(ctx.lang.texts().similar_button, Action::MoreLike { post: post.id })]);
+        let mut row = vec![Button::callback(ctx.lang.texts().similar_button, Action::MoreLike { post: post.id })];
+        if let Some(url) = web {
+            row.push(Button { label: ctx.lang.texts().web_button.to_string(), kind: ButtonKind::Url(url) });
+        }
+        last.keyboard.push(row);
     }
     replies
+}
+
+/// The post's page on the web archive, when its public address is set.
+fn web_link(archive: &Archive, ctx: &Ctx, post: &Post) -> Result<Option<String>, StoreError> {
+    let Some(base) = &ctx.public_url else { return Ok(None) };
+    let path = archive.web_path(post)?;
+    Ok(base.join(path.trim_start_matches('/')).ok().map(|u| u.to_string()))
 }
 
 fn topic_list(archive: &Archive, ctx: &Ctx, header: &str) -> Result<Reply, StoreError> {

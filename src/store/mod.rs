@@ -15,7 +15,7 @@ pub use backup::{BackupError, BackupReport, backup};
 pub use channels::{ChannelInfo, Removed};
 pub use files::{MediaFiles, Stored, extension_of, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};
-pub use pages::{ChannelName, private_id};
+pub use pages::{ChannelName, private_id, web_path};
 pub(crate) use pairs::JOINER;
 pub use pairs::{
     MIN_POSTS as PHRASE_INDEX_MIN_POSTS, PhraseProgress, STEP_POSTS as PHRASE_INDEX_STEP, keep_phrase_index,

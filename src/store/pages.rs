@@ -140,6 +140,17 @@ impl Archive {
         }
     }
 
+    /// [`web_path`] of `post`, its channel read from the store.
+    pub fn web_path(&self, post: &Post) -> Result<String> {
+        let channel: Option<(Option<String>, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT username, tg_id FROM channels WHERE id = ?1")?
+            .query_row([post.channel_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (username, tg_id) = channel.unwrap_or((None, None));
+        Ok(web_path(post, username.as_deref(), tg_id))
+    }
+
     /// The channel a permalink names: by its public @username (any case), or by the id
     /// `t.me/c/…` links use (the chat id without its `-100`).
     pub fn channel_named(&self, name: &ChannelName<'_>) -> Result<Option<Channel>> {
@@ -147,6 +158,16 @@ impl Archive {
             ChannelName::Username(u) => c.username.as_deref().is_some_and(|mine| mine.eq_ignore_ascii_case(u)),
             ChannelName::Private(id) => c.tg_id.is_some_and(|tg| private_id(tg) == Some(*id)),
         }))
+    }
+}
+
+/// A post's address on the web archive, shaped like its `t.me` link when it has one:
+/// `/{username}/{id}`, `/c/{id}/{id}`, or `/p/{store id}` for a post without a message id.
+pub fn web_path(post: &Post, username: Option<&str>, tg_id: Option<i64>) -> String {
+    match (post.message_id, username, tg_id.and_then(private_id)) {
+        (Some(m), Some(u), _) => format!("/{u}/{m}"),
+        (Some(m), None, Some(c)) => format!("/c/{c}/{m}"),
+        _ => format!("/p/{}", post.id),
     }
 }
 

@@ -169,7 +169,7 @@ async fn feed(web: Arc<Web>, topic: Option<String>, kind: Kind, lang: Lang) -> R
     let home = web.absolute(&home_path).unwrap_or_else(|| home_path.clone());
     let self_href = web.absolute(&self_path).unwrap_or_else(|| self_path.clone());
     let mut subtitle = if about.is_empty() { title.clone() } else { about };
-    if web.public_url.is_none() {
+    if web.config.public_url.is_none() {
         subtitle
             .push_str(" (links are relative to this feed's address: the archive's POSTKEEPER_PUBLIC_URL is not set)");
     }
@@ -224,7 +224,7 @@ async fn feed(web: Arc<Web>, topic: Option<String>, kind: Kind, lang: Lang) -> R
 /// sitemap must have them): a 404 without `POSTKEEPER_PUBLIC_URL`.
 pub async fn sitemap(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
     let lang = lang_of(&headers);
-    if web.public_url.is_none() {
+    if web.config.public_url.is_none() {
         return error(&web, lang, StatusCode::NOT_FOUND);
     }
     let read = web

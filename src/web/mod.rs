@@ -31,9 +31,9 @@ pub use pages::not_found;
 pub struct Web {
     pub archive: SharedArchive,
     pub searcher: Searcher,
+    /// The settings pages read: the time zone, the media folder, the public URL (absolute
+    /// links: canonical, Open Graph, feeds; relative without).
     pub config: Config,
-    /// `POSTKEEPER_PUBLIC_URL`: for absolute links (canonical, Open Graph); relative without.
-    pub public_url: Option<url::Url>,
 }
 
 /// The security headers of every page: nothing from other hosts, no framing, no sniffing.

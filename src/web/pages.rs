@@ -16,7 +16,7 @@ use crate::i18n::{Lang, fill};
 use crate::model::{Media, MediaKind, Post, Reaction};
 use crate::render::html;
 use crate::search::{Request, SearchPage, Sort};
-use crate::store::{ChannelName, private_id};
+use crate::store::ChannelName;
 
 /// Posts on a page of the latest posts or of search results.
 const PAGE: usize = 20;
@@ -168,17 +168,8 @@ impl Web {
 
     /// An absolute URL for `path` when the public URL is known.
     pub(super) fn absolute(&self, path: &str) -> Option<String> {
-        let base = self.public_url.as_ref()?;
+        let base = self.config.public_url.as_ref()?;
         base.join(path.trim_start_matches('/')).ok().map(|u| u.to_string())
-    }
-}
-
-/// A post's address on this site, shaped like its `t.me` link when it has one.
-pub fn permalink(post: &Post, username: Option<&str>, tg_id: Option<i64>) -> String {
-    match (post.message_id, username, tg_id.and_then(private_id)) {
-        (Some(m), Some(u), _) => format!("/{u}/{m}"),
-        (Some(m), None, Some(c)) => format!("/c/{c}/{m}"),
-        _ => format!("/p/{}", post.id),
     }
 }
 
@@ -191,7 +182,7 @@ pub(super) fn names(archive: &crate::store::Archive) -> crate::store::Result<Nam
 
 pub(super) fn link(post: &Post, names: &Names) -> String {
     let (username, tg) = names.get(&post.channel_id).cloned().unwrap_or((None, None));
-    permalink(post, username.as_deref(), tg)
+    crate::store::web_path(post, username.as_deref(), tg)
 }
 
 fn card(post: &Post, names: &Names, text: String, lang: Lang, tz: chrono_tz::Tz) -> Card {

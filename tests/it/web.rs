@@ -110,13 +110,9 @@ impl Site {
         )
         .expect("imports the media export");
         let searcher = Searcher::default();
-        let config = Config { media_dir: media, ..Config::default() };
-        let web = Arc::new(Web {
-            archive: SharedArchive::new(archive),
-            searcher: searcher.clone(),
-            config,
-            public_url: Some("https://archive.example.org/".parse().expect("url")),
-        });
+        let public_url = Some("https://archive.example.org/".parse().expect("url"));
+        let config = Config { media_dir: media, public_url, ..Config::default() };
+        let web = Arc::new(Web { archive: SharedArchive::new(archive), searcher: searcher.clone(), config });
         let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
         let stop = CancellationToken::new();
         tokio::spawn(web::serve(addr, web, stop.clone()));
@@ -391,4 +387,28 @@ async fn topics_feeds_and_the_sitemap() {
     assert!(sitemap.matches("<loc>https://archive.example.org/").count() > total, "{sitemap}");
     let robots = get(site.addr, "/robots.txt", &[]).await.text();
     assert!(robots.contains("Sitemap: https://archive.example.org/sitemap.xml"), "{robots}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_public_address_the_bot_links_a_post_to_its_page() {
+    use crate::support::harness::Harness;
+    let public_url = Some("https://archive.example.org/".parse().expect("url"));
+    let h = Harness::start(Config { public_url, ..Config::default() }).await;
+    h.exchange(fake_bot_api::updates::text(7001, 7001, Some("ru"), "/post 3"), "sendMessage", 1).await;
+    let buttons = h.last(7001).reply_markup.expect("a keyboard");
+    let urls: Vec<&str> = buttons["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+        .filter_map(|b| b["url"].as_str())
+        .collect();
+    assert_eq!(urls, ["https://archive.example.org/p/3"], "{buttons}");
+    h.finish().await;
+    // Without it, no such button.
+    let h = Harness::start(Config::default()).await;
+    h.exchange(fake_bot_api::updates::text(7001, 7001, Some("ru"), "/post 3"), "sendMessage", 1).await;
+    let markup = h.last(7001).reply_markup.expect("a keyboard").to_string();
+    assert!(!markup.contains("\"url\""), "{markup}");
+    h.finish().await;
 }
