@@ -344,6 +344,8 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         archive: crate::store::SharedArchive::new(archive),
         searcher: Searcher::default(),
         config: settings.config.clone(),
+        // No token here: a live post's media links to the post on t.me.
+        fetch: None,
     });
     let addr = settings.listen.unwrap_or(SERVE_DEFAULT);
     let rt = tokio::runtime::Runtime::new()?;

@@ -3,6 +3,7 @@
 //! returns its shutdown token, so tests and `run` drive the same code.
 
 pub mod doctor;
+mod files;
 mod handlers;
 pub mod http;
 pub mod listener;
@@ -387,6 +388,7 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         archive: state.archive.clone(),
         searcher: state.searcher.clone(),
         config: state.config.clone(),
+        fetch: Some(Arc::new(files::TelegramFiles { bot: bot.clone() })),
     };
     routes = routes.merge(crate::web::routes(Arc::new(web)));
     let http = match settings.listen {

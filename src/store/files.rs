@@ -177,6 +177,23 @@ impl Drop for MediaFiles {
 }
 
 /// A stored file's name: the hash in hex, then the extension.
+/// Keeps `bytes` (a file fetched from Telegram) in the folder `dir` under its content's
+/// name, unless it is there already: written under a temporary name, then renamed, so no
+/// half file ever has a final name. Returns the name.
+pub fn keep_bytes(dir: &Path, bytes: &[u8], extension: &str) -> io::Result<String> {
+    let name = name_of(&Sha256::digest(bytes).into(), extension);
+    let target = dir.join(&name);
+    if target.is_file() {
+        return Ok(name);
+    }
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".incoming-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&target).map_err(|e| e.error)?;
+    Ok(name)
+}
+
 fn name_of(digest: &[u8; 32], extension: &str) -> String {
     let mut name = String::with_capacity(64 + 1 + extension.len());
     for b in digest {

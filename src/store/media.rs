@@ -94,6 +94,16 @@ pub(super) fn write_media(conn: &Connection, post_id: i64, media: &[Media]) -> R
 }
 
 impl Archive {
+    /// Records that item `position` of post `post_id` (a live one, known by its file_id) now
+    /// has its file in the media folder as `file`. False when there is no such item.
+    pub fn set_media_file(&self, post_id: i64, position: usize, file: &str) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE post_media SET file = ?3, missing = 0 WHERE post_id = ?1 AND position = ?2")?
+            .execute(params![post_id, position as i64, file])?;
+        Ok(changed > 0)
+    }
+
     /// The `file_id` this bot got when it uploaded `file` (a name in the media folder), if any.
     pub fn uploaded_file_id(&self, file: &str, bot_id: i64) -> Result<Option<String>> {
         Ok(self

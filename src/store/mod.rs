@@ -13,7 +13,7 @@ mod shared;
 
 pub use backup::{BackupError, BackupReport, backup};
 pub use channels::{ChannelInfo, Removed};
-pub use files::{MediaFiles, Stored, extension_of, sendable};
+pub use files::{MediaFiles, Stored, extension_of, keep_bytes, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};
 pub use pages::{ChannelName, private_id, web_path};
 pub(crate) use pairs::JOINER;

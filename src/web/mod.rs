@@ -34,6 +34,18 @@ pub struct Web {
     /// The settings pages read: the time zone, the media folder, the public URL (absolute
     /// links: canonical, Open Graph, feeds; relative without).
     pub config: Config,
+    /// Fetches a live post's file from Telegram by its file_id (`run`, which has a token);
+    /// `serve` has none, and such media link to the post on `t.me`.
+    pub fetch: Option<Arc<dyn Fetch>>,
+}
+
+/// Downloads a file from Telegram by its `file_id` (the Telegram shell implements it: the
+/// web archive never talks to Telegram itself).
+pub trait Fetch: Send + Sync {
+    fn fetch<'a>(
+        &'a self,
+        file_id: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Vec<u8>>> + Send + 'a>>;
 }
 
 /// The security headers of every page: nothing from other hosts, no framing, no sniffing.
@@ -50,6 +62,7 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/c/{chat}/{message}", get(pages::private_post))
         .route("/{channel}/{message}", get(pages::public_post))
         .route("/media/{file}", get(media::file))
+        .route("/media/live/{post}/{position}", get(media::live))
         .route("/robots.txt", get(pages::robots))
         .route("/sitemap.xml", get(feeds::sitemap))
         .route("/topics", get(pages::topics))

@@ -321,7 +321,10 @@ pub async fn home(
     render(&HomePage { chrome, heading: site, about, cards, next, feed }, StatusCode::OK)
 }
 
-fn media_view(m: &Media, lang: Lang, alt: &str) -> MediaView {
+/// How item `position` of `post` is shown: from the media folder; a live item known only by
+/// its file_id through `/media/live/…` (fetched on first view) when the web archive can
+/// fetch, else as a link to the post on `t.me`; a file the archive lacks said so.
+fn media_view(post: &Post, position: usize, m: &Media, lang: Lang, alt: &str, can_fetch: bool) -> MediaView {
     let mut v = MediaView {
         kind: "missing",
         src: String::new(),
@@ -330,11 +333,20 @@ fn media_view(m: &Media, lang: Lang, alt: &str) -> MediaView {
         name: m.file_name.clone().unwrap_or_default(),
         size: m.size.map(human_size).unwrap_or_default(),
     };
-    let Some(file) = m.file.as_ref().filter(|_| !m.missing) else {
-        v.name = format!("{} — {}", m.kind.marker(), texts(lang).file_missing);
-        return v;
+    v.src = match (&m.file, m.missing, &m.file_id) {
+        (Some(file), false, _) => format!("/media/{file}"),
+        (None, false, Some(_)) if can_fetch => format!("/media/live/{}/{position}", post.id),
+        (None, false, Some(_)) if post.url.is_some() => {
+            v.kind = "telegram";
+            v.name = format!("{} — {}", m.kind.marker(), texts(lang).in_telegram);
+            v.src = post.url.clone().unwrap_or_default();
+            return v;
+        }
+        _ => {
+            v.name = format!("{} — {}", m.kind.marker(), texts(lang).file_missing);
+            return v;
+        }
     };
-    v.src = format!("/media/{file}");
     v.kind = match m.kind {
         MediaKind::Photo => "photo",
         MediaKind::Video | MediaKind::Animation | MediaKind::VideoNote => "video",
@@ -344,7 +356,7 @@ fn media_view(m: &Media, lang: Lang, alt: &str) -> MediaView {
     if v.kind == "photo" {
         v.name = alt.to_string();
     } else if v.name.is_empty() {
-        v.name = file.clone();
+        v.name = m.file.clone().unwrap_or_else(|| m.kind.marker().to_string());
     }
     v
 }
@@ -442,7 +454,9 @@ async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
     let entities = crate::render::post::entities_for_display(&post);
     let body = web_html(&html::render(&post.body, &entities));
     let alt = html::truncate(&post.title, 120);
-    let media: Vec<MediaView> = post.media.iter().map(|m| media_view(m, lang, &alt)).collect();
+    let can_fetch = web.fetch.is_some();
+    let media: Vec<MediaView> =
+        post.media.iter().enumerate().map(|(i, m)| media_view(&post, i, m, lang, &alt, can_fetch)).collect();
     let site = if site.is_empty() { t.archive.to_string() } else { site };
     let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &here);
     chrome.description =

@@ -59,6 +59,14 @@ fn get_blocking(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Respo
     Response { status, headers, body }
 }
 
+/// The status of a GET, 0 while nothing listens.
+fn status_of(addr: SocketAddr, path: &str) -> u16 {
+    match TcpStream::connect(addr) {
+        Ok(_) => get_blocking(addr, path, &[]).status,
+        Err(_) => 0,
+    }
+}
+
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
@@ -112,7 +120,8 @@ impl Site {
         let searcher = Searcher::default();
         let public_url = Some("https://archive.example.org/".parse().expect("url"));
         let config = Config { media_dir: media, public_url, ..Config::default() };
-        let web = Arc::new(Web { archive: SharedArchive::new(archive), searcher: searcher.clone(), config });
+        let web =
+            Arc::new(Web { archive: SharedArchive::new(archive), searcher: searcher.clone(), config, fetch: None });
         let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
         let stop = CancellationToken::new();
         tokio::spawn(web::serve(addr, web, stop.clone()));
@@ -411,4 +420,65 @@ async fn with_a_public_address_the_bot_links_a_post_to_its_page() {
     let markup = h.last(7001).reply_markup.expect("a keyboard").to_string();
     assert!(!markup.contains("\"url\""), "{markup}");
     h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_posts_photo_is_fetched_once_on_first_view_and_kept() {
+    use crate::support::process::Workdir;
+    use fake_bot_api::{FakeTelegram, TOKEN, updates};
+    const SOURCE: i64 = -1_001_500_000_001;
+    let tg = FakeTelegram::start().await;
+    tg.add_chat(updates::channel_chat(SOURCE, Some("source_chan")));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
+    let dir = Workdir::new(&format!(
+        "TELOXIDE_TOKEN={TOKEN}\nTELOXIDE_API_URL={}\nPOSTKEEPER_SOURCE_CHAT=@source_chan\nPOSTKEEPER_LISTEN={listen}\n",
+        tg.url()
+    ));
+    let bot = dir.start_bot();
+    let update = updates::channel_photo(SOURCE, Some("source_chan"), 5, 1_700_000_000, "Снимок туманности");
+    let largest = update["channel_post"]["photo"][1]["file_id"].as_str().expect("a file id").to_string();
+    tg.push_update(update);
+    let wait = Duration::from_secs(20);
+    crate::support::wait::eventually(wait, || "the live post's page", || status_of(listen, "/source_chan/5") == 200)
+        .await;
+    let page = get(listen, "/source_chan/5", &[]).await.text();
+    let src = page.split("<img src=\"").nth(1).and_then(|s| s.split('"').next()).expect("an image").to_string();
+    assert!(src.starts_with("/media/live/") && src.ends_with("/0"), "{src}");
+    assert!(tg.calls_to("getFile").is_empty(), "nothing fetched before it is viewed");
+
+    // The first view fetches it (getFile, the download), keeps it by content, redirects.
+    let first = get(listen, &src, &[]).await;
+    assert_eq!(first.status, 303, "{}", bot.logs());
+    let kept = first.header("location").expect("a redirect").to_string();
+    assert!(kept.starts_with("/media/") && kept.ends_with(".jpg"), "{kept}");
+    let file = get(listen, &kept, &[]).await;
+    assert_eq!(file.status, 200);
+    assert_eq!(Some(file.body), tg.file_content(&largest), "the photo's largest size, whole");
+    assert_eq!(tg.calls_to("getFile").len(), 1);
+    // From now on the page names the kept file, and no view fetches again.
+    let page = get(listen, "/source_chan/5", &[]).await.text();
+    assert!(page.contains(&format!("<img src=\"{kept}\"")), "{page}");
+    assert_eq!(get(listen, &src, &[]).await.header("location"), Some(kept.as_str()));
+    assert_eq!(tg.calls_to("getFile").len(), 1);
+    // Another photo, never viewed while the bot ran.
+    tg.push_update(updates::channel_photo(SOURCE, Some("source_chan"), 6, 1_700_000_100, "Ещё снимок"));
+    crate::support::wait::eventually(wait, || "the second post's page", || status_of(listen, "/source_chan/6") == 200)
+        .await;
+    let (status, logs) = bot.stop().await;
+    assert!(status.success(), "{logs}");
+    assert!(tg.errors().is_empty(), "{:#?}", tg.errors());
+
+    // `serve` has no token: the same item links to the post on t.me.
+    let serve = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
+    let web = dir.spawn(&["serve", "--listen", &serve.to_string()]);
+    crate::support::wait::eventually(wait, || web.logs(), || status_of(serve, "/") == 200).await;
+    let page = get(serve, "/source_chan/5", &[]).await.text();
+    // The kept file is the post's now; the one never viewed links to the post on t.me.
+    assert!(page.contains(&format!("<img src=\"{kept}\"")), "{page}");
+    let other = get(serve, "/source_chan/6", &[]).await.text();
+    assert!(
+        other.contains("<a href=\"https://t.me/source_chan/6\" rel=\"external\">📷 — Открыть в Telegram</a>"),
+        "{other}"
+    );
+    drop(web);
 }

@@ -84,6 +84,7 @@ const METHODS: &[&str] = &[
     "getChat",
     "getChatMember",
     "getChatAdministrators",
+    "getFile",
     "sendMessage",
     "sendPhoto",
     "sendVideo",
@@ -282,6 +283,8 @@ struct State {
     rates: HashMap<i64, Rate>,
     /// file_id -> the file it names (minted by sends, registered from pushed updates).
     files: HashMap<String, FileInfo>,
+    /// Paths `getFile` handed out -> (the file's unique id, its size).
+    file_paths: HashMap<String, (String, usize)>,
     uploads: Vec<Upload>,
     poller: Option<(u64, oneshot::Sender<()>)>,
     poll_generation: u64,
@@ -316,6 +319,7 @@ impl Default for State {
             bot_texts: HashMap::new(),
             rates: HashMap::new(),
             files: HashMap::new(),
+            file_paths: HashMap::new(),
             uploads: Vec::new(),
             poller: None,
             poll_generation: 0,
@@ -609,6 +613,11 @@ impl FakeTelegram {
     /// (file_ids in pushed updates are registered by `push_update`).
     pub fn register_file(&self, kind: MediaKind, file_id: &str, file_unique_id: &str) {
         self.shared.lock().files.insert(file_id.to_string(), FileInfo::registered(kind, file_unique_id));
+    }
+
+    /// The bytes a download of `file_id` gets (after getFile), if the fake knows the file.
+    pub fn file_content(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.shared.lock().content_of(file_id)
     }
 
     /// Stands in for the reverse proxy in front of a bot in webhook mode: deliveries to
@@ -1033,6 +1042,7 @@ impl State {
             "deletewebhook" => self.delete_webhook(p),
             "setwebhook" => self.set_webhook(p),
             "getwebhookinfo" => Ok(self.webhook_info()),
+            "getfile" => self.get_file(p),
             "setmycommands" => self.set_my_commands(p),
             "getmycommands" => {
                 let key = (scope_key(p.json("scope")?.as_ref()), p.str("language_code").unwrap_or_default());
@@ -1763,6 +1773,15 @@ async fn handle(
     req: Request,
 ) -> Response {
     let path = req.uri().path().to_string();
+    // A download of a path getFile handed out (clients encode its slashes: teloxide does).
+    let decoded = percent_decode(&path);
+    if let Some(file) = decoded.strip_prefix(&format!("/file/bot{TOKEN}/")) {
+        let content = shared.lock().file_at(file);
+        return match content {
+            Some(bytes) => (StatusCode::OK, bytes).into_response(),
+            None => json_response(404, &ApiErr::new(404, "Not Found").body()),
+        };
+    }
     let Some(rest) = path.trim_start_matches('/').strip_prefix("bot") else {
         return json_response(404, &ApiErr::new(404, "Not Found").body());
     };

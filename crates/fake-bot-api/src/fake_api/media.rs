@@ -719,3 +719,61 @@ impl State {
         self.apply_edit(chat_id, id, html, parsed, parse_mode, markup)
     }
 }
+
+/// The Bot API's limit for files a bot may download (`getFile`).
+const MAX_DOWNLOAD_BYTES: usize = 20 * 1024 * 1024;
+
+/// The bytes the fake serves for a file it never saw the content of: `size` bytes made from
+/// its unique id, the same every time.
+pub fn file_bytes(unique: &str, size: usize) -> Vec<u8> {
+    format!("fake telegram file {unique}\n").bytes().cycle().take(size).collect()
+}
+
+impl State {
+    /// `getFile`: a path to download a known file from (`/file/bot<token>/<path>`).
+    pub(super) fn get_file(&mut self, p: &Params) -> ApiResult<Value> {
+        let id = p.str("file_id").unwrap_or_default();
+        if id.is_empty() {
+            return Err(bad("Bad Request: file_id not specified"));
+        }
+        let info = self.files.get(&id).ok_or_else(|| bad("Bad Request: invalid file_id"))?;
+        if info.file_size > MAX_DOWNLOAD_BYTES {
+            return Err(bad("Bad Request: file is too big"));
+        }
+        let folder = match info.kind {
+            MediaKind::Photo => "photos",
+            MediaKind::Video => "videos",
+            MediaKind::Animation => "animations",
+            MediaKind::Audio => "music",
+            MediaKind::Voice => "voice",
+            MediaKind::Document => "documents",
+        };
+        let ext = match info.kind {
+            MediaKind::Photo => "jpg",
+            MediaKind::Video | MediaKind::Animation => "mp4",
+            MediaKind::Audio => "mp3",
+            MediaKind::Voice => "oga",
+            MediaKind::Document => "bin",
+        };
+        let path = format!("{folder}/file_{}.{ext}", self.file_paths.len());
+        self.file_paths.insert(path.clone(), (info.unique.clone(), info.file_size));
+        Ok(json!({
+            "file_id": id,
+            "file_unique_id": info.unique,
+            "file_size": info.file_size,
+            "file_path": path,
+        }))
+    }
+
+    /// The content of a path `getFile` handed out.
+    pub(super) fn file_at(&self, path: &str) -> Option<Vec<u8>> {
+        let (unique, size) = self.file_paths.get(path)?;
+        Some(file_bytes(unique, *size))
+    }
+
+    /// The content `file_id` downloads as.
+    pub(super) fn content_of(&self, file_id: &str) -> Option<Vec<u8>> {
+        let info = self.files.get(file_id)?;
+        Some(file_bytes(&info.unique, info.file_size))
+    }
+}
