@@ -41,7 +41,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::html::{Parsed, parse_html, utf16_len};
-use crate::updates::{kind as update_kind, now as unix_now};
+use crate::updates::now as unix_now;
 use crate::{BOT_FIRST_NAME, BOT_ID, BOT_USERNAME, Call, Delivery, Fault, MediaKind, StoredMessage, TOKEN, Upload};
 
 mod media;
@@ -1450,21 +1450,11 @@ impl State {
         }
     }
 
-    /// Whether `allowed_updates` lets `update` through.
-    fn allows(&self, update: &Value) -> bool {
-        let kind = update_kind(update);
-        let kind = kind.as_deref().unwrap_or("");
-        match self.allowed_updates.as_ref().filter(|a| !a.is_empty()) {
-            Some(list) => list.iter().any(|k| k == kind),
-            None => !NOT_DELIVERED_BY_DEFAULT.contains(&kind),
-        }
-    }
-
     /// Removes updates of kinds not allowed; returns up to `limit` deliverable updates.
     fn deliverable(&mut self, limit: usize) -> Vec<Value> {
         let mut kept = VecDeque::new();
         for u in std::mem::take(&mut self.queue) {
-            if self.allows(&u) {
+            if allows(self.allowed_updates.as_ref().filter(|a| !a.is_empty()), &u) {
                 kept.push_back(u);
             } else {
                 self.filtered_updates.push(u);
@@ -1472,6 +1462,16 @@ impl State {
         }
         self.queue = kept;
         self.queue.iter().take(limit).cloned().collect()
+    }
+}
+
+/// Whether `allowed` (`allowed_updates`, `None` when never set or set to `[]`) lets
+/// `update` through.
+fn allows(allowed: Option<&Vec<String>>, update: &Value) -> bool {
+    let kind = update.as_object().and_then(|o| o.keys().find(|k| k.as_str() != "update_id")).map_or("", String::as_str);
+    match allowed {
+        Some(list) => list.iter().any(|k| k == kind),
+        None => !NOT_DELIVERED_BY_DEFAULT.contains(&kind),
     }
 }
 

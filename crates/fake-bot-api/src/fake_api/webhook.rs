@@ -200,7 +200,7 @@ impl State {
         // Scanned from the front, where the picks are, and only as far as they go (a burst
         // queues thousands); kinds not allowed that the scan meets leave the queue.
         let mut refused = Vec::new();
-        let allowed: Vec<bool> = self.queue.iter().take(SCAN).map(|u| self.allows(u)).collect();
+        let allowed = self.allowed_updates.as_ref().filter(|a| !a.is_empty());
         let queue = &self.queue;
         let proxies = &self.webhooks.proxies;
         let Some(hook) = self.webhooks.hook.as_mut() else {
@@ -221,12 +221,12 @@ impl State {
             if hook.inflight.len() >= hook.max_connections {
                 break;
             }
-            if !allowed[i] {
-                refused.push(i);
-                continue;
-            }
             let update_id = update["update_id"].as_i64().unwrap_or(0);
             if hook.inflight.contains(&update_id) {
+                continue;
+            }
+            if !super::allows(allowed, update) {
+                refused.push(i);
                 continue;
             }
             let chat = chat_key(update);
