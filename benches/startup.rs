@@ -9,7 +9,7 @@
 //! `POSTKEEPER_STARTUP_CALLS=1` prints each run's Bot API calls up to the first getUpdates.
 //!
 //! `POSTKEEPER_STARTUP_BUILD=1` measures instead the bot building the phrase index in the
-//! background (src/store/pairs.rs) on a copy of the store without one: the time from the
+//! background (src/store/phrases/) on a copy of the store without one: the time from the
 //! start to the log's "the phrase index has every post", VmRSS sampled every 100 ms, and
 //! the time the bot takes to answer a /search meanwhile (one every second).
 

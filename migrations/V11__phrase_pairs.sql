@@ -1,4 +1,4 @@
--- The phrase index (src/store/pairs.rs): for each post, the adjacent pairs of the
+-- The phrase index (src/store/phrases/): for each post, the adjacent pairs of the
 -- archive's commonest stems as single tokens (`обучен·с`), so that a phrase made only
 -- of common words is a lookup of its pairs instead of a walk of the position lists of
 -- nearly every post. Built in the background, oldest posts first, up to the post id

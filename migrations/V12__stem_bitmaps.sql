@@ -1,4 +1,4 @@
--- Beside the phrase index (V11, src/store/pairs.rs): for each of the archive's 64 commonest
+-- Beside the phrase index (V11, src/store/phrases/): for each of the archive's 64 commonest
 -- stems (pair_stems.bit, the stems in the most posts), which posts have it, a bit a post, in
 -- chunks of 16,384 posts (2 KiB: a chunk's row fits a page), so that a word in most posts
 -- is checked on a candidate by its bit instead of FTS5 seeking the word's long list. A query

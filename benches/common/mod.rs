@@ -271,7 +271,7 @@ pub fn corpus_db(n: usize) -> PathBuf {
     db
 }
 
-/// Builds the phrase index a running bot builds in the background (src/store/pairs.rs),
+/// Builds the phrase index a running bot builds in the background (src/store/phrases/),
 /// in steps as it does; nothing to do when it is complete.
 fn complete_phrase_index(db: &Path) {
     let mut archive = Archive::open(db).expect("open the corpus store");

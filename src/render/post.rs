@@ -182,7 +182,8 @@ pub fn media_line(m: &Media, dir_label: &str, lang: Lang) -> String {
     format!("[{}]", parts.join(" "))
 }
 
-/// A search hit's snippet as HTML, matched words bold, at most ~300 characters.
+/// A search hit's snippet (src/search/snippet.rs) as HTML, matched words bold, at most
+/// ~300 characters.
 pub fn snippet_html(hit: &SearchHit) -> String {
     let mut out = String::with_capacity(512);
     let mut budget = 300usize;
@@ -199,7 +200,13 @@ pub fn snippet_html(hit: &SearchHit) -> String {
             budget -= n;
             std::borrow::Cow::Borrowed(piece.text.as_str())
         };
-        crate::search::render_piece(&mut out, &text, piece.mark, html::escape_into, "<b>", "</b>");
+        if piece.mark {
+            out.push_str("<b>");
+            html::escape_into(&mut out, &text);
+            out.push_str("</b>");
+        } else {
+            html::escape_into(&mut out, &text);
+        }
     }
     out
 }

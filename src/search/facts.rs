@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 use rustc_hash::FxHashMap;
 
-use super::{HASHTAGGED, MediaKind, Parsed, hashtags_of, media_kinds};
+use super::exec::{HASHTAGGED, hashtags_of, media_kinds};
+use super::{MediaKind, Parsed};
 use crate::i18n::Lang;
 use crate::model::from_unix;
 use crate::store::{Archive, Result};

@@ -248,32 +248,17 @@ impl Query {
         Self::join(&self.terms, " AND ")
     }
 
-    /// Can the phrase index (`pairs_fts`, see src/store/pairs.rs) match this term? A phrase
+    /// Can the phrase index (`pairs_fts`, see src/store/phrases/) match this term? A phrase
     /// of several stems, nothing from the glossary (whether its stems are paired is the
     /// store's to say).
     pub fn pairable(t: &Term) -> bool {
         t.phrase.len() >= 2 && !t.prefix && t.all_of.is_empty() && t.alternatives.is_empty()
     }
 
-    /// Can a bit of `stem_bitmaps` (src/store/pairs.rs) match this term? A whole word, nothing
+    /// Can a bit of `stem_bitmaps` (src/store/phrases/) match this term? A whole word, nothing
     /// from the glossary (whether its stem has a bit is the store's to say).
-    pub fn masked(t: &Term) -> bool {
+    pub fn whole_word(t: &Term) -> bool {
         t.phrase.is_empty() && !t.prefix && !t.cjk_char && t.all_of.is_empty() && t.alternatives.is_empty()
-    }
-
-    /// Phrases in the phrase index, ANDed: each as the phrase of its adjacent pairs of
-    /// stems. `None` when there are none or one is not [`Query::pairable`].
-    pub fn pairs_expr<'a>(terms: impl IntoIterator<Item = &'a Term>) -> Option<String> {
-        let mut phrases = Vec::new();
-        for t in terms {
-            if !Self::pairable(t) {
-                return None;
-            }
-            let pairs: Vec<String> =
-                t.phrase.windows(2).map(|w| format!("{}{}{}", w[0], crate::store::JOINER, w[1])).collect();
-            phrases.push(format!("\"{}\"", pairs.join(" ").replace('"', "\"\"")));
-        }
-        (!phrases.is_empty()).then(|| phrases.join(" AND "))
     }
 
     /// Any word may match (the fallback when all words find nothing).
@@ -377,7 +362,7 @@ mod tests {
         assert_eq!(q.all_expr().as_deref(), Some("\"gpt\" AND \"模型\""));
         let q = Query::parse("ラーメン 東京");
         assert_eq!(q.all_expr().as_deref(), Some("\"ラー ーメ メン\" AND \"東京\""));
-        assert!(!Query::masked(&Query::parse("好").terms[0]));
+        assert!(!Query::whole_word(&Query::parse("好").terms[0]));
     }
 
     #[test]

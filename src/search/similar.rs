@@ -5,8 +5,9 @@
 
 use rustc_hash::FxHashMap;
 
+use super::exec::{Ranking, Scope};
 use super::query::{Term, is_stopword};
-use super::{COUNT_CAP, Mode, Plan, Query, Scope, Search, SearchPage};
+use super::{COUNT_CAP, Mode, Query, Search, SearchPage};
 use crate::model::Post;
 use crate::store::Result;
 use crate::text;
@@ -132,7 +133,7 @@ impl Search<'_> {
         let mut ranked = match how {
             Neighbours::Ranked(expr) => {
                 let wanted = CANDIDATES.max(offset + limit);
-                let ranked = self.rank(&Plan::Ranked(expr.clone()), &scope, 0, wanted)?;
+                let ranked = self.rank(&Ranking::Ranked(expr.clone()), &scope, 0, wanted)?;
                 // Fewer matches than asked for are all of them; only a full list needs a count.
                 if ranked.len() == wanted {
                     total = Some(self.count(&expr, &scope)?);

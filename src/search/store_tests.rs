@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use super::{Mode, SearchPage, Searcher};
+use crate::store::phrases::reads::Bits;
 use crate::store::{Archive, MIGRATIONS, Result, StoreError, apply_migrations};
 
 fn search(archive: &Archive, q: &str, offset: usize, limit: usize) -> Result<SearchPage> {
@@ -276,7 +277,7 @@ enum Reads {
     Neither,
 }
 
-/// The phrase index (src/store/pairs.rs) answers what `posts_fts` answers: phrases alone,
+/// The phrase index (src/store/phrases/) answers what `posts_fts` answers: phrases alone,
 /// several, with filters, newest first, deeper pages, beside other words; words in most
 /// posts checked by their bits; a post the index does not have yet and a post rewritten
 /// after it was indexed; and it really answers (with the indexed posts taken out of
@@ -405,7 +406,7 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
             .prepare("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid <= 400")?
             .query_map([format!("\"{stem}\"")], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut check = archive.stem_bits(1 << bit, 0);
+        let mut check = archive.stem_bits(Bits { required: 1 << bit, forbidden: 0 });
         let mut by_bits = Vec::new();
         for id in 1..=450 {
             if check.passes(id)? {

@@ -8,7 +8,8 @@
 //! commit advances, in any process). A second copy holds the stems, for typos that
 //! are nearer a stem than any of its forms (`манипулятр` and `манипулятор`).
 
-use super::{Parsed, Scope, Search, has_digit};
+use super::exec::Scope;
+use super::{Parsed, Search, has_digit};
 use crate::store::{Archive, Result};
 use crate::text;
 

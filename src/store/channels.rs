@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::pairs::Upkeep;
+use super::phrases::Upkeep;
 use super::{Archive, Result, meta, set_meta};
 use crate::model::{Channel, from_unix};
 use crate::text::lexicon::Lexicon;

@@ -324,7 +324,7 @@ pub struct ImportSink<'a> {
     /// Where posts are analysed; its word and stem counts are flushed to `vocabulary`
     /// and `stems` at commit (one write per word, not per post).
     analyzer: Analyzer,
-    pairs: super::pairs::Upkeep,
+    pairs: super::phrases::Upkeep,
 }
 
 /// Posts an import indexes before its analysis moves to a second thread: a live post or
@@ -440,7 +440,7 @@ fn analysis_lost() -> StoreError {
 fn write_index(
     tx: &Transaction<'_>,
     topics: &mut TopicRows<'_>,
-    pairs: &mut super::pairs::Upkeep,
+    pairs: &mut super::phrases::Upkeep,
     a: &Analysed,
 ) -> Result<()> {
     tx.prepare_cached("INSERT INTO posts_fts(rowid, title, body) VALUES (?1, ?2, ?3)")?
@@ -537,7 +537,7 @@ pub(super) fn reindex_cjk(tx: &Transaction<'_>) -> Result<()> {
     }
     tracing::info!(posts = ids.len(), "indexing the Chinese, Japanese and Korean words of posts (once)");
     let mut lexicon = Lexicon::new();
-    let mut pairs = super::pairs::Upkeep::default();
+    let mut pairs = super::phrases::Upkeep::default();
     // Posts each old stem leaves, and the old CJK word forms (to leave the vocabulary).
     let mut left: rustc_hash::FxHashMap<String, i64> = rustc_hash::FxHashMap::default();
     let mut old_forms: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
@@ -626,7 +626,7 @@ impl<'a> ImportSink<'a> {
             channel: None,
             summary: ImportSummary::default(),
             analyzer: Analyzer::Inline(Lexicon::new()),
-            pairs: super::pairs::Upkeep::default(),
+            pairs: super::phrases::Upkeep::default(),
         }
     }
 

@@ -7,7 +7,8 @@ mod files;
 mod import;
 mod media;
 mod pages;
-mod pairs;
+pub(crate) mod phrases;
+mod platform;
 mod posts;
 mod shared;
 
@@ -16,8 +17,7 @@ pub use channels::{ChannelInfo, Removed};
 pub use files::{MediaFiles, Stored, extension_of, keep_bytes, sendable};
 pub use import::{ImportSink, ImportSummary, MediaOutcome, Outcome, SkippedChat};
 pub use pages::{ChannelName, private_id, web_path};
-pub(crate) use pairs::JOINER;
-pub use pairs::{
+pub use phrases::{
     MIN_POSTS as PHRASE_INDEX_MIN_POSTS, PhraseProgress, STEP_POSTS as PHRASE_INDEX_STEP, keep_phrase_index,
 };
 pub use posts::{Stats, TopicCount};
