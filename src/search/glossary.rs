@@ -18,6 +18,22 @@ static BUNDLED_GLOSSARY: LazyLock<Arc<Glossary>> = LazyLock::new(|| {
     Arc::new(Glossary::parse(BUNDLED, "seeds/glossary.toml").unwrap_or_default())
 });
 
+/// Why a text is not a glossary; each says the file (`path`) it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum GlossaryError {
+    /// Not TOML, or not a glossary's fields.
+    #[error("{path}: {problem}")]
+    Toml { path: String, problem: toml::de::Error },
+    /// No set at all: it would replace every set of the bundled glossary with none.
+    #[error(
+        "{path}: no sets of terms in it (each is a [[set]] with terms = [\"…\", \"…\"], as in seeds/glossary.toml)"
+    )]
+    NoSets { path: String },
+    /// A set (counted from 1) with fewer than two terms.
+    #[error("{path}: set {set} needs two terms or more")]
+    ShortSet { path: String, set: usize },
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -59,14 +75,13 @@ impl Glossary {
         BUNDLED_GLOSSARY.clone()
     }
 
-    pub fn parse(text: &str, path: &str) -> Result<Glossary, String> {
-        let file: File = toml::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+    pub fn parse(text: &str, path: &str) -> Result<Glossary, GlossaryError> {
+        let file: File =
+            toml::from_str(text).map_err(|problem| GlossaryError::Toml { path: path.to_string(), problem })?;
         // An empty file would replace every set of the bundled glossary with none: surely
         // not what was meant, so it is refused like a broken one.
         if file.set.is_empty() {
-            return Err(format!(
-                "{path}: no sets of terms in it (each is a [[set]] with terms = [\"…\", \"…\"], as in seeds/glossary.toml)"
-            ));
+            return Err(GlossaryError::NoSets { path: path.to_string() });
         }
         let mut g = Glossary::default();
         for (i, raw) in file.set.into_iter().enumerate() {
@@ -82,7 +97,7 @@ impl Glossary {
                 })
                 .collect();
             if members.len() < 2 {
-                return Err(format!("{path}: set {} needs two terms or more", i + 1));
+                return Err(GlossaryError::ShortSet { path: path.to_string(), set: i + 1 });
             }
             let set = g.sets.len();
             for (m, member) in members.iter().enumerate() {
@@ -168,10 +183,12 @@ mod tests {
 
     #[test]
     fn bad_files_are_explained() {
-        assert!(Glossary::parse("[[set]]\nterms = [\"one\"]", "g.toml").is_err_and(|e| e.contains("g.toml")));
-        assert!(Glossary::parse("nonsense [", "g.toml").is_err());
+        let short = Glossary::parse("[[set]]\nterms = [\"one\"]", "g.toml");
+        assert!(matches!(short, Err(GlossaryError::ShortSet { ref path, set: 1 }) if path == "g.toml"), "{short:?}");
+        assert!(matches!(Glossary::parse("nonsense [", "g.toml"), Err(GlossaryError::Toml { .. })));
         for empty in ["", "# only a comment\n", "set = []"] {
-            assert!(Glossary::parse(empty, "g.toml").is_err_and(|e| e.contains("no sets")), "{empty:?}");
+            let parsed = Glossary::parse(empty, "g.toml");
+            assert!(matches!(parsed, Err(GlossaryError::NoSets { ref path }) if path == "g.toml"), "{empty:?}");
         }
     }
 }

@@ -43,7 +43,7 @@ pub use snippet::{Piece, Snippet, snippet};
 
 use crate::i18n::Lang;
 use crate::model::Post;
-use crate::store::{Archive, Result};
+use crate::store::{Archive, Result, StoreError};
 use crate::text;
 use exec::{Ranking, Scope};
 
@@ -53,6 +53,17 @@ use exec::{Ranking, Scope};
 pub const COMMON_DOCS: i64 = 1_500;
 /// Totals are counted up to this; beyond it the count is shown as "N+".
 const COUNT_CAP: i64 = 1_000;
+
+/// Why a glossary was not kept in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum SetGlossaryError {
+    /// The file is not a glossary (its problem says where and why).
+    #[error(transparent)]
+    Invalid(#[from] glossary::GlossaryError),
+    /// The store did not take it.
+    #[error("cannot store the glossary: {0}")]
+    Store(StoreError),
+}
 
 /// All words matched, or only some (fallback).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -239,10 +250,9 @@ impl Searcher {
 
     /// Checks a glossary and keeps it in the store in place of the bundled one (every
     /// process using the store reads it at its next search); returns its number of sets.
-    pub fn set_glossary(archive: &Archive, text: &str, path: &str) -> Result<usize, String> {
+    pub fn set_glossary(archive: &Archive, text: &str, path: &str) -> Result<usize, SetGlossaryError> {
         let g = glossary::Glossary::parse(text, path)?;
-        crate::store::set_meta(archive.conn(), GLOSSARY_KEY, text)
-            .map_err(|e| format!("cannot store the glossary: {e}"))?;
+        crate::store::set_meta(archive.conn(), GLOSSARY_KEY, text).map_err(SetGlossaryError::Store)?;
         Ok(g.len())
     }
 
