@@ -261,36 +261,41 @@ fn page_of(searcher: &Searcher, archive: &Archive, q: &str, offset: usize) -> Re
     Ok((page.hits.iter().map(|h| h.post.id).collect(), page.total, page.total_capped, page.mode))
 }
 
-/// What a query of [`the_phrase_index_finds_what_the_search_index_finds`] reads of the index.
+/// What a query of [`phrase_queries`] reads of the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reads {
     /// The pairs only.
     Pairs,
     /// The pairs, checked for the rest in `posts_fts`.
     PairsAndWords,
-    /// The pairs, checked for the rest by the masks.
+    /// The pairs, checked for the rest by the stems' bits (`stem_bitmaps`).
     PairsAndBits,
-    /// `posts_fts`, checked for the commonest words by the masks (the rest of the query
+    /// `posts_fts`, checked for the commonest words by their bits (the rest of the query
     /// common, or rare and ranked).
     WordsAndBits,
     /// Nothing of it.
     Neither,
 }
 
-/// The phrase index (src/store/phrases/) answers what `posts_fts` answers: phrases alone,
-/// several, with filters, newest first, deeper pages, beside other words; words in most
-/// posts checked by their bits; a post the index does not have yet and a post rewritten
-/// after it was indexed; and it really answers (with the indexed posts taken out of
-/// `posts_fts`, its phrases still find them; with the pairs or the masks emptied, each
-/// query that reads them misses posts).
-#[test]
-fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
+/// Queries, each with what it reads of the phrase index.
+type Queries = Vec<(String, Reads)>;
+
+/// The archive the phrase index is tested on (400 posts of [`phrase_post`], no index yet),
+/// the searcher (small data: the costs would rarely choose the phrase's candidates; it takes
+/// them always) and the queries, each with what it reads of the index.
+fn phrase_fixture() -> Result<(Archive, Searcher, Queries)> {
     let mut archive = Archive::open_in_memory()?;
     import_phrase_posts(&mut archive, 1..=400, 7)?;
-    // Small data: the costs would rarely choose the phrase's candidates; take them always.
     let searcher = Searcher::with_pairs_forced(10);
+    let queries = phrase_queries(&archive)?;
+    Ok((archive, searcher, queries))
+}
+
+/// The queries of the phrase index's tests: phrases alone, several, with filters, newest
+/// first, beside other words; words in most posts beside rarer ones; queries not for it.
+fn phrase_queries(archive: &Archive) -> Result<Queries> {
     // A post with a phrase, for a rare word beside it (ranked by it).
-    let with_phrase = search(&archive, "\"глубокое обучение\"", 0, 1)?.hits[0].post.id;
+    let with_phrase = search(archive, "\"глубокое обучение\"", 0, 1)?.hits[0].post.id;
     let beside_rare = format!("\"глубокое обучение\" слово{with_phrase}");
     let beside_rare_and_bit = format!("\"глубокое обучение\" роботы слово{with_phrase}");
     use Reads::*;
@@ -334,23 +339,52 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         ("биржевые торговые", Neither),
         ("торговые", Neither),
     ];
-    let pages = |archive: &Archive| -> Result<Vec<_>> {
-        let mut pages = Vec::new();
-        for (q, _) in queries {
-            pages.push((page_of(&searcher, archive, q, 0)?, page_of(&searcher, archive, q, 10)?));
-        }
-        Ok(pages)
-    };
-    // The pages with a table's rows taken out (rolled back after).
-    let pages_without = |archive: &Archive, delete: &str| -> Result<Vec<_>> {
-        archive.conn().execute_batch(&format!("SAVEPOINT t; {delete}"))?;
-        let out = pages(archive);
-        archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
-        out
-    };
-    // With no `pairs_upto` the search cannot use the index.
-    let without_index = |archive: &Archive| pages_without(archive, "DELETE FROM meta WHERE key = 'pairs_upto'");
-    let expected = without_index(&archive)?;
+    Ok(queries.into_iter().map(|(q, reads)| (q.to_string(), reads)).collect())
+}
+
+/// A page of each query (the first and the second), as the archive answers them now.
+type Pages = Vec<((Vec<i64>, usize, bool, Mode), (Vec<i64>, usize, bool, Mode))>;
+
+fn phrase_pages(searcher: &Searcher, archive: &Archive, queries: &[(String, Reads)]) -> Result<Pages> {
+    let mut pages = Vec::new();
+    for (q, _) in queries {
+        pages.push((page_of(searcher, archive, q, 0)?, page_of(searcher, archive, q, 10)?));
+    }
+    Ok(pages)
+}
+
+/// The pages with a table's rows taken out (rolled back after).
+fn phrase_pages_without(
+    searcher: &Searcher,
+    archive: &Archive,
+    queries: &[(String, Reads)],
+    delete: &str,
+) -> Result<Pages> {
+    archive.conn().execute_batch(&format!("SAVEPOINT t; {delete}"))?;
+    let out = phrase_pages(searcher, archive, queries);
+    archive.conn().execute_batch("ROLLBACK TO t; RELEASE t")?;
+    out
+}
+
+/// The pages as `posts_fts` alone answers them: with no `pairs_upto` the search cannot use
+/// the index.
+fn pages_without_index(searcher: &Searcher, archive: &Archive, queries: &[(String, Reads)]) -> Result<Pages> {
+    phrase_pages_without(searcher, archive, queries, "DELETE FROM meta WHERE key = 'pairs_upto'")
+}
+
+/// Builds the whole phrase index, in steps of 150 posts.
+fn build_phrase_index(archive: &mut Archive) -> Result<()> {
+    while archive.build_phrase_index(150, 1)?.remaining {}
+    Ok(())
+}
+
+/// The phrase index (src/store/phrases/) answers what `posts_fts` answers: phrases alone,
+/// several, with filters, newest first, deeper pages, beside other words; words in most
+/// posts checked by their bits; half built (the rest from `posts_fts`) and built.
+#[test]
+fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
+    let (mut archive, searcher, queries) = phrase_fixture()?;
+    let expected = pages_without_index(&searcher, &archive, &queries)?;
     for (i, (q, _)) in queries.iter().enumerate() {
         assert!(expected[i].0.1 > 0, "{q} must find posts: {expected:?}");
     }
@@ -358,42 +392,59 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
 
     let first = archive.build_phrase_index(150, 1)?;
     assert_eq!((first.indexed, first.upto, first.remaining), (150, 150, true));
-    assert_eq!(pages(&archive)?, expected, "half built: the rest from posts_fts");
-    while archive.build_phrase_index(150, 1)?.remaining {}
-    assert_eq!(pages(&archive)?, expected, "built");
+    assert_eq!(phrase_pages(&searcher, &archive, &queries)?, expected, "half built: the rest from posts_fts");
+    build_phrase_index(&mut archive)?;
+    assert_eq!(phrase_pages(&searcher, &archive, &queries)?, expected, "built");
     let stems: i64 = archive.conn().query_row("SELECT count(*) FROM pair_stems", [], |r| r.get(0))?;
     assert_eq!(stems, 7, "the seven common stems (of nine words), not the posts' own words");
+    Ok(())
+}
 
+/// The phrase index really answers: with the indexed posts taken out of `posts_fts`, its
+/// phrases still find them; with the pairs or the bitmaps emptied, each query that reads
+/// them misses posts, and no other does.
+#[test]
+fn the_phrase_index_answers_the_queries_that_read_it() -> Result<()> {
+    let (mut archive, searcher, queries) = phrase_fixture()?;
+    let expected = pages_without_index(&searcher, &archive, &queries)?;
+    // The post of `phrase_queries`' rare word beside the phrase (the ninth query).
+    let with_phrase = search(&archive, "\"глубокое обучение\"", 0, 1)?.hits[0].post.id;
+    build_phrase_index(&mut archive)?;
     assert!(expected[8].0.0.contains(&with_phrase), "{expected:?}");
-    // The index answers: the indexed posts out of posts_fts, phrases alone still find them;
-    // out of the pairs or the masks, no query that reads them finds them all.
-    let taken_out = pages_without(&archive, "DELETE FROM posts_fts WHERE rowid <= 400")?;
+    let taken_out = phrase_pages_without(&searcher, &archive, &queries, "DELETE FROM posts_fts WHERE rowid <= 400")?;
     for (i, (q, reads)) in queries.iter().enumerate() {
-        if *reads == Pairs {
+        if *reads == Reads::Pairs {
             assert_eq!(taken_out[i], expected[i], "{q}");
         }
     }
-    let no_pairs = pages_without(&archive, "DELETE FROM pairs_fts WHERE rowid <= 400")?;
-    let no_masks = pages_without(&archive, "DELETE FROM stem_bitmaps")?;
+    let no_pairs = phrase_pages_without(&searcher, &archive, &queries, "DELETE FROM pairs_fts WHERE rowid <= 400")?;
+    let no_bits = phrase_pages_without(&searcher, &archive, &queries, "DELETE FROM stem_bitmaps")?;
     for (i, (q, reads)) in queries.iter().enumerate() {
         let (pairs, bits) = match reads {
-            Pairs | PairsAndWords => (true, false),
-            PairsAndBits => (true, true),
-            WordsAndBits => (false, true),
-            Neither => (false, false),
+            Reads::Pairs | Reads::PairsAndWords => (true, false),
+            Reads::PairsAndBits => (true, true),
+            Reads::WordsAndBits => (false, true),
+            Reads::Neither => (false, false),
         };
         assert_eq!(no_pairs[i] != expected[i], pairs, "{q} reads the pairs: {pairs}");
-        assert_eq!(no_masks[i] != expected[i], bits, "{q} reads the masks: {bits}");
+        assert_eq!(no_bits[i] != expected[i], bits, "{q} reads the bits: {bits}");
     }
+    Ok(())
+}
 
-    // Newer posts (not in the index) and rewritten ones (in it again) are found.
+/// Posts newer than the phrase index (not in it) and posts rewritten after it was built (in
+/// it again, once) are found; each stem's bitmap has the indexed posts with the stem,
+/// rewritten ones as they are now.
+#[test]
+fn the_phrase_index_keeps_up_with_imports() -> Result<()> {
+    let (mut archive, searcher, queries) = phrase_fixture()?;
+    build_phrase_index(&mut archive)?;
     import_phrase_posts(&mut archive, 401..=450, 7)?;
     import_phrase_posts(&mut archive, 1..=40, 99)?;
-    let expected = without_index(&archive)?;
-    assert_eq!(pages(&archive)?, expected, "after an import");
+    let expected = pages_without_index(&searcher, &archive, &queries)?;
+    assert_eq!(phrase_pages(&searcher, &archive, &queries)?, expected, "after an import");
     let indexed: i64 = archive.conn().query_row("SELECT count(*) FROM pairs_fts", [], |r| r.get(0))?;
     assert_eq!(indexed, 400, "a rewritten post is in the index once");
-    // Each stem's bitmap has the indexed posts with the stem, rewritten ones as they are now.
     let bits: Vec<(String, u32)> = archive
         .conn()
         .prepare("SELECT stem, bit FROM pair_stems WHERE bit IS NOT NULL")?
@@ -415,12 +466,25 @@ fn the_phrase_index_finds_what_the_search_index_finds() -> Result<()> {
         }
         assert_eq!(by_bits, with, "the posts with {stem}");
     }
+    Ok(())
+}
 
-    // An archive that doubled chooses its stems again and starts over.
+/// An archive that doubled since the phrase index chose its stems chooses them again and
+/// starts over; meanwhile searches find what `posts_fts` finds.
+#[test]
+fn a_doubled_archive_rebuilds_its_phrase_index() -> Result<()> {
+    let (mut archive, searcher, queries) = phrase_fixture()?;
+    build_phrase_index(&mut archive)?;
+    import_phrase_posts(&mut archive, 401..=450, 7)?;
+    import_phrase_posts(&mut archive, 1..=40, 99)?;
     import_phrase_posts(&mut archive, 451..=800, 7)?;
     let again = archive.build_phrase_index(100, 1)?;
     assert_eq!((again.upto, again.remaining), (100, true));
-    assert_eq!(pages(&archive)?, without_index(&archive)?, "rebuilding");
+    assert_eq!(
+        phrase_pages(&searcher, &archive, &queries)?,
+        pages_without_index(&searcher, &archive, &queries)?,
+        "rebuilding"
+    );
     Ok(())
 }
 
