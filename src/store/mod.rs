@@ -21,7 +21,7 @@ pub use phrases::{
     MIN_POSTS as PHRASE_INDEX_MIN_POSTS, PhraseProgress, STEP_POSTS as PHRASE_INDEX_STEP, keep_phrase_index,
 };
 pub use posts::{Stats, TopicCount};
-pub use shared::SharedArchive;
+pub use shared::{CallError, SharedArchive};
 
 use std::path::Path;
 use std::time::Duration;

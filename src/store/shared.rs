@@ -19,6 +19,18 @@ pub struct SharedArchive {
 
 type Job = Box<dyn FnOnce(&mut Archive) + Send>;
 
+/// Why a call of the store gave no answer: the store's threads are gone, the call panicked
+/// (a bug; the thread and its connection go on), or the call's own error (`try_call`).
+#[derive(Debug, thiserror::Error)]
+pub enum CallError<E = std::convert::Infallible> {
+    #[error("the store is closed")]
+    Closed,
+    #[error("a call of the store failed (it panicked)")]
+    Panicked,
+    #[error(transparent)]
+    Failed(E),
+}
+
 struct StoreThreads {
     /// `None` once dropped: the threads then finish the jobs queued and end.
     jobs: Option<crossbeam_channel::Sender<Job>>,
@@ -87,7 +99,8 @@ impl SharedArchive {
         SharedArchive { inner: Arc::new(StoreThreads { jobs: Some(tx), threads }) }
     }
 
-    pub async fn call<R, F>(&self, f: F) -> anyhow::Result<R>
+    /// Runs `f` on one of the store's threads with its connection.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, CallError>
     where
         F: FnOnce(&mut Archive) -> R + Send + 'static,
         R: Send + 'static,
@@ -97,18 +110,25 @@ impl SharedArchive {
             let _ = tx.send(f(archive));
         });
         let queued = self.inner.jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
-        anyhow::ensure!(queued, "the store is closed");
-        rx.await.map_err(|_| anyhow::anyhow!("a call of the store failed (it panicked)"))
+        if !queued {
+            return Err(CallError::Closed);
+        }
+        rx.await.map_err(|_| CallError::Panicked)
     }
 
-    /// [`SharedArchive::call`] for a fallible `f`: one error to handle instead of two.
-    pub async fn try_call<R, E, F>(&self, f: F) -> anyhow::Result<R>
+    /// [`SharedArchive::call`] for a fallible `f`: one error to handle instead of two, its
+    /// own kept typed ([`CallError::Failed`]).
+    pub async fn try_call<R, E, F>(&self, f: F) -> Result<R, CallError<E>>
     where
         F: FnOnce(&mut Archive) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
-        E: Into<anyhow::Error> + Send + 'static,
+        E: Send + 'static,
     {
-        self.call(f).await?.map_err(Into::into)
+        match self.call(f).await {
+            Ok(result) => result.map_err(CallError::Failed),
+            Err(CallError::Closed) => Err(CallError::Closed),
+            Err(CallError::Panicked) => Err(CallError::Panicked),
+        }
     }
 }
 
@@ -190,7 +210,7 @@ mod tests {
                 panic!("a bug in a handler");
             })
             .await;
-        assert!(failed.is_err_and(|e| e.to_string().contains("panicked")));
+        assert!(matches!(failed, Err(CallError::Panicked)));
         // The same thread and connection serve the next call, with no snapshot left open.
         let found = shared.try_call(exoplanets).await?;
         assert_eq!(found, 1);

@@ -597,7 +597,8 @@ pub async fn search(
         .await;
     let (site, names, results) = match read {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Ok(Err(e)) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(&web, lang, e),
     };
     let site = if site.is_empty() { t.archive.to_string() } else { site };
     let base = format!("/search?q={}", enc(&q));

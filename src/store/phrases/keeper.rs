@@ -1,7 +1,7 @@
 //! The running bot's builder of the phrase index (a tokio task the bot spawns).
 
 use super::{MIN_POSTS, STEP_POSTS};
-use crate::store::{SharedArchive, StoreError, platform};
+use crate::store::{CallError, SharedArchive, StoreError, platform};
 
 /// The running bot's builder of the phrase index: a step ([`STEP_POSTS`] posts), a pause as
 /// long as the step took (half a core at most, beside the searches), the next step; once
@@ -22,7 +22,7 @@ pub async fn keep_phrase_index(archive: SharedArchive) {
                 }
                 LOOK_AGAIN_AFTER
             }
-            Err(e) if is_busy(&e) => {
+            Err(CallError::Failed(StoreError::Sql(e))) if crate::store::is_busy(&e) => {
                 tracing::info!("the store is busy (an import?): the phrase index goes on later");
                 LOOK_AGAIN_AFTER
             }
@@ -33,11 +33,6 @@ pub async fn keep_phrase_index(archive: SharedArchive) {
         };
         tokio::time::sleep(pause).await;
     }
-}
-
-/// Another connection held the write lock for longer than the busy timeout.
-fn is_busy(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Sql(e)) if crate::store::is_busy(e))
 }
 
 const FIRST_STEP_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
