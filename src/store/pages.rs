@@ -151,6 +151,61 @@ impl Archive {
         Ok(web_path(post, username.as_deref(), tg_id))
     }
 
+    /// The months of channel `channel` that have posts, in `tz`, newest first: (year, month,
+    /// posts). One count per month over the `posts_date` index, from the channel's first
+    /// post to its last.
+    pub fn months(&self, channel: i64, tz: chrono_tz::Tz) -> Result<Vec<(i32, u32, i64)>> {
+        let span: (Option<i64>, Option<i64>) = self
+            .conn
+            .prepare_cached("SELECT min(date), max(date) FROM posts WHERE channel_id = ?1")?
+            .query_row([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (Some(first), Some(last)) = span else { return Ok(Vec::new()) };
+        let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.with_timezone(&tz));
+        let (Some(first), Some(last)) = (at(first), at(last)) else { return Ok(Vec::new()) };
+        use chrono::Datelike;
+        let (mut y, mut m) = (last.year(), last.month());
+        let mut out = Vec::new();
+        let mut count = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM posts WHERE channel_id = ?1 AND date >= ?2 AND date < ?3")?;
+        while (y, m) >= (first.year(), first.month()) {
+            if let Some((start, end)) = month_bounds(y, m, tz) {
+                let n: i64 = count.query_row(params![channel, start, end], |r| r.get(0))?;
+                if n > 0 {
+                    out.push((y, m, n));
+                }
+            }
+            (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` posts of channel `channel` in month `month` of `year` (in `tz`), the
+    /// oldest first, after post `after`.
+    pub fn month_posts(
+        &self,
+        channel: i64,
+        (year, month): (i32, u32),
+        tz: chrono_tz::Tz,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Post>> {
+        let Some((start, end)) = month_bounds(year, month, tz) else { return Ok(Vec::new()) };
+        let (from_date, from_id) = match after.map(|id| place(self, id)).transpose()?.flatten() {
+            Some((Some(date), id)) => (date, id),
+            _ => (start, i64::MIN),
+        };
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM posts WHERE channel_id = ?1 AND date >= ?2 AND date < ?3 AND (date, id) > (?4, ?5)
+                 ORDER BY date, id LIMIT ?6",
+            )?
+            .query_map(params![channel, start, end, from_date, from_id, limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.posts_by_id(&ids)
+    }
+
     /// The channel a permalink names: by its public @username (any case), or by the id
     /// `t.me/c/…` links use (the chat id without its `-100`).
     pub fn channel_named(&self, name: &ChannelName<'_>) -> Result<Option<Channel>> {
@@ -169,6 +224,18 @@ pub fn web_path(post: &Post, username: Option<&str>, tg_id: Option<i64>) -> Stri
         (Some(m), None, Some(c)) => format!("/c/{c}/{m}"),
         _ => format!("/p/{}", post.id),
     }
+}
+
+/// The unix seconds month `month` of `year` begins and ends at in `tz`; `None` for a month
+/// that does not exist.
+pub fn month_bounds(year: i32, month: u32, tz: chrono_tz::Tz) -> Option<(i64, i64)> {
+    use chrono::TimeZone;
+    let begin = |y: i32, m: u32| tz.with_ymd_and_hms(y, m, 1, 0, 0, 0).earliest().map(|d| d.timestamp());
+    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    Some((begin(year, month)?, begin(ny, nm)?))
 }
 
 /// How a permalink names a channel.
@@ -249,6 +316,22 @@ mod tests {
         let rest = a.topic_newest_after("robotics", first.last().map(|p| p.id), 2)?.expect("exists");
         assert_eq!(messages(&rest), [1]);
         assert!(a.topic_newest_after("no-such-topic", None, 2)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn months_count_their_posts_in_the_zone_and_list_them_oldest_first() -> Result<()> {
+        let a = archive()?;
+        let channel = a.channel_named(&ChannelName::Private(1_234_567_890))?.expect("the channel").id;
+        // Posts at 100..400 s after the epoch: January 1970 in UTC, December 1969 in New York.
+        assert_eq!(a.months(channel, chrono_tz::UTC)?, [(1970, 1, 5)]);
+        assert_eq!(a.months(channel, chrono_tz::America::New_York)?, [(1969, 12, 5)]);
+        let page = a.month_posts(channel, (1970, 1), chrono_tz::UTC, None, 3)?;
+        assert_eq!(messages(&page), [1, 2, 3]);
+        let rest = a.month_posts(channel, (1970, 1), chrono_tz::UTC, page.last().map(|p| p.id), 3)?;
+        assert_eq!(messages(&rest), [4, 5]);
+        assert!(a.month_posts(channel, (1970, 2), chrono_tz::UTC, None, 3)?.is_empty());
+        assert!(a.month_posts(channel, (1970, 13), chrono_tz::UTC, None, 3)?.is_empty());
         Ok(())
     }
 

@@ -747,6 +747,155 @@ pub async fn topic(
     render(&HomePage { chrome, heading, about: String::new(), cards, next, feed }, StatusCode::OK)
 }
 
+#[derive(Template)]
+#[template(path = "months.html")]
+struct MonthsPage {
+    chrome: Chrome,
+    /// (channel title, its months)
+    channels: Vec<(String, Vec<Link>)>,
+}
+
+/// A link in a list: (href, label, posts).
+type Link = (String, String, i64);
+
+/// Where a channel's pages live: `/{username}` or `/c/{id}`; `None` for a channel with
+/// neither (a dump's without a name).
+fn channel_base(username: Option<&str>, tg_id: Option<i64>) -> Option<String> {
+    match (username, tg_id.and_then(crate::store::private_id)) {
+        (Some(u), _) => Some(format!("/{u}")),
+        (None, Some(c)) => Some(format!("/c/{c}")),
+        _ => None,
+    }
+}
+
+pub async fn months(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    let tz = web.config.timezone;
+    let read = web
+        .archive
+        .try_call(move |a| -> crate::store::Result<_> {
+            let mut out = Vec::new();
+            for c in a.channels()? {
+                let Some(base) = channel_base(c.username.as_deref(), c.tg_id) else { continue };
+                let months = a.months(c.id, tz)?;
+                if !months.is_empty() {
+                    out.push((c.title, base, months));
+                }
+            }
+            Ok((site_name(a)?.0, out))
+        })
+        .await;
+    let (site, found) = match read {
+        Ok(r) => r,
+        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    let t = texts(lang);
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let channels = found
+        .into_iter()
+        .map(|(title, base, months)| {
+            let list = months
+                .into_iter()
+                .map(|(y, m, n)| (format!("{base}/{y}/{m:02}"), format!("{} {y}", t.month_names[(m - 1) as usize]), n))
+                .collect();
+            (title, list)
+        })
+        .collect();
+    let mut chrome = web.chrome(lang, &site, format!("{} — {site}", t.months_title), "/months");
+    chrome.canonical = web.absolute("/months");
+    render(&MonthsPage { chrome, channels }, StatusCode::OK)
+}
+
+/// Posts of a month page.
+const MONTH_PAGE: usize = 50;
+
+async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &str, after: Option<i64>) -> Response {
+    let (Ok(year), Ok(month)) = (year.parse::<i32>(), month.parse::<u32>()) else {
+        return error(&web, lang, StatusCode::NOT_FOUND);
+    };
+    if !(1..=12).contains(&month) || !(1970..=9999).contains(&year) {
+        return error(&web, lang, StatusCode::NOT_FOUND);
+    }
+    let tz = web.config.timezone;
+    let read = web
+        .archive
+        .try_call(move |a| -> crate::store::Result<_> {
+            let name = match &name {
+                Named::Username(u) => ChannelName::Username(u),
+                Named::Private(c) => ChannelName::Private(*c),
+            };
+            let Some(channel) = a.channel_named(&name)? else { return Ok(None) };
+            let posts = a.month_posts(channel.id, (year, month), tz, after, MONTH_PAGE + 1)?;
+            Ok(Some((site_name(a)?.0, names(a)?, channel, posts)))
+        })
+        .await;
+    let (site, names, channel, mut posts) = match read {
+        Ok(Some(r)) => r,
+        Ok(None) => return error(&web, lang, StatusCode::NOT_FOUND),
+        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+    };
+    if posts.is_empty() && after.is_none() {
+        return error(&web, lang, StatusCode::NOT_FOUND);
+    }
+    let base = channel_base(channel.username.as_deref(), channel.tg_id).unwrap_or_default();
+    let path = format!("{base}/{year}/{month:02}");
+    let next = (posts.len() > MONTH_PAGE).then(|| {
+        posts.truncate(MONTH_PAGE);
+        format!("{path}?after={}", posts.last().map_or(0, |p| p.id))
+    });
+    let cards = posts.iter().map(|post| card(post, &names, excerpt(post), lang, tz)).collect();
+    let t = texts(lang);
+    let site = if site.is_empty() { t.archive.to_string() } else { site };
+    let heading = format!("{} {year} — {}", t.month_names[(month - 1) as usize], channel.title);
+    let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &path);
+    if after.is_none() {
+        chrome.canonical = web.absolute(&path);
+    }
+    render(&HomePage { chrome, heading, about: String::new(), cards, next, feed: None }, StatusCode::OK)
+}
+
+pub async fn public_month(
+    State(web): State<Arc<Web>>,
+    Path((channel, year, month)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    if !is_username(&channel) {
+        return error(&web, lang, StatusCode::NOT_FOUND);
+    }
+    month_page(web, lang, Named::Username(channel), &year, &month, p.after).await
+}
+
+pub async fn private_month(
+    State(web): State<Arc<Web>>,
+    Path((chat, year, month)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    match chat.parse::<i64>() {
+        Ok(c) if c > 0 => month_page(web, lang, Named::Private(c), &year, &month, p.after).await,
+        _ => error(&web, lang, StatusCode::NOT_FOUND),
+    }
+}
+
 pub async fn robots(State(web): State<Arc<Web>>) -> Response {
     let mut body = String::from("User-agent: *\nAllow: /\nDisallow: /search\n");
     if let Some(sitemap) = web.absolute("/sitemap.xml") {

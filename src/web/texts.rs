@@ -37,6 +37,9 @@ pub struct WebTexts {
     pub reactions: &'static str,
     pub topics: &'static str,
     pub other_language: &'static str,
+    pub months_title: &'static str,
+    /// Month names as a heading says them (January … December).
+    pub month_names: [&'static str; 12],
 }
 
 const RU: WebTexts = WebTexts {
@@ -73,6 +76,21 @@ const RU: WebTexts = WebTexts {
     reactions: "реакций",
     topics: "Темы",
     other_language: "English",
+    months_title: "По месяцам",
+    month_names: [
+        "Январь",
+        "Февраль",
+        "Март",
+        "Апрель",
+        "Май",
+        "Июнь",
+        "Июль",
+        "Август",
+        "Сентябрь",
+        "Октябрь",
+        "Ноябрь",
+        "Декабрь",
+    ],
 };
 
 const EN: WebTexts = WebTexts {
@@ -109,6 +127,21 @@ const EN: WebTexts = WebTexts {
     reactions: "reactions",
     topics: "Topics",
     other_language: "Русский",
+    months_title: "By month",
+    month_names: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
 };
 
 pub fn texts(lang: Lang) -> &'static WebTexts {

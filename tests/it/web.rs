@@ -482,3 +482,41 @@ async fn a_live_posts_photo_is_fetched_once_on_first_view_and_kept() {
     );
     drop(web);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn months_index_their_posts_and_a_month_lists_them_oldest_first() {
+    let site = Site::start().await;
+    let archive = site.archive();
+    let channel = archive
+        .channel_named(&postkeeper::store::ChannelName::Private(1_555_000_111))
+        .expect("reads")
+        .expect("the media channel");
+    let months = archive.months(channel.id, chrono_tz::UTC).expect("months");
+    assert!(!months.is_empty());
+    let index = get(site.addr, "/months", &[]).await;
+    assert_eq!(index.status, 200);
+    for (y, m, n) in &months {
+        let link = format!("<a href=\"/c/1555000111/{y}/{m:02}\">");
+        assert!(index.text().contains(&link), "{link} in {}", index.text());
+        let page = get(site.addr, &format!("/c/1555000111/{y}/{m:02}"), &[]).await;
+        assert_eq!(page.status, 200);
+        let links = card_links(&page.text());
+        assert_eq!(links.len(), *n as usize, "{links:?}");
+        let expected: Vec<String> = archive
+            .month_posts(channel.id, (*y, *m), chrono_tz::UTC, None, 100)
+            .expect("reads")
+            .iter()
+            .filter_map(|p| p.message_id.map(|id| format!("/c/1555000111/{id}")))
+            .collect();
+        assert_eq!(links, expected, "the month's posts, oldest first");
+    }
+    for path in [
+        "/c/1555000111/2023/13",
+        "/c/1555000111/1999/01",
+        "/c/42/2023/11",
+        "/nosuchchannel/2023/11",
+        "/c/1555000111/20x3/11",
+    ] {
+        assert_eq!(get(site.addr, path, &[]).await.status, 404, "{path}");
+    }
+}
