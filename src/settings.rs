@@ -179,6 +179,14 @@ pub const PUBLIC_URL: Spec = Spec::new("POSTKEEPER_PUBLIC_URL", Some("public-url
     .value("URL")
     .default("not set: relative links")
     .help("The web archive's public address, for absolute links (canonical, previews)");
+pub const BACKUP_DIR: Spec = Spec::new("POSTKEEPER_BACKUP_DIR", Some("backup-dir"), "/var/backups/postkeeper")
+    .value("DIR")
+    .default("not set: no automatic backups")
+    .help("Folder where `run` makes a backup of the store every day");
+pub const BACKUP_KEEP: Spec = Spec::new("POSTKEEPER_BACKUP_KEEP", Some("backup-keep"), "7")
+    .value("N")
+    .default("`7`")
+    .help("How many daily backups to keep (the oldest are deleted)");
 pub const LOG_FORMAT: Spec = Spec::new("POSTKEEPER_LOG_FORMAT", Some("log-format"), "json")
     .value("FORMAT")
     .default("`text`")
@@ -203,6 +211,8 @@ pub const ALL: &[Spec] = &[
     WEBHOOK_URL,
     WEBHOOK_SECRET,
     PUBLIC_URL,
+    BACKUP_DIR,
+    BACKUP_KEEP,
     LOG_FORMAT,
     LOG,
 ];
@@ -362,6 +372,9 @@ pub struct Settings {
     pub listen: Option<std::net::SocketAddr>,
     /// Webhook mode: where Telegram POSTs updates; polling without it.
     pub webhook: Option<Webhook>,
+    /// Where `run` keeps daily backups, and how many.
+    pub backup_dir: Option<PathBuf>,
+    pub backup_keep: usize,
     /// Log lines as JSON (for log shippers) rather than text.
     pub log_json: bool,
     pub log_filter: String,
@@ -594,6 +607,34 @@ impl Settings {
             source,
         });
 
+        let (value, source) = take(BACKUP_DIR);
+        let backup_dir = match value {
+            None => None,
+            Some(v) => {
+                let dir = PathBuf::from(v);
+                if dir.exists() && !dir.is_dir() {
+                    return Err(bad(BACKUP_DIR, source, v, "is a file, not a folder"));
+                }
+                Some(dir)
+            }
+        };
+        shown.push(Shown {
+            var: BACKUP_DIR.var,
+            value: backup_dir
+                .as_ref()
+                .map_or_else(|| "(not set: no automatic backups)".to_string(), |d| d.display().to_string()),
+            source,
+        });
+        let (value, source) = take(BACKUP_KEEP);
+        let backup_keep = match value {
+            None => 7,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => return Err(bad(BACKUP_KEEP, source, v, "is not a number from 1 to 1000")),
+            },
+        };
+        shown.push(Shown { var: BACKUP_KEEP.var, value: backup_keep.to_string(), source });
+
         let (value, source) = take(LOG_FORMAT);
         let log_json = match value.map(str::to_ascii_lowercase).as_deref() {
             None | Some("text") => false,
@@ -624,7 +665,19 @@ impl Settings {
             replay_previews,
             public_url,
         };
-        Ok(Settings { config, token, api_url, poll_timeout, listen, webhook, log_json, log_filter, shown })
+        Ok(Settings {
+            config,
+            token,
+            api_url,
+            poll_timeout,
+            listen,
+            webhook,
+            backup_dir,
+            backup_keep,
+            log_json,
+            log_filter,
+            shown,
+        })
     }
 
     /// The token, for the commands that talk to Telegram (`run`, `doctor`). The placeholder
@@ -764,6 +817,8 @@ mod tests {
             ("POSTKEEPER_LISTEN", "localhost:80:80", "127.0.0.1:8080"),
             ("POSTKEEPER_LOG_FORMAT", "xml", "json"),
             ("POSTKEEPER_POLL_TIMEOUT", "90s", "25s"),
+            ("POSTKEEPER_BACKUP_KEEP", "0", "7"),
+            ("POSTKEEPER_BACKUP_KEEP", "many", "7"),
             ("POSTKEEPER_PUBLIC_URL", "archive.example.org", "https://archive.example.org/"),
             ("POSTKEEPER_WEBHOOK_URL", "https://bot.example.org/search", "https://bot.example.org/telegram"),
             ("POSTKEEPER_POLL_TIMEOUT", "0s", "25s"),

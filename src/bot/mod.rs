@@ -2,6 +2,7 @@
 //! `schema()` builds the handler tree; `spawn()` starts a dispatcher and
 //! returns its shutdown token, so tests and `run` drive the same code.
 
+pub mod backups;
 pub mod doctor;
 mod files;
 mod handlers;
@@ -402,6 +403,11 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
             Intake::Polling(settings.poll_timeout)
         }
     };
+    let stop_backups = CancellationToken::new();
+    let backups = settings.backup_dir.as_ref().map(|dir| {
+        let job = backups::Backups { db: settings.config.db.clone(), dir: dir.clone(), keep: settings.backup_keep };
+        tokio::spawn(backups::keep_backups(job, stop_backups.clone()))
+    });
     let running = spawn_with(bot, state, intake).await?;
     let asked = tokio::select! {
         _ = wait_for_signal() => {
@@ -418,6 +424,11 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
     }
     running.shutdown(Duration::from_secs(3)).await;
+    // A backup in hand finishes on its thread; none begins.
+    stop_backups.cancel();
+    if let Some(backups) = backups {
+        backups.abort();
+    }
     tracing::info!("stopped");
     match (asked, conflicted, refused) {
         (true, _, _) => Ok(()),

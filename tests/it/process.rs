@@ -682,3 +682,45 @@ async fn the_running_bot_archives_every_kind_and_the_demo_gives_way() {
     let logs = finish(&tg, bot).await;
     assert!(logs.contains("\"rich_message\", which this postkeeper does not know"), "{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_bot_backs_up_daily_and_keeps_the_newest() {
+    let tg = fake().await;
+    let dir = Workdir::new(&format!("{}POSTKEEPER_BACKUP_DIR=backups\nPOSTKEEPER_BACKUP_KEEP=2\n", dotenv(&tg)));
+    // Three old backups (of nothing: only their names count) and a file that is not one.
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(&backups).expect("creates");
+    for day in ["01", "02", "03"] {
+        std::fs::write(backups.join(format!("postkeeper-2020-01-{day}T000000Z.db")), "old").expect("writes");
+    }
+    std::fs::write(backups.join("notes.txt"), "mine").expect("writes");
+    let bot = dir.start_bot();
+    exchange(&tg, ru("/start"), "sendMessage", 1).await;
+    let names = || -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(&backups)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect())
+            .unwrap_or_default();
+        n.sort();
+        n
+    };
+    // The newest was years ago: one now, and the oldest go, two kept; not our files stay.
+    eventually(
+        WAIT,
+        || format!("{:?}", names()),
+        || {
+            let n = names();
+            n.len() == 3 && !n.iter().any(|f| f.starts_with("postkeeper-2020-01-02"))
+        },
+    )
+    .await;
+    let made = names().into_iter().find(|f| f.starts_with("postkeeper-20") && !f.starts_with("postkeeper-2020"));
+    let made = backups.join(made.expect("the new backup"));
+    let logs = finish(&tg, bot).await;
+    assert!(logs.contains("daily backup made"), "{logs}");
+    assert_eq!(names().iter().filter(|n| n.starts_with("postkeeper-2020-01-03")).count(), 1, "{:?}", names());
+    assert!(names().contains(&"notes.txt".to_string()));
+    // The backup is a store: it opens and has the demo's posts.
+    let out = dir.cli(&["--db", &made.display().to_string(), "stats"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("posts:    20"), "{}", String::from_utf8_lossy(&out.stdout));
+}
