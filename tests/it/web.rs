@@ -34,16 +34,50 @@ impl Response {
 
 /// A GET over a plain socket (HTTP/1.1, the connection closed after it).
 fn get_blocking(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    request_blocking(addr, "GET", path, headers, None)
+}
+
+/// Any request over a plain socket, with a JSON body if given.
+fn request_blocking(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    if method != "GET" {
+        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
     head.push_str("\r\n");
+    head.push_str(&body);
     stream.write_all(head.as_bytes()).expect("writes");
+    // Read to the end, or to Content-Length (a server may keep the connection open).
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("reads");
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).expect("reads");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| raw.len() >= split + 4 + len) {
+                break;
+            }
+        }
+    }
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
@@ -518,5 +552,111 @@ async fn months_index_their_posts_and_a_month_lists_them_oldest_first() {
         "/c/1555000111/20x3/11",
     ] {
         assert_eq!(get(site.addr, path, &[]).await.status, 404, "{path}");
+    }
+}
+
+/// Headless Chromium driven over WebDriver (chromedriver), for what only a laid-out page
+/// tells: widths, what the browser made of the markup.
+struct Browser {
+    driver: std::process::Child,
+    addr: SocketAddr,
+    session: String,
+}
+
+impl Browser {
+    fn start(width: u32) -> Browser {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={}", addr.port()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver; .ci/run installs it)");
+        let started = std::time::Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // A phone's screen: Chromium's windows are at least 500 px wide, its mobile
+        // emulation any width (and it honours the page's viewport tag as a phone does).
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu"],
+            "mobileEmulation": {"deviceMetrics": {"width": width, "height": 800, "pixelRatio": 2.0, "touch": true}}
+        }}}});
+        let r = request_blocking(addr, "POST", "/session", &[], Some(&caps));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("a session: {v}")).to_string();
+        Browser { driver, addr, session }
+    }
+
+    fn goto(&self, url: &str) {
+        let path = format!("/session/{}/url", self.session);
+        let r = request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({ "url": url })));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// The value of a script run in the page.
+    fn eval(&self, script: &str) -> serde_json::Value {
+        let path = format!("/session/{}/execute/sync", self.session);
+        let r =
+            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"script": script, "args": []})));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+        v["value"].clone()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = TcpStream::connect(self.addr)
+            .map(|_| request_blocking(self.addr, "DELETE", &format!("/session/{}", self.session), &[], None));
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_360_px_phone_no_page_scrolls_sideways_and_the_basics_of_access_hold() {
+    let site = Site::start().await;
+    let base = format!("http://{}", site.addr);
+    let pages = [
+        "/",
+        "/c/1555000111/3",
+        "/c/1555000111/9",
+        "/p/1",
+        "/p/3",
+        "/search?q=%D1%80%D0%BE%D0%B1%D0%BE%D1%82",
+        "/topics",
+        "/months",
+        "/nope",
+    ];
+    let checked = tokio::task::spawn_blocking(move || {
+        let browser = Browser::start(360);
+        let mut out = Vec::new();
+        for page in pages {
+            browser.goto(&format!("{base}{page}"));
+            let facts = browser.eval(
+                "const d = document.documentElement; return { \
+                   inner: window.innerWidth, scroll: d.scrollWidth, lang: d.lang, \
+                   h1: document.querySelectorAll('h1').length, main: document.querySelectorAll('main').length, \
+                   imgsWithoutAlt: [...document.images].filter(i => !i.hasAttribute('alt')).length, \
+                   widest: Math.max(0, ...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right)) };",
+            );
+            out.push((page, facts));
+        }
+        out
+    })
+    .await
+    .expect("runs");
+    for (page, f) in checked {
+        let inner = f["inner"].as_f64().unwrap_or(0.0);
+        assert!((300.0..=400.0).contains(&inner), "{page}: the window is a phone's: {f}");
+        assert!(f["scroll"].as_f64().unwrap_or(f64::MAX) <= inner, "{page} scrolls sideways: {f}");
+        assert!(f["widest"].as_f64().unwrap_or(f64::MAX) <= inner + 0.5, "{page}: something sticks out: {f}");
+        assert_eq!(
+            (f["h1"].as_i64(), f["main"].as_i64(), f["imgsWithoutAlt"].as_i64()),
+            (Some(1), Some(1), Some(0)),
+            "{page}: {f}"
+        );
+        assert!(matches!(f["lang"].as_str(), Some("ru" | "en")), "{page}: {f}");
     }
 }
