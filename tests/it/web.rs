@@ -595,6 +595,23 @@ impl Browser {
         assert_eq!(r.status, 200, "{}", r.text());
     }
 
+    /// The value an asynchronous script hands to its callback (the last argument).
+    fn eval_async(&self, script: &str) -> serde_json::Value {
+        let path = format!("/session/{}/execute/async", self.session);
+        let r =
+            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"script": script, "args": []})));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+        v["value"].clone()
+    }
+
+    /// A DevTools command through chromedriver (e.g. emulating a dark colour scheme).
+    fn cdp(&self, cmd: &str, params: serde_json::Value) {
+        let path = format!("/session/{}/goog/cdp/execute", self.session);
+        let r =
+            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"cmd": cmd, "params": params})));
+        assert_eq!(r.status, 200, "{cmd}: {}", r.text());
+    }
+
     /// The value of a script run in the page.
     fn eval(&self, script: &str) -> serde_json::Value {
         let path = format!("/session/{}/execute/sync", self.session);
@@ -659,4 +676,62 @@ async fn on_a_360_px_phone_no_page_scrolls_sideways_and_the_basics_of_access_hol
         );
         assert!(matches!(f["lang"].as_str(), Some("ru" | "en")), "{page}: {f}");
     }
+}
+
+/// axe-core's script: `POSTKEEPER_AXE_JS`, or where `.ci/run` installs it.
+fn axe_script() -> String {
+    let path = std::env::var_os("POSTKEEPER_AXE_JS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js"),
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("axe-core is not at {} ({e}): npm install --prefix target/axe axe-core@4 (.ci/run does)", path.display())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_finds_no_serious_or_critical_violation_in_light_or_dark() {
+    let site = Site::start().await;
+    let base = format!("http://{}", site.addr);
+    let axe = axe_script();
+    let pages = [
+        "/",
+        "/c/1555000111/3",
+        "/c/1555000111/8",
+        "/search?q=%D1%80%D0%BE%D0%B1%D0%BE%D1%82",
+        "/topics",
+        "/months",
+        "/nope",
+    ];
+    let found = tokio::task::spawn_blocking(move || {
+        let browser = Browser::start(360);
+        let mut found = Vec::new();
+        for scheme in ["light", "dark"] {
+            browser.cdp(
+                "Emulation.setEmulatedMedia",
+                serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+            );
+            for page in pages {
+                browser.goto(&format!("{base}{page}"));
+                assert_eq!(browser.eval(&format!("{axe}\n;return typeof axe;")), "object", "axe-core loaded");
+                let violations = browser.eval_async(
+                    "const done = arguments[arguments.length - 1]; \
+                     axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations \
+                       .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+                       .map(v => v.id + ' (' + v.impact + ', ' + v.nodes.length + '): ' + v.help + ' ' + \
+                         v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(' | '))));",
+                );
+                found.push((scheme, page, violations));
+            }
+        }
+        found
+    })
+    .await
+    .expect("runs");
+    let bad: Vec<String> = found
+        .iter()
+        .filter(|(_, _, v)| v.as_array().is_none_or(|a| !a.is_empty()))
+        .map(|(scheme, page, v)| format!("{scheme} {page}: {v}"))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
 }
