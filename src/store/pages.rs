@@ -157,7 +157,12 @@ impl Archive {
     pub fn months(&self, channel: i64, tz: chrono_tz::Tz) -> Result<Vec<(i32, u32, i64)>> {
         let span: (Option<i64>, Option<i64>) = self
             .conn
-            .prepare_cached("SELECT min(date), max(date) FROM posts WHERE channel_id = ?1")?
+            .prepare_cached(if self.channel_filter()? == "?1 IS NOT NULL" {
+                // One channel: both ends of the `posts_date` index, at once.
+                "SELECT (SELECT min(date) FROM posts), (SELECT max(date) FROM posts) WHERE ?1 IS NOT NULL"
+            } else {
+                "SELECT min(date), max(date) FROM posts WHERE channel_id = ?1"
+            })?
             .query_row([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let (Some(first), Some(last)) = span else { return Ok(Vec::new()) };
         let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.with_timezone(&tz));
@@ -165,9 +170,10 @@ impl Archive {
         use chrono::Datelike;
         let (mut y, mut m) = (last.year(), last.month());
         let mut out = Vec::new();
-        let mut count = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM posts WHERE channel_id = ?1 AND date >= ?2 AND date < ?3")?;
+        let mut count = self.conn.prepare_cached(&format!(
+            "SELECT count(*) FROM posts INDEXED BY posts_date WHERE date >= ?2 AND date < ?3 AND {}",
+            self.channel_filter()?
+        ))?;
         while (y, m) >= (first.year(), first.month()) {
             if let Some((start, end)) = month_bounds(y, m, tz) {
                 let n: i64 = count.query_row(params![channel, start, end], |r| r.get(0))?;
@@ -197,13 +203,22 @@ impl Archive {
         };
         let ids: Vec<i64> = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM posts WHERE channel_id = ?1 AND date >= ?2 AND date < ?3 AND (date, id) > (?4, ?5)
-                 ORDER BY date, id LIMIT ?6",
-            )?
+            .prepare_cached(&format!(
+                "SELECT id FROM posts INDEXED BY posts_date WHERE date >= ?2 AND date < ?3 AND (date, id) > (?4, ?5)
+                 AND {} ORDER BY date, id LIMIT ?6",
+                self.channel_filter()?
+            ))?
             .query_map(params![channel, start, end, from_date, from_id, limit as i64], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         self.posts_by_id(&ids)
+    }
+
+    /// The condition on `channel_id = ?1` of the month queries: none in a store of one
+    /// channel (the common case), where a month's count is then read from the `posts_date`
+    /// index alone; with several, each row of the month is looked at.
+    fn channel_filter(&self) -> Result<&'static str> {
+        let channels: i64 = self.conn.query_row("SELECT count(*) FROM channels", [], |r| r.get(0))?;
+        Ok(if channels <= 1 { "?1 IS NOT NULL" } else { "channel_id = ?1" })
     }
 
     /// The channel a permalink names: by its public @username (any case), or by the id
