@@ -169,8 +169,9 @@ struct PollState {
     done: bool,
 }
 
-/// The pause after `errors` failures in a row: 1 s doubling up to a minute.
-fn backoff(errors: u32) -> Duration {
+/// The pause after `errors` failures in a row (polls, setWebhook): 1 s doubling up to a
+/// minute.
+pub(super) fn backoff(errors: u32) -> Duration {
     Duration::from_secs(1u64 << errors.min(6)).min(Duration::from_secs(60))
 }
 

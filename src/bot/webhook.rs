@@ -14,7 +14,6 @@
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -33,7 +32,7 @@ use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 
 use super::http::Health;
-use super::listener::{self, RawPosts};
+use super::listener::{self, RawPosts, backoff};
 
 /// The header Telegram sends the secret token in.
 pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
@@ -180,11 +179,6 @@ struct Intake {
     refused: Arc<OnceLock<String>>,
     flag: Pin<Box<StopFlag>>,
     stopping: bool,
-}
-
-/// The pause after `errors` failed `setWebhook`s in a row: 1 s doubling up to a minute.
-fn backoff(errors: u32) -> Duration {
-    Duration::from_secs(1u64 << errors.min(6)).min(Duration::from_secs(60))
 }
 
 impl Intake {

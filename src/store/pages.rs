@@ -9,6 +9,9 @@ use rusqlite::{OptionalExtension, params};
 use super::{Archive, Result};
 use crate::model::{Channel, Post};
 
+/// The month queries' channel condition in a store of one channel: none.
+const ONE_CHANNEL: &str = "?1 IS NOT NULL";
+
 /// Where a post stands in the order: its date (if any) and id.
 fn place(archive: &Archive, id: i64) -> Result<Option<(Option<i64>, i64)>> {
     Ok(archive
@@ -155,9 +158,10 @@ impl Archive {
     /// posts). One count per month over the `posts_date` index, from the channel's first
     /// post to its last.
     pub fn months(&self, channel: i64, tz: chrono_tz::Tz) -> Result<Vec<(i32, u32, i64)>> {
+        let filter = self.channel_filter()?;
         let span: (Option<i64>, Option<i64>) = self
             .conn
-            .prepare_cached(if self.channel_filter()? == "?1 IS NOT NULL" {
+            .prepare_cached(if filter == ONE_CHANNEL {
                 // One channel: both ends of the `posts_date` index, at once.
                 "SELECT (SELECT min(date) FROM posts), (SELECT max(date) FROM posts) WHERE ?1 IS NOT NULL"
             } else {
@@ -172,7 +176,7 @@ impl Archive {
         let mut out = Vec::new();
         let mut count = self.conn.prepare_cached(&format!(
             "SELECT count(*) FROM posts INDEXED BY posts_date WHERE date >= ?2 AND date < ?3 AND {}",
-            self.channel_filter()?
+            filter
         ))?;
         while (y, m) >= (first.year(), first.month()) {
             if let Some((start, end)) = month_bounds(y, m, tz) {
@@ -218,7 +222,7 @@ impl Archive {
     /// index alone; with several, each row of the month is looked at.
     fn channel_filter(&self) -> Result<&'static str> {
         let channels: i64 = self.conn.query_row("SELECT count(*) FROM channels", [], |r| r.get(0))?;
-        Ok(if channels <= 1 { "?1 IS NOT NULL" } else { "channel_id = ?1" })
+        Ok(if channels <= 1 { ONE_CHANNEL } else { "channel_id = ?1" })
     }
 
     /// The channel a permalink names: by its public @username (any case), or by the id
