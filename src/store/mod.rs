@@ -220,6 +220,13 @@ impl Archive {
         Ok(Some(Archive { conn, taxonomy: self.taxonomy.clone(), topic_ids: self.topic_ids.clone() }))
     }
 
+    /// SQLite's `data_version`: a number that changes whenever another connection (of this
+    /// process or another) commits a change to the store, and only then. Kept pages compare
+    /// it to the one they were made at.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?)
+    }
+
     fn setup(mut conn: Connection, path: &str) -> Result<Self> {
         configure(&mut conn)?;
         migrate(&mut conn, path)?;

@@ -36,6 +36,9 @@ struct StoreThreads {
     jobs: Option<crossbeam_channel::Sender<Job>>,
     /// Each gives its connection back as it ends.
     threads: Vec<std::thread::JoinHandle<Archive>>,
+    /// A connection that only asks whether the store changed ([`SharedArchive::data_version`]);
+    /// `None` for a store in memory. Closed last, after the threads' connections.
+    probe: Option<std::sync::Mutex<Archive>>,
 }
 
 impl Drop for StoreThreads {
@@ -84,6 +87,13 @@ impl SharedArchive {
                 }
             }
         }
+        let probe = match archive.reopen() {
+            Ok(probe) => probe.map(std::sync::Mutex::new),
+            Err(e) => {
+                tracing::warn!("cannot open a connection to watch the store for changes: {e}");
+                None
+            }
+        };
         pool.push(archive);
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let mut threads = Vec::with_capacity(pool.len());
@@ -96,7 +106,16 @@ impl SharedArchive {
                 Err(e) => tracing::error!("cannot start a store thread: {e}"),
             }
         }
-        SharedArchive { inner: Arc::new(StoreThreads { jobs: Some(tx), threads }) }
+        SharedArchive { inner: Arc::new(StoreThreads { jobs: Some(tx), threads, probe }) }
+    }
+
+    /// A number that changes whenever anything (this process's connections or another
+    /// process) commits a change to the store: [`Archive::data_version`] of a connection of
+    /// its own, asked on the caller's thread (it reads SQLite's shared WAL index, no file).
+    /// `None` for a store in memory, or when the store cannot say.
+    pub fn data_version(&self) -> Option<i64> {
+        let probe = self.inner.probe.as_ref()?.lock().ok()?;
+        probe.data_version().ok()
     }
 
     /// Runs `f` on one of the store's threads with its connection.

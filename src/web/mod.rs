@@ -7,6 +7,7 @@
 //! type gets a page: 404 for what is not there, 400 for a malformed query string, never a
 //! 500 (a store that fails answers 503).
 
+mod cache;
 mod feeds;
 mod media;
 mod pages;
@@ -19,12 +20,14 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
 use crate::search::Searcher;
 use crate::store::SharedArchive;
 
+pub use cache::Keeping;
 pub use pages::not_found;
 
 /// What the pages read.
@@ -55,7 +58,14 @@ form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 /// The web archive's routes (no fallback: the caller adds [`not_found`] once, as axum
 /// allows one per router).
 pub fn routes(web: Arc<Web>) -> Router {
-    Router::new()
+    routes_with(web, Keeping::On)
+}
+
+/// [`routes`], keeping pages in memory or not.
+pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
+    let keeper = Arc::new(cache::Keeper::new(web.clone(), keeping));
+    // Pages and feeds: kept, tagged and compressed (cache.rs).
+    let pages = Router::new()
         .route("/", get(pages::home))
         .route("/search", get(pages::search))
         .route("/p/{id}", get(pages::by_id))
@@ -64,15 +74,22 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/months", get(pages::months))
         .route("/c/{chat}/{year}/{month}", get(pages::private_month))
         .route("/{channel}/{year}/{month}", get(pages::public_month))
-        .route("/media/{file}", get(media::file))
-        .route("/media/live/{post}/{position}", get(media::live))
         .route("/robots.txt", get(pages::robots))
         .route("/sitemap.xml", get(feeds::sitemap))
         .route("/topics", get(pages::topics))
         .route("/topic/{slug}", get(pages::topic))
         .route("/topic/{slug}/{file}", get(feeds::topic))
         .route("/{file}", get(feeds::site))
-        .with_state(web)
+        .with_state(web.clone())
+        .layer(axum::middleware::from_fn_with_state(keeper, cache::keep))
+        .layer(CompressionLayer::new());
+    // Media files: their own ETags, ranges and caching (media.rs), never compressed again.
+    let media = Router::new()
+        .route("/media/{file}", get(media::file))
+        .route("/media/live/{post}/{position}", get(media::live))
+        .with_state(web);
+    pages
+        .merge(media)
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -203,9 +203,13 @@ fn excerpt(post: &Post) -> String {
     html::escape(&html::truncate(rest, 240))
 }
 
+/// How long others may keep a post's page without asking again (lists: a minute, cache.rs).
+const PERMALINK: &str = "public, max-age=3600";
+
+/// A page made from its template; its caching headers are cache.rs's.
 fn render(page: &impl Template, status: StatusCode) -> Response {
     match page.render() {
-        Ok(body) => (status, [(header::CACHE_CONTROL, "no-cache")], Html(body)).into_response(),
+        Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
             tracing::error!("a page failed to render: {e}");
             (StatusCode::SERVICE_UNAVAILABLE, "the page cannot be shown\n").into_response()
@@ -491,7 +495,10 @@ async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
         newer: neighbours.1.map(|p| link(&p, &names)),
         similar: similar.iter().map(|p| card(p, &names, excerpt(p), lang, tz)).collect(),
     };
-    render(&page, StatusCode::OK)
+    // A permalink changes seldom (an edit, reactions, a newer post): others may keep it an hour.
+    let mut response = render(&page, StatusCode::OK);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(PERMALINK));
+    response
 }
 
 /// How a permalink names its post.

@@ -339,6 +339,81 @@ async fn media_files_are_served_cached_by_range_and_nothing_else() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_etags_answer_304_and_head_and_are_compressed_when_asked() {
+    let site = Site::start().await;
+    let post = get(site.addr, "/c/1555000111/3", &[]).await;
+    assert_eq!(post.status, 200);
+    let etag = post.header("etag").expect("a post page has an ETag").to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(post.header("cache-control"), Some("public, max-age=3600"), "a permalink is kept an hour");
+    assert!(post.header("vary").is_some_and(|v| v.contains("Accept-Language")), "{:?}", post.headers);
+    // Asked again with the ETag: 304, no body; the same page, the same ETag.
+    let again = get(site.addr, "/c/1555000111/3", &[("If-None-Match", &etag)]).await;
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert_eq!(get(site.addr, "/c/1555000111/3", &[]).await.header("etag"), Some(etag.as_str()));
+    // Another language is another page.
+    let english = get(site.addr, "/c/1555000111/3", &[("Accept-Language", "en")]).await;
+    assert_ne!(english.header("etag"), Some(etag.as_str()));
+    // HEAD: the headers of GET, its length, no body.
+    let head = request_blocking(site.addr, "HEAD", "/c/1555000111/3", &[], None);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-length"), Some(post.body.len().to_string().as_str()));
+    assert_eq!(head.header("etag"), Some(etag.as_str()));
+    // Lists are kept a minute; feeds get ETags too; an unknown post is no "not modified".
+    let home = get(site.addr, "/", &[]).await;
+    assert_eq!(home.header("cache-control"), Some("public, max-age=60"));
+    let feed = get(site.addr, "/feed.atom", &[]).await;
+    let feed_tag = feed.header("etag").expect("a feed has an ETag").to_string();
+    assert_eq!(get(site.addr, "/feed.atom", &[("If-None-Match", &feed_tag)]).await.status, 304);
+    assert_eq!(get(site.addr, "/c/1555000111/999", &[("If-None-Match", "*")]).await.status, 404);
+    // Compressed for a reader that asks, the same page once unpacked (checked by size and
+    // gzip's magic number here; Chromium reads them compressed in the browser tests).
+    let packed = get(site.addr, "/c/1555000111/3", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(packed.status, 200);
+    assert_eq!(packed.header("content-encoding"), Some("gzip"));
+    assert_eq!(packed.body[..2], [0x1f, 0x8b]);
+    assert!(packed.body.len() * 2 < post.body.len(), "{} of {} bytes", packed.body.len(), post.body.len());
+    // Media files are never packed again (a video must stay seekable by ranges).
+    let name = std::fs::read_dir(site.dir.path().join("media"))
+        .expect("the media folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .find(|n| n.ends_with(".mp4"))
+        .expect("the video was copied");
+    let video = get(site.addr, &format!("/media/{name}"), &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!((video.status, video.header("content-encoding")), (200, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_page_is_made_again_once_the_store_changes() {
+    let site = Site::start().await;
+    let before = get(site.addr, "/", &[]).await;
+    assert_eq!(before.status, 200);
+    assert!(!before.text().contains("Совсем свежий пост"));
+    // Another connection (as `postkeeper import` beside a running `serve`) adds a post.
+    let mut archive = site.archive();
+    archive
+        .import(|sink| -> Result<(), postkeeper::store::StoreError> {
+            sink.channel(&postkeeper::model::NewChannel::telegram(-1001777000111, "Свежий канал"))?;
+            sink.post(postkeeper::model::NewPost {
+                message_id: Some(1),
+                seq: 1,
+                date: Some(4_000_000_000),
+                text: "Совсем свежий пост".to_string(),
+                ..Default::default()
+            })?;
+            Ok(())
+        })
+        .expect("imports a post");
+    let after = get(site.addr, "/", &[]).await;
+    assert_eq!(after.status, 200);
+    assert!(after.text().contains("Совсем свежий пост"), "the home page was made again");
+    assert_ne!(after.header("etag"), before.header("etag"));
+    assert_eq!(get(site.addr, "/", &[("If-None-Match", before.header("etag").unwrap_or(""))]).await.status, 200);
+}
+
 /// The page as headless Chromium reads and lays it out (`--dump-dom`).
 fn chromium_dom(url: &str, width: u32) -> String {
     let browser = ["chromium", "chromium-browser", "google-chrome"]

@@ -1,0 +1,231 @@
+//! What makes the pages cheap to serve again and cacheable by others: every page and feed
+//! gets an `ETag` (a hash of its bytes) and is answered 304 to a request that already
+//! holds it, a `Cache-Control` (permalinks an hour, lists a minute, a failure never) and
+//! `Vary: Accept-Language`; `HEAD` gets the headers of `GET`. And pages are kept in memory
+//! once made, keyed by their address and the reader's language, while the store has not
+//! changed: SQLite's `data_version` ([`crate::store::SharedArchive::data_version`]) moves
+//! with every commit of this process or another (an import beside a running `serve`), and a
+//! page made before it moved is made again. A permalink shared in a large chat is then made
+//! once, not once per reader (figures in benches/README.md, "The web archive").
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::Web;
+use super::texts::reader_lang;
+
+/// Pages kept: at most this many bytes (bodies and addresses).
+const CAPACITY_BYTES: u64 = 64 << 20;
+/// About how large a page is, to size the cache's table.
+const TYPICAL_PAGE: u64 = 24 << 10;
+/// A page larger than this is neither kept nor given an `ETag` (none of ours is).
+const LARGEST: usize = 4 << 20;
+
+/// How long others may keep a page without asking again, when its handler did not say.
+const LIST: &str = "public, max-age=60";
+/// For a failure (503): never kept.
+const NEVER: &str = "no-store";
+
+/// The reader's address (path and query) and language.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    target: String,
+    lang: &'static str,
+}
+
+/// A page as made, with the store's `data_version` it was made at.
+struct Kept {
+    version: i64,
+    page: Page,
+}
+
+#[derive(Clone)]
+struct Weight;
+
+impl quick_cache::Weighter<Key, Arc<Kept>> for Weight {
+    fn weight(&self, key: &Key, kept: &Arc<Kept>) -> u64 {
+        (key.target.len() + kept.page.body.len() + 256) as u64
+    }
+}
+
+/// The pages kept, and the store they were made from.
+pub(super) struct Keeper {
+    web: Arc<Web>,
+    /// `None` with [`Keeping::Off`].
+    pages: Option<quick_cache::sync::Cache<Key, Arc<Kept>, Weight>>,
+}
+
+/// Whether pages are kept in memory between requests: [`super::routes`] keeps them; the
+/// web bench also measures the making of every page ([`super::routes_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keeping {
+    On,
+    Off,
+}
+
+impl Keeper {
+    pub(super) fn new(web: Arc<Web>, keeping: Keeping) -> Keeper {
+        let pages = (keeping == Keeping::On).then(|| {
+            quick_cache::sync::Cache::with_weighter((CAPACITY_BYTES / TYPICAL_PAGE) as usize, CAPACITY_BYTES, Weight)
+        });
+        Keeper { web, pages }
+    }
+}
+
+/// A page's status, headers and bytes.
+#[derive(Clone)]
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Page {
+    /// The headers every page gets: its ETag, a Cache-Control when the handler set none,
+    /// and that it depends on the reader's language.
+    fn new(status: StatusCode, mut headers: HeaderMap, body: Bytes) -> Page {
+        let digest = Sha256::digest(&body);
+        let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{tag}\"")) {
+            headers.insert(header::ETAG, etag);
+        }
+        let policy = if status.is_server_error() { NEVER } else { LIST };
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(policy));
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding, Accept-Language"));
+        headers.remove(header::CONTENT_LENGTH);
+        Page { status, headers, body }
+    }
+
+    /// The answer to a request holding `if_none_match` (304 when it holds this page), with
+    /// no body for `HEAD`.
+    fn answer(&self, if_none_match: Option<&HeaderValue>, head: bool) -> Response {
+        let etag = self.headers.get(header::ETAG);
+        if self.status == StatusCode::OK && etag.is_some_and(|e| holds(if_none_match, e)) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
+                if let Some(v) = self.headers.get(&name) {
+                    response.headers_mut().insert(name, v.clone());
+                }
+            }
+            return response;
+        }
+        let body = if head { Body::empty() } else { Body::from(self.body.clone()) };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+        response
+    }
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for it).
+fn holds(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {
+    let Some(given) = if_none_match.and_then(|v| v.to_str().ok()) else { return false };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let ours = etag.to_str().map(opaque).unwrap_or_default();
+    given.split(',').any(|t| t.trim() == "*" || opaque(t) == ours)
+}
+
+/// The middleware over the pages and feeds (not the media files, which have their own).
+pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request, next: Next) -> Response {
+    let head = request.method() == Method::HEAD;
+    if !head && request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let accept = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let key = Key { target, lang: reader_lang(None, accept).code() };
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let version = keeper.pages.as_ref().and_then(|_| keeper.web.archive.data_version());
+    if let Some(version) = version
+        && let Some(kept) = keeper.pages.as_ref().and_then(|p| p.get(&key))
+        && kept.version == version
+    {
+        return kept.page.answer(if_none_match.as_ref(), head);
+    }
+    // A HEAD is made as a GET, whose body gives the ETag and the length.
+    if head {
+        *request.method_mut() = Method::GET;
+    }
+    let response = next.run(request).await;
+    let fits = response.body().size_hint().upper().is_some_and(|n| n <= LARGEST as u64);
+    if !fits {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, LARGEST).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!("a page could not be read back: {e}");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the page cannot be shown\n").into_response();
+        }
+    };
+    let page = Page::new(parts.status, parts.headers, body);
+    let answer = page.answer(if_none_match.as_ref(), head);
+    if let Some(version) = version
+        && let Some(pages) = &keeper.pages
+        && page.status == StatusCode::OK
+    {
+        pages.insert(key, Arc::new(Kept { version, page }));
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(s: &str) -> HeaderValue {
+        HeaderValue::from_str(s).expect("a header value")
+    }
+
+    #[test]
+    fn if_none_match_is_compared_weakly_and_lists_and_stars_hold() {
+        let ours = value("W/\"abc\"");
+        assert!(holds(Some(&value("W/\"abc\"")), &ours));
+        assert!(holds(Some(&value("\"abc\"")), &ours), "weak comparison ignores W/");
+        assert!(holds(Some(&value("\"x\", W/\"abc\"")), &ours));
+        assert!(holds(Some(&value("*")), &ours));
+        assert!(!holds(Some(&value("W/\"abd\"")), &ours));
+        assert!(!holds(None, &ours));
+    }
+
+    #[test]
+    fn a_page_gets_an_etag_of_its_bytes_and_a_policy_by_its_status() {
+        let page = Page::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"<p>one</p>"));
+        let same = Page::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"<p>one</p>"));
+        let other = Page::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"<p>two</p>"));
+        assert_eq!(page.headers.get(header::ETAG), same.headers.get(header::ETAG));
+        assert_ne!(page.headers.get(header::ETAG), other.headers.get(header::ETAG));
+        assert_eq!(page.headers.get(header::CACHE_CONTROL), Some(&value(LIST)));
+        let failed = Page::new(StatusCode::SERVICE_UNAVAILABLE, HeaderMap::new(), Bytes::new());
+        assert_eq!(failed.headers.get(header::CACHE_CONTROL), Some(&value(NEVER)));
+        let mut own = HeaderMap::new();
+        own.insert(header::CACHE_CONTROL, value("public, max-age=3600"));
+        let permalink = Page::new(StatusCode::OK, own, Bytes::new());
+        assert_eq!(permalink.headers.get(header::CACHE_CONTROL), Some(&value("public, max-age=3600")));
+    }
+
+    #[test]
+    fn a_page_held_is_answered_304_and_head_has_no_body_but_its_length() {
+        let page = Page::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"<p>one</p>"));
+        let etag = page.headers.get(header::ETAG).cloned();
+        let held = page.answer(etag.as_ref(), false);
+        assert_eq!(held.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(held.headers().get(header::ETAG), etag.as_ref());
+        let head = page.answer(None, true);
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers().get(header::CONTENT_LENGTH), Some(&HeaderValue::from(10)));
+        assert_eq!(head.body().size_hint().exact(), Some(0));
+        // A page that is not there is never "not modified".
+        let missing = Page::new(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::from_static(b"no"));
+        let etag = missing.headers.get(header::ETAG).cloned();
+        assert_eq!(missing.answer(etag.as_ref(), false).status(), StatusCode::NOT_FOUND);
+    }
+}
