@@ -4,7 +4,6 @@
 //! reader's language; and the pages as a real headless Chromium reads them.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,101 +15,14 @@ use postkeeper::store::{Archive, SharedArchive};
 use postkeeper::web::{self, Web};
 use tokio_util::sync::CancellationToken;
 
-struct Response {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
-}
-
-/// A GET over a plain socket (HTTP/1.1, the connection closed after it).
-fn get_blocking(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
-    request_blocking(addr, "GET", path, headers, None)
-}
-
-/// Any request over a plain socket, with a JSON body if given.
-fn request_blocking(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&serde_json::Value>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    if method != "GET" {
-        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    head.push_str(&body);
-    stream.write_all(head.as_bytes()).expect("writes");
-    // Read to the end, or to Content-Length (a server may keep the connection open).
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read(&mut chunk).expect("reads");
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&chunk[..n]);
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if length.is_some_and(|len| raw.len() >= split + 4 + len) {
-                break;
-            }
-        }
-    }
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect::<HashMap<_, _>>();
-    let mut body = raw[split + 4..].to_vec();
-    if headers.get("transfer-encoding").is_some_and(|t| t == "chunked") {
-        body = dechunk(&body);
-    }
-    Response { status, headers, body }
-}
+use crate::support::browser::Browser;
+use crate::support::plain_http::{Response, get_blocking};
 
 /// The status of a GET, 0 while nothing listens.
 fn status_of(addr: SocketAddr, path: &str) -> u16 {
     match TcpStream::connect(addr) {
         Ok(_) => get_blocking(addr, path, &[]).status,
         Err(_) => 0,
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { return out };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
-        data = &data[eol + 2 + size + 2..];
     }
 }
 
@@ -552,82 +464,6 @@ async fn months_index_their_posts_and_a_month_lists_them_oldest_first() {
         "/c/1555000111/20x3/11",
     ] {
         assert_eq!(get(site.addr, path, &[]).await.status, 404, "{path}");
-    }
-}
-
-/// Headless Chromium driven over WebDriver (chromedriver), for what only a laid-out page
-/// tells: widths, what the browser made of the markup.
-struct Browser {
-    driver: std::process::Child,
-    addr: SocketAddr,
-    session: String,
-}
-
-impl Browser {
-    fn start(width: u32) -> Browser {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
-        let driver = std::process::Command::new("chromedriver")
-            .arg(format!("--port={}", addr.port()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (apt-get install chromium-driver; .ci/run installs it)");
-        let started = std::time::Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // A phone's screen: Chromium's windows are at least 500 px wide, its mobile
-        // emulation any width (and it honours the page's viewport tag as a phone does).
-        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu"],
-            "mobileEmulation": {"deviceMetrics": {"width": width, "height": 800, "pixelRatio": 2.0, "touch": true}}
-        }}}});
-        let r = request_blocking(addr, "POST", "/session", &[], Some(&caps));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("a session: {v}")).to_string();
-        Browser { driver, addr, session }
-    }
-
-    fn goto(&self, url: &str) {
-        let path = format!("/session/{}/url", self.session);
-        let r = request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({ "url": url })));
-        assert_eq!(r.status, 200, "{}", r.text());
-    }
-
-    /// The value an asynchronous script hands to its callback (the last argument).
-    fn eval_async(&self, script: &str) -> serde_json::Value {
-        let path = format!("/session/{}/execute/async", self.session);
-        let r =
-            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"script": script, "args": []})));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        v["value"].clone()
-    }
-
-    /// A DevTools command through chromedriver (e.g. emulating a dark colour scheme).
-    fn cdp(&self, cmd: &str, params: serde_json::Value) {
-        let path = format!("/session/{}/goog/cdp/execute", self.session);
-        let r =
-            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"cmd": cmd, "params": params})));
-        assert_eq!(r.status, 200, "{cmd}: {}", r.text());
-    }
-
-    /// The value of a script run in the page.
-    fn eval(&self, script: &str) -> serde_json::Value {
-        let path = format!("/session/{}/execute/sync", self.session);
-        let r =
-            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"script": script, "args": []})));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        v["value"].clone()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = TcpStream::connect(self.addr)
-            .map(|_| request_blocking(self.addr, "DELETE", &format!("/session/{}", self.session), &[], None));
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
