@@ -67,6 +67,7 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/media/{file}", get(media::file))
         .route("/media/live/{post}/{position}", get(media::live))
         .route("/robots.txt", get(pages::robots))
+        .route("/favicon.ico", get(pages::favicon))
         .route("/sitemap.xml", get(feeds::sitemap))
         .route("/topics", get(pages::topics))
         .route("/topic/{slug}", get(pages::topic))

@@ -161,6 +161,8 @@ async fn a_permalink_is_the_t_me_link_on_this_host_and_shows_the_whole_post() {
         assert_eq!(r.status, 404, "{path}");
         assert!(r.text().contains("<h1>Нет такой страницы</h1>"), "{path}: {}", r.text());
     }
+    // The icon browsers ask for by themselves: there is none, which is not an error.
+    assert_eq!(get(site.addr, "/favicon.ico", &[]).await.status, 204);
     assert_eq!(get(site.addr, "/?after=abc", &[]).await.status, 400);
     assert_eq!(get(site.addr, "/search?q=x&page=-1", &[]).await.status, 400);
     // Security headers on every page.
