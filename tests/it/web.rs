@@ -2,7 +2,7 @@
 //! like `t.me` links, search with the same hits in the same order as the bot's searcher,
 //! media files (ETag, ranges, nothing outside the folder), error pages, headers, the
 //! reader's language; and the pages as a real headless Chromium reads them, lays them out,
-//! and as a reader clicks and types through them.
+//! colours them light or dark, and as a reader clicks and types through them.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -736,4 +736,79 @@ async fn a_reader_searches_pages_sorts_and_opens_an_album_without_a_console_erro
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+}
+
+/// The relative luminance (0 black … 1 white) of a computed CSS colour, `rgb(r, g, b)`.
+fn luminance(css: &str) -> f64 {
+    let inside = css.split_once('(').and_then(|(_, rest)| rest.split_once(')')).map_or("", |(inside, _)| inside);
+    let c: Vec<f64> = inside.split(',').filter_map(|v| v.trim().parse::<f64>().ok()).take(3).collect();
+    assert_eq!(c.len(), 3, "a colour: {css}");
+    let lin = |v: f64| {
+        let v = v / 255.0;
+        if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+    };
+    0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_colours_follow_the_readers_light_or_dark_and_the_main_pages_are_photographed() {
+    let site = Site::start().await;
+    let base = format!("http://{}", site.addr);
+    let dir = crate::support::browser::screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("the screenshots' folder");
+    let pages = [
+        ("home", "/"),
+        ("post", "/c/1555000111/3"),
+        ("search", "/search?q=%D0%BE%D0%B1%D1%83%D1%87%D0%B5%D0%BD%D0%B8%D0%B5"),
+        ("months", "/months"),
+    ];
+    let written = tokio::task::spawn_blocking(move || {
+        let mut written = Vec::new();
+        for (device, (width, height, scale)) in [("phone", (360, 800, 2)), ("desktop", (1280, 800, 1))] {
+            let b = if device == "phone" {
+                Browser::phone_in(width, "ru,en")
+            } else {
+                Browser::desktop_in(width, height, "ru,en")
+            };
+            for scheme in ["light", "dark"] {
+                b.color_scheme(scheme);
+                for (name, path) in pages {
+                    b.goto(&format!("{base}{path}"));
+                    let colours = b.eval(
+                        "const s = getComputedStyle(document.body); \
+                         return [s.backgroundColor, s.color, getComputedStyle(document.querySelector('input')).backgroundColor];",
+                    );
+                    let [bg, fg, field] = [0, 1, 2].map(|i| luminance(colours[i].as_str().unwrap_or_default()));
+                    let dark = scheme == "dark";
+                    assert!(
+                        if dark { bg < 0.05 && fg > 0.6 && field < 0.05 } else { bg > 0.9 && fg < 0.05 && field > 0.9 },
+                        "{device} {scheme} {path}: background, text, search box: {colours}"
+                    );
+                    assert_clean(&b, path);
+                    if dark && !matches!(name, "home" | "search") {
+                        continue;
+                    }
+                    b.wait_until("the photos in view loaded", |b| {
+                        b.eval(
+                            "return [...document.images].filter(i => i.getBoundingClientRect().top < innerHeight) \
+                               .every(i => i.complete && i.naturalWidth > 0);",
+                        ) == true
+                    });
+                    let png = b.screenshot();
+                    let size = crate::support::browser::png_size(&png);
+                    assert_eq!(size, Some((width * scale, height * scale)), "{device} {name}: the window, whole");
+                    let file = dir.join(format!("{device}-{name}{}.png", if dark { "-dark" } else { "" }));
+                    std::fs::write(&file, &png).expect("writes the screenshot");
+                    written.push((file, png));
+                }
+            }
+        }
+        written
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    assert_eq!(written.len(), 2 * (pages.len() + 2));
+    // Dark is not light: the same page photographed differs.
+    let of = |name: &str| written.iter().find(|(f, _)| f.ends_with(name)).map(|(_, png)| png);
+    assert_ne!(of("phone-home.png"), of("phone-home-dark.png"));
 }

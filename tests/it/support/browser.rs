@@ -1,12 +1,13 @@
 //! Headless Chromium driven over W3C WebDriver (chromedriver, `.ci/run` installs both), for
 //! what only a browser tells: widths, what it made of the markup, what a reader's clicks and
-//! keys lead to, what it logged.
+//! keys lead to, what it logged, what the page looks like.
 //!
 //! A hand-written client over a plain socket: the few endpoints the tests use, each a
 //! blocking call (run it inside `spawn_blocking`). Every call that fails panics with
 //! chromedriver's answer.
 
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,14 @@ impl Browser {
         Browser::launch(emulation, accept_language)
     }
 
+    /// A desktop's window: `width` × `height`, one device pixel to a CSS pixel, a mouse.
+    pub fn desktop_in(width: u32, height: u32, accept_language: &str) -> Browser {
+        let emulation = json!({"deviceMetrics": {
+            "width": width, "height": height, "pixelRatio": 1.0, "touch": false, "mobile": false
+        }});
+        Browser::launch(emulation, accept_language)
+    }
+
     fn launch(emulation: Value, accept_language: &str) -> Browser {
         let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
         let driver = Command::new("chromedriver")
@@ -63,7 +72,7 @@ impl Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu"],
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"],
                 "mobileEmulation": emulation,
                 "prefs": {"intl.accept_languages": accept_language}
             }
@@ -209,6 +218,14 @@ impl Browser {
         );
     }
 
+    /// What the window shows, as a PNG.
+    pub fn screenshot(&self) -> Vec<u8> {
+        let v = self.must("GET", "/screenshot", None);
+        let png = base64_decode(v.as_str().unwrap_or_default()).expect("the screenshot is base64");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
+        png
+    }
+
     /// The console's errors since the last call: uncaught exceptions, `console.error`,
     /// what the Content-Security-Policy refused, resources that failed to load.
     /// (chromedriver keeps the log, `goog:loggingPrefs`; reading it empties it.)
@@ -230,4 +247,54 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The width and height of a PNG (its IHDR chunk).
+pub fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    let ihdr = png.get(12..24).filter(|h| &h[..4] == b"IHDR")?;
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some((be(&ihdr[4..8]), be(&ihdr[8..12])))
+}
+
+/// Where screenshots are kept for CI to pick up: `target/screenshots` (`$CARGO_TARGET_DIR`'s
+/// when set).
+pub fn screenshot_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| manifest.join("target"), |t| manifest.join(t));
+    target.join("screenshots")
+}
+
+/// Standard base64 (with or without padding); `None` on anything else.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut bits, mut count) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(value);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[test]
+fn base64_decodes_what_it_should() {
+    assert_eq!(base64_decode("").as_deref(), Some(&b""[..]));
+    assert_eq!(base64_decode("Zg==").as_deref(), Some(&b"f"[..]));
+    assert_eq!(base64_decode("Zm8=").as_deref(), Some(&b"fo"[..]));
+    assert_eq!(base64_decode("Zm9vYmFy").as_deref(), Some(&b"foobar"[..]));
+    assert_eq!(base64_decode("/+8=").as_deref(), Some(&[0xff, 0xef][..]));
+    assert_eq!(base64_decode("Zm9v!"), None);
 }
