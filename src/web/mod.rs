@@ -75,6 +75,7 @@ pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
         .route("/c/{chat}/{year}/{month}", get(pages::private_month))
         .route("/{channel}/{year}/{month}", get(pages::public_month))
         .route("/robots.txt", get(pages::robots))
+        .route("/favicon.ico", get(pages::favicon))
         .route("/sitemap.xml", get(feeds::sitemap))
         .route("/topics", get(pages::topics))
         .route("/topic/{slug}", get(pages::topic))

@@ -911,6 +911,13 @@ pub async fn robots(State(web): State<Arc<Web>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
+/// `/favicon.ico`, which browsers ask for by themselves, on every page and on a photo opened
+/// alone: the archive has no icon, and says so without an error (a 404 is an error in the
+/// reader's console).
+pub async fn favicon() -> Response {
+    (StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "public, max-age=86400")]).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,10 @@
 //! The web archive over a real socket: the latest posts page by page, permalinks shaped
 //! like `t.me` links, search with the same hits in the same order as the bot's searcher,
 //! media files (ETag, ranges, nothing outside the folder), error pages, headers, the
-//! reader's language; and the pages as a real headless Chromium reads them.
+//! reader's language; and the pages as a real headless Chromium reads them, lays them out,
+//! colours them light or dark, and as a reader clicks and types through them.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,101 +16,14 @@ use postkeeper::store::{Archive, SharedArchive};
 use postkeeper::web::{self, Web};
 use tokio_util::sync::CancellationToken;
 
-struct Response {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
-}
-
-/// A GET over a plain socket (HTTP/1.1, the connection closed after it).
-fn get_blocking(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
-    request_blocking(addr, "GET", path, headers, None)
-}
-
-/// Any request over a plain socket, with a JSON body if given.
-fn request_blocking(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&serde_json::Value>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    if method != "GET" {
-        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    head.push_str(&body);
-    stream.write_all(head.as_bytes()).expect("writes");
-    // Read to the end, or to Content-Length (a server may keep the connection open).
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read(&mut chunk).expect("reads");
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&chunk[..n]);
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if length.is_some_and(|len| raw.len() >= split + 4 + len) {
-                break;
-            }
-        }
-    }
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect::<HashMap<_, _>>();
-    let mut body = raw[split + 4..].to_vec();
-    if headers.get("transfer-encoding").is_some_and(|t| t == "chunked") {
-        body = dechunk(&body);
-    }
-    Response { status, headers, body }
-}
+use crate::support::browser::Browser;
+use crate::support::plain_http::{Response, get_blocking};
 
 /// The status of a GET, 0 while nothing listens.
 fn status_of(addr: SocketAddr, path: &str) -> u16 {
     match TcpStream::connect(addr) {
         Ok(_) => get_blocking(addr, path, &[]).status,
         Err(_) => 0,
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { return out };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
-        data = &data[eol + 2 + size + 2..];
     }
 }
 
@@ -249,6 +162,8 @@ async fn a_permalink_is_the_t_me_link_on_this_host_and_shows_the_whole_post() {
         assert_eq!(r.status, 404, "{path}");
         assert!(r.text().contains("<h1>Нет такой страницы</h1>"), "{path}: {}", r.text());
     }
+    // The icon browsers ask for by themselves: there is none, which is not an error.
+    assert_eq!(get(site.addr, "/favicon.ico", &[]).await.status, 204);
     assert_eq!(get(site.addr, "/?after=abc", &[]).await.status, 400);
     assert_eq!(get(site.addr, "/search?q=x&page=-1", &[]).await.status, 400);
     // Security headers on every page.
@@ -630,82 +545,6 @@ async fn months_index_their_posts_and_a_month_lists_them_oldest_first() {
     }
 }
 
-/// Headless Chromium driven over WebDriver (chromedriver), for what only a laid-out page
-/// tells: widths, what the browser made of the markup.
-struct Browser {
-    driver: std::process::Child,
-    addr: SocketAddr,
-    session: String,
-}
-
-impl Browser {
-    fn start(width: u32) -> Browser {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port");
-        let driver = std::process::Command::new("chromedriver")
-            .arg(format!("--port={}", addr.port()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (apt-get install chromium-driver; .ci/run installs it)");
-        let started = std::time::Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // A phone's screen: Chromium's windows are at least 500 px wide, its mobile
-        // emulation any width (and it honours the page's viewport tag as a phone does).
-        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu"],
-            "mobileEmulation": {"deviceMetrics": {"width": width, "height": 800, "pixelRatio": 2.0, "touch": true}}
-        }}}});
-        let r = request_blocking(addr, "POST", "/session", &[], Some(&caps));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("a session: {v}")).to_string();
-        Browser { driver, addr, session }
-    }
-
-    fn goto(&self, url: &str) {
-        let path = format!("/session/{}/url", self.session);
-        let r = request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({ "url": url })));
-        assert_eq!(r.status, 200, "{}", r.text());
-    }
-
-    /// The value an asynchronous script hands to its callback (the last argument).
-    fn eval_async(&self, script: &str) -> serde_json::Value {
-        let path = format!("/session/{}/execute/async", self.session);
-        let r =
-            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"script": script, "args": []})));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        v["value"].clone()
-    }
-
-    /// A DevTools command through chromedriver (e.g. emulating a dark colour scheme).
-    fn cdp(&self, cmd: &str, params: serde_json::Value) {
-        let path = format!("/session/{}/goog/cdp/execute", self.session);
-        let r =
-            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"cmd": cmd, "params": params})));
-        assert_eq!(r.status, 200, "{cmd}: {}", r.text());
-    }
-
-    /// The value of a script run in the page.
-    fn eval(&self, script: &str) -> serde_json::Value {
-        let path = format!("/session/{}/execute/sync", self.session);
-        let r =
-            request_blocking(self.addr, "POST", &path, &[], Some(&serde_json::json!({"script": script, "args": []})));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
-        v["value"].clone()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = TcpStream::connect(self.addr)
-            .map(|_| request_blocking(self.addr, "DELETE", &format!("/session/{}", self.session), &[], None));
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_360_px_phone_no_page_scrolls_sideways_and_the_basics_of_access_hold() {
     let site = Site::start().await;
@@ -782,10 +621,7 @@ async fn axe_core_finds_no_serious_or_critical_violation_in_light_or_dark() {
         let browser = Browser::start(360);
         let mut found = Vec::new();
         for scheme in ["light", "dark"] {
-            browser.cdp(
-                "Emulation.setEmulatedMedia",
-                serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
-            );
+            browser.color_scheme(scheme);
             for page in pages {
                 browser.goto(&format!("{base}{page}"));
                 assert_eq!(browser.eval(&format!("{axe}\n;return typeof axe;")), "object", "axe-core loaded");
@@ -809,4 +645,245 @@ async fn axe_core_finds_no_serious_or_critical_violation_in_light_or_dark() {
         .map(|(scheme, page, v)| format!("{scheme} {page}: {v}"))
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
+}
+
+/// Where the cards and the searcher's hits link a post: its `t.me`-shaped permalink.
+fn href_of(post: &postkeeper::model::Post) -> String {
+    match post.message_id {
+        Some(m) => format!("/c/1555000111/{m}"),
+        None => format!("/p/{}", post.id),
+    }
+}
+
+/// The posts a page lists, as its cards link them, in order.
+fn card_hrefs(browser: &Browser) -> Vec<String> {
+    browser.find_all("ol.cards h2 a").iter().filter_map(|a| browser.attribute(a, "href")).collect()
+}
+
+/// What no page may have in Chromium: an error in the console (a script's, a refused
+/// resource, one that failed to load), a sideways scroll.
+fn assert_clean(browser: &Browser, page: &str) {
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "{page}: the console has errors: {errors:#?}");
+    let widths = browser.eval("return [document.documentElement.scrollWidth, window.innerWidth];");
+    let (scroll, inner) = (widths[0].as_f64().unwrap_or(f64::MAX), widths[1].as_f64().unwrap_or(0.0));
+    assert!(scroll <= inner, "{page} scrolls sideways: {scroll} > {inner}");
+}
+
+/// A query with more than one page of hits (20 a page) whose newest-first order differs from
+/// the relevance order (both checked below with the searcher): the site has the seed's 20
+/// posts and the media export's 10, and only a word as common as this one is in more than 20.
+const JOURNEY_QUERY: &str = "и";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_searches_pages_sorts_and_opens_an_album_without_a_console_error() {
+    let site = Site::start().await;
+    let archive = site.archive();
+    let hrefs = |query: &str, offset: usize| -> (Vec<String>, usize) {
+        let page = site.searcher.search(&archive, query, offset, 20).expect("searches");
+        (page.hits.iter().map(|h| href_of(&h.post)).collect(), page.total)
+    };
+    let (first, total) = hrefs(JOURNEY_QUERY, 0);
+    assert!(total > 20, "{JOURNEY_QUERY} has more than one page of hits: {total}");
+    let (second, _) = hrefs(JOURNEY_QUERY, 20);
+    let sorted_query = format!("{JOURNEY_QUERY} порядок:новые");
+    let (newest, _) = hrefs(&sorted_query, 0);
+    assert_ne!(first, newest, "newest first is another order than by relevance");
+    let (telescope, _) = hrefs("телескоп", 0);
+    // The month of the album (t.me/c/1555000111/3: three photos, one gallery).
+    let channel = archive
+        .channel_named(&postkeeper::store::ChannelName::Private(1_555_000_111))
+        .expect("reads")
+        .expect("the media channel");
+    let album = "/c/1555000111/3".to_string();
+    let (month_path, month) = archive
+        .months(channel.id, chrono_tz::UTC)
+        .expect("months")
+        .into_iter()
+        .map(|(y, m, _)| {
+            let posts = archive.month_posts(channel.id, (y, m), chrono_tz::UTC, None, 1000).expect("reads");
+            (format!("/c/1555000111/{y}/{m:02}"), posts.iter().map(href_of).collect::<Vec<_>>())
+        })
+        .find(|(_, posts)| posts.contains(&album))
+        .expect("the album's month");
+    let base = format!("http://{}", site.addr);
+    tokio::task::spawn_blocking(move || {
+        let b = Browser::phone_in(360, "ru,en");
+        b.goto(&format!("{base}/"));
+        assert_eq!(b.eval("return document.documentElement.lang;"), "ru", "the reader's language");
+        assert_clean(&b, "/");
+
+        // Type a query into the search box and press the search button.
+        b.send_keys(&b.find("form[role=search] input[name=q]"), JOURNEY_QUERY);
+        b.click_to_navigate(&b.find("form[role=search] button[type=submit]"));
+        assert!(b.path().starts_with("/search?q="), "{}", b.url());
+        assert_eq!(b.eval("return document.querySelector('input[name=q]').value;"), JOURNEY_QUERY);
+        assert_eq!(card_hrefs(&b), first, "the searcher's hits in its order");
+        assert_clean(&b, "the results");
+        let results = b.url();
+
+        // The first hit's permalink shows that post.
+        b.click_to_navigate(&b.find("ol.cards h2 a"));
+        assert_eq!(b.path(), first[0]);
+        assert!(!b.text(&b.find("article h1")).is_empty(), "the post's heading");
+        let canonical = b.attribute(&b.find("link[rel=canonical]"), "href");
+        assert_eq!(canonical, Some(format!("https://archive.example.org{}", first[0])));
+        assert_clean(&b, &first[0]);
+
+        // Back to the results, to the next page and back again.
+        b.back();
+        b.wait_until("the results again", |b| b.url() == results);
+        assert_eq!(card_hrefs(&b), first);
+        b.click_to_navigate(&b.find("nav.pages a[rel=next]"));
+        assert!(b.path().ends_with("&page=2"), "{}", b.url());
+        assert_eq!(card_hrefs(&b), second, "the searcher's second page");
+        assert_clean(&b, "the second page of results");
+        b.click_to_navigate(&b.find("nav.pages a[rel=prev]"));
+        assert_eq!(card_hrefs(&b), first);
+
+        // Newest first: the switch is the current one, the query says so, the order is the searcher's.
+        let switch = b.find_all(".sorts a").into_iter().find(|a| b.text(a) == "новые").expect("the newest-first switch");
+        assert_eq!(b.attribute(&switch, "aria-current"), None);
+        b.click_to_navigate(&switch);
+        assert_eq!(b.text(&b.find(".sorts a[aria-current]")), "новые");
+        assert_eq!(b.eval("return document.querySelector('input[name=q]').value;"), sorted_query.as_str());
+        assert_eq!(card_hrefs(&b), newest, "the searcher's newest-first order");
+        assert_clean(&b, "the results newest first");
+
+        // Another query, submitted with Enter.
+        let input = b.find("form[role=search] input[name=q]");
+        b.clear(&input);
+        let before = b.url();
+        b.send_keys(&input, &format!("телескоп{}", crate::support::browser::ENTER));
+        b.wait_for_page_after(&before);
+        assert_eq!(b.text(&b.find("main h1")), "телескоп");
+        assert_eq!(card_hrefs(&b), telescope);
+        assert!(telescope.contains(&album), "телескоп finds the album: {telescope:?}");
+        assert_clean(&b, "the results for телескоп");
+
+        // The months, a month page by page, the album in it.
+        b.click_to_navigate(&b.find("header a[href='/months']"));
+        assert_clean(&b, "/months");
+        b.click_to_navigate(&b.find(&format!("main a[href='{month_path}']")));
+        let mut listed = card_hrefs(&b);
+        assert_clean(&b, &month_path);
+        while let Some(next) = b.try_find("nav.pages a[rel=next]") {
+            b.click_to_navigate(&next);
+            listed.extend(card_hrefs(&b));
+            assert_clean(&b, &b.path());
+        }
+        assert_eq!(listed, month, "the month's posts, oldest first");
+        b.click_to_navigate(&b.find(&format!("ol.cards a[href='{album}']")));
+        assert_eq!(b.path(), album);
+        assert_eq!((b.find_all(".gallery").len(), b.find_all(".gallery img").len()), (1, 3), "one gallery of three");
+        assert_clean(&b, &album);
+
+        // A tap on a photo opens the file itself, which loads.
+        let photo = b.attribute(&b.find(".gallery a"), "href").expect("the photo's link");
+        let name = photo.strip_prefix("/media/").expect("a media file");
+        let (sha, ext) = name.split_once('.').expect("a file name");
+        assert!(sha.len() == 64 && sha.bytes().all(|c| c.is_ascii_hexdigit()) && ext == "jpg", "{photo}");
+        b.click_to_navigate(&b.find(".gallery a img"));
+        assert_eq!(b.path(), photo);
+        let loaded = b.eval(
+            "const nav = performance.getEntriesByType('navigation')[0]; \
+             return [nav.responseStatus, document.contentType, document.images.length && document.images[0].naturalWidth];",
+        );
+        assert_eq!(loaded[0], 200, "{photo}: {loaded}");
+        assert_eq!(loaded[1], "image/jpeg", "{photo}: {loaded}");
+        assert!(loaded[2].as_u64().is_some_and(|w| w > 0), "{photo} decodes: {loaded}");
+        let errors = b.console_errors();
+        assert!(errors.is_empty(), "{photo}: {errors:#?}");
+
+        // The check above sees what it is meant to: a photo from another host (refused by the
+        // Content-Security-Policy) and an uncaught exception both land in the console.
+        b.back();
+        b.wait_until("the album again", |b| b.path() == album);
+        b.eval(
+            "const img = document.createElement('img'); img.alt = ''; img.src = 'https://example.invalid/x.png'; \
+             document.body.append(img); setTimeout(() => { throw new Error('on purpose'); }); return null;",
+        );
+        let mut errors = Vec::new();
+        b.wait_until("the two errors", |b| {
+            errors.extend(b.console_errors());
+            errors.iter().any(|e| e.contains("Content Security Policy")) && errors.iter().any(|e| e.contains("on purpose"))
+        });
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+}
+
+/// The relative luminance (0 black … 1 white) of a computed CSS colour, `rgb(r, g, b)`.
+fn luminance(css: &str) -> f64 {
+    let inside = css.split_once('(').and_then(|(_, rest)| rest.split_once(')')).map_or("", |(inside, _)| inside);
+    let c: Vec<f64> = inside.split(',').filter_map(|v| v.trim().parse::<f64>().ok()).take(3).collect();
+    assert_eq!(c.len(), 3, "a colour: {css}");
+    let lin = |v: f64| {
+        let v = v / 255.0;
+        if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+    };
+    0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_colours_follow_the_readers_light_or_dark_and_the_main_pages_are_photographed() {
+    let site = Site::start().await;
+    let base = format!("http://{}", site.addr);
+    let dir = crate::support::browser::screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("the screenshots' folder");
+    let pages = [
+        ("home", "/"),
+        ("post", "/c/1555000111/3"),
+        ("search", "/search?q=%D0%BE%D0%B1%D1%83%D1%87%D0%B5%D0%BD%D0%B8%D0%B5"),
+        ("months", "/months"),
+    ];
+    let written = tokio::task::spawn_blocking(move || {
+        let mut written = Vec::new();
+        for (device, (width, height, scale)) in [("phone", (360, 800, 2)), ("desktop", (1280, 800, 1))] {
+            let b = if device == "phone" {
+                Browser::phone_in(width, "ru,en")
+            } else {
+                Browser::desktop_in(width, height, "ru,en")
+            };
+            for scheme in ["light", "dark"] {
+                b.color_scheme(scheme);
+                for (name, path) in pages {
+                    b.goto(&format!("{base}{path}"));
+                    let colours = b.eval(
+                        "const s = getComputedStyle(document.body); \
+                         return [s.backgroundColor, s.color, getComputedStyle(document.querySelector('input')).backgroundColor];",
+                    );
+                    let [bg, fg, field] = [0, 1, 2].map(|i| luminance(colours[i].as_str().unwrap_or_default()));
+                    let dark = scheme == "dark";
+                    assert!(
+                        if dark { bg < 0.05 && fg > 0.6 && field < 0.05 } else { bg > 0.9 && fg < 0.05 && field > 0.9 },
+                        "{device} {scheme} {path}: background, text, search box: {colours}"
+                    );
+                    assert_clean(&b, path);
+                    if dark && !matches!(name, "home" | "search") {
+                        continue;
+                    }
+                    b.wait_until("the photos in view loaded", |b| {
+                        b.eval(
+                            "return [...document.images].filter(i => i.getBoundingClientRect().top < innerHeight) \
+                               .every(i => i.complete && i.naturalWidth > 0);",
+                        ) == true
+                    });
+                    let png = b.screenshot();
+                    let size = crate::support::browser::png_size(&png);
+                    assert_eq!(size, Some((width * scale, height * scale)), "{device} {name}: the window, whole");
+                    let file = dir.join(format!("{device}-{name}{}.png", if dark { "-dark" } else { "" }));
+                    std::fs::write(&file, &png).expect("writes the screenshot");
+                    written.push((file, png));
+                }
+            }
+        }
+        written
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    assert_eq!(written.len(), 2 * (pages.len() + 2));
+    // Dark is not light: the same page photographed differs.
+    let of = |name: &str| written.iter().find(|(f, _)| f.ends_with(name)).map(|(_, png)| png);
+    assert_ne!(of("phone-home.png"), of("phone-home-dark.png"));
 }
