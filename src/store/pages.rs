@@ -231,6 +231,7 @@ impl Archive {
         Ok(self.channels()?.into_iter().find(|c| match name {
             ChannelName::Username(u) => c.username.as_deref().is_some_and(|mine| mine.eq_ignore_ascii_case(u)),
             ChannelName::Private(id) => c.tg_id.is_some_and(|tg| private_id(tg) == Some(*id)),
+            ChannelName::Stored(id) => c.id == *id,
         }))
     }
 }
@@ -263,6 +264,9 @@ pub enum ChannelName<'a> {
     Username(&'a str),
     /// The id in `t.me/c/{id}/…`.
     Private(i64),
+    /// The store's own id of a channel with no `t.me` address (the demo archive, a chat
+    /// exported without its id).
+    Stored(i64),
 }
 
 /// The id `t.me/c/{id}/…` links use for a channel's chat id (`-1001234567890` → 1234567890).

@@ -154,8 +154,9 @@ pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request
         *request.method_mut() = Method::GET;
     }
     let response = next.run(request).await;
+    // Bodies only (a 204 has none, nor a length), and only ours (none is larger).
     let fits = response.body().size_hint().upper().is_some_and(|n| n <= LARGEST as u64);
-    if !fits {
+    if !fits || matches!(response.status(), StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
         return response;
     }
     let (parts, body) = response.into_parts();

@@ -73,6 +73,7 @@ pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
         .route("/{channel}/{message}", get(pages::public_post))
         .route("/months", get(pages::months))
         .route("/c/{chat}/{year}/{month}", get(pages::private_month))
+        .route("/ch/{id}/{year}/{month}", get(pages::stored_month))
         .route("/{channel}/{year}/{month}", get(pages::public_month))
         .route("/robots.txt", get(pages::robots))
         .route("/favicon.ico", get(pages::favicon))

@@ -430,6 +430,7 @@ async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
                     let name = match &name {
                         Named::Username(u) => ChannelName::Username(u),
                         Named::Private(c) => ChannelName::Private(*c),
+                        Named::Stored(c) => ChannelName::Stored(*c),
                     };
                     match a.channel_named(&name)? {
                         Some(channel) => a.post_by_message(channel.id, message)?.map(|p| p.id),
@@ -510,6 +511,8 @@ enum Find {
 enum Named {
     Username(String),
     Private(i64),
+    /// A channel with no `t.me` address, by its store id (month pages only).
+    Stored(i64),
 }
 
 /// A public username as Telegram allows them: 4–32 of `A-Z a-z 0-9 _`.
@@ -767,11 +770,13 @@ type Link = (String, String, i64);
 
 /// Where a channel's pages live: `/{username}` or `/c/{id}`; `None` for a channel with
 /// neither (a dump's without a name).
-fn channel_base(username: Option<&str>, tg_id: Option<i64>) -> Option<String> {
-    match (username, tg_id.and_then(crate::store::private_id)) {
-        (Some(u), _) => Some(format!("/{u}")),
-        (None, Some(c)) => Some(format!("/c/{c}")),
-        _ => None,
+/// Where a channel's month pages are: under its `t.me` address when it has one, else
+/// `/ch/{store id}` (never a username: those are 4 characters or more).
+fn channel_base(channel: &crate::model::Channel) -> String {
+    match (channel.username.as_deref(), channel.tg_id.and_then(crate::store::private_id)) {
+        (Some(u), _) => format!("/{u}"),
+        (None, Some(c)) => format!("/c/{c}"),
+        _ => format!("/ch/{}", channel.id),
     }
 }
 
@@ -791,7 +796,7 @@ pub async fn months(
         .try_call(move |a| -> crate::store::Result<_> {
             let mut out = Vec::new();
             for c in a.channels()? {
-                let Some(base) = channel_base(c.username.as_deref(), c.tg_id) else { continue };
+                let base = channel_base(&c);
                 let months = a.months(c.id, tz)?;
                 if !months.is_empty() {
                     out.push((c.title, base, months));
@@ -838,6 +843,7 @@ async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &
             let name = match &name {
                 Named::Username(u) => ChannelName::Username(u),
                 Named::Private(c) => ChannelName::Private(*c),
+                Named::Stored(c) => ChannelName::Stored(*c),
             };
             let Some(channel) = a.channel_named(&name)? else { return Ok(None) };
             let posts = a.month_posts(channel.id, (year, month), tz, after, MONTH_PAGE + 1)?;
@@ -852,7 +858,7 @@ async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &
     if posts.is_empty() && after.is_none() {
         return error(&web, lang, StatusCode::NOT_FOUND);
     }
-    let base = channel_base(channel.username.as_deref(), channel.tg_id).unwrap_or_default();
+    let base = channel_base(&channel);
     let path = format!("{base}/{year}/{month:02}");
     let next = (posts.len() > MONTH_PAGE).then(|| {
         posts.truncate(MONTH_PAGE);
@@ -899,6 +905,23 @@ pub async fn private_month(
     let lang = lang_of(&p, &headers);
     match chat.parse::<i64>() {
         Ok(c) if c > 0 => month_page(web, lang, Named::Private(c), &year, &month, p.after).await,
+        _ => error(&web, lang, StatusCode::NOT_FOUND),
+    }
+}
+
+pub async fn stored_month(
+    State(web): State<Arc<Web>>,
+    Path((id, year, month)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let p = match params(&web, query, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let lang = lang_of(&p, &headers);
+    match id.parse::<i64>() {
+        Ok(id) if id > 0 => month_page(web, lang, Named::Stored(id), &year, &month, p.after).await,
         _ => error(&web, lang, StatusCode::NOT_FOUND),
     }
 }

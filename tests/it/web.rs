@@ -272,7 +272,7 @@ async fn pages_carry_etags_answer_304_and_head_and_are_compressed_when_asked() {
     let english = get(site.addr, "/c/1555000111/3", &[("Accept-Language", "en")]).await;
     assert_ne!(english.header("etag"), Some(etag.as_str()));
     // HEAD: the headers of GET, its length, no body.
-    let head = request_blocking(site.addr, "HEAD", "/c/1555000111/3", &[], None);
+    let head = crate::support::plain_http::request_blocking(site.addr, "HEAD", "/c/1555000111/3", &[], None);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(head.header("content-length"), Some(post.body.len().to_string().as_str()));
@@ -327,6 +327,50 @@ async fn a_kept_page_is_made_again_once_the_store_changes() {
     assert!(after.text().contains("Совсем свежий пост"), "the home page was made again");
     assert_ne!(after.header("etag"), before.header("etag"));
     assert_eq!(get(site.addr, "/", &[("If-None-Match", before.header("etag").unwrap_or(""))]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_without_a_t_me_address_has_its_months_under_its_store_id() {
+    let site = Site::start().await;
+    let mut archive = site.archive();
+    // A chat exported without its id or username, with dated posts (the demo's have no dates).
+    let nameless = postkeeper::model::NewChannel {
+        source_key: "tme:Без адреса".to_string(),
+        title: "Без адреса".to_string(),
+        ..Default::default()
+    };
+    archive
+        .import(|sink| -> Result<(), postkeeper::store::StoreError> {
+            sink.channel(&nameless)?;
+            for seq in 1..=3 {
+                sink.post(postkeeper::model::NewPost {
+                    seq,
+                    date: Some(1_700_000_000 + seq * 86_400),
+                    text: format!("Пост без адреса номер {seq}"),
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })
+        .expect("imports");
+    let seed = archive
+        .channels()
+        .expect("reads")
+        .into_iter()
+        .find(|c| c.title == "Без адреса")
+        .expect("the channel");
+    assert!(seed.username.is_none() && seed.tg_id.is_none());
+    let months = archive.months(seed.id, chrono_tz::UTC).expect("reads");
+    let &(y, m, n) = months.first().expect("its posts have dates");
+    let index = get(site.addr, "/months", &[]).await.text();
+    let path = format!("/ch/{}/{y}/{m:02}", seed.id);
+    assert!(index.contains(&format!("href=\"{path}\"")), "{path} listed in /months");
+    let page = get(site.addr, &path, &[]).await;
+    assert_eq!(page.status, 200, "{path}");
+    assert_eq!(card_links(&page.text()).len(), (n as usize).min(50), "{path}: its posts");
+    for bad in [format!("/ch/{}/{y}/13", seed.id), "/ch/0/2020/01".to_string(), "/ch/x/2020/01".to_string()] {
+        assert_eq!(get(site.addr, &bad, &[]).await.status, 404, "{bad}");
+    }
 }
 
 /// The page as headless Chromium reads and lays it out (`--dump-dom`).
