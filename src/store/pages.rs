@@ -134,7 +134,10 @@ impl Archive {
     pub fn post_by_message(&self, channel: i64, message_id: i64) -> Result<Option<Post>> {
         let id: Option<i64> = self
             .conn
-            .prepare_cached("SELECT id FROM posts WHERE channel_id = ?1 AND message_id = ?2")?
+            // A post with a message id has it as its `seq` too (every source that has ids
+            // orders by them), so the `(channel_id, seq)` index finds it: asking by
+            // `message_id` alone read every post of the channel.
+            .prepare_cached("SELECT id FROM posts WHERE channel_id = ?1 AND seq = ?2 AND message_id = ?2")?
             .query_row(params![channel, message_id], |r| r.get(0))
             .optional()?;
         match id {

@@ -178,10 +178,14 @@ impl Archive {
         };
         let total = crate::model::Reaction::total(reactions);
         // A live album is one post: its reactions are counted on the message that has them.
+        // The post by its `seq` (which is its message id) and the album's items by their
+        // index: by `message_id` alone the update read every post of the channel.
         let changed = self.conn.execute(
             "UPDATE posts SET reactions = ?3, reactions_total = ?4
              WHERE channel_id = (SELECT id FROM channels WHERE tg_id = ?1)
-               AND (message_id = ?2 OR id IN (SELECT post_id FROM post_media WHERE message_id = ?2))",
+               AND id IN (SELECT id FROM posts WHERE channel_id = (SELECT id FROM channels WHERE tg_id = ?1)
+                                                 AND seq = ?2 AND message_id = ?2
+                          UNION SELECT post_id FROM post_media WHERE message_id = ?2)",
             params![tg_chat, message_id, json, total],
         )?;
         Ok(changed > 0)
@@ -284,17 +288,25 @@ impl Archive {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The channel the archive is about: the one with the most posts.
+    /// The channel the archive is about: the one with the most posts. A store of one channel
+    /// (the common case; every web page asks) reads no post, where counting them all was
+    /// most of a page's time at scale (benches/README.md). With several, each is counted over its part of the
+    /// `(channel_id, seq)` index.
     pub fn main_channel(&self) -> Result<Option<Channel>> {
-        let id: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT channel_id FROM posts GROUP BY channel_id ORDER BY count(*) DESC, channel_id LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(self.channels()?.into_iter().find(|c| Some(c.id) == id))
+        let channels = self.channels()?;
+        if channels.len() <= 1 {
+            let has_posts = self.conn.query_row("SELECT EXISTS (SELECT 1 FROM posts)", [], |r| r.get::<_, bool>(0))?;
+            return Ok(channels.into_iter().next().filter(|_| has_posts));
+        }
+        let mut count = self.conn.prepare_cached("SELECT count(*) FROM posts WHERE channel_id = ?1")?;
+        let mut best: Option<(i64, Channel)> = None;
+        for channel in channels {
+            let n: i64 = count.query_row([channel.id], |r| r.get(0))?;
+            if n > 0 && best.as_ref().is_none_or(|(most, _)| n > *most) {
+                best = Some((n, channel));
+            }
+        }
+        Ok(best.map(|(_, c)| c))
     }
 
     /// A random post this chat has not been shown yet; when every post has been
