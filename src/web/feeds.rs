@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Web;
-use super::pages::{Names, error, link, names, site_name, unavailable, web_html};
-use super::texts::{reader_lang, texts};
+use super::pages::{Names, Reader, error, link, names, site_name, unavailable, web_html};
+use super::texts::texts;
 use crate::i18n::Lang;
 use crate::model::Post;
 use crate::render::html;
@@ -104,14 +104,15 @@ fn entry(web: &Web, post: &Post, names: &Names) -> Entry {
     }
 }
 
-fn lang_of(headers: &HeaderMap) -> Lang {
-    reader_lang(None, headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
-}
-
 /// The archive's feed at `/feed.{atom,rss,json}`.
-pub async fn site(State(web): State<Arc<Web>>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+pub async fn site(
+    State(web): State<Arc<Web>>,
+    Path(file): Path<String>,
+    Reader { lang, .. }: Reader,
+    headers: HeaderMap,
+) -> Response {
     match Kind::of(&file) {
-        Some(kind) => feed(web, None, kind, lang_of(&headers)).await,
+        Some(kind) => feed(web, None, kind, lang).await,
         None => super::not_found(headers).await,
     }
 }
@@ -120,10 +121,11 @@ pub async fn site(State(web): State<Arc<Web>>, Path(file): Path<String>, headers
 pub async fn topic(
     State(web): State<Arc<Web>>,
     Path((slug, file)): Path<(String, String)>,
+    Reader { lang, .. }: Reader,
     headers: HeaderMap,
 ) -> Response {
     match Kind::of(&file) {
-        Some(kind) => feed(web, Some(slug), kind, lang_of(&headers)).await,
+        Some(kind) => feed(web, Some(slug), kind, lang).await,
         None => super::not_found(headers).await,
     }
 }
@@ -146,10 +148,10 @@ async fn feed(web: Arc<Web>, topic: Option<String>, kind: Kind, lang: Lang) -> R
         .await;
     let (site, about, names, label, posts) = match read {
         Ok(r) => r,
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let Some(posts) = posts else {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     };
     let t = texts(lang);
     let site = if site.is_empty() { t.archive.to_string() } else { site };
@@ -216,16 +218,15 @@ async fn feed(web: Arc<Web>, topic: Option<String>, kind: Kind, lang: Lang) -> R
     };
     match body {
         Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
-        Err(e) => unavailable(&web, lang, e),
+        Err(e) => unavailable(lang, e),
     }
 }
 
 /// `/sitemap.xml`: the home page, the topics and the newest posts, by absolute address (a
 /// sitemap must have them): a 404 without `POSTKEEPER_PUBLIC_URL`.
-pub async fn sitemap(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let lang = lang_of(&headers);
+pub async fn sitemap(State(web): State<Arc<Web>>, Reader { lang, .. }: Reader) -> Response {
     if web.config.public_url.is_none() {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     }
     let read = web
         .archive
@@ -235,7 +236,7 @@ pub async fn sitemap(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respons
         .await;
     let (names, topics, posts) = match read {
         Ok(r) => r,
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let mut urls = vec![(web.absolute("/").unwrap_or_default(), String::new())];
     urls.extend(
@@ -250,6 +251,6 @@ pub async fn sitemap(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respons
     }));
     match (Sitemap { urls }).render() {
         Ok(body) => ([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response(),
-        Err(e) => unavailable(&web, lang, e),
+        Err(e) => unavailable(lang, e),
     }
 }

@@ -93,7 +93,7 @@ pub async fn live(
     let post = match read {
         Ok(Some(post)) => post,
         Ok(None) => return super::not_found(headers).await,
-        Err(e) => return super::pages::unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return super::pages::unavailable(lang, format!("{e:#}")),
     };
     let Some(item) = post.media.get(position).cloned() else {
         return super::not_found(headers).await;
@@ -111,7 +111,7 @@ pub async fn live(
         Ok(bytes) => bytes,
         Err(e) => {
             tracing::warn!(post = post_id, position, "cannot fetch a live post's file from Telegram: {e:#}");
-            return super::pages::error(&web, lang, StatusCode::SERVICE_UNAVAILABLE);
+            return super::pages::error(lang, StatusCode::SERVICE_UNAVAILABLE);
         }
     };
     let dir = web.config.media_dir.clone();
@@ -119,8 +119,8 @@ pub async fn live(
     let kept = tokio::task::spawn_blocking(move || crate::store::keep_bytes(&dir, &bytes, &ext)).await;
     let name = match kept {
         Ok(Ok(name)) => name,
-        Ok(Err(e)) => return super::pages::unavailable(&web, lang, format!("keeping a fetched file: {e}")),
-        Err(e) => return super::pages::unavailable(&web, lang, format!("keeping a fetched file: {e}")),
+        Ok(Err(e)) => return super::pages::unavailable(lang, format!("keeping a fetched file: {e}")),
+        Err(e) => return super::pages::unavailable(lang, format!("keeping a fetched file: {e}")),
     };
     let file = name.clone();
     if let Err(e) = web.archive.try_call(move |a| a.set_media_file(post_id, position, &file)).await {

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -145,8 +145,10 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-impl Web {
-    fn chrome(&self, lang: Lang, site: &str, title: String, path_and_query: &str) -> Chrome {
+impl Chrome {
+    /// The frame of a page: its language, the site's name, its title, and the link to the
+    /// same page in the other language.
+    pub(super) fn new(lang: Lang, site: &str, title: String, path_and_query: &str) -> Chrome {
         let other = match lang {
             Lang::Ru => "en",
             Lang::En => "ru",
@@ -165,7 +167,9 @@ impl Web {
             feeds: Vec::new(),
         }
     }
+}
 
+impl Web {
     /// An absolute URL for `path` when the public URL is known.
     pub(super) fn absolute(&self, path: &str) -> Option<String> {
         let base = self.config.public_url.as_ref()?;
@@ -217,61 +221,51 @@ fn render(page: &impl Template, status: StatusCode) -> Response {
     }
 }
 
-pub(super) fn lang_of(params: &Params, headers: &HeaderMap) -> Lang {
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    reader_lang(params.lang.as_deref(), accept)
-}
-
 /// An error page: 404, 400 or 503, in the reader's language.
-pub(super) fn error(web: &Web, lang: Lang, status: StatusCode) -> Response {
+pub(super) fn error(lang: Lang, status: StatusCode) -> Response {
     let t = texts(lang);
     let (heading, text) = match status {
         StatusCode::NOT_FOUND => (t.not_found_title, t.not_found_text),
         StatusCode::BAD_REQUEST => (t.bad_request_title, t.bad_request_text),
         _ => (t.unavailable_title, t.unavailable_text),
     };
-    let chrome = web.chrome(lang, t.archive, heading.to_string(), "/");
+    let chrome = Chrome::new(lang, t.archive, heading.to_string(), "/");
     render(&ErrorPage { chrome, heading: heading.to_string(), text: text.to_string() }, status)
 }
 
 /// The store failed: logged, and the reader gets a 503 page.
-pub(super) fn unavailable(web: &Web, lang: Lang, e: impl std::fmt::Display) -> Response {
+pub(super) fn unavailable(lang: Lang, e: impl std::fmt::Display) -> Response {
     tracing::error!("a page could not read the store: {e}");
-    error(web, lang, StatusCode::SERVICE_UNAVAILABLE)
+    error(lang, StatusCode::SERVICE_UNAVAILABLE)
 }
 
 /// Every path nothing else serves.
 pub async fn not_found(headers: HeaderMap) -> Response {
     let lang = reader_lang(None, headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     let t = texts(lang);
-    let page = ErrorPage {
-        chrome: Chrome {
-            lang: lang.code(),
-            t,
-            site: t.archive.to_string(),
-            title: t.not_found_title.to_string(),
-            description: String::new(),
-            canonical: None,
-            image: None,
-            query: String::new(),
-            other_lang: "/".to_string(),
-            feeds: Vec::new(),
-        },
-        heading: t.not_found_title.to_string(),
-        text: t.not_found_text.to_string(),
-    };
-    render(&page, StatusCode::NOT_FOUND)
+    let chrome = Chrome::new(lang, t.archive, t.not_found_title.to_string(), "/");
+    render(
+        &ErrorPage { chrome, heading: t.not_found_title.to_string(), text: t.not_found_text.to_string() },
+        StatusCode::NOT_FOUND,
+    )
 }
 
-/// The query string, or a 400 page when it cannot be read.
-fn params(
-    web: &Web,
-    query: Result<Query<Params>, QueryRejection>,
-    headers: &HeaderMap,
-) -> Result<Params, Box<Response>> {
-    match query {
-        Ok(Query(p)) => Ok(p),
-        Err(_) => Err(Box::new(error(web, lang_of(&Params::default(), headers), StatusCode::BAD_REQUEST))),
+/// What every page reads of a request: its query string (a malformed one is answered with
+/// the 400 page) and the reader's language (`?lang=`, else `Accept-Language`).
+pub(super) struct Reader {
+    pub(super) p: Params,
+    pub(super) lang: Lang,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Reader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        match Query::<Params>::try_from_uri(&parts.uri) {
+            Ok(Query(p)) => Ok(Reader { lang: reader_lang(p.lang.as_deref(), accept), p }),
+            Err(_) => Err(error(reader_lang(None, accept), StatusCode::BAD_REQUEST)),
+        }
     }
 }
 
@@ -282,16 +276,7 @@ pub(super) fn site_name(archive: &crate::store::Archive) -> crate::store::Result
     })
 }
 
-pub async fn home(
-    State(web): State<Arc<Web>>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
+pub async fn home(State(web): State<Arc<Web>>, Reader { p, lang }: Reader) -> Response {
     let after = p.after;
     let read = web
         .archive
@@ -301,7 +286,7 @@ pub async fn home(
         .await;
     let ((site, about), names, mut posts) = match read {
         Ok(r) => r,
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let next = (posts.len() > PAGE).then(|| {
         posts.truncate(PAGE);
@@ -315,7 +300,7 @@ pub async fn home(
         Some(a) => format!("/?after={a}"),
         None => "/".to_string(),
     };
-    let mut chrome = web.chrome(lang, &site, site.clone(), &here);
+    let mut chrome = Chrome::new(lang, &site, site.clone(), &here);
     chrome.description = html::truncate(&about, 200);
     if after.is_none() {
         chrome.canonical = web.absolute("/");
@@ -446,9 +431,9 @@ async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
         .await;
     let read = match read {
         Ok(Ok(Some(read))) => read,
-        Ok(Ok(None)) => return error(&web, lang, StatusCode::NOT_FOUND),
-        Ok(Err(e)) => return unavailable(&web, lang, format!("{e:#}")),
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Ok(Ok(None)) => return error(lang, StatusCode::NOT_FOUND),
+        Ok(Err(e)) => return unavailable(lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let PostRead { post, names, site, neighbours, similar } = read;
     let tz = web.config.timezone;
@@ -463,7 +448,7 @@ async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
     let media: Vec<MediaView> =
         post.media.iter().enumerate().map(|(i, m)| media_view(&post, i, m, lang, &alt, can_fetch)).collect();
     let site = if site.is_empty() { t.archive.to_string() } else { site };
-    let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &here);
+    let mut chrome = Chrome::new(lang, &site, format!("{heading} — {site}"), &here);
     chrome.description =
         html::truncate(post.body.trim_start().strip_prefix(post.title.as_str()).unwrap_or(&post.body).trim(), 200);
     chrome.canonical = web.absolute(&here);
@@ -523,66 +508,35 @@ fn is_username(s: &str) -> bool {
 pub async fn public_post(
     State(web): State<Arc<Web>>,
     Path((channel, message)): Path<(String, String)>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
+    Reader { lang, .. }: Reader,
 ) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
     match message.parse::<i64>() {
         Ok(m) if m > 0 && is_username(&channel) => {
             post_page(web, lang, Find::Message(Named::Username(channel), m)).await
         }
-        _ => error(&web, lang, StatusCode::NOT_FOUND),
+        _ => error(lang, StatusCode::NOT_FOUND),
     }
 }
 
 pub async fn private_post(
     State(web): State<Arc<Web>>,
     Path((chat, message)): Path<(String, String)>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
+    Reader { lang, .. }: Reader,
 ) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
     match (chat.parse::<i64>(), message.parse::<i64>()) {
         (Ok(c), Ok(m)) if c > 0 && m > 0 => post_page(web, lang, Find::Message(Named::Private(c), m)).await,
-        _ => error(&web, lang, StatusCode::NOT_FOUND),
+        _ => error(lang, StatusCode::NOT_FOUND),
     }
 }
 
-pub async fn by_id(
-    State(web): State<Arc<Web>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
+pub async fn by_id(State(web): State<Arc<Web>>, Path(id): Path<String>, Reader { lang, .. }: Reader) -> Response {
     match id.parse::<i64>() {
         Ok(id) if id > 0 => post_page(web, lang, Find::Id(id)).await,
-        _ => error(&web, lang, StatusCode::NOT_FOUND),
+        _ => error(lang, StatusCode::NOT_FOUND),
     }
 }
 
-pub async fn search(
-    State(web): State<Arc<Web>>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
+pub async fn search(State(web): State<Arc<Web>>, Reader { p, lang }: Reader) -> Response {
     let t = texts(lang);
     let q = p.q.clone().unwrap_or_default();
     let q = q.trim().to_string();
@@ -607,13 +561,13 @@ pub async fn search(
         .await;
     let (site, names, results) = match read {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return unavailable(&web, lang, format!("{e:#}")),
-        Err(e) => return unavailable(&web, lang, e),
+        Ok(Err(e)) => return unavailable(lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, e),
     };
     let site = if site.is_empty() { t.archive.to_string() } else { site };
     let base = format!("/search?q={}", enc(&q));
     let mut chrome =
-        web.chrome(lang, &site, if q.is_empty() { t.search.to_string() } else { format!("{q} — {site}") }, &base);
+        Chrome::new(lang, &site, if q.is_empty() { t.search.to_string() } else { format!("{q} — {site}") }, &base);
     chrome.query = q.clone();
     let Some(results) = results else {
         let view = SearchView {
@@ -677,20 +631,11 @@ pub async fn search(
     render(&view, StatusCode::OK)
 }
 
-pub async fn topics(
-    State(web): State<Arc<Web>>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
+pub async fn topics(State(web): State<Arc<Web>>, Reader { lang, .. }: Reader) -> Response {
     let read = web.archive.try_call(|a| -> crate::store::Result<_> { Ok((site_name(a)?.0, a.topic_counts()?)) }).await;
     let (site, counts) = match read {
         Ok(r) => r,
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let t = texts(lang);
     let site = if site.is_empty() { t.archive.to_string() } else { site };
@@ -702,22 +647,12 @@ pub async fn topics(
             (format!("/topic/{}", enc(&c.topic.slug)), label, c.posts)
         })
         .collect();
-    let mut chrome = web.chrome(lang, &site, format!("{} — {site}", t.topics), "/topics");
+    let mut chrome = Chrome::new(lang, &site, format!("{} — {site}", t.topics), "/topics");
     chrome.canonical = web.absolute("/topics");
     render(&TopicsPage { chrome, topics }, StatusCode::OK)
 }
 
-pub async fn topic(
-    State(web): State<Arc<Web>>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
+pub async fn topic(State(web): State<Arc<Web>>, Path(slug): Path<String>, Reader { p, lang }: Reader) -> Response {
     let after = p.after;
     let wanted = slug.clone();
     let read = web
@@ -729,10 +664,10 @@ pub async fn topic(
         .await;
     let (site, names, label, posts) = match read {
         Ok(r) => r,
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let (Some(label), Some(mut posts)) = (label, posts) else {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     };
     let path = format!("/topic/{}", enc(&slug));
     let next = (posts.len() > PAGE).then(|| {
@@ -748,7 +683,7 @@ pub async fn topic(
         Some(a) => format!("{path}?after={a}"),
         None => path.clone(),
     };
-    let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &here);
+    let mut chrome = Chrome::new(lang, &site, format!("{heading} — {site}"), &here);
     if after.is_none() {
         chrome.canonical = web.absolute(&path);
     }
@@ -780,16 +715,7 @@ fn channel_base(channel: &crate::model::Channel) -> String {
     }
 }
 
-pub async fn months(
-    State(web): State<Arc<Web>>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
+pub async fn months(State(web): State<Arc<Web>>, Reader { lang, .. }: Reader) -> Response {
     let tz = web.config.timezone;
     let read = web
         .archive
@@ -807,7 +733,7 @@ pub async fn months(
         .await;
     let (site, found) = match read {
         Ok(r) => r,
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     let t = texts(lang);
     let site = if site.is_empty() { t.archive.to_string() } else { site };
@@ -821,7 +747,7 @@ pub async fn months(
             (title, list)
         })
         .collect();
-    let mut chrome = web.chrome(lang, &site, format!("{} — {site}", t.months_title), "/months");
+    let mut chrome = Chrome::new(lang, &site, format!("{} — {site}", t.months_title), "/months");
     chrome.canonical = web.absolute("/months");
     render(&MonthsPage { chrome, channels }, StatusCode::OK)
 }
@@ -831,10 +757,10 @@ const MONTH_PAGE: usize = 50;
 
 async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &str, after: Option<i64>) -> Response {
     let (Ok(year), Ok(month)) = (year.parse::<i32>(), month.parse::<u32>()) else {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     };
     if !(1..=12).contains(&month) || !(1970..=9999).contains(&year) {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     }
     let tz = web.config.timezone;
     let read = web
@@ -852,11 +778,11 @@ async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &
         .await;
     let (site, names, channel, mut posts) = match read {
         Ok(Some(r)) => r,
-        Ok(None) => return error(&web, lang, StatusCode::NOT_FOUND),
-        Err(e) => return unavailable(&web, lang, format!("{e:#}")),
+        Ok(None) => return error(lang, StatusCode::NOT_FOUND),
+        Err(e) => return unavailable(lang, format!("{e:#}")),
     };
     if posts.is_empty() && after.is_none() {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     }
     let base = channel_base(&channel);
     let path = format!("{base}/{year}/{month:02}");
@@ -868,7 +794,7 @@ async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &
     let t = texts(lang);
     let site = if site.is_empty() { t.archive.to_string() } else { site };
     let heading = format!("{} {year} — {}", t.month_names[(month - 1) as usize], channel.title);
-    let mut chrome = web.chrome(lang, &site, format!("{heading} — {site}"), &path);
+    let mut chrome = Chrome::new(lang, &site, format!("{heading} — {site}"), &path);
     if after.is_none() {
         chrome.canonical = web.absolute(&path);
     }
@@ -878,16 +804,10 @@ async fn month_page(web: Arc<Web>, lang: Lang, name: Named, year: &str, month: &
 pub async fn public_month(
     State(web): State<Arc<Web>>,
     Path((channel, year, month)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
+    Reader { p, lang }: Reader,
 ) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
     if !is_username(&channel) {
-        return error(&web, lang, StatusCode::NOT_FOUND);
+        return error(lang, StatusCode::NOT_FOUND);
     }
     month_page(web, lang, Named::Username(channel), &year, &month, p.after).await
 }
@@ -895,34 +815,22 @@ pub async fn public_month(
 pub async fn private_month(
     State(web): State<Arc<Web>>,
     Path((chat, year, month)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
+    Reader { p, lang }: Reader,
 ) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
     match chat.parse::<i64>() {
         Ok(c) if c > 0 => month_page(web, lang, Named::Private(c), &year, &month, p.after).await,
-        _ => error(&web, lang, StatusCode::NOT_FOUND),
+        _ => error(lang, StatusCode::NOT_FOUND),
     }
 }
 
 pub async fn stored_month(
     State(web): State<Arc<Web>>,
     Path((id, year, month)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    query: Result<Query<Params>, QueryRejection>,
+    Reader { p, lang }: Reader,
 ) -> Response {
-    let p = match params(&web, query, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let lang = lang_of(&p, &headers);
     match id.parse::<i64>() {
         Ok(id) if id > 0 => month_page(web, lang, Named::Stored(id), &year, &month, p.after).await,
-        _ => error(&web, lang, StatusCode::NOT_FOUND),
+        _ => error(lang, StatusCode::NOT_FOUND),
     }
 }
 
