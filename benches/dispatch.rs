@@ -29,7 +29,12 @@
 //! `POSTKEEPER_DISPATCH_BOTS` (`echo,seed,canned,big`: which bots to run; `canned` and
 //! `webhook` (the seed bot in webhook mode, measured beside the polling one) need `seed`),
 //! `POSTKEEPER_DISPATCH_METRICS=1` (the Prometheus recorder installed, as `run` with
-//! `POSTKEEPER_LISTEN` does; without it the `metrics` calls go nowhere).
+//! `POSTKEEPER_LISTEN` does; without it the `metrics` calls go nowhere),
+//! `POSTKEEPER_DISPATCH_SPLIT=1` (Telegram on a core of its own: the fake servers on a runtime
+//! pinned to the first core, the bots, their store threads and this bench on the second,
+//! one worker; Linux only). Without it the fake servers and the bots share both cores, so a
+//! bot that makes Telegram work more (a webhook: one HTTP request per update instead of
+//! one per hundred) pays for Telegram's side too, which no production server does.
 //! Run: `cargo bench --bench dispatch`.
 //!
 //! The `core` column is the `/search` handling alone (`chat::on_command`, in process, no
@@ -163,7 +168,7 @@ struct Sent {
 
 impl Target {
     async fn postkeeper(archive: Archive) -> Target {
-        let tg = FakeTelegram::start().await;
+        let tg = telegram().await;
         let state = Arc::new(BotState::new(SharedArchive::new(archive), Config::default()));
         let running = bot::spawn(tg.bot(), state, POLL_TIMEOUT).await.expect("the bot starts");
         Target { tg, stop: Stop::Postkeeper(running), next_chat: 1_000_000, pushed: 0 }
@@ -172,7 +177,7 @@ impl Target {
     /// postkeeper in webhook mode: the fake server POSTs each update to the bot's HTTP
     /// server (through its stand-in for the proxy) instead of answering getUpdates.
     async fn webhook(archive: Archive) -> Target {
-        let tg = FakeTelegram::start().await;
+        let tg = telegram().await;
         let state = Arc::new(BotState::new(SharedArchive::new(archive), Config::default()));
         let url = "https://bot.example.org/telegram".parse().expect("a URL");
         let hook = Arc::new(bot::webhook::Webhook::new(url, "bench-secret".to_string()));
@@ -188,7 +193,7 @@ impl Target {
 
     /// A bare teloxide bot (no state, no store) with the same polling as postkeeper's.
     async fn bare(handler: UpdateHandler<teloxide::RequestError>) -> Target {
-        let tg = FakeTelegram::start().await;
+        let tg = telegram().await;
         let bot = tg.bot();
         let mut dispatcher = Dispatcher::builder(bot.clone(), handler).build();
         let shutdown = dispatcher.shutdown_token();
@@ -613,8 +618,12 @@ fn big_archive(posts: usize, dir: &Path) -> Archive {
 fn print_table(rows: &[Row], s: &Settings) {
     println!();
     println!(
-        "dispatch over loopback: fake Bot API server and bot on one tokio runtime (2 workers), {} cores, \
-         long poll {} s, ≤100 updates per getUpdates",
+        "dispatch over loopback: {}, {} cores, long poll {} s, ≤100 updates per getUpdates",
+        if TELEGRAM.get().is_some() {
+            "fake Bot API servers on core 0, bots on core 1 (one worker)"
+        } else {
+            "fake Bot API server and bot on one tokio runtime (2 workers)"
+        },
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         POLL_TIMEOUT.as_secs()
     );
@@ -740,10 +749,68 @@ fn print_table(rows: &[Row], s: &Settings) {
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// The runtime the fake servers run on when Telegram has a core of its own.
+static TELEGRAM: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
+/// A fake Bot API server: on Telegram's own runtime when there is one, else on this one.
+async fn telegram() -> FakeTelegram {
+    match TELEGRAM.get() {
+        Some(rt) => rt.spawn(FakeTelegram::start()).await.expect("the fake server starts"),
+        None => FakeTelegram::start().await,
+    }
+}
+
+/// Pins the calling thread (and the threads it starts later) to `core`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn pin_to(core: usize) {
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it; the call reads it.
+    let pinned = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    assert_eq!(pinned, 0, "cannot pin a thread to core {core}: {}", std::io::Error::last_os_error());
+}
+
+/// Telegram's runtime on core 0, this thread (the bots' runtime and store) on core 1.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn split_cores() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(cores >= 2, "POSTKEEPER_DISPATCH_SPLIT needs two cores, this machine gives {cores}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        pin_to(0);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        tx.send(rt.handle().clone()).expect("the bench waits for it");
+        rt.block_on(std::future::pending::<()>());
+    });
+    TELEGRAM.set(rx.recv().expect("Telegram's runtime")).expect("set once");
+    pin_to(1);
+    true
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn split_cores() -> bool {
+    eprintln!("POSTKEEPER_DISPATCH_SPLIT works on Linux only; the cores are shared");
+    false
+}
+
+fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
+    let split = std::env::var_os("POSTKEEPER_DISPATCH_SPLIT").is_some_and(|v| v == "1") && split_cores();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(if split { 1 } else { 2 })
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(bench(split));
+}
+
+async fn bench(split: bool) {
     let s = Settings::from_env();
+    if split {
+        eprintln!("Telegram on core 0, the bots on core 1");
+    }
     if std::env::var_os("POSTKEEPER_DISPATCH_METRICS").is_some_and(|v| v == "1") {
         // What `run` does with POSTKEEPER_LISTEN: every counter and histogram recorded.
         bot::http::recorder();
