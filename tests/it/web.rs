@@ -353,12 +353,7 @@ async fn a_channel_without_a_t_me_address_has_its_months_under_its_store_id() {
             Ok(())
         })
         .expect("imports");
-    let seed = archive
-        .channels()
-        .expect("reads")
-        .into_iter()
-        .find(|c| c.title == "Без адреса")
-        .expect("the channel");
+    let seed = archive.channels().expect("reads").into_iter().find(|c| c.title == "Без адреса").expect("the channel");
     assert!(seed.username.is_none() && seed.tg_id.is_none());
     let months = archive.months(seed.id, chrono_tz::UTC).expect("reads");
     let &(y, m, n) = months.first().expect("its posts have dates");
