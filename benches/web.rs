@@ -13,7 +13,9 @@
 //!   seconds each; the requests are written and read by hand over tokio's sockets (the
 //!   smallest client, so the servers are what is compared).
 //!
-//! `POSTKEEPER_WEB_CALLS` (200): requests per page kind for the server times.
+//! `POSTKEEPER_WEB_CALLS` (200): requests per page kind for the server times;
+//! `POSTKEEPER_WEB_ONLY=post,search` (the kinds whose label contains one of these; `load`
+//! for the throughput).
 //! Run: `cargo bench --bench web`.
 
 #[allow(dead_code)]
@@ -186,6 +188,8 @@ async fn main() {
     let connections = env_usize("POSTKEEPER_WEB_CONNECTIONS", 16).max(1);
     let rounds = env_usize("POSTKEEPER_WEB_ROUNDS", 3).max(1);
     let secs = env_usize("POSTKEEPER_WEB_SECS", 3).max(1) as f64;
+    let only = std::env::var("POSTKEEPER_WEB_ONLY").unwrap_or_default();
+    let picked = |label: &str| only.is_empty() || only.split(',').any(|o| label.contains(o.trim()));
     for n in sizes.split(',').filter_map(|s| s.trim().replace('_', "").parse::<usize>().ok()) {
         let db = common::corpus_db(n);
         let web = Arc::new(Web {
@@ -221,13 +225,20 @@ async fn main() {
         let home_targets: Vec<String> = std::iter::once("/".to_string())
             .chain((1..calls).map(|_| format!("/?after={}", rng.random_range(2..=last))))
             .collect();
-        let mut rows = vec![("/ and older pages", spread(&made, "/ (and ?after=)", &home_targets).await)];
+        let mut rows = Vec::new();
+        if picked("home") {
+            rows.push(("/ and older pages", spread(&made, "/ (and ?after=)", &home_targets).await));
+        }
         let post_targets: Vec<String> = post_ids.iter().take(calls).map(|id| format!("{base}/{id}")).collect();
-        rows.push(("a post", spread(&made, "a post", &post_targets).await));
+        if picked("post") {
+            rows.push(("a post", spread(&made, "a post", &post_targets).await));
+        }
         let month_targets: Vec<String> = (0..calls)
             .map(|_| format!("{base}/{}/{:02}", rng.random_range(first_year..=last_year), rng.random_range(1..=12)))
             .collect();
-        rows.push(("a month", spread(&made, "a month", &month_targets).await));
+        if picked("month") {
+            rows.push(("a month", spread(&made, "a month", &month_targets).await));
+        }
         let queries: Vec<&str> = common::REALISTIC.iter().chain(common::OPERATORS).map(|(_, q)| *q).collect();
         let search_targets: Vec<String> = (0..calls)
             .map(|i| {
@@ -235,12 +246,17 @@ async fn main() {
                 format!("/search?q={q}")
             })
             .collect();
-        rows.push(("search", spread(&made, "search (the benches' queries)", &search_targets).await));
+        if picked("search") {
+            rows.push(("search", spread(&made, "search (the benches' queries)", &search_targets).await));
+        }
         for (label, (p50, p99)) in &rows {
             let ok = ms(*p50) <= 3.0 && ms(*p99) <= 20.0;
             println!("    {label:<20} p50 ≤ 3 ms, p99 ≤ 20 ms: {}", if ok { "met" } else { "NOT met" });
         }
 
+        if !picked("load") {
+            continue;
+        }
         // Throughput: the archive as served (pages kept) beside the same bytes, bare.
         let targets: Vec<String> = post_ids.iter().take(posts).map(|id| format!("{base}/{id}")).collect();
         let kept = web::routes(web.clone()).fallback(web::not_found);
@@ -255,6 +271,31 @@ async fn main() {
             bodies.insert(target.clone(), body);
         }
         let bare_app = Router::new().route("/c/{chat}/{message}", get(bare)).with_state(Arc::new(bodies));
+        // In process first: the server's own time for a page kept, beside the bare handler's.
+        let per_request = |app: Router, targets: Vec<String>| async move {
+            let rounds = 20;
+            let started = Instant::now();
+            for _ in 0..rounds {
+                for target in &targets {
+                    let response = app
+                        .clone()
+                        .oneshot(
+                            Request::get(target).header(header::ACCEPT_LANGUAGE, "ru").body(Body::empty()).expect("ok"),
+                        )
+                        .await
+                        .expect("ok");
+                    std::hint::black_box(axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body"));
+                }
+            }
+            started.elapsed() / (rounds * targets.len()) as u32
+        };
+        let kept_us = per_request(kept.clone(), targets.clone()).await;
+        let bare_us = per_request(bare_app.clone(), targets.clone()).await;
+        println!(
+            "web/{n}: a post page kept, in process: {:.1} µs a request; bare: {:.1} µs",
+            kept_us.as_secs_f64() * 1e6,
+            bare_us.as_secs_f64() * 1e6
+        );
         let (ours, theirs) = (serve(kept).await, serve(bare_app).await);
         let targets = Arc::new(targets);
         // Warm both (connections, the pages kept).

@@ -5,10 +5,15 @@
 //! once made, keyed by their address and the reader's language, while the store has not
 //! changed: SQLite's `data_version` ([`crate::store::SharedArchive::data_version`]) moves
 //! with every commit of this process or another (an import beside a running `serve`), and a
-//! page made before it moved is made again. A permalink shared in a large chat is then made
+//! page made before it moved is made again. Asking it costs a few system calls (SQLite opens
+//! a read transaction: locks on the WAL index, the file's size, its first page), more than
+//! the rest of answering a kept page, so it is asked at most every [`FRESH`]: a change shows
+//! within that. A permalink shared in a large chat is then made
 //! once, not once per reader (figures in benches/README.md, "The web archive").
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
@@ -26,6 +31,9 @@ const CAPACITY_BYTES: u64 = 64 << 20;
 const TYPICAL_PAGE: u64 = 24 << 10;
 /// A page larger than this is neither kept nor given an `ETag` (none of ours is).
 const LARGEST: usize = 4 << 20;
+
+/// How long the store's `data_version` is taken as it was last read.
+const FRESH: Duration = Duration::from_millis(100);
 
 /// How long others may keep a page without asking again, when its handler did not say.
 const LIST: &str = "public, max-age=60";
@@ -59,6 +67,10 @@ pub(super) struct Keeper {
     web: Arc<Web>,
     /// `None` with [`Keeping::Off`].
     pages: Option<quick_cache::sync::Cache<Key, Arc<Kept>, Weight>>,
+    /// When `data_version` was read last (µs since `started`, 0: never) and what it was.
+    started: Instant,
+    asked_at: AtomicU64,
+    version: AtomicI64,
 }
 
 /// Whether pages are kept in memory between requests: [`super::routes`] keeps them; the
@@ -74,7 +86,22 @@ impl Keeper {
         let pages = (keeping == Keeping::On).then(|| {
             quick_cache::sync::Cache::with_weighter((CAPACITY_BYTES / TYPICAL_PAGE) as usize, CAPACITY_BYTES, Weight)
         });
-        Keeper { web, pages }
+        Keeper { web, pages, started: Instant::now(), asked_at: AtomicU64::new(0), version: AtomicI64::new(0) }
+    }
+
+    /// The store's `data_version`, read again when the last reading is older than [`FRESH`];
+    /// `None` when pages are not kept or the store cannot say (a store in memory).
+    fn version(&self) -> Option<i64> {
+        self.pages.as_ref()?;
+        let now = (self.started.elapsed().as_micros() as u64).max(1);
+        let asked = self.asked_at.load(Ordering::Acquire);
+        if asked != 0 && now.saturating_sub(asked) < FRESH.as_micros() as u64 {
+            return Some(self.version.load(Ordering::Acquire));
+        }
+        let version = self.web.archive.data_version()?;
+        self.version.store(version, Ordering::Release);
+        self.asked_at.store(now, Ordering::Release);
+        Some(version)
     }
 }
 
@@ -142,7 +169,7 @@ pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request
     let accept = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let key = Key { target, lang: reader_lang(None, accept).code() };
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-    let version = keeper.pages.as_ref().and_then(|_| keeper.web.archive.data_version());
+    let version = keeper.version();
     if let Some(version) = version
         && let Some(kept) = keeper.pages.as_ref().and_then(|p| p.get(&key))
         && kept.version == version
