@@ -220,6 +220,26 @@ impl Archive {
         Ok(Some(Archive { conn, taxonomy: self.taxonomy.clone(), topic_ids: self.topic_ids.clone() }))
     }
 
+    /// Reads the store through memory-mapped I/O, up to `bytes` of it: no copy of each page
+    /// read into SQLite's cache. The running bot's and web archive's connections do (they
+    /// read the same index pages again and again); an import does not (it writes). The
+    /// pages mapped are the file's own, in the system's page cache: they count in the
+    /// process's resident size but are no memory of its own.
+    pub fn map_memory(&self, bytes: i64) -> Result<()> {
+        self.conn.query_row(&format!("PRAGMA mmap_size = {bytes}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Counts each transaction this connection commits in `commits` (the shared store's
+    /// connections: pages kept by the web archive are made again at once after a write of
+    /// this process).
+    pub fn count_commits(&self, commits: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.conn.commit_hook(Some(move || {
+            commits.fetch_add(1, std::sync::atomic::Ordering::Release);
+            false
+        }));
+    }
+
     /// SQLite's `data_version`: a number that changes whenever another connection (of this
     /// process or another) commits a change to the store, and only then. Kept pages compare
     /// it to the one they were made at.

@@ -19,6 +19,11 @@ pub struct SharedArchive {
 
 type Job = Box<dyn FnOnce(&mut Archive) + Send>;
 
+/// How much of the store the shared connections map into memory ([`Archive::map_memory`]):
+/// SQLite's own ceiling (`SQLITE_MAX_MMAP_SIZE`), which covers a store of a million posts
+/// in large part; benches/README.md has what it saves.
+const MAPPED_BYTES: i64 = 0x7fff_0000;
+
 /// Why a call of the store gave no answer: the store's threads are gone, the call panicked
 /// (a bug; the thread and its connection go on), or the call's own error (`try_call`).
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +44,8 @@ struct StoreThreads {
     /// A connection that only asks whether the store changed ([`SharedArchive::data_version`]);
     /// `None` for a store in memory. Closed last, after the threads' connections.
     probe: Option<std::sync::Mutex<Archive>>,
+    /// Transactions the threads' connections committed ([`SharedArchive::commits`]).
+    commits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for StoreThreads {
@@ -95,6 +102,13 @@ impl SharedArchive {
             }
         };
         pool.push(archive);
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        for archive in &pool {
+            archive.count_commits(commits.clone());
+            if let Err(e) = archive.map_memory(MAPPED_BYTES) {
+                tracing::warn!("cannot map the store into memory (reads copy each page instead): {e}");
+            }
+        }
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let mut threads = Vec::with_capacity(pool.len());
         for (i, archive) in pool.into_iter().enumerate() {
@@ -106,7 +120,7 @@ impl SharedArchive {
                 Err(e) => tracing::error!("cannot start a store thread: {e}"),
             }
         }
-        SharedArchive { inner: Arc::new(StoreThreads { jobs: Some(tx), threads, probe }) }
+        SharedArchive { inner: Arc::new(StoreThreads { jobs: Some(tx), threads, probe, commits }) }
     }
 
     /// A number that changes whenever anything (this process's connections or another
@@ -116,6 +130,13 @@ impl SharedArchive {
     pub fn data_version(&self) -> Option<i64> {
         let probe = self.inner.probe.as_ref()?.lock().ok()?;
         probe.data_version().ok()
+    }
+
+    /// How many transactions the store's threads have committed: it moves at once with a
+    /// write of this process, where [`SharedArchive::data_version`] also sees other
+    /// processes'.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs `f` on one of the store's threads with its connection.

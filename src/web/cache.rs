@@ -7,8 +7,9 @@
 //! with every commit of this process or another (an import beside a running `serve`), and a
 //! page made before it moved is made again. Asking it costs a few system calls (SQLite opens
 //! a read transaction: locks on the WAL index, the file's size, its first page), more than
-//! the rest of answering a kept page, so it is asked at most every [`FRESH`]: a change shows
-//! within that. A permalink shared in a large chat is then made
+//! the rest of answering a kept page, so it is asked at most every [`FRESH`]: another
+//! process's change shows within that, and this process's own writes (the live archive, a
+//! live file fetched) at once, by the count of the shared connections' commits. A permalink shared in a large chat is then made
 //! once, not once per reader (figures in benches/README.md, "The web archive").
 
 use std::sync::Arc;
@@ -47,9 +48,9 @@ struct Key {
     lang: &'static str,
 }
 
-/// A page as made, with the store's `data_version` it was made at.
+/// A page as made, with the store's `data_version` and this process's commits it was made at.
 struct Kept {
-    version: i64,
+    version: (i64, u64),
     page: Page,
 }
 
@@ -89,19 +90,21 @@ impl Keeper {
         Keeper { web, pages, started: Instant::now(), asked_at: AtomicU64::new(0), version: AtomicI64::new(0) }
     }
 
-    /// The store's `data_version`, read again when the last reading is older than [`FRESH`];
-    /// `None` when pages are not kept or the store cannot say (a store in memory).
-    fn version(&self) -> Option<i64> {
+    /// The store's `data_version`, read again when the last reading is older than [`FRESH`],
+    /// and the commits of this process; `None` when pages are not kept or the store cannot
+    /// say (a store in memory).
+    fn version(&self) -> Option<(i64, u64)> {
+        let commits = self.web.archive.commits();
         self.pages.as_ref()?;
         let now = (self.started.elapsed().as_micros() as u64).max(1);
         let asked = self.asked_at.load(Ordering::Acquire);
         if asked != 0 && now.saturating_sub(asked) < FRESH.as_micros() as u64 {
-            return Some(self.version.load(Ordering::Acquire));
+            return Some((self.version.load(Ordering::Acquire), commits));
         }
         let version = self.web.archive.data_version()?;
         self.version.store(version, Ordering::Release);
         self.asked_at.store(now, Ordering::Release);
-        Some(version)
+        Some((version, commits))
     }
 }
 
