@@ -245,7 +245,15 @@ impl Searcher {
         limit: usize,
     ) -> Result<Option<(Post, SearchPage)>> {
         let _snapshot = archive.snapshot()?;
-        Search::new(archive, self).similar(id, offset, limit)
+        let Some(post) = archive.post(id)? else { return Ok(None) };
+        let page = Search::new(archive, self).similar(&post, offset, limit)?;
+        Ok(Some((post, page)))
+    }
+
+    /// [`Searcher::similar`] of a post already read.
+    pub fn similar_to(&self, archive: &Archive, post: &Post, offset: usize, limit: usize) -> Result<SearchPage> {
+        let _snapshot = archive.snapshot()?;
+        Search::new(archive, self).similar(post, offset, limit)
     }
 
     /// Checks a glossary and keeps it in the store in place of the bundled one (every

@@ -21,6 +21,10 @@ const DOCS_BUDGET: i64 = 1_000;
 const PAIR_TERMS: usize = 3;
 /// Stems in more than this share of the archive's posts say little about a post: not paired.
 const COMMON_SHARE: f64 = 0.05;
+/// Entries of FTS5's lists the pairs may walk in all, beyond the first pair: FTS5 walks both
+/// lists of each pair whole, so their lengths are what the pairs cost (figures:
+/// benches/README.md).
+const WALK_BUDGET: i64 = 30_000;
 /// The best matches by words that are re-ranked by shared topics (later pages keep the words' order).
 const CANDIDATES: usize = 50;
 /// How much each topic shared with the post raises a match's score.
@@ -43,10 +47,16 @@ enum Neighbours {
 /// even one fits (every stem of the post is in many posts, as in a big archive of one
 /// field's vocabulary), a neighbour must share two of them: pairs of the rarest of the most
 /// distinctive stems, taken while the posts they are expected to hold (the product of two
-/// stems' shares of the archive, for independent words) fit the same budget. FTS5
+/// stems' shares of the archive, for independent words) fit the same budget, and while the
+/// lists FTS5 walks for them fit `walk` entries (the first pair is always taken). FTS5
 /// intersects each pair's lists; the pairs are not ranked by bm25, whose weights would
 /// walk every stem's whole list once more for each time it appears in the query.
 fn choose(scored: &[(f64, String, String, i64)], size: i64) -> Option<(Vec<Term>, Neighbours)> {
+    choose_within(scored, size, WALK_BUDGET)
+}
+
+/// [`choose`] with the pairs' walk budget given.
+fn choose_within(scored: &[(f64, String, String, i64)], size: i64, walk: i64) -> Option<(Vec<Term>, Neighbours)> {
     let term = |(_, stem, folded, _): &(f64, String, String, i64)| Term::word(folded.clone(), stem.clone());
     let mut spent = 0;
     let fitting: Vec<Term> = scored
@@ -72,12 +82,19 @@ fn choose(scored: &[(f64, String, String, i64)], size: i64) -> Option<(Vec<Term>
     distinctive.sort_by(|a, b| a.3.cmp(&b.3).then_with(|| a.1.cmp(&b.1)));
     let mut chosen: Vec<&(f64, String, String, i64)> = Vec::new();
     let mut expected = 0.0;
+    let mut walked = 0;
     for candidate in distinctive {
         let added: f64 = chosen.iter().map(|c| c.3 as f64 * candidate.3 as f64 / size).sum();
         if expected + added > DOCS_BUDGET as f64 {
             continue;
         }
+        let steps: i64 = chosen.iter().map(|c| c.3 + candidate.3).sum();
+        if chosen.len() >= 2 && walked + steps > walk {
+            // The next candidates are in more posts still: none of them fits either.
+            break;
+        }
         expected += added;
+        walked += steps;
         chosen.push(candidate);
         if chosen.len() == PAIR_TERMS {
             break;
@@ -101,8 +118,8 @@ fn choose(scored: &[(f64, String, String, i64)], size: i64) -> Option<(Vec<Term>
 }
 
 impl Search<'_> {
-    pub(super) fn similar(&self, id: i64, offset: usize, limit: usize) -> Result<Option<(Post, SearchPage)>> {
-        let Some(post) = self.archive.post(id)? else { return Ok(None) };
+    pub(super) fn similar(&self, post: &Post, offset: usize, limit: usize) -> Result<SearchPage> {
+        let id = post.id;
         // The largest id stands for the archive's size: one b-tree probe, not a count.
         let size: i64 = self.conn().query_row("SELECT coalesce(max(id), 1) FROM posts", [], |r| r.get(0))?;
         let mut tf: FxHashMap<String, (u32, String)> = FxHashMap::default();
@@ -125,7 +142,7 @@ impl Search<'_> {
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let Some((terms, how)) = choose(&scored, size) else {
-            return Ok(Some((post, SearchPage::empty())));
+            return Ok(SearchPage::empty());
         };
         let query = Query { terms };
         let scope = Scope { filter: format!(" AND posts_fts.rowid != {id}"), ..Scope::default() };
@@ -157,29 +174,36 @@ impl Search<'_> {
         // The best by words, re-ranked by the topics they share with the post: words say
         // what a post is about less surely than its topics do.
         ranked.truncate(CANDIDATES.max(offset + limit));
-        // The topics each candidate shares with the post, in one statement (ids are numbers).
-        let candidates: Vec<String> = ranked.iter().map(|(c, _)| c.to_string()).collect();
-        let shared: FxHashMap<i64, i64> = if candidates.is_empty() {
-            FxHashMap::default()
-        } else {
-            self.conn()
-                .prepare(&format!(
-                    "SELECT c.post_id, count(*) FROM post_topics c
-                 JOIN post_topics p ON p.topic_id = c.topic_id AND p.post_id = ?1
-                 WHERE c.post_id IN ({}) GROUP BY c.post_id",
-                    candidates.join(",")
-                ))?
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?
-        };
+        // The topics of the candidates, by their keys (a seek each), counted against the post's.
+        let mut shared: FxHashMap<i64, i64> = FxHashMap::default();
+        if !ranked.is_empty() {
+            let own: Vec<i64> = self
+                .conn()
+                .prepare_cached("SELECT topic_id FROM post_topics WHERE post_id = ?1")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if !own.is_empty() {
+                // The candidates as one JSON array: one statement, prepared once.
+                let candidates =
+                    format!("[{}]", ranked.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(","));
+                let mut stmt = self.conn().prepare_cached(
+                    "SELECT post_id, topic_id FROM post_topics WHERE post_id IN (SELECT value FROM json_each(?1))",
+                )?;
+                let mut rows = stmt.query([candidates])?;
+                while let Some(row) = rows.next()? {
+                    if own.contains(&row.get(1)?) {
+                        *shared.entry(row.get(0)?).or_default() += 1;
+                    }
+                }
+            }
+        }
         for (candidate, score) in ranked.iter_mut() {
             let n = shared.get(candidate).copied().unwrap_or(0);
             *score *= 1.0 + TOPIC_BOOST * n as f64;
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
         let ranked: Vec<(i64, f64)> = ranked.into_iter().skip(offset).take(limit).collect();
-        let page = self.page(&query, ranked, total, Mode::Any)?;
-        Ok(Some((post, page)))
+        self.page(&query, ranked, total, Mode::Any)
     }
 }
 
@@ -213,7 +237,7 @@ mod tests {
             stem(6.0, "средн", 30_000),
             stem(5.0, "игр", 12_000),
         ];
-        let (terms, how) = choose(&scored, 1_000_000).expect("stems");
+        let (terms, how) = choose_within(&scored, 1_000_000, i64::MAX).expect("stems");
         assert_eq!(stems(&terms), ["награ", "агент", "игр"]);
         let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
         assert_eq!(pairs.len(), 3);
@@ -228,6 +252,7 @@ mod tests {
         let d = DOCS_BUDGET * 10;
         let scored = vec![stem(2.0, "a", d), stem(1.0, "b", d), stem(0.5, "c", d)];
         // In half of the archive's posts each: too common to pair, the rarest alone.
+        let choose = |scored: &[_], size| choose_within(scored, size, i64::MAX);
         let (terms, how) = choose(&scored, 2 * d).expect("stems");
         assert!(matches!(how, Neighbours::Ranked(_)), "too common to pair: the rarest alone");
         assert_eq!(terms.len(), 1);
@@ -241,6 +266,24 @@ mod tests {
         let (terms, how) = choose(&scored, 25 * d).expect("stems");
         let Neighbours::Pairs(pairs) = how else { panic!("pairs expected") };
         assert_eq!((terms.len(), pairs.len()), (2, 1));
+    }
+
+    #[test]
+    fn pairs_stop_where_the_lists_they_walk_pass_the_walk_budget() {
+        // Each pair is expected in 81 posts: the expected matches do not bind.
+        let scored = vec![stem(9.0, "a", 9_000), stem(8.0, "b", 9_000), stem(7.0, "c", 9_000), stem(6.0, "d", 9_000)];
+        let pairs_of = |walk| match choose_within(&scored, 1_000_000, walk).expect("stems") {
+            (terms, Neighbours::Pairs(pairs)) => (terms.len(), pairs.len()),
+            (_, Neighbours::Ranked(_)) => panic!("pairs expected"),
+        };
+        // The first pair is always taken, however long its lists.
+        assert_eq!(pairs_of(0), (2, 1));
+        // A third stem walks two more pairs' lists: 36,000 entries beside the first pair's 18,000.
+        assert_eq!(pairs_of(53_999), (2, 1));
+        assert_eq!(pairs_of(54_000), (3, 3));
+        assert_eq!(pairs_of(i64::MAX), (3, 3), "PAIR_TERMS at most");
+        // The default budget: a third stem of lists this long does not fit.
+        assert_eq!(choose(&scored, 1_000_000).map(|(t, _)| t.len()), Some(2));
     }
 
     #[test]
