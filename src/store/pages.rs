@@ -130,20 +130,17 @@ impl Archive {
         })
     }
 
-    /// The post of `channel` (the store's channel id) with Telegram message id `message_id`.
-    pub fn post_by_message(&self, channel: i64, message_id: i64) -> Result<Option<Post>> {
-        let id: Option<i64> = self
+    /// The store id of the post of `channel` (the store's channel id) with Telegram message
+    /// id `message_id`.
+    pub fn post_by_message(&self, channel: i64, message_id: i64) -> Result<Option<i64>> {
+        Ok(self
             .conn
             // A post with a message id has it as its `seq` too (every source that has ids
             // orders by them), so the `(channel_id, seq)` index finds it: asking by
             // `message_id` alone read every post of the channel.
             .prepare_cached("SELECT id FROM posts WHERE channel_id = ?1 AND seq = ?2 AND message_id = ?2")?
             .query_row(params![channel, message_id], |r| r.get(0))
-            .optional()?;
-        match id {
-            Some(id) => self.post(id),
-            None => Ok(None),
-        }
+            .optional()?)
     }
 
     /// [`web_path`] of `post`, its channel read from the store.
@@ -378,8 +375,8 @@ mod tests {
     fn a_permalink_finds_its_channel_and_post() -> Result<()> {
         let a = archive()?;
         let channel = a.channel_named(&ChannelName::Private(1_234_567_890))?.expect("found by its t.me/c id");
-        let post = a.post_by_message(channel.id, 4)?.expect("message 4");
-        assert_eq!(post.title, "Пост номер 4");
+        let id = a.post_by_message(channel.id, 4)?.expect("message 4");
+        assert_eq!(a.post(id)?.expect("the post").title, "Пост номер 4");
         assert!(a.post_by_message(channel.id, 99)?.is_none());
         assert!(a.channel_named(&ChannelName::Private(42))?.is_none());
         assert_eq!(private_id(-1_001_234_567_890), Some(1_234_567_890));

@@ -390,11 +390,13 @@ fn read_post(
 ) -> anyhow::Result<Option<PostRead>> {
     let Some(post) = a.post(id)? else { return Ok(None) };
     let (older, newer) = a.neighbours(id)?;
-    let older = older.map(|o| a.post(o)).transpose()?.flatten();
-    let newer = newer.map(|n| a.post(n)).transpose()?.flatten();
-    let similar = match searcher.similar(a, id, 0, SIMILAR) {
-        Ok(Some((_, page))) => page.hits.into_iter().map(|h| h.post).collect(),
-        Ok(None) => Vec::new(),
+    // Both in one read.
+    let mut beside = a.posts_by_id(&[older, newer].into_iter().flatten().collect::<Vec<_>>())?;
+    let mut take =
+        |id: Option<i64>| id.and_then(|id| beside.iter().position(|p| p.id == id)).map(|i| beside.swap_remove(i));
+    let (older, newer) = (take(older), take(newer));
+    let similar = match searcher.similar_to(a, &post, 0, SIMILAR) {
+        Ok(page) => page.hits.into_iter().map(|h| h.post).collect(),
         Err(e) => {
             tracing::warn!("similar posts of #{id}: {e}");
             Vec::new()
@@ -418,7 +420,7 @@ async fn post_page(web: Arc<Web>, lang: Lang, find: Find) -> Response {
                         Named::Stored(c) => ChannelName::Stored(*c),
                     };
                     match a.channel_named(&name)? {
-                        Some(channel) => a.post_by_message(channel.id, message)?.map(|p| p.id),
+                        Some(channel) => a.post_by_message(channel.id, message)?,
                         None => None,
                     }
                 }
