@@ -1,16 +1,17 @@
-//! What makes the pages cheap to serve again and cacheable by others: every page and feed
-//! gets an `ETag` (a hash of its bytes) and is answered 304 to a request that already
-//! holds it, a `Cache-Control` (permalinks an hour, lists a minute, a failure never) and
-//! `Vary: Accept-Language`; `HEAD` gets the headers of `GET`. And pages are kept in memory
-//! once made, keyed by their address and the reader's language, while the store has not
-//! changed: SQLite's `data_version` ([`crate::store::SharedArchive::data_version`]) moves
-//! with every commit of this process or another (an import beside a running `serve`), and a
-//! page made before it moved is made again. Asking it costs a few system calls (SQLite opens
-//! a read transaction: locks on the WAL index, the file's size, its first page), more than
-//! the rest of answering a kept page, so it is asked at most every [`FRESH`]: another
-//! process's change shows within that, and this process's own writes (the live archive, a
-//! live file fetched) at once, by the count of the shared connections' commits. A permalink shared in a large chat is then made
-//! once, not once per reader (figures in benches/README.md, "The web archive").
+//! What makes the pages cheap to serve again and cacheable by others: every page and feed gets
+//! an `ETag` (a hash of its bytes) and is answered 304 to a request that already holds it, a
+//! `Cache-Control` (permalinks an hour, lists a minute, a failure never) and `Vary:
+//! Accept-Encoding, Accept-Language`; `HEAD` gets the headers of `GET`. And pages are kept in
+//! memory once made, keyed by their address, the reader's language and `Accept-Encoding` (kept
+//! compressed: brotli or gzip once per page, not once per reader), while the store has not
+//! changed: SQLite's `data_version` ([`crate::store::SharedArchive::data_version`]) moves with
+//! every commit of this process or another (an import beside a running `serve`), and a page
+//! made before it moved is made again. Asking it costs a few system calls (SQLite opens a read
+//! transaction: locks on the WAL index, the file's size, its first page), more than the rest of
+//! answering a kept page, so it is asked at most every [`FRESH`]: another process's change
+//! shows within that, and this process's own writes (the live archive, a live file fetched) at
+//! once, by the count of the shared connections' commits. A permalink shared in a large chat is
+//! then made once, not once per reader (figures in benches/README.md, "The web archive").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -41,11 +42,13 @@ const LIST: &str = "public, max-age=60";
 /// For a failure (503): never kept.
 const NEVER: &str = "no-store";
 
-/// The reader's address (path and query) and language.
+/// The reader's address (path and query), language and `Accept-Encoding` as sent (the
+/// compression chooses by it: the same header, the same bytes).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     target: String,
     lang: &'static str,
+    encodings: Option<HeaderValue>,
 }
 
 /// A page as made, with the store's `data_version` and this process's commits it was made at.
@@ -59,7 +62,7 @@ struct Weight;
 
 impl quick_cache::Weighter<Key, Arc<Kept>> for Weight {
     fn weight(&self, key: &Key, kept: &Arc<Kept>) -> u64 {
-        (key.target.len() + kept.page.body.len() + 256) as u64
+        (key.target.len() + key.encodings.as_ref().map_or(0, |e| e.len()) + kept.page.body.len() + 256) as u64
     }
 }
 
@@ -162,15 +165,35 @@ fn holds(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {
     given.split(',').any(|t| t.trim() == "*" || opaque(t) == ours)
 }
 
-/// The middleware over the pages and feeds (not the media files, which have their own).
+/// Marks a response [`keep`] passes on as it is: no body, or one larger than [`LARGEST`].
+#[derive(Clone, Copy)]
+struct Unkept;
+
+/// The middleware under the compression, over the handlers: marks the responses [`keep`]
+/// must not read back, whose size only shows before they are compressed.
+pub(super) async fn measure(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    // Bodies only (a 204 has none, nor a length), and only ours (none is larger).
+    let fits = response.body().size_hint().upper().is_some_and(|n| n <= LARGEST as u64);
+    if !fits || matches!(response.status(), StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+        response.extensions_mut().insert(Unkept);
+    }
+    response
+}
+
+/// The middleware over the compression of pages and feeds (not the media files, which
+/// have their own): pages are kept compressed, as each reader's `Accept-Encoding` asked.
 pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request, next: Next) -> Response {
     let head = request.method() == Method::HEAD;
-    if !head && request.method() != Method::GET {
+    let mut encodings = request.headers().get_all(header::ACCEPT_ENCODING).iter();
+    let (first, more) = (encodings.next().cloned(), encodings.next().is_some());
+    // Several `Accept-Encoding` lines (no browser sends them) are compressed, not kept.
+    if (!head && request.method() != Method::GET) || more {
         return next.run(request).await;
     }
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
     let accept = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let key = Key { target, lang: reader_lang(None, accept).code() };
+    let key = Key { target, lang: reader_lang(None, accept).code(), encodings: first };
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let version = keeper.version();
     if let Some(version) = version
@@ -184,13 +207,12 @@ pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request
         *request.method_mut() = Method::GET;
     }
     let response = next.run(request).await;
-    // Bodies only (a 204 has none, nor a length), and only ours (none is larger).
-    let fits = response.body().size_hint().upper().is_some_and(|n| n <= LARGEST as u64);
-    if !fits || matches!(response.status(), StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+    if response.extensions().get::<Unkept>().is_some() {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let body = match axum::body::to_bytes(body, LARGEST).await {
+    // Compressed, a body of at most LARGEST bytes is hardly larger.
+    let body = match axum::body::to_bytes(body, 2 * LARGEST).await {
         Ok(body) => body,
         Err(e) => {
             tracing::error!("a page could not be read back: {e}");

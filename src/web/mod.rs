@@ -64,7 +64,7 @@ pub fn routes(web: Arc<Web>) -> Router {
 /// [`routes`], keeping pages in memory or not.
 pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
     let keeper = Arc::new(cache::Keeper::new(web.clone(), keeping));
-    // Pages and feeds: kept, tagged and compressed (cache.rs).
+    // Pages and feeds: compressed, then kept and tagged (cache.rs).
     let pages = Router::new()
         .route("/", get(pages::home))
         .route("/search", get(pages::search))
@@ -83,8 +83,9 @@ pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
         .route("/topic/{slug}/{file}", get(feeds::topic))
         .route("/{file}", get(feeds::site))
         .with_state(web.clone())
-        .layer(axum::middleware::from_fn_with_state(keeper, cache::keep))
-        .layer(CompressionLayer::new());
+        .layer(axum::middleware::from_fn(cache::measure))
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(keeper, cache::keep));
     // Media files: their own ETags, ranges and caching (media.rs), never compressed again.
     let media = Router::new()
         .route("/media/{file}", get(media::file))

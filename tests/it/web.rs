@@ -291,6 +291,31 @@ async fn pages_carry_etags_answer_304_and_head_and_are_compressed_when_asked() {
     assert_eq!(packed.header("content-encoding"), Some("gzip"));
     assert_eq!(packed.body[..2], [0x1f, 0x8b]);
     assert!(packed.body.len() * 2 < post.body.len(), "{} of {} bytes", packed.body.len(), post.body.len());
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed.body[..]), &mut unpacked).expect("gzip");
+    assert_eq!(unpacked, post.body, "the same page once unpacked");
+    // Kept as each encoding was asked: brotli is brotli, gzip again the same bytes, and the
+    // page unpacked is still the page for a reader who asks for no encoding.
+    let brotli = get(site.addr, "/c/1555000111/3", &[("Accept-Encoding", "gzip;q=0.5, br")]).await;
+    assert_eq!(brotli.header("content-encoding"), Some("br"));
+    assert_ne!(brotli.body, packed.body);
+    assert_ne!(brotli.header("etag"), packed.header("etag"), "each encoding its own ETag");
+    let again = get(site.addr, "/c/1555000111/3", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!((again.header("content-encoding"), &again.body), (Some("gzip"), &packed.body));
+    assert_eq!(again.header("etag"), packed.header("etag"));
+    let held = get(site.addr, "/c/1555000111/3", &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)]).await;
+    assert_eq!(held.status, 200, "the unpacked page's ETag is not the packed one's");
+    let plain = get(site.addr, "/c/1555000111/3", &[]).await;
+    assert_eq!((plain.header("content-encoding"), &plain.body), (None, &post.body));
+    let head = crate::support::plain_http::request_blocking(
+        site.addr,
+        "HEAD",
+        "/c/1555000111/3",
+        &[("Accept-Encoding", "gzip")],
+        None,
+    );
+    assert_eq!(head.header("content-length"), Some(packed.body.len().to_string().as_str()));
+    assert_eq!(head.header("content-encoding"), Some("gzip"));
     // Media files are never packed again (a video must stay seekable by ranges).
     let name = std::fs::read_dir(site.dir.path().join("media"))
         .expect("the media folder")
