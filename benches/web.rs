@@ -9,11 +9,16 @@
 //! * throughput over loopback: the post pages of `POSTKEEPER_WEB_POSTS` (1000) posts fetched
 //!   again and again by `POSTKEEPER_WEB_CONNECTIONS` (16) keep-alive connections, from the
 //!   archive as `serve` runs it (pages kept) and from a bare axum handler returning the same
-//!   bytes, taking turns for `POSTKEEPER_WEB_ROUNDS` (3) rounds of `POSTKEEPER_WEB_SECS` (3)
+//!   bytes (and, as a third, the bare handler sending all the archive's headers too: the
+//!   `ETag`, `Cache-Control`, `Vary` and security headers are some 500 bytes a response),
+//!   taking turns for `POSTKEEPER_WEB_ROUNDS` (3) rounds of `POSTKEEPER_WEB_SECS` (3)
 //!   seconds each; the requests are written and read by hand over tokio's sockets (the
 //!   smallest client, so the servers are what is compared).
 //!
 //! `POSTKEEPER_WEB_CALLS` (200): requests per page kind for the server times;
+//! `POSTKEEPER_WEB_ENCODING` (none): the `Accept-Encoding` the throughput's requests send
+//! (e.g. Chromium's `gzip, deflate, br, zstd`: the archive answers brotli, and the bare
+//! handler the same compressed bytes);
 //! `POSTKEEPER_WEB_ONLY=post,search` (the kinds whose label contains one of these; `load`
 //! for the throughput).
 //! Run: `cargo bench --bench web`.
@@ -29,7 +34,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use postkeeper::config::Config;
@@ -93,9 +98,17 @@ fn first_card(html: &str) -> Option<String> {
     Some(html.split("<h2><a href=\"").nth(1)?.split('"').next()?.to_string())
 }
 
-/// GET `target` over one kept-alive connection; the status and the body's length.
-async fn fetch(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, target: &str) -> std::io::Result<(u16, usize)> {
-    stream.write_all(format!("GET {target} HTTP/1.1\r\nHost: bench\r\nAccept-Language: ru\r\n\r\n").as_bytes()).await?;
+/// GET `target` over one kept-alive connection, with `extra` header lines; the status and
+/// the body's length.
+async fn fetch(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+    target: &str,
+    extra: &str,
+) -> std::io::Result<(u16, usize)> {
+    stream
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: bench\r\nAccept-Language: ru\r\n{extra}\r\n").as_bytes())
+        .await?;
     buf.clear();
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
@@ -126,7 +139,13 @@ async fn fetch(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, target: &s
 }
 
 /// Requests per second from `connections` connections asking `targets` in turn for `secs`.
-async fn load(addr: std::net::SocketAddr, targets: Arc<Vec<String>>, connections: usize, secs: f64) -> f64 {
+async fn load(
+    addr: std::net::SocketAddr,
+    targets: Arc<Vec<String>>,
+    extra: &'static str,
+    connections: usize,
+    secs: f64,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -140,7 +159,7 @@ async fn load(addr: std::net::SocketAddr, targets: Arc<Vec<String>>, connections
             while !stop.load(Ordering::Relaxed) {
                 let target = &targets[i % targets.len()];
                 i += 1;
-                let (status, _) = fetch(&mut stream, &mut buf, target).await.expect("an answer");
+                let (status, _) = fetch(&mut stream, &mut buf, target, extra).await.expect("an answer");
                 assert_eq!(status, 200, "{target}");
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -164,13 +183,33 @@ async fn serve(app: Router) -> std::net::SocketAddr {
     addr
 }
 
-/// The bare handler: the same bytes, found by the same path.
-async fn bare(
-    State(pages): State<Arc<HashMap<String, Bytes>>>,
-    Path((chat, message)): Path<(String, String)>,
-) -> Response {
+/// A page's bytes and the archive's headers of it, by address.
+type Bodies = HashMap<String, (Bytes, HeaderMap)>;
+
+/// The bare handler: the same bytes, found by the same path, with a `Content-Type` (and the
+/// `Content-Encoding` of compressed bytes).
+async fn bare(State(pages): State<Arc<Bodies>>, Path((chat, message)): Path<(String, String)>) -> Response {
     match pages.get(&format!("/c/{chat}/{message}")) {
-        Some(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body.clone()).into_response(),
+        Some((body, headers)) => {
+            let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body.clone()).into_response();
+            if let Some(packed) = headers.get(header::CONTENT_ENCODING) {
+                response.headers_mut().insert(header::CONTENT_ENCODING, packed.clone());
+            }
+            response
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The bare handler with all the archive's headers of the page (`ETag`, `Cache-Control`,
+/// `Vary`, the security headers): what the archive costs beside the bytes it must send.
+async fn bare_headed(State(pages): State<Arc<Bodies>>, Path((chat, message)): Path<(String, String)>) -> Response {
+    match pages.get(&format!("/c/{chat}/{message}")) {
+        Some((body, headers)) => {
+            let mut response = Response::new(Body::from(body.clone()));
+            *response.headers_mut() = headers.clone();
+            response
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -189,6 +228,18 @@ async fn main() {
     let rounds = env_usize("POSTKEEPER_WEB_ROUNDS", 3).max(1);
     let secs = env_usize("POSTKEEPER_WEB_SECS", 3).max(1) as f64;
     let only = std::env::var("POSTKEEPER_WEB_ONLY").unwrap_or_default();
+    let encoding = std::env::var("POSTKEEPER_WEB_ENCODING").ok().filter(|e| !e.trim().is_empty());
+    // The header line the loopback requests add, and the request of a page in process.
+    let extra: &'static str =
+        encoding.as_ref().map_or("", |e| Box::leak(format!("Accept-Encoding: {}\r\n", e.trim()).into_boxed_str()));
+    let asked = |target: &str| {
+        let request = Request::get(target).header(header::ACCEPT_LANGUAGE, "ru");
+        let request = match &encoding {
+            Some(e) => request.header(header::ACCEPT_ENCODING, e.trim()),
+            None => request,
+        };
+        request.body(Body::empty()).expect("a request")
+    };
     let picked = |label: &str| only.is_empty() || only.split(',').any(|o| label.contains(o.trim()));
     for n in sizes.split(',').filter_map(|s| s.trim().replace('_', "").parse::<usize>().ok()) {
         let db = common::corpus_db(n);
@@ -260,30 +311,23 @@ async fn main() {
         // Throughput: the archive as served (pages kept) beside the same bytes, bare.
         let targets: Vec<String> = post_ids.iter().take(posts).map(|id| format!("{base}/{id}")).collect();
         let kept = web::routes(web.clone()).fallback(web::not_found);
-        let mut bodies = HashMap::new();
+        let mut bodies = Bodies::new();
         for target in &targets {
-            let response = kept
-                .clone()
-                .oneshot(Request::get(target).header(header::ACCEPT_LANGUAGE, "ru").body(Body::empty()).expect("ok"))
-                .await
-                .expect("ok");
+            let response = kept.clone().oneshot(asked(target)).await.expect("ok");
+            let headers = response.headers().clone();
             let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
-            bodies.insert(target.clone(), body);
+            bodies.insert(target.clone(), (body, headers));
         }
-        let bare_app = Router::new().route("/c/{chat}/{message}", get(bare)).with_state(Arc::new(bodies));
+        let bodies = Arc::new(bodies);
+        let bare_app = Router::new().route("/c/{chat}/{message}", get(bare)).with_state(bodies.clone());
+        let headed_app = Router::new().route("/c/{chat}/{message}", get(bare_headed)).with_state(bodies);
         // In process first: the server's own time for a page kept, beside the bare handler's.
         let per_request = |app: Router, targets: Vec<String>| async move {
             let rounds = 20;
             let started = Instant::now();
             for _ in 0..rounds {
                 for target in &targets {
-                    let response = app
-                        .clone()
-                        .oneshot(
-                            Request::get(target).header(header::ACCEPT_LANGUAGE, "ru").body(Body::empty()).expect("ok"),
-                        )
-                        .await
-                        .expect("ok");
+                    let response = app.clone().oneshot(asked(target)).await.expect("ok");
                     std::hint::black_box(axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body"));
                 }
             }
@@ -296,23 +340,27 @@ async fn main() {
             kept_us.as_secs_f64() * 1e6,
             bare_us.as_secs_f64() * 1e6
         );
-        let (ours, theirs) = (serve(kept).await, serve(bare_app).await);
+        let (ours, theirs, headed) = (serve(kept).await, serve(bare_app).await, serve(headed_app).await);
         let targets = Arc::new(targets);
-        // Warm both (connections, the pages kept).
-        load(ours, targets.clone(), connections, 1.0).await;
-        load(theirs, targets.clone(), connections, 1.0).await;
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            a.push(load(ours, targets.clone(), connections, secs).await);
-            b.push(load(theirs, targets.clone(), connections, secs).await);
+        // Warm all three (connections, the pages kept).
+        for addr in [ours, theirs, headed] {
+            load(addr, targets.clone(), extra, connections, 1.0).await;
         }
-        let (a, b) = (median(a), median(b));
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            a.push(load(ours, targets.clone(), extra, connections, secs).await);
+            b.push(load(theirs, targets.clone(), extra, connections, secs).await);
+            c.push(load(headed, targets.clone(), extra, connections, secs).await);
+        }
+        let (a, b, c) = (median(a), median(b), median(c));
         println!(
-            "web/{n}: post pages over loopback, {} posts, {connections} connections, {rounds} × {secs:.0} s each, taking turns",
-            targets.len()
+            "web/{n}: post pages over loopback, {} posts, {connections} connections, {rounds} × {secs:.0} s each, taking turns, Accept-Encoding: {}",
+            targets.len(),
+            encoding.as_deref().unwrap_or("none")
         );
         println!("  the archive (pages kept)    {a:>8.0} requests/s");
         println!("  bare axum, the same bytes   {b:>8.0} requests/s");
+        println!("  bare, with our headers too  {c:>8.0} requests/s  (the archive {:.2}× of it)", a / c);
         println!("  ratio {:.2} (≥ 0.80): {}", a / b, if a / b >= 0.8 { "met" } else { "NOT met" });
     }
 }
