@@ -249,7 +249,7 @@ async fn main() {
             config: Config::default(),
             fetch: None,
         });
-        let made = web::routes_with(web.clone(), Keeping::Off).fallback(web::not_found);
+        let made = web::with_not_found(web::routes_with(web.clone(), Keeping::Off));
         let mut rng = StdRng::seed_from_u64(7);
 
         // Where the posts are: the newest post's link gives the channel's base.
@@ -310,7 +310,7 @@ async fn main() {
         }
         // Throughput: the archive as served (pages kept) beside the same bytes, bare.
         let targets: Vec<String> = post_ids.iter().take(posts).map(|id| format!("{base}/{id}")).collect();
-        let kept = web::routes(web.clone()).fallback(web::not_found);
+        let kept = web::with_not_found(web::routes(web.clone()));
         let mut bodies = Bodies::new();
         for target in &targets {
             let response = kept.clone().oneshot(asked(target)).await.expect("ok");

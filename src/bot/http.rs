@@ -174,7 +174,7 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (POSTKEEPER_LISTEN): {e}"))?;
     tracing::info!(%addr, "HTTP server: /healthz, /metrics");
     // One fallback for the whole server: the web archive's 404 page.
-    let app = extra.merge(router(state)).fallback(crate::web::not_found);
+    let app = crate::web::with_not_found(extra.merge(router(state)));
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         if let Err(e) = served {

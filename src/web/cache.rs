@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -131,7 +133,8 @@ impl Page {
         let policy = if status.is_server_error() { NEVER } else { LIST };
         headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(policy));
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding, Accept-Language"));
-        headers.remove(header::CONTENT_LENGTH);
+        // A HEAD is told the length of the GET's body too.
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         Page { status, headers, body }
     }
 
@@ -152,7 +155,6 @@ impl Page {
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers.clone();
-        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         response
     }
 }
@@ -181,32 +183,99 @@ pub(super) async fn measure(request: Request, next: Next) -> Response {
     response
 }
 
-/// The middleware over the compression of pages and feeds (not the media files, which
-/// have their own): pages are kept compressed, as each reader's `Accept-Encoding` asked.
-pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request, next: Next) -> Response {
+/// The layer over the compression of pages and feeds (not the media files, which have
+/// their own): pages are kept compressed, as each reader's `Accept-Encoding` asked. A
+/// service of its own rather than a `from_fn` middleware: a kept page is answered without
+/// cloning or boxing the services under it.
+#[derive(Clone)]
+pub(super) struct KeepLayer(pub(super) Arc<Keeper>);
+
+impl<S> tower::Layer<S> for KeepLayer {
+    type Service = Keep<S>;
+
+    fn layer(&self, inner: S) -> Keep<S> {
+        Keep { keeper: self.0.clone(), inner }
+    }
+}
+
+/// [`KeepLayer`]'s service over `S`.
+#[derive(Clone)]
+pub(super) struct Keep<S> {
+    keeper: Arc<Keeper>,
+    inner: S,
+}
+
+/// What a request asks of the pages kept, when it may be answered by one.
+struct Asked {
+    key: Key,
+    version: Option<(i64, u64)>,
+    if_none_match: Option<HeaderValue>,
+    head: bool,
+}
+
+impl<S> tower::Service<Request> for Keep<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures::future::Either<
+        std::future::Ready<Result<Response, Infallible>>,
+        futures::future::BoxFuture<'static, Result<Response, Infallible>>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        use futures::future::Either;
+        // The service that was made ready answers this request; a clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(asked) = asked(&self.keeper, &request) else {
+            return Either::Right(Box::pin(inner.call(request)));
+        };
+        if let Some(version) = asked.version
+            && let Some(kept) = self.keeper.pages.as_ref().and_then(|p| p.get(&asked.key))
+            && kept.version == version
+        {
+            return Either::Left(std::future::ready(Ok(kept.page.answer(asked.if_none_match.as_ref(), asked.head))));
+        }
+        // A HEAD is made as a GET, whose body gives the ETag and the length.
+        if asked.head {
+            *request.method_mut() = Method::GET;
+        }
+        let keeper = self.keeper.clone();
+        Either::Right(Box::pin(async move {
+            let Ok(response) = inner.call(request).await;
+            Ok(make(&keeper, asked, response).await)
+        }))
+    }
+}
+
+/// The key and version of a GET or HEAD; `None` for what is not kept: other methods, and
+/// several `Accept-Encoding` lines (no browser sends them).
+fn asked(keeper: &Keeper, request: &Request) -> Option<Asked> {
     let head = request.method() == Method::HEAD;
     let mut encodings = request.headers().get_all(header::ACCEPT_ENCODING).iter();
     let (first, more) = (encodings.next().cloned(), encodings.next().is_some());
-    // Several `Accept-Encoding` lines (no browser sends them) are compressed, not kept.
     if (!head && request.method() != Method::GET) || more {
-        return next.run(request).await;
+        return None;
     }
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
     let accept = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let key = Key { target, lang: reader_lang(None, accept).code(), encodings: first };
-    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-    let version = keeper.version();
-    if let Some(version) = version
-        && let Some(kept) = keeper.pages.as_ref().and_then(|p| p.get(&key))
-        && kept.version == version
-    {
-        return kept.page.answer(if_none_match.as_ref(), head);
-    }
-    // A HEAD is made as a GET, whose body gives the ETag and the length.
-    if head {
-        *request.method_mut() = Method::GET;
-    }
-    let response = next.run(request).await;
+    Some(Asked {
+        key: Key { target, lang: reader_lang(None, accept).code(), encodings: first },
+        version: keeper.version(),
+        if_none_match: request.headers().get(header::IF_NONE_MATCH).cloned(),
+        head,
+    })
+}
+
+/// A page just made: read back, tagged, kept while the store is as it was made from.
+async fn make(keeper: &Keeper, asked: Asked, response: Response) -> Response {
     if response.extensions().get::<Unkept>().is_some() {
         return response;
     }
@@ -220,12 +289,12 @@ pub(super) async fn keep(State(keeper): State<Arc<Keeper>>, mut request: Request
         }
     };
     let page = Page::new(parts.status, parts.headers, body);
-    let answer = page.answer(if_none_match.as_ref(), head);
-    if let Some(version) = version
+    let answer = page.answer(asked.if_none_match.as_ref(), asked.head);
+    if let Some(version) = asked.version
         && let Some(pages) = &keeper.pages
         && page.status == StatusCode::OK
     {
-        pages.insert(key, Arc::new(Kept { version, page }));
+        pages.insert(asked.key, Arc::new(Kept { version, page }));
     }
     answer
 }

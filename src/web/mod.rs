@@ -55,8 +55,8 @@ pub trait Fetch: Send + Sync {
 const CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; \
 form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The web archive's routes (no fallback: the caller adds [`not_found`] once, as axum
-/// allows one per router).
+/// The web archive's routes (no fallback: the caller adds the 404 page once, by
+/// [`with_not_found`], as axum allows one per router).
 pub fn routes(web: Arc<Web>) -> Router {
     routes_with(web, Keeping::On)
 }
@@ -64,7 +64,8 @@ pub fn routes(web: Arc<Web>) -> Router {
 /// [`routes`], keeping pages in memory or not.
 pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
     let keeper = Arc::new(cache::Keeper::new(web.clone(), keeping));
-    // Pages and feeds: compressed, then kept and tagged (cache.rs).
+    // Pages and feeds: compressed, then kept and tagged with the security headers (cache.rs:
+    // a kept page is answered as it was sent, past every layer under the keeper).
     let pages = Router::new()
         .route("/", get(pages::home))
         .route("/search", get(pages::search))
@@ -84,15 +85,25 @@ pub fn routes_with(web: Arc<Web>, keeping: Keeping) -> Router {
         .route("/{file}", get(feeds::site))
         .with_state(web.clone())
         .layer(axum::middleware::from_fn(cache::measure))
-        .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn_with_state(keeper, cache::keep));
+        .layer(CompressionLayer::new());
     // Media files: their own ETags, ranges and caching (media.rs), never compressed again.
     let media = Router::new()
         .route("/media/{file}", get(media::file))
         .route("/media/live/{post}/{position}", get(media::live))
         .with_state(web);
-    pages
-        .merge(media)
+    secured(pages).layer(cache::KeepLayer(keeper)).merge(secured(media))
+}
+
+/// `router` answering every address it does not know with the archive's 404 page (with the
+/// security headers too). Once, by the caller of [`routes`]: axum allows one fallback to
+/// the routers merged.
+pub fn with_not_found(router: Router) -> Router {
+    router.fallback_service(secured(Router::new().fallback(not_found)))
+}
+
+/// `router` with the security headers on every response.
+fn secured(router: Router) -> Router {
+    router
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(
@@ -107,7 +118,7 @@ pub async fn serve(addr: SocketAddr, web: Arc<Web>, stop: CancellationToken) -> 
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (POSTKEEPER_LISTEN): {e}"))?;
     tracing::info!(%addr, "the web archive: http://{addr}/");
-    let app = routes(web).fallback(not_found);
+    let app = with_not_found(routes(web));
     axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
     Ok(())
 }

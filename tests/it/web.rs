@@ -166,9 +166,18 @@ async fn a_permalink_is_the_t_me_link_on_this_host_and_shows_the_whole_post() {
     assert_eq!(get(site.addr, "/favicon.ico", &[]).await.status, 204);
     assert_eq!(get(site.addr, "/?after=abc", &[]).await.status, 400);
     assert_eq!(get(site.addr, "/search?q=x&page=-1", &[]).await.status, 400);
-    // Security headers on every page.
+    // Security headers on every page: made or kept, missing, a feed.
     assert!(page.header("content-security-policy").is_some_and(|c| c.contains("default-src 'none'")));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    for path in
+        ["/", "/", "/c/1555000111/3", "/c/1555000111/3", "/x/y/z", "/a/b/c/d", "/c/1555000111/999", "/feed.atom"]
+    {
+        let r = get(site.addr, path, &[("Accept-Encoding", "br")]).await;
+        let csp = r.header("content-security-policy");
+        assert!(csp.is_some_and(|c| c.contains("default-src 'none'")), "{path}: {csp:?}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(r.header("referrer-policy"), Some("strict-origin-when-cross-origin"), "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
