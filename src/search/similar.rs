@@ -174,26 +174,21 @@ impl Search<'_> {
         // The best by words, re-ranked by the topics they share with the post: words say
         // what a post is about less surely than its topics do.
         ranked.truncate(CANDIDATES.max(offset + limit));
-        // The topics of the candidates, by their keys (a seek each), counted against the post's.
+        // The topics of the candidates, by their keys (a seek each), counted against the
+        // post's (read with it).
         let mut shared: FxHashMap<i64, i64> = FxHashMap::default();
-        if !ranked.is_empty() {
-            let own: Vec<i64> = self
-                .conn()
-                .prepare_cached("SELECT topic_id FROM post_topics WHERE post_id = ?1")?
-                .query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            if !own.is_empty() {
-                // The candidates as one JSON array: one statement, prepared once.
-                let candidates =
-                    format!("[{}]", ranked.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(","));
-                let mut stmt = self.conn().prepare_cached(
-                    "SELECT post_id, topic_id FROM post_topics WHERE post_id IN (SELECT value FROM json_each(?1))",
-                )?;
-                let mut rows = stmt.query([candidates])?;
-                while let Some(row) = rows.next()? {
-                    if own.contains(&row.get(1)?) {
-                        *shared.entry(row.get(0)?).or_default() += 1;
-                    }
+        if !ranked.is_empty() && !post.topics.is_empty() {
+            // The candidates as one JSON array: one statement, prepared once.
+            let candidates = format!("[{}]", ranked.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(","));
+            let mut stmt = self.conn().prepare_cached(
+                "SELECT pt.post_id, t.slug FROM post_topics pt JOIN topics t ON t.id = pt.topic_id
+                 WHERE pt.post_id IN (SELECT value FROM json_each(?1))",
+            )?;
+            let mut rows = stmt.query([candidates])?;
+            while let Some(row) = rows.next()? {
+                let slug: String = row.get(1)?;
+                if post.topics.iter().any(|t| t.slug == slug) {
+                    *shared.entry(row.get(0)?).or_default() += 1;
                 }
             }
         }
