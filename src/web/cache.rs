@@ -167,11 +167,11 @@ fn holds(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {
     given.split(',').any(|t| t.trim() == "*" || opaque(t) == ours)
 }
 
-/// Marks a response [`keep`] passes on as it is: no body, or one larger than [`LARGEST`].
+/// Marks a response [`Keep`] passes on as it is: no body, or one larger than [`LARGEST`].
 #[derive(Clone, Copy)]
 struct Unkept;
 
-/// The middleware under the compression, over the handlers: marks the responses [`keep`]
+/// The middleware under the compression, over the handlers: marks the responses [`Keep`]
 /// must not read back, whose size only shows before they are compressed.
 pub(super) async fn measure(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -231,18 +231,21 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         use futures::future::Either;
-        // The service that was made ready answers this request; a clone waits for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let Some(asked) = asked(&self.keeper, &request) else {
-            return Either::Right(Box::pin(inner.call(request)));
-        };
-        if let Some(version) = asked.version
+        let asked = asked(&self.keeper, &request);
+        if let Some(asked) = &asked
+            && let Some(version) = asked.version
             && let Some(kept) = self.keeper.pages.as_ref().and_then(|p| p.get(&asked.key))
             && kept.version == version
         {
+            // The service under stays ready, unused, for the next request.
             return Either::Left(std::future::ready(Ok(kept.page.answer(asked.if_none_match.as_ref(), asked.head))));
         }
+        // The service that was made ready answers this request; a clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(asked) = asked else {
+            return Either::Right(Box::pin(inner.call(request)));
+        };
         // A HEAD is made as a GET, whose body gives the ETag and the length.
         if asked.head {
             *request.method_mut() = Method::GET;
