@@ -424,9 +424,12 @@ pub async fn run(settings: &Settings, token: &str) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
     }
     running.shutdown(Duration::from_secs(3)).await;
-    // A backup in hand finishes on its thread; none begins.
+    // None begins; a backup in hand finishes on its thread, and is logged when it ends within
+    // 2 s (a store's backup being written when the stop came would otherwise end unsaid).
     stop_backups.cancel();
-    if let Some(backups) = backups {
+    if let Some(mut backups) = backups
+        && tokio::time::timeout(Duration::from_secs(2), &mut backups).await.is_err()
+    {
         backups.abort();
     }
     tracing::info!("stopped");
